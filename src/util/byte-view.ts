@@ -1,0 +1,132 @@
+import { ElfFormatError } from '../errors/index.js';
+
+/**
+ * Bounds-checked, endian-fixed access to a byte buffer. Byte order and word size are chosen once,
+ * at construction, so no caller can forget them. Every read past the end throws ElfFormatError
+ * naming what was read and where; no read returns garbage.
+ *
+ * Offsets and sizes are JS numbers: a 64-bit value above 2^53 cannot be an offset into a real file,
+ * and `u64` refuses it. `u64big` gives the exact value where it may be anything (dynamic entries).
+ */
+export class ByteView {
+  constructor(
+    readonly buf: Buffer,
+    readonly littleEndian: boolean,
+    readonly is64: boolean,
+  ) {}
+
+  get length(): number {
+    return this.buf.length;
+  }
+
+  /** Size in bytes of a native word (Elf32_Addr / Elf64_Addr). */
+  get wordSize(): 4 | 8 {
+    return this.is64 ? 8 : 4;
+  }
+
+  check(off: number, size: number, what: string): void {
+    if (!Number.isSafeInteger(off) || off < 0 || size < 0 || off + size > this.buf.length) {
+      throw new ElfFormatError(
+        'ELF_TRUNCATED',
+        `${what} at offset 0x${Math.max(0, off).toString(16)} (${size} bytes) lies outside the file (${this.buf.length} bytes)`,
+        { hint: 'the file is truncated or corrupt', data: { offset: off, size } },
+      );
+    }
+  }
+
+  u8(off: number, what = 'byte'): number {
+    this.check(off, 1, what);
+    return this.buf.readUInt8(off);
+  }
+
+  u16(off: number, what = 'half-word'): number {
+    this.check(off, 2, what);
+    return this.littleEndian ? this.buf.readUInt16LE(off) : this.buf.readUInt16BE(off);
+  }
+
+  u32(off: number, what = 'word'): number {
+    this.check(off, 4, what);
+    return this.littleEndian ? this.buf.readUInt32LE(off) : this.buf.readUInt32BE(off);
+  }
+
+  u64big(off: number, what = 'double word'): bigint {
+    this.check(off, 8, what);
+    return this.littleEndian ? this.buf.readBigUInt64LE(off) : this.buf.readBigUInt64BE(off);
+  }
+
+  /** A 64-bit field that must be a usable offset, size or address (< 2^53). */
+  u64(off: number, what = 'double word'): number {
+    const v = this.u64big(off, what);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new ElfFormatError(
+        'ELF_VALUE_RANGE',
+        `${what} at offset 0x${off.toString(16)} is too large (0x${v.toString(16)})`,
+        {
+          hint: 'the file is corrupt, or uses addresses beyond 2^53 that cald does not support',
+        },
+      );
+    }
+    return Number(v);
+  }
+
+  /** A native word (Elf_Addr, Elf_Off, Elf_Xword in 64-bit files) as a number. */
+  word(off: number, what = 'word'): number {
+    return this.is64 ? this.u64(off, what) : this.u32(off, what);
+  }
+
+  /** A native word, exact. */
+  wordBig(off: number, what = 'word'): bigint {
+    return this.is64 ? this.u64big(off, what) : BigInt(this.u32(off, what));
+  }
+
+  /** A signed native word (Elf_Sxword / Elf32_Sword), exact. */
+  swordBig(off: number, what = 'word'): bigint {
+    return this.is64 ? BigInt.asIntN(64, this.u64big(off, what)) : BigInt(this.u32(off, what) | 0);
+  }
+
+  setU8(off: number, v: number): void {
+    this.check(off, 1, 'byte written');
+    this.buf.writeUInt8(v, off);
+  }
+
+  setU16(off: number, v: number): void {
+    this.check(off, 2, 'half-word written');
+    if (this.littleEndian) this.buf.writeUInt16LE(v, off);
+    else this.buf.writeUInt16BE(v, off);
+  }
+
+  setU32(off: number, v: number): void {
+    this.check(off, 4, 'word written');
+    if (this.littleEndian) this.buf.writeUInt32LE(v >>> 0, off);
+    else this.buf.writeUInt32BE(v >>> 0, off);
+  }
+
+  setU64(off: number, v: bigint | number): void {
+    this.check(off, 8, 'double word written');
+    const b = BigInt.asUintN(64, BigInt(v));
+    if (this.littleEndian) this.buf.writeBigUInt64LE(b, off);
+    else this.buf.writeBigUInt64BE(b, off);
+  }
+
+  setWord(off: number, v: bigint | number): void {
+    if (this.is64) this.setU64(off, v);
+    else this.setU32(off, Number(BigInt.asUintN(32, BigInt(v))));
+  }
+
+  /** A NUL-terminated string starting at `off` and ending before `end`. */
+  cstring(off: number, end: number, what = 'string'): string {
+    this.check(off, 1, what);
+    const stop = Math.min(end, this.buf.length);
+    const nul = this.buf.indexOf(0, off);
+    if (nul < 0 || nul >= stop) {
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        `${what} at offset 0x${off.toString(16)} is not NUL-terminated inside its table`,
+        {
+          hint: 'the file is truncated or corrupt',
+        },
+      );
+    }
+    return this.buf.toString('latin1', off, nul);
+  }
+}
