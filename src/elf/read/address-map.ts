@@ -1,0 +1,50 @@
+import { ElfFormatError } from '../../errors/index.js';
+import { PT_LOAD, SHF_ALLOC, SHT_NOBITS } from '../format/constants.js';
+import type { ProgramHeader } from './program-headers.js';
+import type { SectionHeader } from './sections.js';
+
+interface Range {
+  vaddr: number;
+  offset: number;
+  filesz: number;
+}
+
+/**
+ * Maps virtual addresses (what dynamic entries hold) to file offsets, through the PT_LOAD
+ * segments as the loader sees them, or through allocated sections when a file has no segments.
+ */
+export class AddressMap {
+  private readonly ranges: Range[];
+
+  constructor(phdrs: readonly ProgramHeader[], sections: readonly SectionHeader[]) {
+    const loads = phdrs.filter((p) => p.type === PT_LOAD);
+    this.ranges =
+      loads.length > 0
+        ? loads.map((p) => ({ vaddr: p.vaddr, offset: p.offset, filesz: p.filesz }))
+        : sections
+            .filter((s) => (s.flags & BigInt(SHF_ALLOC)) !== 0n && s.type !== SHT_NOBITS)
+            .map((s) => ({ vaddr: s.addr, offset: s.offset, filesz: s.size }));
+  }
+
+  /** The file offset of `size` bytes at `vaddr`, or undefined when they are not all in the file. */
+  tryOffset(vaddr: number, size = 1): number | undefined {
+    for (const r of this.ranges) {
+      if (vaddr >= r.vaddr && vaddr + size <= r.vaddr + r.filesz) return r.offset + (vaddr - r.vaddr);
+    }
+    return undefined;
+  }
+
+  offset(vaddr: number, size: number, what: string): number {
+    const off = this.tryOffset(vaddr, size);
+    if (off === undefined) {
+      throw new ElfFormatError(
+        'ELF_BAD_ADDRESS',
+        `${what} at address 0x${vaddr.toString(16)} (${size} bytes) is not inside any loaded segment`,
+        {
+          hint: 'the file is corrupt',
+        },
+      );
+    }
+    return off;
+  }
+}

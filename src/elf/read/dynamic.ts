@@ -1,0 +1,68 @@
+import { ElfFormatError } from '../../errors/index.js';
+import type { ByteView } from '../../util/byte-view.js';
+import { DT_NULL, PT_DYNAMIC, SHT_DYNAMIC, SHT_NOBITS } from '../format/constants.js';
+import { layoutsFor } from '../format/layouts.js';
+import type { ProgramHeader } from './program-headers.js';
+import type { SectionHeader } from './sections.js';
+
+export interface DynamicEntry {
+  tag: bigint;
+  value: bigint;
+}
+
+export interface DynamicTable {
+  /** File offset and address of the table (from PT_DYNAMIC, else the SHT_DYNAMIC section). */
+  offset: number;
+  vaddr: number;
+  /** Entries before the first DT_NULL. */
+  entries: DynamicEntry[];
+  /** How many entries fit in the table's space, DT_NULL slots included. */
+  capacity: number;
+  /** The SHT_DYNAMIC section, when the file has section headers. */
+  section: SectionHeader | undefined;
+}
+
+export function readDynamic(
+  view: ByteView,
+  phdrs: readonly ProgramHeader[],
+  sections: readonly SectionHeader[],
+): DynamicTable | undefined {
+  const L = layoutsFor(view.is64).dyn;
+  const section = sections.find((s) => s.type === SHT_DYNAMIC);
+  const ph = phdrs.find((p) => p.type === PT_DYNAMIC);
+  let offset: number;
+  let vaddr: number;
+  let size: number;
+  if (ph !== undefined) {
+    // Separate debug-info files keep PT_DYNAMIC with no bytes behind it: no dynamic section.
+    if (ph.filesz === 0) return undefined;
+    ({ offset, vaddr, filesz: size } = ph);
+  } else if (section !== undefined && section.type !== SHT_NOBITS) {
+    ({ offset, addr: vaddr, size } = section);
+  } else {
+    return undefined;
+  }
+  view.check(offset, size, 'dynamic section');
+  const capacity = Math.floor(size / L.size);
+  const entries: DynamicEntry[] = [];
+  let terminated = false;
+  for (let i = 0; i < capacity; i++) {
+    const at = offset + i * L.size;
+    const tag = view.swordBig(at + L.d_tag, 'dynamic entry tag');
+    if (tag === DT_NULL) {
+      terminated = true;
+      break;
+    }
+    entries.push({ tag, value: view.wordBig(at + L.d_val, 'dynamic entry value') });
+  }
+  if (!terminated) {
+    throw new ElfFormatError(
+      'ELF_BAD_DYNAMIC',
+      `the dynamic section at offset 0x${offset.toString(16)} has no DT_NULL terminator`,
+      {
+        hint: 'the file is truncated or corrupt',
+      },
+    );
+  }
+  return { offset, vaddr, entries, capacity, section };
+}
