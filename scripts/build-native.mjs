@@ -1,2 +1,49 @@
-// Builds the native parts (native/*.c) with the machine's cc at install time. Filled in with native/.
-console.log('build-native: nothing to build yet');
+// Builds the native parts (native/*.c) with the machine's cc into native/build/. Runs at `npm ci`
+// (the package's install script) and before the native tests. No dependencies.
+//
+//   native/cald-audit.c      -> native/build/libcald-audit.so  (rtld-audit resolver, shared library)
+//   native/<other>.c         -> native/build/<other>           (small programs, e.g. cald-sha256sum)
+//
+// CC overrides the compiler (default cc). One line per artifact; one line and exit 1 on failure.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'native');
+const out = join(src, 'build');
+const cc = process.env.CC || 'cc';
+const warn = ['-O2', '-Wall', '-Wextra'];
+
+/** Shared libraries by source name; every other native/*.c becomes a program. */
+const libraries = new Map([['cald-audit.c', 'libcald-audit.so']]);
+
+function fail(message) {
+  console.error(`build-native: ${message}`);
+  process.exit(1);
+}
+
+const probe = spawnSync(cc, ['--version'], { encoding: 'utf8' });
+if (probe.error || probe.status !== 0) {
+  fail(`no C compiler: '${cc}' could not be run; install one (Debian: apt-get install gcc) or set CC`);
+}
+
+mkdirSync(out, { recursive: true });
+const sources = readdirSync(src)
+  .filter((f) => f.endsWith('.c'))
+  .sort();
+for (const file of sources) {
+  const lib = libraries.get(file);
+  const target = join(out, lib ?? file.slice(0, -2));
+  const args = lib
+    ? ['-shared', '-fPIC', ...warn, '-o', target, join(src, file)]
+    : [...warn, '-o', target, join(src, file)];
+  const r = spawnSync(cc, args, { encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(r.stderr);
+    fail(`${cc} ${args.join(' ')} failed (exit ${r.status})`);
+  }
+  if (r.stderr.trim() !== '') process.stderr.write(r.stderr); // warnings are bugs here: show them
+  console.log(`build-native: ${relative(root, target)} (${lib ? 'shared library' : 'program'})`);
+}
