@@ -16,7 +16,8 @@ import { runOk } from './run.js';
 
 export const ELF_ROOTS = ['/usr/bin', '/usr/sbin', '/usr/lib', '/usr/libexec', '/usr/local'] as const;
 
-function isElf(path: string): boolean {
+/** True when `path` can be opened and starts with \x7fELF. */
+export function isElfFile(path: string): boolean {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -68,7 +69,7 @@ export function machineElfFiles(roots: readonly string[] = ELF_ROOTS): string[] 
         } catch {
           continue;
         }
-        if (seen.has(id) || !isElf(p)) continue;
+        if (seen.has(id) || !isElfFile(p)) continue;
         seen.add(id);
         found.push(p);
       }

@@ -1,5 +1,6 @@
 // An oracle independent of cald's own ELF reader: GNU readelf and eu-elflint, parsed.
 // Tests compare what cald reads or writes against what these tools report.
+import { isElfFile } from './elf-files.js';
 import { run, runOk } from './run.js';
 
 export interface DynamicInfo {
@@ -9,12 +10,15 @@ export interface DynamicInfo {
   soname: string | null;
   rpath: string | null;
   runpath: string | null;
+  /** Every entry's tag name as readelf prints it (NEEDED, RELR, VERNEED, FLAGS_1...), in table order. */
+  tags: string[];
   /** readelf's "Error:"/"Warning:" lines for this file (batch mode only; readelfDynamic throws instead). */
   errors: string[];
 }
 
 // The value is everything between the first "[" after the label and the last "]" on the line, so names
 // holding spaces or brackets survive. readelf -W never wraps these lines.
+const TAG_LINE = /^\s*0x[0-9a-fA-F]+ \(([^)]+)\)/;
 const DYN_LINE =
   /^\s*0x[0-9a-fA-F]+ \((NEEDED|SONAME|RPATH|RUNPATH)\)\s+(?:Shared library|Library soname|Library rpath|Library runpath): \[(.*)\]$/;
 
@@ -26,11 +30,14 @@ export function parseDynamic(text: string): DynamicInfo {
     soname: null,
     rpath: null,
     runpath: null,
+    tags: [],
     errors: [],
   };
   for (const line of text.split('\n')) {
     if (line.startsWith('Dynamic section at offset')) info.hasDynamic = true;
     if (/(?:Warning|Error):/.test(line)) info.errors.push(line.replace(/^readelf: /, ''));
+    const tag = TAG_LINE.exec(line);
+    if (tag) info.tags.push(tag[1] ?? '');
     const m = DYN_LINE.exec(line);
     if (!m) continue;
     const value = m[2] ?? '';
@@ -90,11 +97,20 @@ export function splitByFile(text: string, files: readonly string[]): Map<string,
   return out;
 }
 
-/** readelf -d for many files with one readelf process per `chunkSize` files. */
+/**
+ * readelf -d for many files with one readelf process per `chunkSize` files. Files that are not ELF are
+ * left out of the readelf run (readelf reports those before any "File:" header, so the message would
+ * land in the previous file's part) and get an error of their own.
+ */
 export function readelfDynamicMany(files: readonly string[], chunkSize = 500): Map<string, DynamicInfo> {
   const result = new Map<string, DynamicInfo>();
-  for (let i = 0; i < files.length; i += chunkSize) {
-    const chunk = files.slice(i, i + chunkSize);
+  const elf: string[] = [];
+  for (const f of files) {
+    if (isElfFile(f)) elf.push(f);
+    else result.set(f, { ...parseDynamic(''), errors: ['not an ELF file, or cannot be opened'] });
+  }
+  for (let i = 0; i < elf.length; i += chunkSize) {
+    const chunk = elf.slice(i, i + chunkSize);
     const text = readelfMerged(['-d', '-W'], chunk);
     // readelf prints no "File:" header when given a single file.
     const parts = chunk.length === 1 ? new Map([[chunk[0]!, text]]) : splitByFile(text, chunk);
@@ -108,7 +124,8 @@ export function readelfDynamicMany(files: readonly string[], chunkSize = 500): M
       );
     }
   }
-  return result;
+  // In the order given, whatever the order of the runs.
+  return new Map(files.map((f) => [f, result.get(f)!]));
 }
 
 /** The PT_INTERP string, or null when there is none. */
@@ -117,6 +134,73 @@ export function readelfInterp(file: string): string | null {
     runOk('readelf', ['-l', '-W', '--', file]).stdout,
   );
   return m ? (m[1] ?? '') : null;
+}
+
+export interface Segment {
+  /** LOAD, DYNAMIC, INTERP, GNU_RELRO, TLS... as readelf prints it. */
+  type: string;
+  offset: number;
+  vaddr: number;
+  filesz: number;
+  memsz: number;
+  /** "R E", "RW ", "R  " trimmed: "R E", "RW", "R". */
+  flags: string;
+  align: number;
+}
+
+const PHDR_LINE =
+  /^\s+(\S.*?)\s+(0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+) ([RWE ]{3}) (0x[0-9a-f]+)$/;
+
+/** Parses the program header table of `readelf -l -W`. */
+export function parseSegments(text: string): Segment[] {
+  const segs: Segment[] = [];
+  for (const line of text.split('\n')) {
+    const m = PHDR_LINE.exec(line);
+    if (!m) continue;
+    const n = (i: number) => Number.parseInt(m[i] ?? '', 16);
+    segs.push({
+      type: m[1] ?? '',
+      offset: n(2),
+      vaddr: n(3),
+      filesz: n(5),
+      memsz: n(6),
+      flags: (m[7] ?? '').trim(),
+      align: n(8),
+    });
+  }
+  return segs;
+}
+
+export function readelfSegments(file: string): Segment[] {
+  return parseSegments(runOk('readelf', ['-l', '-W', '--', file]).stdout);
+}
+
+export interface VersionNeed {
+  /** vn_file: must equal a DT_NEEDED string (see docs on _dl_check_map_versions). */
+  file: string;
+  names: string[];
+}
+
+/** The .gnu.version_r entries `readelf -V -W` prints, in file order. */
+export function parseVersionNeeds(text: string): VersionNeed[] {
+  const needs: VersionNeed[] = [];
+  let inside = false;
+  for (const line of text.split('\n')) {
+    if (/^Version \S+ section/.test(line)) inside = line.startsWith('Version needs section');
+    if (!inside) continue;
+    const file = /^\s*(?:0x)?[0-9a-f]+:\s+Version: \d+\s+File: (.*?)\s+Cnt: \d+$/.exec(line);
+    if (file) {
+      needs.push({ file: file[1] ?? '', names: [] });
+      continue;
+    }
+    const name = /^\s*(?:0x)?[0-9a-f]+:\s+Name: (.*?)\s+Flags: /.exec(line);
+    if (name) needs.at(-1)?.names.push(name[1] ?? '');
+  }
+  return needs;
+}
+
+export function readelfVersionNeeds(file: string): VersionNeed[] {
+  return parseVersionNeeds(runOk('readelf', ['-V', '-W', '--', file]).stdout);
 }
 
 export interface HeaderInfo {
