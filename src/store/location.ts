@@ -1,0 +1,42 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import { StoreError } from '../errors/index.js';
+
+export type StoreLocationSource = 'option' | 'CALD_STORE' | 'XDG_DATA_HOME' | 'HOME';
+
+export interface StoreLocation {
+  /** Absolute path of the store directory. */
+  readonly path: string;
+  /** Which setting chose it (for `cald store info` and error messages). */
+  readonly source: StoreLocationSource;
+}
+
+export interface StoreLocationInput {
+  /** The `--store` option, if given. */
+  readonly option?: string | undefined;
+  /** The environment to read (normally process.env). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Directory a relative --store or CALD_STORE is taken from (normally process.cwd()). */
+  readonly cwd: string;
+}
+
+/**
+ * Where the store lives, in order: `--store`, `CALD_STORE`, `$XDG_DATA_HOME/cald/store`,
+ * `$HOME/.local/share/cald/store` (the embedded default). A pure function of its input.
+ * Empty values count as unset; a relative XDG_DATA_HOME is ignored, as the XDG base directory
+ * specification requires.
+ */
+export function resolveStoreLocation(input: StoreLocationInput): StoreLocation {
+  const set = (v: string | undefined): v is string => v !== undefined && v !== '';
+  if (set(input.option)) return { path: resolve(input.cwd, input.option), source: 'option' };
+  const { CALD_STORE, XDG_DATA_HOME, HOME } = input.env;
+  if (set(CALD_STORE)) return { path: resolve(input.cwd, CALD_STORE), source: 'CALD_STORE' };
+  if (set(XDG_DATA_HOME) && isAbsolute(XDG_DATA_HOME)) {
+    return { path: join(resolve(XDG_DATA_HOME), 'cald', 'store'), source: 'XDG_DATA_HOME' };
+  }
+  if (set(HOME) && isAbsolute(HOME)) {
+    return { path: join(resolve(HOME), '.local', 'share', 'cald', 'store'), source: 'HOME' };
+  }
+  throw new StoreError('STORE_NO_LOCATION', 'cannot choose a store location: HOME is not set', {
+    hint: 'pass --store DIR or set CALD_STORE',
+  });
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { resolveStoreLocation } from '../../src/store/index.js';
+
+const cwd = '/work/here';
+
+test('--store wins over everything, relative to cwd', () => {
+  const env = { CALD_STORE: '/env', XDG_DATA_HOME: '/xdg', HOME: '/home/u' };
+  assert.deepEqual(resolveStoreLocation({ option: '/opt/s', env, cwd }), {
+    path: '/opt/s',
+    source: 'option',
+  });
+  assert.deepEqual(resolveStoreLocation({ option: 'rel/s', env, cwd }), {
+    path: '/work/here/rel/s',
+    source: 'option',
+  });
+});
+
+test('then CALD_STORE, then XDG_DATA_HOME, then HOME', () => {
+  assert.deepEqual(resolveStoreLocation({ env: { CALD_STORE: 's', HOME: '/h' }, cwd }), {
+    path: '/work/here/s',
+    source: 'CALD_STORE',
+  });
+  assert.deepEqual(resolveStoreLocation({ env: { XDG_DATA_HOME: '/x/data/', HOME: '/h' }, cwd }), {
+    path: '/x/data/cald/store',
+    source: 'XDG_DATA_HOME',
+  });
+  assert.deepEqual(resolveStoreLocation({ env: { HOME: '/home/u' }, cwd }), {
+    path: '/home/u/.local/share/cald/store',
+    source: 'HOME',
+  });
+});
+
+test('empty values count as unset; a relative XDG_DATA_HOME is ignored (XDG spec)', () => {
+  const env = { CALD_STORE: '', XDG_DATA_HOME: 'relative', HOME: '/h' };
+  assert.equal(resolveStoreLocation({ option: '', env, cwd }).source, 'HOME');
+  assert.equal(
+    resolveStoreLocation({ option: undefined, env: { XDG_DATA_HOME: '', HOME: '/h' }, cwd }).source,
+    'HOME',
+  );
+});
+
+test('no setting at all is one clear error', () => {
+  assert.throws(() => resolveStoreLocation({ env: {}, cwd }), { code: 'STORE_NO_LOCATION' });
+  assert.throws(() => resolveStoreLocation({ env: { HOME: 'relative' }, cwd }), {
+    code: 'STORE_NO_LOCATION',
+  });
+});
+
+test('pure: same input, same output; the environment object is not read beyond its keys', () => {
+  const env = Object.freeze({ HOME: '/h' });
+  assert.deepEqual(resolveStoreLocation({ env, cwd }), resolveStoreLocation({ env, cwd }));
+});
