@@ -1,0 +1,632 @@
+import {
+  chmodSync,
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
+import { formatCasName, parseCasName } from './cas-name.js';
+import {
+  createHasher,
+  DEFAULT_ALGORITHM,
+  Digest,
+  type DigestAlgorithm,
+  digestAndSizeOfFile,
+  digestOfBuffer,
+  READ_CHUNK,
+} from './digest.js';
+import { errnoOf, fsyncDir, tempPath, writeAll, writeFileAtomic } from './fs-util.js';
+import {
+  DIR_MODE,
+  EXECUTABLE_OBJECT_MODE,
+  LAYOUT_VERSION,
+  MARKER_FILE,
+  MARKER_TEXT,
+  nameTarget,
+  OBJECT_MODE,
+  type StoreLayout,
+  storeLayout,
+} from './layout.js';
+import type { LocalObjectStore, ObjectInfo, PutOptions, PutSource } from './object-store.js';
+import { checkRootId, makeRoot, type Root, type RootSpec, rootFromJson } from './roots.js';
+
+export interface OpenFileStoreOptions {
+  /** Create the store (and missing parent directories) if the path does not exist or is an empty directory. */
+  readonly create?: boolean;
+  /** Open without creating or changing anything; every write then throws STORE_READ_ONLY. */
+  readonly readOnly?: boolean;
+}
+
+/**
+ * The on-disk store (docs/store-layout.md). Objects are immutable read-only files named by
+ * their digest; names are relative symlinks named exactly like DT_NEEDED strings; roots are
+ * small JSON files. Every write is atomic (temp file in `tmp/`, fsync, rename, fsync of the
+ * directory), so a crash leaves either nothing or a complete file.
+ *
+ * File operations are synchronous inside async methods: cald is a CLI, sync calls are the
+ * fastest way to hash and copy here, and they keep each write's steps in one uninterrupted order.
+ */
+export class FileStore implements LocalObjectStore {
+  readonly layout: StoreLayout;
+
+  private constructor(
+    readonly root: string,
+    readonly readOnly: boolean,
+  ) {
+    this.layout = storeLayout(root);
+  }
+
+  /** Opens (or creates) the store at `path`. Every refusal is one StoreError line. */
+  static open(path: string, options: OpenFileStoreOptions = {}): FileStore {
+    const root = resolve(path);
+    const create = options.create ?? false;
+    const readOnly = options.readOnly ?? false;
+    let st = statOrUndefined(root);
+    if (st === undefined) {
+      if (!create) {
+        throw new StoreError('STORE_NOT_FOUND', `no store at ${root}`, {
+          hint: 'create it (cald init), or point --store / CALD_STORE at an existing store',
+          data: { store: root },
+        });
+      }
+      try {
+        mkdirSync(root, { recursive: true, mode: DIR_MODE });
+        chmodSync(root, DIR_MODE);
+      } catch (e) {
+        throw ioErrorFrom(e, 'create store directory', root);
+      }
+      st = statSync(root);
+    }
+    if (!st.isDirectory()) {
+      throw new StoreError('STORE_NOT_DIRECTORY', `store path ${root} is not a directory`, {
+        hint: 'point --store / CALD_STORE at a directory',
+        data: { store: root },
+      });
+    }
+    let entries: string[];
+    try {
+      entries = readdirSync(root);
+    } catch (e) {
+      throw new StoreError('STORE_UNREADABLE', ioErrorFrom(e, 'read store directory', root).message, {
+        hint: 'check the directory permissions',
+        data: { store: root },
+        cause: e,
+      });
+    }
+    const store = new FileStore(root, readOnly);
+    if (entries.includes(MARKER_FILE)) {
+      store.checkMarker();
+    } else if (entries.length > 0) {
+      throw new StoreError('STORE_NOT_A_STORE', `${root} is a non-empty directory but not a cald store`, {
+        hint: `a store has a "${MARKER_FILE}" file; choose an empty or new directory`,
+        data: { store: root },
+      });
+    } else if (!create) {
+      throw new StoreError('STORE_NOT_FOUND', `no store at ${root} (empty directory)`, {
+        hint: 'create it (cald init)',
+        data: { store: root },
+      });
+    } else if (readOnly) {
+      throw new StoreError('STORE_READ_ONLY', `cannot create a store at ${root} when opened read-only`, {
+        data: { store: root },
+      });
+    } else {
+      store.writeMarker();
+    }
+    if (!readOnly) store.ensureDirectories();
+    return store;
+  }
+
+  // --- objects -----------------------------------------------------------------------------
+
+  pathOf(digest: Digest): string {
+    return join(this.layout.objectDir(digest.algorithm), digest.hex);
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return this.statSync(digest) !== undefined;
+  }
+
+  async stat(digest: Digest): Promise<ObjectInfo | undefined> {
+    return this.statSync(digest);
+  }
+
+  statSync(digest: Digest): ObjectInfo | undefined {
+    const path = this.pathOf(digest);
+    let st: Stats;
+    try {
+      st = lstatSync(path);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      throw ioErrorFrom(e, 'stat object', path);
+    }
+    if (!st.isFile()) {
+      throw new StoreIntegrityError(
+        'INTEGRITY_NOT_A_FILE',
+        `object ${digest} is not a regular file: ${path}`,
+        {
+          hint: 'something other than cald wrote into the store; run cald verify',
+          data: { store: this.root, digest: digest.toString(), path },
+        },
+      );
+    }
+    return infoOf(digest, st);
+  }
+
+  async read(digest: Digest): Promise<Buffer> {
+    return this.readSync(digest);
+  }
+
+  /** The object's bytes, verified against the digest. */
+  readSync(digest: Digest): Buffer {
+    const path = this.pathOf(digest);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') throw this.missing(digest);
+      throw ioErrorFrom(e, 'read object', path);
+    }
+    const actual = digestOfBuffer(bytes, digest.algorithm);
+    if (!actual.equals(digest)) {
+      throw new StoreIntegrityError(
+        'INTEGRITY_CORRUPT_OBJECT',
+        `object ${digest} is corrupt: its content hashes to ${actual}`,
+        {
+          hint: 'run cald verify --repair',
+          data: { store: this.root, digest: digest.toString(), actual: actual.toString(), path },
+        },
+      );
+    }
+    return bytes;
+  }
+
+  async put(source: PutSource, options: PutOptions = {}): Promise<Digest> {
+    return this.putSync(source, options);
+  }
+
+  /**
+   * Stores bytes. The digest is computed from the bytes themselves; for a file it is computed
+   * once before and once while copying, so a file that changes meanwhile is refused
+   * (INTEGRITY_SOURCE_CHANGED) rather than stored under a wrong name. An object already stored
+   * is re-hashed: if intact it is kept as it is, if damaged it is replaced by the new bytes.
+   */
+  putSync(source: PutSource, options: PutOptions = {}): Digest {
+    this.assertWritable();
+    const algorithm = options.expect?.algorithm ?? DEFAULT_ALGORITHM;
+    const isPath = !(source instanceof Uint8Array);
+    const digest = isPath
+      ? digestAndSizeOfFile(source.path, algorithm).digest
+      : digestOfBuffer(source, algorithm);
+    if (options.expect !== undefined && !options.expect.equals(digest)) {
+      throw new StoreIntegrityError(
+        'INTEGRITY_MISMATCH',
+        `${isPath ? source.path : 'the bytes'} hash to ${digest}, not the expected ${options.expect}`,
+        { data: { expected: options.expect.toString(), actual: digest.toString() } },
+      );
+    }
+    const mode = options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE;
+    const final = this.pathOf(digest);
+    if (this.existingIsIntact(digest, final, mode)) return digest;
+
+    const tmp = tempPath(this.layout.tmp, 'object');
+    try {
+      const fd = this.openTemp(tmp);
+      try {
+        if (isPath) this.copyVerified(source.path, fd, digest);
+        else writeAll(fd, source);
+        fchmodSync(fd, mode);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, final);
+      fsyncDir(this.layout.objectDir(algorithm));
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      if (isCaldError(e)) throw e;
+      throw ioErrorFrom(e, 'store an object in', this.root);
+    }
+    return digest;
+  }
+
+  async *list(): AsyncIterable<Digest> {
+    yield* this.listSync();
+  }
+
+  /** Every well-named object file; anything else under objects/ is skipped (cald verify reports it). */
+  listSync(algorithm: DigestAlgorithm = DEFAULT_ALGORITHM): Digest[] {
+    const dir = this.layout.objectDir(algorithm);
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw ioErrorFrom(e, 'list objects in', dir);
+    }
+    const out: Digest[] = [];
+    for (const hex of entries) {
+      const d = Digest.tryParse(`${algorithm}:${hex}`);
+      if (d !== undefined) out.push(d);
+    }
+    return out;
+  }
+
+  /** Removes an object and every name that points at it (names first, so none dangles). */
+  async delete(digest: Digest): Promise<boolean> {
+    return this.deleteSync(digest);
+  }
+
+  deleteSync(digest: Digest): boolean {
+    this.assertWritable();
+    for (const name of this.namesOf(digest)) this.removeNameSync(name);
+    const path = this.pathOf(digest);
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return false;
+      throw ioErrorFrom(e, 'delete object', path);
+    }
+    fsyncDir(this.layout.objectDir(digest.algorithm));
+    return true;
+  }
+
+  // --- names -------------------------------------------------------------------------------
+
+  /**
+   * Adds `<store>/names/<name>` → `../objects/<alg>/<hex>` for a stored object and returns the
+   * name. Accepts a cas name string or a digest plus optional hint. Idempotent.
+   */
+  addName(name: string): string;
+  addName(digest: Digest, hint?: string): string;
+  addName(nameOrDigest: string | Digest, hint?: string): string {
+    this.assertWritable();
+    const name = typeof nameOrDigest === 'string' ? nameOrDigest : formatCasName(nameOrDigest, hint);
+    const { digest } = parseCasName(name);
+    if (this.statSync(digest) === undefined) throw this.missing(digest, name);
+    const entry = join(this.layout.names, name);
+    const target = nameTarget(digest.algorithm, digest.hex);
+    if (readlinkOrUndefined(entry) === target) return name;
+    // Made in tmp/ (a sibling of names/, so the relative target is the same), then renamed:
+    // the entry appears complete, and a wrong entry of the same name is replaced atomically.
+    const tmp = tempPath(this.layout.tmp, 'name');
+    try {
+      symlinkSync(target, tmp);
+      renameSync(tmp, entry);
+      fsyncDir(this.layout.names);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw ioErrorFrom(e, 'add name in', this.layout.names);
+    }
+    return name;
+  }
+
+  /** The valid `cas:` names in the name directory, sorted. Other entries are skipped. */
+  listNames(): string[] {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.layout.names);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw ioErrorFrom(e, 'list names in', this.layout.names);
+    }
+    return entries.filter((n) => this.resolveName(n) !== undefined).sort();
+  }
+
+  /**
+   * The digest a name entry stands for, if the entry exists and is exactly the link cald makes
+   * (a malformed name or a link pointing anywhere else gives undefined).
+   */
+  resolveName(name: string): Digest | undefined {
+    let parsed: ReturnType<typeof parseCasName>;
+    try {
+      parsed = parseCasName(name);
+    } catch {
+      return undefined;
+    }
+    const { digest } = parsed;
+    return readlinkOrUndefined(join(this.layout.names, name)) === nameTarget(digest.algorithm, digest.hex)
+      ? digest
+      : undefined;
+  }
+
+  /** Removes a name entry; false if there was none. Malformed names throw BadNameError. */
+  removeName(name: string): boolean {
+    this.assertWritable();
+    parseCasName(name);
+    return this.removeNameSync(name);
+  }
+
+  private removeNameSync(name: string): boolean {
+    const entry = join(this.layout.names, name);
+    try {
+      unlinkSync(entry);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return false;
+      throw ioErrorFrom(e, 'remove name', entry);
+    }
+    fsyncDir(this.layout.names);
+    return true;
+  }
+
+  /** Name entries for one object: the bare name and every hinted one. */
+  private namesOf(digest: Digest): string[] {
+    const bare = formatCasName(digest);
+    let entries: string[];
+    try {
+      entries = readdirSync(this.layout.names);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw ioErrorFrom(e, 'list names in', this.layout.names);
+    }
+    return entries.filter((n) => n === bare || n.startsWith(`${bare}?`));
+  }
+
+  // --- roots -------------------------------------------------------------------------------
+
+  /** Records a root as `<store>/roots/<id>` (JSON, written atomically). Returns it with its id. */
+  addRoot(spec: RootSpec, now: number = Date.now()): Root {
+    this.assertWritable();
+    const existing = spec.id === undefined ? undefined : this.readRoot(spec.id);
+    const root = makeRoot(spec, existing?.added ?? now);
+    const path = join(this.layout.roots, root.id);
+    try {
+      writeFileAtomic(
+        path,
+        this.layout.roots,
+        this.layout.tmp,
+        Buffer.from(`${JSON.stringify(root)}\n`),
+        0o644,
+      );
+    } catch (e) {
+      throw ioErrorFrom(e, 'write root', path);
+    }
+    return root;
+  }
+
+  removeRoot(id: string): boolean {
+    this.assertWritable();
+    checkRootId(id);
+    const path = join(this.layout.roots, id);
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return false;
+      throw ioErrorFrom(e, 'remove root', path);
+    }
+    fsyncDir(this.layout.roots);
+    return true;
+  }
+
+  /** Every valid root, sorted by id (unreadable or malformed root files are skipped). */
+  listRoots(): Root[] {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.layout.roots);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw ioErrorFrom(e, 'list roots in', this.layout.roots);
+    }
+    return entries
+      .sort()
+      .map((id) => this.readRoot(id))
+      .filter((r): r is Root => r !== undefined);
+  }
+
+  private readRoot(id: string): Root | undefined {
+    try {
+      const root = rootFromJson(readFileSync(join(this.layout.roots, id), 'utf8'));
+      return root.id === id ? root : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // --- maintenance -------------------------------------------------------------------------
+
+  /**
+   * Removes temp files older than `maxAgeMs` (left by crashed writers). Younger ones may belong
+   * to a write in progress in another process and are left alone. Returns how many were removed.
+   */
+  cleanTemp(maxAgeMs: number, now: number = Date.now()): number {
+    this.assertWritable();
+    let removed = 0;
+    for (const entry of readdirOrEmpty(this.layout.tmp)) {
+      const path = join(this.layout.tmp, entry);
+      const st = statOrUndefined(path, true);
+      if (st !== undefined && now - st.mtimeMs > maxAgeMs) {
+        rmSync(path, { force: true, recursive: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private assertWritable(): void {
+    if (this.readOnly) {
+      throw new StoreError('STORE_READ_ONLY', `the store at ${this.root} was opened read-only`, {
+        data: { store: this.root },
+      });
+    }
+  }
+
+  private missing(digest: Digest, name?: string): StoreError {
+    return new StoreError('STORE_OBJECT_MISSING', `object ${digest} is not in the store at ${this.root}`, {
+      data: { store: this.root, digest: digest.toString(), ...(name === undefined ? {} : { name }) },
+    });
+  }
+
+  private checkMarker(): void {
+    let text: string;
+    try {
+      text = readFileSync(this.layout.marker, 'utf8');
+    } catch (e) {
+      throw ioErrorFrom(e, 'read', this.layout.marker);
+    }
+    const m = /^cald store, layout (\d+)\n?$/.exec(text);
+    if (m === null) {
+      throw new StoreError('STORE_BAD_MARKER', `${this.layout.marker} is not a cald store marker`, {
+        data: { store: this.root },
+      });
+    }
+    if (Number(m[1]) > LAYOUT_VERSION) {
+      throw new StoreError(
+        'STORE_LAYOUT_VERSION',
+        `the store at ${this.root} has layout ${m[1]}; this cald understands layout ${LAYOUT_VERSION}`,
+        { hint: 'upgrade cald', data: { store: this.root } },
+      );
+    }
+  }
+
+  private writeMarker(): void {
+    try {
+      // The marker comes first: a crash before the directories exist leaves a store that the
+      // next open completes, never a non-empty directory that is refused as "not a store".
+      mkdirSync(this.layout.tmp, { mode: DIR_MODE });
+      chmodSync(this.layout.tmp, DIR_MODE);
+      writeFileAtomic(this.layout.marker, this.root, this.layout.tmp, Buffer.from(MARKER_TEXT), 0o644);
+    } catch (e) {
+      throw ioErrorFrom(e, 'create store in', this.root);
+    }
+  }
+
+  private ensureDirectories(): void {
+    const { objects, names, roots, tmp } = this.layout;
+    for (const dir of [objects, this.layout.objectDir(DEFAULT_ALGORITHM), names, roots, tmp]) {
+      const st = statOrUndefined(dir, true);
+      if (st?.isDirectory()) continue;
+      if (st !== undefined) {
+        throw new StoreError('STORE_BAD_LAYOUT', `${dir} should be a directory`, {
+          hint: 'something other than cald wrote into the store',
+          data: { store: this.root, path: dir },
+        });
+      }
+      try {
+        mkdirSync(dir, { mode: DIR_MODE });
+        chmodSync(dir, DIR_MODE);
+      } catch (e) {
+        if (errnoOf(e) !== 'EEXIST') throw ioErrorFrom(e, 'create', dir);
+      }
+    }
+  }
+
+  private openTemp(tmp: string): number {
+    return openSync(tmp, 'wx', 0o600);
+  }
+
+  /** An intact existing object is kept (mode widened to executable if asked); a damaged one is not. */
+  private existingIsIntact(digest: Digest, path: string, mode: number): boolean {
+    const st = statOrUndefined(path, true);
+    if (st === undefined) return false;
+    if (!st.isFile()) return false; // rename replaces a symlink; a directory makes rename fail clearly
+    let actual: Digest;
+    try {
+      actual = digestAndSizeOfFile(path, digest.algorithm).digest;
+    } catch {
+      return false;
+    }
+    if (!actual.equals(digest)) return false;
+    if ((st.mode & 0o777) !== mode && mode === EXECUTABLE_OBJECT_MODE) {
+      try {
+        chmodSync(path, EXECUTABLE_OBJECT_MODE);
+      } catch (e) {
+        throw ioErrorFrom(e, 'make executable', path);
+      }
+    }
+    return true;
+  }
+
+  /** Copies `from` into `fd` while hashing; throws if the copy does not hash to `expected`. */
+  private copyVerified(from: string, fd: number, expected: Digest): void {
+    let src: number;
+    try {
+      src = openSync(from, 'r');
+    } catch (e) {
+      throw ioErrorFrom(e, 'open', from);
+    }
+    try {
+      const h = createHasher(expected.algorithm);
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(src, buf, 0, buf.length, null);
+        } catch (e) {
+          throw ioErrorFrom(e, 'read', from);
+        }
+        if (n === 0) break;
+        const chunk = buf.subarray(0, n);
+        h.update(chunk);
+        let off = 0;
+        while (off < n) off += writeSync(fd, chunk, off, n - off);
+      }
+      const actual = h.digest();
+      if (!actual.equals(expected)) {
+        throw new StoreIntegrityError(
+          'INTEGRITY_SOURCE_CHANGED',
+          `${from} changed while it was being stored`,
+          {
+            hint: 'retry once nothing is writing to it',
+            data: { path: from, expected: expected.toString(), actual: actual.toString() },
+          },
+        );
+      }
+    } finally {
+      closeSync(src);
+    }
+  }
+}
+
+function infoOf(digest: Digest, st: Stats): ObjectInfo {
+  return { digest, size: st.size, executable: (st.mode & 0o111) !== 0, added: Math.floor(st.mtimeMs) };
+}
+
+function statOrUndefined(path: string, noFollow = false): Stats | undefined {
+  try {
+    return noFollow ? lstatSync(path) : statSync(path);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') {
+      throw new StoreError('STORE_NOT_DIRECTORY', `a component of ${path} is not a directory`, {
+        data: { path },
+        cause: e,
+      });
+    }
+    throw ioErrorFrom(e, 'stat', path);
+  }
+}
+
+function readlinkOrUndefined(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return [];
+    throw ioErrorFrom(e, 'list', dir);
+  }
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The errno code of a Node.js system error, or undefined. */
+export function errnoOf(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Writes every byte (writeSync may write fewer than asked). */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/**
+ * Makes a directory's entries (a rename, a new link) durable. File systems that cannot fsync a
+ * directory (EINVAL) commit entries with the file data anyway.
+ */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    if (errnoOf(e) !== 'EINVAL') throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A fresh name in `dir` no other writer can pick: `<prefix>-<pid>-<random>`. */
+export function tempPath(dir: string, prefix: string): string {
+  return join(dir, `${prefix}-${process.pid}-${randomBytes(8).toString('hex')}`);
+}
+
+/**
+ * Writes `bytes` to `path` atomically: a temp file in `tmpDir` (same file system), fsync,
+ * chmod, rename over `path`, fsync of path's directory. Readers see the old file or the new one.
+ */
+export function writeFileAtomic(
+  path: string,
+  dirOfPath: string,
+  tmpDir: string,
+  bytes: Uint8Array,
+  mode: number,
+): void {
+  const tmp = tempPath(tmpDir, 'write');
+  try {
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeAll(fd, bytes);
+      fchmodSync(fd, mode); // exact mode, whatever the umask
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dirOfPath);
+}

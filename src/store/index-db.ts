@@ -1,0 +1,350 @@
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
+import { parseCasName } from './cas-name.js';
+import { Digest } from './digest.js';
+import type { ObjectInfo, ObjectStore } from './object-store.js';
+import type { Root, RootKind } from './roots.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+
+/** Finds the `cas:` names an object refers to (its DT_NEEDED entries). Injected: the store never reads ELF. */
+export type ExtractRefs = (bytes: Buffer, digest: Digest) => readonly string[];
+
+export interface ObjectRow {
+  readonly digest: string;
+  readonly size: number;
+  readonly kind: 'file' | 'executable';
+  readonly added: number;
+}
+
+export interface Ref {
+  readonly name: string;
+  readonly digest: Digest;
+}
+
+/** What `rebuild` reads besides objects; a FileStore has all of it, a MemoryStore none. */
+export interface RebuildSource extends ObjectStore {
+  listNames?(): string[];
+  resolveName?(name: string): Digest | undefined;
+  listRoots?(): Root[];
+}
+
+export interface RebuildProblem {
+  readonly what: string;
+  readonly message: string;
+}
+
+export interface RebuildReport {
+  readonly objects: number;
+  readonly refs: number;
+  readonly names: number;
+  readonly roots: number;
+  /** Objects that could not be read or whose references could not be extracted, bad names. */
+  readonly problems: readonly RebuildProblem[];
+}
+
+/** The whole index as plain rows, sorted: what tests compare. */
+export interface IndexSnapshot {
+  readonly objects: ObjectRow[];
+  readonly refs: { from: string; name: string; to: string }[];
+  readonly names: { name: string; digest: string }[];
+  readonly roots: Root[];
+}
+
+export interface OpenIndexOptions {
+  /** Create the file if missing (default true); otherwise STORE_INDEX_MISSING. */
+  readonly create?: boolean;
+  readonly readOnly?: boolean;
+  /** Run `PRAGMA quick_check` on open (reads the whole file: for `cald verify`, not every command). */
+  readonly check?: boolean;
+  /** How long to wait for another process's write lock, in ms (default 10 s). */
+  readonly busyTimeoutMs?: number;
+}
+
+type Db = Database.Database;
+
+/**
+ * The SQLite index of a store: objects, references between them, names and roots. It is a
+ * cache of what the store's files say and can always be rebuilt from them (`rebuild`). WAL mode
+ * lets readers run beside one writer; the busy timeout makes concurrent writers wait instead of
+ * failing with SQLITE_BUSY.
+ */
+export class IndexDb {
+  private constructor(
+    private readonly db: Db,
+    readonly path: string,
+  ) {}
+
+  /**
+   * Opens the index. A file that is not a SQLite database, is damaged, or lacks cald's tables
+   * gives StoreIntegrityError INTEGRITY_INDEX_CORRUPT (openLocalStore then rebuilds it).
+   */
+  static open(path: string, options: OpenIndexOptions = {}): IndexDb {
+    const exists = path === ':memory:' || existsSync(path);
+    if (!exists && options.create === false) {
+      throw new StoreError('STORE_INDEX_MISSING', `the store index ${path} does not exist`, {
+        hint: 'run cald index rebuild',
+        data: { path },
+      });
+    }
+    let db: Db | undefined;
+    try {
+      db = new Database(path, { readonly: options.readOnly ?? false, fileMustExist: exists });
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      if (options.readOnly !== true) {
+        db.pragma('journal_mode = WAL');
+        // The index is derived data: NORMAL (no fsync per commit in WAL mode) is safe, since a
+        // lost tail of the WAL is a stale index, which a rebuild fixes.
+        db.pragma('synchronous = NORMAL');
+      }
+      if (options.check === true) {
+        const result = db.pragma('quick_check', { simple: true });
+        if (result !== 'ok') throw new Error(`quick_check: ${String(result)}`);
+      }
+      const index = new IndexDb(db, path);
+      index.ensureSchema(options.readOnly ?? false);
+      return index;
+    } catch (e) {
+      db?.close();
+      if (isCaldError(e)) throw e;
+      throw new StoreIntegrityError(
+        'INTEGRITY_INDEX_CORRUPT',
+        `the store index ${path} is damaged: ${firstLine(e)}`,
+        {
+          hint: 'run cald index rebuild',
+          data: { path },
+          cause: e,
+        },
+      );
+    }
+  }
+
+  /** An index held in memory (tests). */
+  static memory(): IndexDb {
+    return IndexDb.open(':memory:');
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private ensureSchema(readOnly: boolean): void {
+    const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as {
+      n: number;
+    };
+    if (tables.n === 0 && !readOnly) {
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA_SQL);
+        this.db
+          .prepare('INSERT INTO meta (key, value) VALUES (?, ?)')
+          .run('schema_version', String(SCHEMA_VERSION));
+      })();
+      return;
+    }
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+      | { value: string }
+      | undefined;
+    const version = Number(row?.value);
+    if (!Number.isInteger(version)) throw new Error('no schema version in the meta table');
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        'STORE_INDEX_VERSION',
+        `the store index ${this.path} has schema ${version}; this cald understands ${SCHEMA_VERSION}`,
+        { hint: 'upgrade cald', data: { path: this.path } },
+      );
+    }
+    if (version < SCHEMA_VERSION) throw new Error(`schema ${version} is older than ${SCHEMA_VERSION}`);
+  }
+
+  /** Runs `fn` in one write transaction (all or nothing; one fsync). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // --- objects and references ----------------------------------------------------------------
+
+  recordObject(info: ObjectInfo): void {
+    this.db
+      .prepare(
+        'INSERT INTO objects (digest, size, kind, added) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (digest) DO UPDATE SET size = excluded.size, kind = excluded.kind',
+      )
+      .run(info.digest.toString(), info.size, info.executable ? 'executable' : 'file', info.added);
+  }
+
+  /** Forgets an object, its outgoing references and the names pointing at it. */
+  forgetObject(digest: Digest): void {
+    const d = digest.toString();
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM objects WHERE digest = ?').run(d);
+      this.db.prepare('DELETE FROM refs WHERE from_digest = ?').run(d);
+      this.db.prepare('DELETE FROM names WHERE digest = ?').run(d);
+    });
+  }
+
+  objectRow(digest: Digest): ObjectRow | undefined {
+    return this.db
+      .prepare('SELECT digest, size, kind, added FROM objects WHERE digest = ?')
+      .get(digest.toString()) as ObjectRow | undefined;
+  }
+
+  objectRows(): ObjectRow[] {
+    return this.db
+      .prepare('SELECT digest, size, kind, added FROM objects ORDER BY digest')
+      .all() as ObjectRow[];
+  }
+
+  /** Sets the references of `from` to exactly `names` (cas: names; anything else throws BadNameError). */
+  recordRefs(from: Digest, names: readonly string[]): void {
+    const rows = names.map((name) => ({ name, to: parseCasName(name).digest.toString() }));
+    const f = from.toString();
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM refs WHERE from_digest = ?').run(f);
+      const insert = this.db.prepare(
+        'INSERT OR IGNORE INTO refs (from_digest, name, to_digest) VALUES (?, ?, ?)',
+      );
+      for (const r of rows) insert.run(f, r.name, r.to);
+    });
+  }
+
+  /** The names an object refers to, with their digests, sorted by name. */
+  refsOf(digest: Digest): Ref[] {
+    const rows = this.db
+      .prepare('SELECT name, to_digest AS d FROM refs WHERE from_digest = ? ORDER BY name')
+      .all(digest.toString()) as { name: string; d: string }[];
+    return rows.map((r) => ({ name: r.name, digest: Digest.parse(r.d) }));
+  }
+
+  /** The objects that refer to `digest` (under any name), sorted. */
+  referrers(digest: Digest): Digest[] {
+    const rows = this.db
+      .prepare('SELECT DISTINCT from_digest AS d FROM refs WHERE to_digest = ? ORDER BY d')
+      .all(digest.toString()) as { d: string }[];
+    return rows.map((r) => Digest.parse(r.d));
+  }
+
+  // --- names ---------------------------------------------------------------------------------
+
+  recordName(name: string): void {
+    const { digest } = parseCasName(name);
+    this.db.prepare('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)').run(name, digest.toString());
+  }
+
+  forgetName(name: string): void {
+    this.db.prepare('DELETE FROM names WHERE name = ?').run(name);
+  }
+
+  namesOf(digest: Digest): string[] {
+    const rows = this.db
+      .prepare('SELECT name FROM names WHERE digest = ? ORDER BY name')
+      .all(digest.toString()) as { name: string }[];
+    return rows.map((r) => r.name);
+  }
+
+  // --- roots ---------------------------------------------------------------------------------
+
+  addRoot(root: Root): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO roots (id, kind, target, added, note) VALUES (?, ?, ?, ?, ?)')
+      .run(root.id, root.kind, root.target, root.added, root.note ?? null);
+  }
+
+  removeRoot(id: string): boolean {
+    return this.db.prepare('DELETE FROM roots WHERE id = ?').run(id).changes > 0;
+  }
+
+  listRoots(): Root[] {
+    const rows = this.db.prepare('SELECT id, kind, target, added, note FROM roots ORDER BY id').all() as {
+      id: string;
+      kind: RootKind;
+      target: string;
+      added: number;
+      note: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      target: r.target,
+      added: r.added,
+      note: r.note ?? undefined,
+    }));
+  }
+
+  // --- whole index ---------------------------------------------------------------------------
+
+  snapshot(): IndexSnapshot {
+    return {
+      objects: this.objectRows(),
+      refs: this.db
+        .prepare('SELECT from_digest AS "from", name, to_digest AS "to" FROM refs ORDER BY from_digest, name')
+        .all() as { from: string; name: string; to: string }[],
+      names: this.db.prepare('SELECT name, digest FROM names ORDER BY name').all() as {
+        name: string;
+        digest: string;
+      }[],
+      roots: this.listRoots(),
+    };
+  }
+
+  /**
+   * Replaces the whole index with what the store's files say: every object (read and verified),
+   * the references `extractRefs` finds in it, the name entries and the roots. Objects that cannot
+   * be read or parsed are reported, not fatal. A source without roots keeps the current roots.
+   * Readers see the old index or the new one, never a mix (one transaction).
+   */
+  async rebuild(store: RebuildSource, extractRefs: ExtractRefs): Promise<RebuildReport> {
+    const problems: RebuildProblem[] = [];
+    const objects: ObjectInfo[] = [];
+    const refs: { from: string; name: string; to: string }[] = [];
+    for await (const digest of store.list()) {
+      let info: ObjectInfo | undefined;
+      let bytes: Buffer;
+      try {
+        info = await store.stat(digest);
+        if (info === undefined) continue; // deleted meanwhile
+        bytes = await store.read(digest);
+      } catch (e) {
+        problems.push({ what: digest.toString(), message: firstLine(e) });
+        continue;
+      }
+      objects.push(info);
+      let names: readonly string[];
+      try {
+        names = extractRefs(bytes, digest);
+      } catch (e) {
+        problems.push({ what: digest.toString(), message: `references not read: ${firstLine(e)}` });
+        names = [];
+      }
+      for (const name of new Set(names)) {
+        try {
+          refs.push({ from: digest.toString(), name, to: parseCasName(name).digest.toString() });
+        } catch (e) {
+          problems.push({ what: digest.toString(), message: firstLine(e) });
+        }
+      }
+    }
+    const names: { name: string; digest: string }[] = [];
+    for (const name of store.listNames?.() ?? []) {
+      const d = store.resolveName?.(name);
+      if (d !== undefined) names.push({ name, digest: d.toString() });
+    }
+    const roots = store.listRoots?.() ?? this.listRoots();
+    this.transaction(() => {
+      for (const t of ['objects', 'refs', 'names', 'roots']) this.db.exec(`DELETE FROM ${t}`);
+      for (const o of objects) this.recordObject(o);
+      const insertRef = this.db.prepare(
+        'INSERT OR IGNORE INTO refs (from_digest, name, to_digest) VALUES (?, ?, ?)',
+      );
+      for (const r of refs) insertRef.run(r.from, r.name, r.to);
+      const insertName = this.db.prepare('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)');
+      for (const n of names) insertName.run(n.name, n.digest);
+      for (const r of roots) this.addRoot(r);
+    });
+    return { objects: objects.length, refs: refs.length, names: names.length, roots: roots.length, problems };
+  }
+}
+
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n', 1)[0] ?? text;
+}

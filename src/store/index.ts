@@ -1,0 +1,51 @@
+// The store layer's public surface (imported by closure, runtime, remote and api).
+export {
+  CAS_PREFIX,
+  type CasName,
+  checkHint,
+  formatCasName,
+  HINT_PREFIX,
+  hintFromName,
+  isCasName,
+  MAX_NAME_BYTES,
+  parseCasName,
+  tryParseCasName,
+} from './cas-name.js';
+export {
+  createHasher,
+  DEFAULT_ALGORITHM,
+  Digest,
+  type DigestAlgorithm,
+  digestAndSizeOfFile,
+  digestOfBuffer,
+  digestOfFd,
+  digestOfFile,
+  type Hasher,
+} from './digest.js';
+export { FileStore, type OpenFileStoreOptions } from './file-store.js';
+export {
+  type ExtractRefs,
+  IndexDb,
+  type IndexSnapshot,
+  type ObjectRow,
+  type OpenIndexOptions,
+  type RebuildProblem,
+  type RebuildReport,
+  type RebuildSource,
+  type Ref,
+} from './index-db.js';
+export {
+  type IndexRecovery,
+  type LocalPutOptions,
+  LocalStore,
+  type OpenLocalStoreOptions,
+} from './local-store.js';
+export {
+  resolveStoreLocation,
+  type StoreLocation,
+  type StoreLocationInput,
+  type StoreLocationSource,
+} from './location.js';
+export { MemoryStore } from './memory-store.js';
+export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
+export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';

@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import type { DigestAlgorithm } from './digest.js';
+
+/**
+ * Paths inside a store directory (docs/store-layout.md explains each). Names and object
+ * directories are siblings one level below the root, so a name entry's relative link
+ * `../objects/sha256/<hex>` resolves the same from `names/` and from `tmp/`.
+ */
+export const LAYOUT_VERSION = 1;
+export const MARKER_FILE = 'cald-store';
+export const MARKER_TEXT = `cald store, layout ${LAYOUT_VERSION}\n`;
+
+export interface StoreLayout {
+  readonly root: string;
+  readonly marker: string;
+  readonly objects: string;
+  readonly names: string;
+  readonly roots: string;
+  readonly tmp: string;
+  readonly index: string;
+  objectDir(algorithm: DigestAlgorithm): string;
+}
+
+export function storeLayout(root: string): StoreLayout {
+  return {
+    root,
+    marker: join(root, MARKER_FILE),
+    objects: join(root, 'objects'),
+    names: join(root, 'names'),
+    roots: join(root, 'roots'),
+    tmp: join(root, 'tmp'),
+    index: join(root, 'index.sqlite'),
+    objectDir: (algorithm) => join(root, 'objects', algorithm),
+  };
+}
+
+/** The symlink target of a name entry: relative, so the store can move. */
+export function nameTarget(algorithm: DigestAlgorithm, hex: string): string {
+  return `../objects/${algorithm}/${hex}`;
+}
+
+/** Directory modes: readable and searchable by all (the loader runs as any user), writable by the owner. */
+export const DIR_MODE = 0o755;
+export const OBJECT_MODE = 0o444;
+export const EXECUTABLE_OBJECT_MODE = 0o555;
