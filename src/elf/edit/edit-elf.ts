@@ -1,0 +1,85 @@
+import { ElfEditError } from '../../errors/index.js';
+import { ElfFile } from '../read/index.js';
+import { applyEdit } from './apply-edits.js';
+import type { EditOptions, ElfEdit } from './edits.js';
+import { type EditModel, modelOf, sameModel } from './model.js';
+import { rewrite } from './rewrite.js';
+
+export interface EditResult {
+  /** The edited file; the very input buffer when nothing changed. */
+  buffer: Buffer;
+  changed: boolean;
+}
+
+/**
+ * Applies `edits`, in order, to the ELF file in `buf` and returns the new file. Pure: no I/O.
+ * An edit that changes nothing returns the input itself, byte for byte. Every result is parsed
+ * again and checked against what was asked before it is returned.
+ */
+export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOptions = {}): EditResult {
+  if (options.pageSize !== undefined) checkPageSize(options.pageSize);
+  const elf = ElfFile.parse(buf);
+  const before = modelOf(elf);
+  const model = modelOf(elf);
+  for (const e of edits) applyEdit(model, e, elf.dynamic !== undefined);
+  if (sameModel(before, model)) return { buffer: buf, changed: false };
+  const out = rewrite(elf, model, options);
+  verify(out, model);
+  return { buffer: out, changed: true };
+}
+
+function checkPageSize(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || (n & (n - 1)) !== 0 || n > 0x40000000) {
+    throw new ElfEditError('EDIT_BAD_PAGE_SIZE', `page size ${n} is not a power of two`, {
+      hint: 'use e.g. 4096 or 65536',
+    });
+  }
+}
+
+/** Reads the result back: what it says must be what the model says, or the edit is refused. */
+function verify(out: Buffer, want: EditModel): void {
+  let got: EditModel;
+  try {
+    got = modelOf(ElfFile.parse(out));
+  } catch (e) {
+    throw new ElfEditError(
+      'EDIT_SELF_CHECK',
+      `internal error: the edited file does not parse again (${(e as Error).message})`,
+      {
+        hint: 'please report this with the input file; nothing was written',
+        cause: e,
+      },
+    );
+  }
+  const strip = (m: EditModel): EditModel => ({
+    ...m,
+    entries: m.entries.map(({ tag, value, str }) =>
+      str === undefined ? { tag, value } : { tag, value: 0n, str },
+    ),
+    verneedFiles: m.verneedFiles.filter((f) => f !== null),
+  });
+  const a = strip(want);
+  const b = strip(got);
+  const same =
+    a.interp === b.interp &&
+    a.osabi === b.osabi &&
+    a.gnuStackFlags === b.gnuStackFlags &&
+    a.verneedFiles.join('\0') === b.verneedFiles.join('\0') &&
+    a.entries
+      .filter((e) => e.str !== undefined)
+      .map((e) => `${e.tag}=${e.str}`)
+      .join('\0') ===
+      b.entries
+        .filter((e) => e.str !== undefined)
+        .map((e) => `${e.tag}=${e.str}`)
+        .join('\0');
+  if (!same) {
+    throw new ElfEditError(
+      'EDIT_SELF_CHECK',
+      'internal error: the edited file does not say what the edit asked',
+      {
+        hint: 'please report this with the input file; nothing was written',
+      },
+    );
+  }
+}

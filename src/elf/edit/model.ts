@@ -1,0 +1,70 @@
+import { ElfEditError } from '../../errors/index.js';
+import { DT_STRING_TAGS, PT_GNU_STACK } from '../format/constants.js';
+import type { ElfFile } from '../read/index.js';
+
+/** A dynamic entry in the editable model. String-valued tags carry the string, not an offset. */
+export interface ModelEntry {
+  tag: bigint;
+  /** The raw value; for string tags, recomputed at layout time. */
+  value: bigint;
+  str?: string;
+  /** Index in the file's dynamic table, for entries that came from the file. */
+  origin?: number;
+  /** Added by addNeeded in this edit (patchelf puts those first, in the order given). */
+  added?: boolean;
+}
+
+/**
+ * What an edit can change, detached from where it lives in the file. Edits change the model;
+ * layout (rewrite.ts) then decides where each table goes.
+ */
+export interface EditModel {
+  entries: ModelEntry[];
+  interp: string | undefined;
+  /** One per Elf_Verneed record in file order: its vn_file, or null when the record is removed. */
+  verneedFiles: Array<string | null>;
+  osabi: number;
+  /** Flags of PT_GNU_STACK: undefined when the file has none and none is to be added. */
+  gnuStackFlags: number | undefined;
+}
+
+export function modelOf(elf: ElfFile): EditModel {
+  const entries: ModelEntry[] = elf.dynamicEntries.map((e, origin) =>
+    DT_STRING_TAGS.has(e.tag)
+      ? { tag: e.tag, value: e.value, str: elf.dynString(e.value), origin }
+      : { tag: e.tag, value: e.value, origin },
+  );
+  return {
+    entries,
+    interp: elf.interp?.value,
+    verneedFiles: elf.versionNeeds.map((v) => v.file),
+    osabi: elf.header.osabi,
+    gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
+  };
+}
+
+function sameEntry(a: ModelEntry, b: ModelEntry): boolean {
+  return (
+    a.tag === b.tag && (a.str !== undefined || b.str !== undefined ? a.str === b.str : a.value === b.value)
+  );
+}
+
+/** True when the edited model says exactly what the file already says. */
+export function sameModel(a: EditModel, b: EditModel): boolean {
+  return (
+    a.interp === b.interp &&
+    a.osabi === b.osabi &&
+    a.gnuStackFlags === b.gnuStackFlags &&
+    a.entries.length === b.entries.length &&
+    a.entries.every((e, i) => sameEntry(e, b.entries[i]!)) &&
+    a.verneedFiles.length === b.verneedFiles.length &&
+    a.verneedFiles.every((f, i) => f === b.verneedFiles[i])
+  );
+}
+
+/** Strings entering the file: no NUL inside (it would end the string early). */
+export function checkElfString(s: string, what: string): void {
+  if (s.includes('\0')) {
+    throw new ElfEditError('EDIT_BAD_STRING', `${what} contains a NUL byte`, { hint: 'remove the NUL byte' });
+  }
+}

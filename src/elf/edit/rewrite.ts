@@ -1,0 +1,361 @@
+import { ElfEditError } from '../../errors/index.js';
+import { ByteView } from '../../util/byte-view.js';
+import {
+  DT_MIPS_RLD_MAP_REL,
+  DT_STRSZ,
+  DT_STRTAB,
+  DT_VERDEF,
+  DT_VERNEED,
+  DT_VERNEEDNUM,
+  DT_VERSYM,
+  EI_OSABI,
+  PF_R,
+  PF_W,
+  PN_XNUM,
+  PT_DYNAMIC,
+  PT_GNU_STACK,
+  PT_INTERP,
+  PT_LOAD,
+  PT_NULL,
+  PT_PHDR,
+} from '../format/constants.js';
+import { layoutsFor } from '../format/layouts.js';
+import type { ElfFile } from '../read/index.js';
+import {
+  type PhdrFields,
+  writeDyn,
+  writePhdr,
+  writePhdrTablePlace,
+  writeSectionInfo,
+  writeSectionPlacement,
+} from '../write/records.js';
+import { type DynstrPlan, planDynstr } from './dynstr-plan.js';
+import type { EditOptions } from './edits.js';
+import type { EditModel } from './model.js';
+import { alignUp, imageEnd, newSegmentPlace, segmentPageSize } from './placement.js';
+import { tableSections } from './tables.js';
+import { findTailSegment } from './tail-segment.js';
+import { rewriteVersionNeeds } from './verneed-rewrite.js';
+
+type Phdr = PhdrFields & { origin?: number };
+
+/** Where one table ends up: in its old place, or at an offset inside the new segment. */
+type Place = { inPlace: true } | { inPlace: false; at: number };
+
+/**
+ * Lays the edited model out in a new file. Tables that still fit stay where they are and are
+ * rewritten in place; those that grew (or sat in a segment an earlier edit appended) go into one
+ * loadable segment at the end of the file, with the program header table when it must grow.
+ * Nothing else in the file moves, so code, data, notes and sections keep their addresses.
+ */
+export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffer {
+  const h = elf.header;
+  const L = layoutsFor(h.is64);
+  const word = h.is64 ? 8 : 4;
+  const tail = findTailSegment(elf);
+  const inTail = (t: 'pht' | 'interp' | 'dynstr' | 'dynamic') => tail?.holds.has(t) === true;
+
+  // Strings first: every other table refers to them.
+  const strings = planStrings(elf, m, inTail('dynstr'));
+  const needsStrings = m.entries.some((e) => e.str !== undefined) || m.verneedFiles.some((f) => f !== null);
+  if (strings === undefined && needsStrings) {
+    throw new ElfEditError(
+      'EDIT_NO_DYNSTR',
+      'the file has a dynamic section but no string table (DT_STRTAB) to hold names',
+      {
+        hint: 'the file is unusual or corrupt; it cannot take string entries',
+      },
+    );
+  }
+  const dynstrMoves =
+    strings !== undefined &&
+    (inTail('dynstr') || (strings.rewrite && strings.plan.bytes.length > elf.dynstr!.size));
+
+  const interpBytes = m.interp === undefined ? undefined : Buffer.from(`${m.interp}\0`, 'latin1');
+  const interpChanged = m.interp !== elf.interp?.value;
+  const interpMoves =
+    interpBytes !== undefined && (inTail('interp') || interpBytes.length > elf.interp!.size);
+
+  const entries = m.entries.filter(
+    (e) =>
+      !(
+        removeVersionTags(m, elf) &&
+        (e.tag === DT_VERNEED || e.tag === DT_VERNEEDNUM || e.tag === DT_VERSYM)
+      ),
+  );
+  const dynSlots = entries.length + 1;
+  const dynMoves = elf.dynamic !== undefined && (inTail('dynamic') || dynSlots > elf.dynamic.capacity);
+
+  // The program header table, edited.
+  const table: Phdr[] = elf.programHeaders.map((p) => ({ ...p, origin: p.index }));
+  if (m.gnuStackFlags !== undefined && !table.some((p) => p.type === PT_GNU_STACK)) {
+    table.push({
+      type: PT_GNU_STACK,
+      flags: m.gnuStackFlags,
+      offset: 0,
+      vaddr: 0,
+      paddr: 0,
+      filesz: 0,
+      memsz: 0,
+      align: 0x10,
+    });
+  }
+  fitTable(table, h.phnum);
+  const anyMoves = dynstrMoves || interpMoves || dynMoves;
+  const needLoad = anyMoves || tail !== undefined || table.length > h.phnum;
+  let load: Phdr | undefined;
+  if (needLoad) {
+    if (tail !== undefined) {
+      load = table.find((p) => p.origin === tail.phdrIndex)!;
+    } else {
+      load = { type: PT_LOAD, flags: PF_R, offset: 0, vaddr: 0, paddr: 0, filesz: 0, memsz: 0, align: 0 };
+      const lastLoad = table.map((p) => p.type).lastIndexOf(PT_LOAD);
+      table.splice(lastLoad + 1, 0, load);
+      fitTable(table, h.phnum);
+    }
+  }
+  const phtMoves = table.length > h.phnum || inTail('pht');
+  if (table.length >= PN_XNUM) {
+    throw new ElfEditError(
+      'EDIT_TOO_MANY_SEGMENTS',
+      `the edit needs ${table.length} program headers, more than ELF allows here`,
+    );
+  }
+
+  // The new segment's contents, in the fixed order tail-segment.ts recognises.
+  let size = 0;
+  const place = (bytes: number, align: number): Place => {
+    size = alignUp(size, align);
+    const at = size;
+    size += bytes;
+    return { inPlace: false, at };
+  };
+  const inPlace: Place = { inPlace: true };
+  const phtPlace = phtMoves ? place(table.length * L.phdr.size, word) : inPlace;
+  const interpPlace = interpMoves ? place(interpBytes!.length, 1) : inPlace;
+  const dynstrPlace = dynstrMoves ? place(strings!.plan.bytes.length, 1) : inPlace;
+  const dynPlace = dynMoves ? place(dynSlots * L.dyn.size, word) : inPlace;
+
+  // Where the new segment goes, and the output buffer.
+  let seg = { offset: 0, vaddr: 0 };
+  let out: Buffer;
+  if (needLoad) {
+    if (tail !== undefined) {
+      seg = { offset: tail.offset, vaddr: tail.vaddr };
+    } else {
+      const end = imageEnd(elf);
+      if (elf.buf.length > end) {
+        throw new ElfEditError(
+          'EDIT_TRAILING_DATA',
+          `the file has ${elf.buf.length - end} bytes of data appended after its ELF image (from offset 0x${end.toString(16)}); this edit must grow the file, which would separate that data from the end of the file`,
+          {
+            hint: 'make the edit fit in place (e.g. shorter names), or strip the appended data first and re-append it after editing',
+          },
+        );
+      }
+      seg = newSegmentPlace(elf, elf.buf.length, segmentPageSize(elf, options.pageSize));
+    }
+    out = Buffer.alloc(seg.offset + size);
+    elf.buf.copy(out, 0, 0, Math.min(elf.buf.length, seg.offset));
+    load!.offset = seg.offset;
+    load!.vaddr = seg.vaddr;
+    load!.paddr = seg.vaddr;
+    load!.filesz = size;
+    load!.memsz = size;
+    load!.flags = PF_R | (dynMoves ? PF_W : 0);
+    if (tail === undefined) load!.align = segmentPageSize(elf, options.pageSize);
+  } else {
+    out = Buffer.from(elf.buf);
+  }
+  const v = new ByteView(out, h.littleEndian, h.is64);
+  const fileAt = (p: Place, old: number) => (p.inPlace ? old : seg.offset + p.at);
+  const addrAt = (p: Place, old: number) => (p.inPlace ? old : seg.vaddr + p.at);
+  const sections = tableSections(elf);
+
+  // .dynstr
+  if (strings !== undefined && (strings.rewrite || dynstrMoves)) {
+    const bytes = strings.plan.bytes;
+    if (dynstrMoves) {
+      bytes.copy(out, seg.offset + (dynstrPlace as { at: number }).at);
+    } else {
+      const t = elf.dynstr!;
+      out.fill(0, t.offset + strings.plan.keptLength, t.offset + t.size);
+      bytes.copy(out, t.offset + strings.plan.keptLength, strings.plan.keptLength);
+    }
+    if (dynstrMoves && sections.dynstr !== undefined) {
+      writeSectionPlacement(v, h.shoff, sections.dynstr.index, {
+        offset: fileAt(dynstrPlace, 0),
+        addr: addrAt(dynstrPlace, 0),
+        size: bytes.length,
+      });
+    }
+  }
+  const offsetOf = (s: string): number => {
+    const off = strings?.offsetOf(s);
+    if (off === undefined) throw new Error(`internal: string ${JSON.stringify(s)} was not placed`);
+    return off;
+  };
+
+  // .interp
+  if (interpBytes !== undefined && (interpChanged || interpMoves)) {
+    const old = elf.interp!;
+    if (interpMoves) {
+      interpBytes.copy(out, fileAt(interpPlace, 0));
+      const ph = table.find((p) => p.type === PT_INTERP)!;
+      Object.assign(ph, {
+        offset: fileAt(interpPlace, 0),
+        vaddr: addrAt(interpPlace, 0),
+        paddr: addrAt(interpPlace, 0),
+      });
+      ph.filesz = ph.memsz = interpBytes.length;
+      if (sections.interp !== undefined) {
+        writeSectionPlacement(v, h.shoff, sections.interp.index, {
+          offset: ph.offset,
+          addr: ph.vaddr,
+          size: interpBytes.length,
+        });
+      }
+    } else {
+      out.fill(0, old.offset, old.offset + old.size);
+      interpBytes.copy(out, old.offset);
+    }
+  }
+
+  // .gnu.version_r, before .dynamic: it decides DT_VERNEEDNUM.
+  let verneedCount = elf.versionNeeds.length;
+  if (elf.versionNeeds.length > 0) {
+    verneedCount = rewriteVersionNeeds(elf, v, m.verneedFiles, offsetOf);
+    if (sections.verneed !== undefined) writeSectionInfo(v, h.shoff, sections.verneed.index, verneedCount);
+  }
+
+  // .dynamic
+  if (elf.dynamic !== undefined) {
+    const d = elf.dynamic;
+    const base = fileAt(dynPlace, d.offset);
+    const vbase = addrAt(dynPlace, d.vaddr);
+    const slots = dynMoves ? dynSlots : d.capacity;
+    out.fill(0, base, base + slots * L.dyn.size);
+    entries.forEach((e, i) => {
+      let value = e.str !== undefined ? BigInt(offsetOf(e.str)) : e.value;
+      if (e.tag === DT_STRTAB && dynstrMoves) value = BigInt(addrAt(dynstrPlace, 0));
+      if (e.tag === DT_STRSZ && dynstrMoves) value = BigInt(strings!.plan.bytes.length);
+      if (e.tag === DT_VERNEEDNUM) value = BigInt(verneedCount);
+      if (e.tag === DT_MIPS_RLD_MAP_REL && e.origin !== undefined) {
+        // Relative to the entry's own address: keep the target when the entry moves.
+        const target = BigInt(d.vaddr + e.origin * L.dyn.size) + e.value;
+        value = target - BigInt(vbase + i * L.dyn.size);
+      }
+      writeDyn(v, base + i * L.dyn.size, e.tag, value);
+    });
+    if (dynMoves) {
+      const ph = table.find((p) => p.type === PT_DYNAMIC);
+      if (ph !== undefined) {
+        Object.assign(ph, {
+          offset: base,
+          vaddr: vbase,
+          paddr: vbase,
+          filesz: slots * L.dyn.size,
+          memsz: slots * L.dyn.size,
+        });
+      }
+      if (sections.dynamic !== undefined) {
+        writeSectionPlacement(v, h.shoff, sections.dynamic.index, {
+          offset: base,
+          addr: vbase,
+          size: slots * L.dyn.size,
+        });
+      }
+    }
+  }
+
+  // Program headers and the file header.
+  for (const p of table)
+    if (p.type === PT_GNU_STACK && m.gnuStackFlags !== undefined) p.flags = m.gnuStackFlags;
+  const phoff = fileAt(phtPlace, h.phoff);
+  if (phtMoves) {
+    const ph = table.find((p) => p.type === PT_PHDR);
+    if (ph !== undefined) {
+      const vaddr = addrAt(phtPlace, 0);
+      Object.assign(ph, {
+        offset: phoff,
+        vaddr,
+        paddr: vaddr,
+        filesz: table.length * L.phdr.size,
+        memsz: table.length * L.phdr.size,
+      });
+    }
+    writePhdrTablePlace(v, phoff, table.length);
+  }
+  table.forEach((p, i) => writePhdr(v, phoff + i * L.phdr.size, p));
+  v.setU8(EI_OSABI, m.osabi);
+  return out;
+}
+
+/** A program header table keeps its size when it has PT_NULL entries to give up. */
+function fitTable(table: Phdr[], phnum: number): void {
+  while (table.length > phnum) {
+    const i = table.findIndex((p) => p.type === PT_NULL);
+    if (i < 0) return;
+    table.splice(i, 1);
+  }
+}
+
+/** With every Elf_Verneed removed and no Elf_Verdef, the version tables must go too (ld.so would read them). */
+function removeVersionTags(m: EditModel, elf: ElfFile): boolean {
+  return (
+    elf.versionNeeds.length > 0 &&
+    m.verneedFiles.every((f) => f === null) &&
+    elf.dynValue(DT_VERDEF) === undefined
+  );
+}
+
+/**
+ * The strings the edited file needs. When the current table already holds them all, it is left
+ * untouched; otherwise a new one is planned (kept prefix plus new strings).
+ */
+function planStrings(
+  elf: ElfFile,
+  m: EditModel,
+  forceNew: boolean,
+): { rewrite: boolean; plan: DynstrPlan; offsetOf: (s: string) => number | undefined } | undefined {
+  const t = elf.dynstr;
+  if (t === undefined) return undefined;
+  const table = elf.buf.subarray(t.offset, t.offset + t.size);
+  const existing = new Map<string, number>();
+  let all = true;
+  const want = [
+    ...m.entries.flatMap((e) => (e.str === undefined ? [] : [e.str])),
+    ...m.verneedFiles.filter((f) => f !== null),
+  ];
+  // Entries that did not change keep their offsets: a no-op edit must not move a byte.
+  for (const e of m.entries) {
+    if (
+      e.str !== undefined &&
+      e.origin !== undefined &&
+      elf.dynString(elf.dynamicEntries[e.origin]!.value) === e.str
+    ) {
+      existing.set(e.str, Number(elf.dynamicEntries[e.origin]!.value));
+    }
+  }
+  for (const s of want) {
+    if (forceNew) {
+      all = false;
+      break;
+    }
+    if (existing.has(s)) continue;
+    const found = table.indexOf(Buffer.from(`${s}\0`, 'latin1'));
+    if (found < 0) {
+      all = false;
+      break;
+    }
+    existing.set(s, found);
+  }
+  if (all)
+    return {
+      rewrite: false,
+      plan: { bytes: table, keptLength: t.size, offsetOf: existing },
+      offsetOf: (s) => existing.get(s),
+    };
+  const plan = planDynstr(elf, m);
+  return { rewrite: true, plan, offsetOf: (s) => plan.offsetOf.get(s) };
+}

@@ -1,0 +1,31 @@
+import { SHF_ALLOC, SHT_DYNAMIC, SHT_GNU_VERNEED, SHT_PROGBITS, SHT_STRTAB } from '../format/constants.js';
+import type { ElfFile, SectionHeader } from '../read/index.js';
+
+/** The section headers that describe the tables an edit may move or resize. */
+export interface TableSections {
+  dynamic: SectionHeader | undefined;
+  dynstr: SectionHeader | undefined;
+  interp: SectionHeader | undefined;
+  verneed: SectionHeader | undefined;
+}
+
+export function tableSections(elf: ElfFile): TableSections {
+  const dynamic = elf.sections.find((s) => s.type === SHT_DYNAMIC);
+  const strtab = elf.dynstr;
+  const linked = dynamic !== undefined ? elf.sections[dynamic.link] : undefined;
+  const isDynstr = (s: SectionHeader | undefined) =>
+    s !== undefined &&
+    s.type === SHT_STRTAB &&
+    (s.flags & BigInt(SHF_ALLOC)) !== 0n &&
+    strtab !== undefined &&
+    s.addr === strtab.vaddr;
+  const dynstr = isDynstr(linked) ? linked : elf.sections.find(isDynstr);
+  const interp =
+    elf.interp === undefined
+      ? undefined
+      : elf.sections.find(
+          (s) => s.type === SHT_PROGBITS && s.offset === elf.interp!.offset && s.addr === elf.interp!.vaddr,
+        );
+  const verneed = elf.sections.find((s) => s.type === SHT_GNU_VERNEED);
+  return { dynamic, dynstr, interp, verneed };
+}
