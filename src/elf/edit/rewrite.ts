@@ -286,7 +286,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     }
     writePhdrTablePlace(v, phoff, table.length);
   }
-  table.forEach((p, i) => writePhdr(v, phoff + i * L.phdr.size, p));
+  for (const [i, p] of table.entries()) writePhdr(v, phoff + i * L.phdr.size, p);
   v.setU8(EI_OSABI, m.osabi);
   return out;
 }
