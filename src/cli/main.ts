@@ -1,5 +1,37 @@
-/** Entry point of the `cald` command. Returns the process exit status. */
-export async function main(argv: string[]): Promise<number> {
-  console.log(`cald: ${argv.join(' ')}`);
-  return 0;
+import { EXIT } from './exit-codes.js';
+import { type CliIo, processIo } from './io.js';
+import { reportError } from './report-error.js';
+import { CALD_VERSION } from './version.js';
+
+/**
+ * Entry point of the `cald` command (bin/cald.js). Returns the process exit status and never
+ * throws: every error ends in reportError(), the one place that turns errors into output.
+ *
+ * Start-up matters (cald runs inside build scripts, once per file): this module imports only small
+ * local files; commander and each command's modules are loaded when they are needed.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const json = jsonRequested(argv);
+  try {
+    if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+      io.out(`cald ${CALD_VERSION}\n`);
+      return EXIT.OK;
+    }
+    // patchelf's own parser takes every argument as-is: options before or after file names,
+    // @file arguments, its own --help and --version.
+    if (argv[0] === 'patchelf') {
+      const { patchelfMain } = await import('./patchelf/main.js');
+      return await patchelfMain(argv.slice(1));
+    }
+    const { runProgram } = await import('./program.js');
+    return await runProgram(argv, io, json);
+  } catch (e) {
+    return reportError(io, e, { json });
+  }
+}
+
+/** True when the command line asks for JSON (before any `--`), so even usage errors are JSON. */
+function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }

@@ -1,0 +1,14 @@
+// The api layer's public operations: one async function per file, each taking one options object.
+export {
+  type DynamicEntryReport,
+  type InspectOptions,
+  type InspectReport,
+  inspect,
+  inspectBuffer,
+  type Named,
+  type NoteReport,
+  type SectionReport,
+  type SegmentReport,
+  type VersionDefReport,
+  type VersionNeedReport,
+} from './inspect.js';

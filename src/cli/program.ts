@@ -1,0 +1,87 @@
+import { Command, CommanderError } from 'commander';
+import { register as registerInspect } from './commands/inspect.js';
+import { register as registerPatchelf } from './commands/patchelf.js';
+import type { CommandContext, RegisterCommand } from './context.js';
+import { EXIT } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { CALD_VERSION } from './version.js';
+
+// One file per command. Heavy modules (the ELF engine, the api) are imported inside each action,
+// so `cald --help` loads only commander.
+const COMMANDS: readonly RegisterCommand[] = [registerInspect, registerPatchelf];
+const EXAMPLES = `
+Examples:
+  $ cald inspect /usr/bin/ls               what a program is and what it needs
+  $ cald inspect --json /usr/lib/x86_64-linux-gnu/libc.so.6
+  $ cald patchelf --print-needed ./prog    patchelf's command line
+
+Exit status: 0 success, 1 failure, 2 usage, 3 not a (well-formed) ELF file, 4 edit refused,
+5 I/O error, 70 internal error (a bug). Set CALD_DEBUG=1 to see stack traces, NO_COLOR=1 for no colors.`;
+
+/**
+ * Parses the command line with commander and runs the command. Errors from a command's action
+ * propagate to main(); commander's own (unknown option, missing argument) are reported here.
+ */
+export async function runProgram(argv: string[], io: CliIo, json: boolean): Promise<number> {
+  let status: number = EXIT.OK;
+  const ctx: CommandContext = {
+    io,
+    setStatus: (s) => {
+      status = s;
+    },
+  };
+  let commanderMessage = '';
+  const program = new Command('cald')
+    .description('Link ELF dynamic libraries by content.')
+    .version(`cald ${CALD_VERSION}`, '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show help for cald or a command')
+    .helpCommand('help [command]', 'show help for a command')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .addHelpText('after', EXAMPLES)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      // Commander's error line is replaced by cald's own (see the catch below).
+      outputError: (s) => {
+        commanderMessage = s;
+      },
+    });
+  for (const registerCommand of COMMANDS) registerCommand(program, ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return status;
+  } catch (e) {
+    if (e instanceof CommanderError) return commanderFailure(io, e, commanderMessage, argv, json);
+    throw e;
+  }
+}
+
+function commanderFailure(
+  io: CliIo,
+  e: CommanderError,
+  shown: string,
+  argv: string[],
+  json: boolean,
+): number {
+  // --help and --version end parsing through exitOverride too; they are successes.
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.OK;
+  // `cald` alone: commander has printed the help to stderr.
+  if (e.code === 'commander.help') return EXIT.USAGE;
+  const message = (shown || e.message).trim().replace(/^error:\s*/, '');
+  const command = argv.find((a) => !a.startsWith('-'));
+  const hint =
+    command === undefined || e.code === 'commander.unknownCommand' ? 'cald --help' : `cald ${command} --help`;
+  if (json) {
+    io.out(
+      `${JSON.stringify({ error: 'UsageError', code: 'USAGE', message, hint: `see '${hint}'` }, null, 2)}\n`,
+    );
+  } else {
+    const c = io.errColors;
+    io.err(
+      `${c.bold(c.red('cald:'))} ${message.split('\n').join(' ')}\n${c.yellow('hint:')} see '${hint}'\n`,
+    );
+  }
+  return EXIT.USAGE;
+}

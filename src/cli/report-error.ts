@@ -1,0 +1,69 @@
+import { CaldError } from '../errors/index.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import type { CliIo } from './io.js';
+
+/** How one error is shown: where it happened (a file name), as text or JSON. */
+export interface ErrorContext {
+  json: boolean;
+  /** The file the error is about, when the command works file by file. */
+  path?: string;
+}
+
+/** The JSON object that stands for an error in --json output. */
+export function errorJson(e: unknown, path?: string): Record<string, unknown> {
+  const base =
+    e instanceof CaldError ? e.toJSON() : { error: 'InternalError', code: 'INTERNAL', message: messageOf(e) };
+  return path === undefined ? base : { ...base, path };
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The exit status an error stands for. */
+export function statusOf(e: unknown): number {
+  return e instanceof CaldError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+}
+
+/** The one-line message, naming the file unless the message already starts with it or names it. */
+function lineFor(e: CaldError, path: string | undefined): string {
+  if (path === undefined || e.data.path === path) return e.message;
+  return `${path}: ${e.message}`;
+}
+
+/**
+ * The single place where an error becomes output and an exit status. A CaldError gives one line
+ * (and a hint); anything else is a bug in cald: one line, exit 70. Stacks only with CALD_DEBUG=1.
+ * In JSON mode the error object goes to stdout, so a consumer reads one stream.
+ */
+export function reportError(io: CliIo, e: unknown, ctx: ErrorContext): number {
+  const debug = io.env.CALD_DEBUG === '1';
+  const c = io.errColors;
+  const status = statusOf(e);
+  if (ctx.json) {
+    io.out(`${JSON.stringify(errorJson(e, ctx.path), null, 2)}\n`);
+  } else if (e instanceof CaldError) {
+    io.err(`${c.bold(c.red('cald:'))} ${lineFor(e, ctx.path)}\n`);
+    if (e.hint !== undefined) io.err(`${c.yellow('hint:')} ${e.hint}\n`);
+  } else {
+    const where = ctx.path === undefined ? '' : `${ctx.path}: `;
+    io.err(`${c.bold(c.red('cald:'))} internal error: ${where}${messageOf(e).split('\n')[0]}\n`);
+    if (!debug)
+      io.err(
+        `${c.yellow('hint:')} this is a bug in cald; rerun with CALD_DEBUG=1 for details and report it\n`,
+      );
+  }
+  if (debug) io.err(`${debugDetails(e)}\n`);
+  return status;
+}
+
+function debugDetails(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; cur !== undefined && depth < 5; depth++) {
+    parts.push(cur instanceof Error ? (cur.stack ?? cur.message) : String(cur));
+    cur = cur instanceof Error ? cur.cause : undefined;
+    if (cur !== undefined) parts.push('caused by:');
+  }
+  return parts.join('\n');
+}
