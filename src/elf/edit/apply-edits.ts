@@ -166,6 +166,20 @@ export function applyEdit(m: EditModel, edit: ElfEdit, hasDynamic: boolean): voi
       }
       return;
     }
+    case 'setNote': {
+      checkElfString(edit.name, 'note owner');
+      if (!Number.isInteger(edit.type) || edit.type < 0 || edit.type > 0xffffffff) {
+        throw new ElfEditError('EDIT_BAD_VALUE', `note type ${edit.type} is not a 32-bit value`);
+      }
+      const note = { name: edit.name, type: edit.type, desc: Buffer.from(edit.desc) };
+      const at = m.notes.findIndex((n) => n.name === edit.name && n.type === edit.type);
+      if (at >= 0) m.notes[at] = note;
+      else m.notes.push(note);
+      return;
+    }
+    case 'removeNote':
+      m.notes = m.notes.filter((n) => !(n.name === edit.name && n.type === edit.type));
+      return;
     case 'setExecStack': {
       const base = m.gnuStackFlags ?? PF_R | PF_W;
       m.gnuStackFlags = edit.executable ? base | PF_X : base & ~PF_X;

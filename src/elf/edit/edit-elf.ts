@@ -2,7 +2,7 @@ import { ElfEditError } from '../../errors/index.js';
 import { ElfFile } from '../read/index.js';
 import { applyEdit } from './apply-edits.js';
 import type { EditOptions, ElfEdit } from './edits.js';
-import { type EditModel, modelOf, sameModel } from './model.js';
+import { type EditModel, modelOf, sameModel, sameNotes } from './model.js';
 import { rewrite } from './rewrite.js';
 
 export interface EditResult {
@@ -64,6 +64,7 @@ function verify(out: Buffer, want: EditModel): void {
     a.interp === b.interp &&
     a.osabi === b.osabi &&
     a.gnuStackFlags === b.gnuStackFlags &&
+    sameNotes(a.notes, b.notes) &&
     a.verneedFiles.join('\0') === b.verneedFiles.join('\0') &&
     a.entries
       .filter((e) => e.str !== undefined)

@@ -34,7 +34,14 @@ export type ElfEdit =
   /** Set or clear bits in DT_FLAGS_1 (added when missing and bits are set). */
   | { kind: 'setFlags1'; set: bigint; clear: bigint }
   /** Set PT_GNU_STACK's executable bit. */
-  | { kind: 'setExecStack'; executable: boolean };
+  | { kind: 'setExecStack'; executable: boolean }
+  /**
+   * Add a note (or replace one an earlier edit added with the same owner and type). Added notes
+   * live in their own PT_NOTE in the appended segment; the file's own notes are never touched.
+   */
+  | { kind: 'setNote'; name: string; type: number; desc: Buffer }
+  /** Remove a note an earlier edit added. */
+  | { kind: 'removeNote'; name: string; type: number };
 
 export interface EditOptions {
   /** Page size for a new loadable segment; by default derived from the machine and the file. */

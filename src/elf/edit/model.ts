@@ -1,6 +1,7 @@
 import { ElfEditError } from '../../errors/index.js';
 import { DT_STRING_TAGS, PT_GNU_STACK } from '../format/constants.js';
 import type { ElfFile } from '../read/index.js';
+import { findTailSegment } from './tail-segment.js';
 
 /** A dynamic entry in the editable model. String-valued tags carry the string, not an offset. */
 export interface ModelEntry {
@@ -26,6 +27,24 @@ export interface EditModel {
   osabi: number;
   /** Flags of PT_GNU_STACK: undefined when the file has none and none is to be added. */
   gnuStackFlags: number | undefined;
+  /** Notes added by edits (those in the appended segment's PT_NOTE), in order. */
+  notes: AddedNote[];
+}
+
+export interface AddedNote {
+  name: string;
+  type: number;
+  desc: Buffer;
+}
+
+/** The notes an earlier edit added: those inside the appended segment's PT_NOTE. */
+function addedNotes(elf: ElfFile): AddedNote[] {
+  const tail = findTailSegment(elf);
+  if (tail?.notePhdrIndex === undefined) return [];
+  const ph = elf.programHeaders[tail.notePhdrIndex]!;
+  return elf.notes
+    .filter((n) => n.offset >= ph.offset && n.offset < ph.offset + ph.filesz)
+    .map((n) => ({ name: n.name, type: n.type, desc: Buffer.from(n.desc) }));
 }
 
 export function modelOf(elf: ElfFile): EditModel {
@@ -40,6 +59,7 @@ export function modelOf(elf: ElfFile): EditModel {
     verneedFiles: elf.versionNeeds.map((v) => v.file),
     osabi: elf.header.osabi,
     gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
+    notes: addedNotes(elf),
   };
 }
 
@@ -58,7 +78,15 @@ export function sameModel(a: EditModel, b: EditModel): boolean {
     a.entries.length === b.entries.length &&
     a.entries.every((e, i) => sameEntry(e, b.entries[i]!)) &&
     a.verneedFiles.length === b.verneedFiles.length &&
-    a.verneedFiles.every((f, i) => f === b.verneedFiles[i])
+    a.verneedFiles.every((f, i) => f === b.verneedFiles[i]) &&
+    sameNotes(a.notes, b.notes)
+  );
+}
+
+export function sameNotes(a: readonly AddedNote[], b: readonly AddedNote[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((n, i) => n.name === b[i]!.name && n.type === b[i]!.type && n.desc.equals(b[i]!.desc))
   );
 }
 

@@ -16,11 +16,13 @@ import {
   PT_GNU_STACK,
   PT_INTERP,
   PT_LOAD,
+  PT_NOTE,
   PT_NULL,
   PT_PHDR,
 } from '../format/constants.js';
 import { layoutsFor } from '../format/layouts.js';
 import type { ElfFile } from '../read/index.js';
+import { notesSize, writeNotes } from '../write/notes.js';
 import {
   type PhdrFields,
   writeDyn,
@@ -100,8 +102,20 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       align: 0x10,
     });
   }
+  // Added notes live in one PT_NOTE inside the appended segment.
+  const notesLen = notesSize(m.notes);
+  let notePh =
+    tail?.notePhdrIndex === undefined ? undefined : table.find((p) => p.origin === tail.notePhdrIndex);
+  if (notePh !== undefined && m.notes.length === 0) {
+    table.splice(table.indexOf(notePh), 1);
+    notePh = undefined;
+  } else if (notePh === undefined && m.notes.length > 0) {
+    notePh = { type: PT_NOTE, flags: PF_R, offset: 0, vaddr: 0, paddr: 0, filesz: 0, memsz: 0, align: 4 };
+    const lastNote = table.map((p) => p.type).lastIndexOf(PT_NOTE);
+    table.splice(lastNote < 0 ? table.length : lastNote + 1, 0, notePh);
+  }
   fitTable(table, h.phnum);
-  const anyMoves = dynstrMoves || interpMoves || dynMoves;
+  const anyMoves = dynstrMoves || interpMoves || dynMoves || m.notes.length > 0;
   const needLoad = anyMoves || tail !== undefined || table.length > h.phnum;
   let load: Phdr | undefined;
   if (needLoad) {
@@ -115,6 +129,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     }
   }
   const phtMoves = table.length > h.phnum || inTail('pht');
+  const phnumChanges = table.length !== h.phnum;
   if (table.length >= PN_XNUM) {
     throw new ElfEditError(
       'EDIT_TOO_MANY_SEGMENTS',
@@ -135,6 +150,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   const interpPlace = interpMoves ? place(interpBytes!.length, 1) : inPlace;
   const dynstrPlace = dynstrMoves ? place(strings!.plan.bytes.length, 1) : inPlace;
   const dynPlace = dynMoves ? place(dynSlots * L.dyn.size, word) : inPlace;
+  const notesPlace = m.notes.length > 0 ? place(notesLen, 4) : inPlace;
 
   // Where the new segment goes, and the output buffer.
   let seg = { offset: 0, vaddr: 0 };
@@ -268,14 +284,28 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     }
   }
 
+  // Added notes.
+  if (notePh !== undefined && !notesPlace.inPlace) {
+    writeNotes(v, seg.offset + notesPlace.at, m.notes);
+    const vaddr = seg.vaddr + notesPlace.at;
+    Object.assign(notePh, {
+      offset: seg.offset + notesPlace.at,
+      vaddr,
+      paddr: vaddr,
+      filesz: notesLen,
+      memsz: notesLen,
+    });
+  }
+
   // Program headers and the file header.
   for (const p of table)
     if (p.type === PT_GNU_STACK && m.gnuStackFlags !== undefined) p.flags = m.gnuStackFlags;
   const phoff = fileAt(phtPlace, h.phoff);
-  if (phtMoves) {
+  if (!phtMoves && phnumChanges) out.fill(0, h.phoff, h.phoff + h.phnum * L.phdr.size);
+  if (phtMoves || phnumChanges) {
     const ph = table.find((p) => p.type === PT_PHDR);
     if (ph !== undefined) {
-      const vaddr = addrAt(phtPlace, 0);
+      const vaddr = addrAt(phtPlace, ph.vaddr);
       Object.assign(ph, {
         offset: phoff,
         vaddr,
@@ -284,8 +314,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
         memsz: table.length * L.phdr.size,
       });
     }
-    writePhdrTablePlace(v, phoff, table.length);
   }
+  if (phtMoves || phnumChanges) writePhdrTablePlace(v, phoff, table.length);
   for (const [i, p] of table.entries()) writePhdr(v, phoff + i * L.phdr.size, p);
   v.setU8(EI_OSABI, m.osabi);
   return out;

@@ -1,9 +1,17 @@
-import { DT_STRTAB, PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_PHDR, SHT_NOBITS } from '../format/constants.js';
+import {
+  DT_STRTAB,
+  PT_DYNAMIC,
+  PT_INTERP,
+  PT_LOAD,
+  PT_NOTE,
+  PT_PHDR,
+  SHT_NOBITS,
+} from '../format/constants.js';
 import type { ElfFile } from '../read/index.js';
 import { alignUp } from './placement.js';
 import { tableSections } from './tables.js';
 
-export type TailTable = 'pht' | 'interp' | 'dynstr' | 'dynamic';
+export type TailTable = 'pht' | 'interp' | 'dynstr' | 'dynamic' | 'notes';
 
 /** A loadable segment at the end of the file that holds nothing but tables an earlier edit moved there. */
 export interface TailSegment {
@@ -12,14 +20,16 @@ export interface TailSegment {
   vaddr: number;
   align: number;
   holds: ReadonlySet<TailTable>;
+  /** The PT_NOTE segment inside it, when it holds notes an edit added. */
+  notePhdrIndex: number | undefined;
 }
 
 /**
  * Finds the segment a previous edit appended, so this edit can rebuild it instead of appending
  * another (a hundred edits must not grow the file a hundred times). It is recognised only by
  * its exact shape: the last PT_LOAD, ending the file, with no bss, and tiled exactly, in the
- * order and alignment this engine writes, by the program header table, .interp, .dynstr and
- * .dynamic. Anything else in it (another tool's layout, real data) makes it not ours.
+ * order and alignment this engine writes, by the program header table, .interp, .dynstr,
+ * .dynamic and one PT_NOTE of added notes. Anything else in it (another tool's layout, real data) makes it not ours.
  */
 export function findTailSegment(elf: ElfFile): TailSegment | undefined {
   const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD);
@@ -46,10 +56,14 @@ export function findTailSegment(elf: ElfFile): TailSegment | undefined {
   const dyn = elf.programHeaders.find((p) => p.type === PT_DYNAMIC);
   if (dyn !== undefined && inside(dyn.offset))
     regions.push({ table: 'dynamic', offset: dyn.offset, size: dyn.filesz, align: word });
+  const notes = elf.programHeaders.filter((p) => p.type === PT_NOTE && p.filesz > 0 && inside(p.offset));
+  if (notes.length > 1) return undefined;
+  const note = notes[0];
+  if (note !== undefined) regions.push({ table: 'notes', offset: note.offset, size: note.filesz, align: 4 });
   if (regions.length === 0) return undefined;
 
   // The tables must tile the segment exactly, in the order the engine writes them.
-  const order: TailTable[] = ['pht', 'interp', 'dynstr', 'dynamic'];
+  const order: TailTable[] = ['pht', 'interp', 'dynstr', 'dynamic', 'notes'];
   regions.sort((a, b) => a.offset - b.offset);
   let cursor = 0;
   let lastRank = -1;
@@ -66,7 +80,7 @@ export function findTailSegment(elf: ElfFile): TailSegment | undefined {
   const ours = new Set([t.dynamic, t.dynstr, t.interp].filter((s) => s !== undefined).map((s) => s!.index));
   if (elf.sections.some((s) => s.type !== SHT_NOBITS && s.size > 0 && inside(s.offset) && !ours.has(s.index)))
     return undefined;
-  const allowed = new Set([PT_PHDR, PT_INTERP, PT_DYNAMIC]);
+  const allowed = new Set([PT_PHDR, PT_INTERP, PT_DYNAMIC, PT_NOTE]);
   if (elf.programHeaders.some((p) => p !== tail && p.filesz > 0 && inside(p.offset) && !allowed.has(p.type)))
     return undefined;
   const vend = tail.vaddr + tail.memsz;
@@ -84,6 +98,7 @@ export function findTailSegment(elf: ElfFile): TailSegment | undefined {
     vaddr: tail.vaddr,
     align: tail.align,
     holds: new Set(regions.map((r) => r.table)),
+    notePhdrIndex: note?.index,
   };
 }
 
