@@ -30,7 +30,7 @@ import {
   digestOfBuffer,
   READ_CHUNK,
 } from './digest.js';
-import { errnoOf, fsyncDir, tempPath, writeAll, writeFileAtomic } from './fs-util.js';
+import { errnoOf, fsyncDir, makeDirs, tempPath, writeAll, writeFileAtomic } from './fs-util.js';
 import {
   DIR_MODE,
   EXECUTABLE_OBJECT_MODE,
@@ -85,7 +85,7 @@ export class FileStore implements LocalObjectStore {
         });
       }
       try {
-        mkdirSync(root, { recursive: true, mode: DIR_MODE });
+        makeDirs(root, DIR_MODE);
         chmodSync(root, DIR_MODE);
       } catch (e) {
         throw ioErrorFrom(e, 'create store directory', root);

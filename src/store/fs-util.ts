@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** The errno code of a Node.js system error, or undefined. */
 export function errnoOf(e: unknown): string | undefined {
@@ -61,4 +70,20 @@ export function writeFileAtomic(
     throw e;
   }
   fsyncDir(dirOfPath);
+}
+
+/**
+ * mkdir -p that reports the real error: Node's `recursive: true` turns EROFS (and others) on the
+ * last component into ENOENT, which would make "read-only file system" read "no such file".
+ */
+export function makeDirs(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
+    makeDirs(dirname(dir), mode);
+    mkdirSync(dir, { mode });
+  }
 }

@@ -156,6 +156,22 @@ export class IndexDb {
     if (version < SCHEMA_VERSION) throw new Error(`schema ${version} is older than ${SCHEMA_VERSION}`);
   }
 
+  /**
+   * Whether the index describes the whole store. A freshly created index is 'new' until a
+   * rebuild fills it or its owner marks it ready (a store with nothing in it); an index left
+   * 'new' by a crash is therefore never mistaken for a complete one.
+   */
+  get ready(): boolean {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'state'").get() as
+      | { value: string }
+      | undefined;
+    return row?.value === 'ready';
+  }
+
+  markReady(): void {
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('state', 'ready')").run();
+  }
+
   /** Runs `fn` in one write transaction (all or nothing; one fsync). */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
@@ -339,6 +355,7 @@ export class IndexDb {
       const insertName = this.db.prepare('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)');
       for (const n of names) insertName.run(n.name, n.digest);
       for (const r of roots) this.addRoot(r);
+      this.markReady();
     });
     return { objects: objects.length, refs: refs.length, names: names.length, roots: roots.length, problems };
   }

@@ -51,15 +51,24 @@ export class LocalStore {
     });
     const path = files.layout.index;
     const readOnly = options.readOnly === true;
-    const hadIndex = existsSync(path);
-    let index: IndexDb | undefined;
+    const cannotRebuild = (reason: string) =>
+      new StoreError(
+        'STORE_INDEX_NEEDS_REBUILD',
+        `the store index ${path} is ${reason} and must be rebuilt`,
+        {
+          hint: 'run cald index rebuild',
+          data: { store: files.root },
+        },
+      );
+    let index: IndexDb;
     let reason: IndexRecovery['reason'] | undefined;
     let movedTo: string | undefined;
     try {
       index = IndexDb.open(path, { readOnly, create: !readOnly });
-      if (!hadIndex && !isEmpty(files)) reason = 'missing';
     } catch (e) {
-      if (!(e instanceof StoreIntegrityError) || readOnly) throw e;
+      if (!(e instanceof StoreIntegrityError)) throw e;
+      // Nothing is touched unless the index can be rebuilt right now.
+      if (readOnly || options.extractRefs === undefined) throw cannotRebuild('damaged');
       reason = 'corrupt';
       movedTo = `${path}.corrupt-${Date.now()}`;
       for (const suffix of ['', '-wal', '-shm']) {
@@ -67,18 +76,18 @@ export class LocalStore {
       }
       index = IndexDb.open(path, { create: true });
     }
+    if (reason === undefined && !index.ready) {
+      if (isEmpty(files)) {
+        if (!readOnly) index.markReady();
+      } else {
+        reason = 'missing';
+      }
+    }
     let recovery: IndexRecovery | undefined;
     if (reason !== undefined) {
-      if (options.extractRefs === undefined) {
+      if (readOnly || options.extractRefs === undefined) {
         index.close();
-        throw new StoreError(
-          'STORE_INDEX_NEEDS_REBUILD',
-          `the store index ${path} is ${reason} and must be rebuilt`,
-          {
-            hint: 'run cald index rebuild',
-            data: { store: files.root },
-          },
-        );
+        throw cannotRebuild(reason === 'missing' ? 'missing or incomplete' : 'damaged');
       }
       recovery = { reason, movedTo, report: await index.rebuild(files, options.extractRefs) };
     }
