@@ -12,3 +12,12 @@ export {
   type VersionDefReport,
   type VersionNeedReport,
 } from './inspect.js';
+export {
+  type ElfEdit,
+  type ElfSummary,
+  type PatchFileOptions,
+  type PatchFileResult,
+  type PatchTarget,
+  patchFile,
+} from './patch-file.js';
+export { type ShrinkRpathOptions, type ShrinkRpathResult, shrinkRpath } from './shrink-rpath.js';

@@ -1,8 +1,79 @@
+import { CaldError } from '../../errors/index.js';
+import { parsePatchelfArgs } from './args.js';
+import { helpText, versionText } from './help.js';
+import { type PatchelfIo, patchOne } from './run.js';
+
+export type { PatchelfIo } from './run.js';
+
+/** patchelf exits 1 on every error; tools that call it test for that. */
+const EXIT_OK = 0;
+const EXIT_ERROR = 1;
+
+function processPatchelfIo(): PatchelfIo {
+  let outClosed = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') outClosed = true;
+    else throw e;
+  });
+  return {
+    out: (data) => {
+      if (!outClosed) process.stdout.write(data);
+    },
+    err: (text) => {
+      process.stderr.write(text);
+    },
+    env: process.env,
+  };
+}
+
 /**
- * `cald patchelf ...`: a drop-in for patchelf's command line. Placeholder until it is written:
- * it receives every argument after `patchelf` untouched and returns the exit status.
+ * `cald patchelf ...`: patchelf's command line (docs/patchelf.md). Receives every argument after
+ * `patchelf` untouched and returns the exit status: 0, or 1 after one error line on stderr.
+ * Files are done in order; the first failure stops the run, as in patchelf.
  */
-export async function patchelfMain(_args: string[]): Promise<number> {
-  process.stderr.write('cald patchelf: not implemented yet\n');
-  return 1;
+export async function patchelfMain(args: string[], io: PatchelfIo = processPatchelfIo()): Promise<number> {
+  if (args.length === 0) {
+    io.err(helpText('cald patchelf'));
+    return EXIT_ERROR;
+  }
+  let current: string | undefined;
+  try {
+    const cmd = parsePatchelfArgs(args);
+    if (cmd.kind === 'help') {
+      io.out(helpText('cald patchelf'));
+      return EXIT_OK;
+    }
+    if (cmd.kind === 'version') {
+      io.out(versionText());
+      return EXIT_OK;
+    }
+    const req = cmd.request;
+    const debug = req.debug || io.env.PATCHELF_DEBUG !== undefined;
+    for (const file of req.files) {
+      current = file;
+      await patchOne(req, file, io, debug);
+    }
+    return EXIT_OK;
+  } catch (e) {
+    reportPatchelfError(io, e, current);
+    return EXIT_ERROR;
+  }
+}
+
+/**
+ * One line, `patchelf: ...` as patchelf's errors start (so logs that grep for it still do),
+ * with cald's wording: what went wrong and on which file; then cald's hint, if any.
+ */
+function reportPatchelfError(io: PatchelfIo, e: unknown, path: string | undefined): void {
+  const debug = io.env.CALD_DEBUG === '1';
+  if (e instanceof CaldError) {
+    const named = path === undefined || e.message.includes(path) || e.data.path === path;
+    io.err(`patchelf: ${named ? '' : `${path}: `}${e.message}\n`);
+    if (e.hint !== undefined) io.err(`patchelf: hint: ${e.hint}\n`);
+  } else {
+    const message = e instanceof Error ? e.message : String(e);
+    io.err(`patchelf: internal error${path === undefined ? '' : ` on ${path}`}: ${message.split('\n')[0]}\n`);
+    io.err('patchelf: hint: this is a bug in cald; rerun with CALD_DEBUG=1 for details and report it\n');
+  }
+  if (debug && e instanceof Error && e.stack !== undefined) io.err(`${e.stack}\n`);
 }

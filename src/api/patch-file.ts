@@ -1,0 +1,130 @@
+import { readFile, stat } from 'node:fs/promises';
+import { type EditOptions, type ElfEdit, editElf } from '../elf/edit/index.js';
+import { DT_FLAGS_1, PT_GNU_STACK } from '../elf/format/constants.js';
+import { ElfFile } from '../elf/read/index.js';
+import { ioErrorFrom, UsageError } from '../errors/index.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export type { ElfEdit } from '../elf/edit/index.js';
+
+/**
+ * What a file says before it is edited, for callers that choose their edits from it (patchelf's
+ * --print-* flags, --shrink-rpath). Strings are ELF byte strings (util/elf-string.ts).
+ */
+export interface ElfSummary {
+  is64: boolean;
+  littleEndian: boolean;
+  /** e_type: 2 ET_EXEC, 3 ET_DYN, 1 ET_REL... */
+  type: number;
+  machine: number;
+  /** e_ident[EI_OSABI]. */
+  osAbi: number;
+  interpreter: string | undefined;
+  /** False for a file without a dynamic section (statically linked, or an object file). */
+  hasDynamic: boolean;
+  needed: string[];
+  rpath: string | undefined;
+  runpath: string | undefined;
+  soname: string | undefined;
+  /** The tags of the dynamic entries, in file order. */
+  dynamicTags: bigint[];
+  /** DT_FLAGS_1, when the file has it. */
+  flags1: bigint | undefined;
+  /** PT_GNU_STACK's flags, when the file has that segment. */
+  gnuStackFlags: number | undefined;
+}
+
+/** The file handed to an `edits` callback. */
+export interface PatchTarget {
+  path: string;
+  buffer: Buffer;
+  summary: ElfSummary;
+}
+
+export interface PatchFileOptions {
+  /** The ELF file to edit. */
+  path: string;
+  /**
+   * Where to write the result instead of `path`. The result is then written even when nothing
+   * changed (as patchelf --output does), with `path`'s permission bits for a new file.
+   */
+  output?: string;
+  /**
+   * The edits, applied in order in one pass; or a function that chooses them from the file as
+   * it is (called once, after the file is read and parsed).
+   */
+  edits: readonly ElfEdit[] | ((target: PatchTarget) => readonly ElfEdit[] | Promise<readonly ElfEdit[]>);
+  /** Page size for a new loadable segment; by default derived from the machine and the file. */
+  pageSize?: number;
+}
+
+export interface PatchFileResult {
+  /** True when the edits changed the file's contents. */
+  changed: boolean;
+  /** The file written (`output` or `path`), or null when nothing was written. */
+  written: string | null;
+  sizeBefore: number;
+  sizeAfter: number;
+}
+
+/**
+ * Reads an ELF file, applies `edits` in one editElf call, and writes the result atomically
+ * (util/atomic-write.ts) when it changed — or always, to `output` when one is given. A no-op
+ * edit leaves the file untouched (same bytes, same mtime). Throws IoError when the file cannot
+ * be read or written, ElfFormatError when it is not a well-formed ELF file, ElfEditError when an
+ * edit cannot be made; nothing is written in those cases.
+ */
+export async function patchFile(options: PatchFileOptions): Promise<PatchFileResult> {
+  const { path, output, edits, pageSize } = options;
+  if (typeof path !== 'string' || path === '') {
+    throw new UsageError('patchFile: `path` must be a non-empty string');
+  }
+  if (output !== undefined && (typeof output !== 'string' || output === '')) {
+    throw new UsageError('patchFile: `output` must be a non-empty string when given');
+  }
+  let buffer: Buffer;
+  let mode: number;
+  try {
+    buffer = await readFile(path);
+    mode = (await stat(path)).mode & 0o7777;
+  } catch (e) {
+    throw ioErrorFrom(e, 'read', path);
+  }
+  const elf = ElfFile.parse(buffer);
+  const list = typeof edits === 'function' ? await edits({ path, buffer, summary: summarize(elf) }) : edits;
+  const editOptions: EditOptions = pageSize === undefined ? {} : { pageSize };
+  const result = editElf(buffer, list, editOptions);
+  const sizeBefore = buffer.length;
+  const sizeAfter = result.buffer.length;
+  if (output !== undefined) {
+    const exists = await stat(output).then(
+      () => true,
+      () => false,
+    );
+    await writeFileAtomic(output, result.buffer, exists ? {} : { mode });
+    return { changed: result.changed, written: output, sizeBefore, sizeAfter };
+  }
+  if (!result.changed) return { changed: false, written: null, sizeBefore, sizeAfter };
+  await writeFileAtomic(path, result.buffer);
+  return { changed: true, written: path, sizeBefore, sizeAfter };
+}
+
+function summarize(elf: ElfFile): ElfSummary {
+  const h = elf.header;
+  return {
+    is64: h.is64,
+    littleEndian: h.littleEndian,
+    type: h.type,
+    machine: h.machine,
+    osAbi: h.osabi,
+    interpreter: elf.interp?.value,
+    hasDynamic: elf.dynamic !== undefined,
+    needed: elf.needed,
+    rpath: elf.rpath,
+    runpath: elf.runpath,
+    soname: elf.soname,
+    dynamicTags: elf.dynamicEntries.map((e) => e.tag),
+    flags1: elf.dynValue(DT_FLAGS_1),
+    gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
+  };
+}

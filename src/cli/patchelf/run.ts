@@ -1,0 +1,191 @@
+import { type ElfEdit, type ElfSummary, type PatchTarget, patchFile, shrinkRpath } from '../../api/index.js';
+import { CaldError } from '../../errors/index.js';
+import type { PatchelfRequest } from './args.js';
+
+/** Where the patchelf command writes: stdout takes bytes (ELF strings are printed byte for byte). */
+export interface PatchelfIo {
+  out(data: string | Uint8Array): void;
+  err(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+const ET_DYN = 3;
+const ET_EXEC = 2;
+const DT_DEBUG = 21n;
+const DF_1_NODEFLIB = 0x800n;
+const PF_X = 1;
+
+/** e_ident[EI_OSABI] names as patchelf prints them. */
+const OS_ABI_NAMES: Readonly<Record<number, string>> = {
+  0: 'System V',
+  1: 'HP-UX',
+  2: 'NetBSD',
+  3: 'Linux',
+  4: 'GNU Hurd',
+  6: 'Solaris',
+  7: 'AIX',
+  8: 'IRIX',
+  9: 'FreeBSD',
+  10: 'Tru64',
+  12: 'OpenBSD',
+  13: 'OpenVMS',
+};
+
+export function osAbiName(abi: number): string {
+  return OS_ABI_NAMES[abi] ?? `0x${abi.toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+class PatchelfError extends CaldError {}
+
+function noDynamic(path: string, what: string): PatchelfError {
+  return new PatchelfError(
+    'EDIT_NO_DYNAMIC',
+    `cannot ${what}: ${path} has no dynamic section (statically linked?)`,
+    { hint: 'only dynamically linked programs and shared libraries have these entries', data: { path } },
+  );
+}
+
+/** A line of ELF bytes for stdout. */
+function line(bytes: string): Buffer {
+  return Buffer.from(`${bytes}\n`, 'latin1');
+}
+
+/**
+ * Patches (or prints from) one file as patchelf does for each file on its command line:
+ * the prints, in patchelf's order, show the file as it was; then every edit is made in one pass.
+ */
+export async function patchOne(
+  req: PatchelfRequest,
+  path: string,
+  io: PatchelfIo,
+  debug: boolean,
+): Promise<void> {
+  const say = (text: string): void => {
+    if (debug) io.err(`${text}\n`);
+  };
+  const printOnly = req.printInterpreter || req.printRpath || req.printSoname || req.printNeeded;
+  if (!printOnly) say(`patching ELF file '${path}'`);
+  const output = req.output ?? (req.alwaysWrite ? path : undefined);
+  const result = await patchFile({
+    path,
+    ...(output === undefined ? {} : { output }),
+    ...(req.pageSize === undefined ? {} : { pageSize: req.pageSize }),
+    edits: async (target) => {
+      checkType(target);
+      printFacts(req, target, io);
+      return await editsFor(req, target, say);
+    },
+  });
+  if (result.written !== null)
+    say(`writing ${result.written} (${result.sizeBefore} -> ${result.sizeAfter} bytes)`);
+  else if (!printOnly) say(`${path}: not modified`);
+}
+
+function checkType(t: PatchTarget): void {
+  if (t.summary.type !== ET_EXEC && t.summary.type !== ET_DYN) {
+    throw new PatchelfError(
+      'ELF_WRONG_TYPE',
+      `${t.path} is not an executable or shared library (ELF type ${t.summary.type})`,
+      {
+        hint: 'patchelf edits programs and shared libraries, not object files or core dumps',
+        data: { path: t.path },
+      },
+    );
+  }
+}
+
+function printFacts(req: PatchelfRequest, t: PatchTarget, io: PatchelfIo): void {
+  const s: ElfSummary = t.summary;
+  if (req.printInterpreter) {
+    if (s.interpreter === undefined) {
+      throw new PatchelfError(
+        'EDIT_NO_INTERP',
+        `${t.path} has no interpreter (PT_INTERP): statically linked or a library`,
+        {
+          data: { path: t.path },
+        },
+      );
+    }
+    io.out(line(s.interpreter));
+  }
+  if (req.printOsAbi) io.out(`${osAbiName(s.osAbi)}\n`);
+  if (req.printSoname && s.type === ET_DYN) {
+    if (!s.hasDynamic) throw noDynamic(t.path, 'print the soname');
+    if (s.soname !== undefined && s.soname !== '') io.out(line(s.soname));
+  }
+  if (req.printRpath) {
+    if (!s.hasDynamic) throw noDynamic(t.path, 'print the search path');
+    io.out(line(s.runpath ?? s.rpath ?? ''));
+  }
+  if (req.printExecstack) {
+    const f = s.gnuStackFlags;
+    io.out(`execstack: ${f === undefined ? '?' : (f & PF_X) !== 0 ? 'X' : '-'}\n`);
+  }
+  if (req.printNeeded) {
+    if (!s.hasDynamic) throw noDynamic(t.path, 'print the needed libraries');
+    for (const n of s.needed) io.out(line(n));
+  }
+}
+
+/** The edits, in the order patchelf makes them, for one editElf call. */
+async function editsFor(
+  req: PatchelfRequest,
+  t: PatchTarget,
+  say: (text: string) => void,
+): Promise<ElfEdit[]> {
+  const s = t.summary;
+  const edits: ElfEdit[] = [];
+  if (req.setOsAbi !== undefined) edits.push({ kind: 'setOsAbi', value: req.setOsAbi });
+  if (req.setSoname !== undefined) {
+    // patchelf leaves the soname of anything but a shared object (ET_DYN) alone, silently.
+    if (s.type === ET_DYN) edits.push({ kind: 'setSoname', name: req.setSoname });
+    else say(`${t.path}: not a dynamic library, soname left alone`);
+  }
+  if (req.setInterpreter !== undefined) edits.push({ kind: 'setInterpreter', path: req.setInterpreter });
+  if (!req.printExecstack && req.execstack !== undefined) {
+    edits.push({ kind: 'setExecStack', executable: req.execstack === 'set' });
+  }
+  const force = req.forceRpath;
+  const rpathOp =
+    req.shrinkRpath || req.removeRpath || req.setRpath !== undefined || req.addRpath !== undefined;
+  if (rpathOp && !s.hasDynamic) throw noDynamic(t.path, 'change the search path');
+  if (req.shrinkRpath) {
+    const { after } = await shrinkRpath({
+      path: t.path,
+      buffer: t.buffer,
+      allowedPrefixes: req.allowedRpathPrefixes,
+    });
+    if (after === null) say(`${t.path}: no RPATH to shrink`);
+    else edits.push({ kind: 'setSearchPath', value: after, force });
+  } else if (req.removeRpath) {
+    edits.push({ kind: 'removeSearchPath' });
+  } else if (req.setRpath !== undefined) {
+    edits.push({ kind: 'setSearchPath', value: req.setRpath, force });
+  } else if (req.addRpath !== undefined) {
+    edits.push({ kind: 'addSearchPath', value: req.addRpath, force });
+  }
+  for (const name of req.removeNeeded) edits.push({ kind: 'removeNeeded', name });
+  edits.push(...replaceEdits(req.replaceNeeded));
+  // patchelf keeps the names to add in a sorted set: they end up first, in byte order.
+  for (const name of [...req.addNeeded].sort()) edits.push({ kind: 'addNeeded', name });
+  if (req.noDefaultLib) edits.push({ kind: 'setFlags1', set: DF_1_NODEFLIB, clear: 0n });
+  if (req.addDebugTag && !s.dynamicTags.includes(DT_DEBUG)) {
+    edits.push({ kind: 'addDynamic', tag: DT_DEBUG, value: 0n });
+  }
+  return edits;
+}
+
+/**
+ * patchelf replaces every name at once (a -> b and b -> a swap them); the engine's edits apply
+ * in order. With more than one renaming, each goes through a placeholder first so none is
+ * renamed twice; the placeholders exist only in the edit model, never in the file.
+ */
+function replaceEdits(map: ReadonlyMap<string, string>): ElfEdit[] {
+  const pairs = [...map].filter(([from, to]) => from !== to);
+  if (pairs.length <= 1) return pairs.map(([from, to]) => ({ kind: 'replaceNeeded', from, to }));
+  const tmp = (i: number): string => `\u0001cald-replace-${i}\u0001`;
+  return [
+    ...pairs.map(([from], i): ElfEdit => ({ kind: 'replaceNeeded', from, to: tmp(i) })),
+    ...pairs.map(([, to], i): ElfEdit => ({ kind: 'replaceNeeded', from: tmp(i), to })),
+  ];
+}
