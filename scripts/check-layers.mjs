@@ -12,9 +12,10 @@ const allowed = {
   'elf/edit': ['elf/format', 'elf/read', 'elf/write'],
   store: [],
   closure: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store'],
+  importer: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure'],
   runtime: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store'],
   remote: ['store'],
-  api: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure', 'runtime', 'remote'],
+  api: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure', 'importer', 'runtime', 'remote'],
   cli: ['api'],
   '.': ['api'],
 };
