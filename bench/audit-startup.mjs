@@ -29,8 +29,9 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const RUNS = arg('--runs', 2000);
+const RUNS = arg('--runs', 1000); // per mode and round
 const LIBS = arg('--libs', 20);
+const ROUNDS = arg('--rounds', 3);
 const audit = resolve('native/build/libcald-audit.so');
 if (!existsSync(audit)) {
   console.error(`audit-startup: ${audit} missing; run node scripts/build-native.mjs first`);
@@ -137,9 +138,18 @@ function failedLookups(m) {
 }
 
 console.log(
-  `audit-startup: ${LIBS} libraries, median of ${RUNS} runs per mode (${have('hyperfine') ? 'hyperfine -N' : 'spawnSync'})`,
+  `audit-startup: ${LIBS} libraries, ${ROUNDS} rounds of ${RUNS} runs per mode (${have('hyperfine') ? 'hyperfine -N' : 'spawnSync'})`,
 );
-const results = modes.map((m) => ({ m, ...measure(m), failed: failedLookups(m) }));
+// Modes alternate in ROUNDS rounds (median of the rounds' medians), so drift from other load on
+// the machine hits every mode alike instead of whichever happened to run at the time.
+const rounds = [];
+for (let i = 0; i < ROUNDS; i++) rounds.push(modes.map(measure));
+const results = modes.map((m, j) => ({
+  m,
+  cmd: rounds[0][j].cmd,
+  med: median(rounds.map((r) => r[j].med)),
+  failed: failedLookups(m),
+}));
 const stock = results[0].med;
 for (const r of results) {
   const env = Object.entries(r.m.env)

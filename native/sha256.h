@@ -6,16 +6,14 @@
  *     sha256rnds2 instructions, used when cpuid reports SHA, SSSE3 and SSE4.1;
  *   - sha256_blocks_c: portable C, used everywhere else.
  * Everything is static so each .c file that includes this gets a private copy
- * (the audit library exports only the la_* symbols).
+ * (the audit library exports only the la_* symbols). It needs no C library: the
+ * audit library is built without one, and supplies memcpy/memset itself.
  */
 #ifndef CALD_SHA256_H
 #define CALD_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <errno.h>
-#include <string.h>
-#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -149,7 +147,7 @@ static const char *sha256_select(int portable) {
 static void sha256_init(sha256_ctx *c) {
   static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  memcpy(c->h, iv, sizeof iv);
+  __builtin_memcpy(c->h, iv, sizeof iv);
   c->len = 0;
   c->nbuf = 0;
 }
@@ -159,7 +157,7 @@ static void sha256_update(sha256_ctx *c, const void *data, size_t n) {
   c->len += n;
   if (c->nbuf > 0) { /* top up the partial block first */
     size_t take = 64 - c->nbuf < n ? 64 - c->nbuf : n;
-    memcpy(c->buf + c->nbuf, p, take);
+    __builtin_memcpy(c->buf + c->nbuf, p, take);
     c->nbuf += take, p += take, n -= take;
     if (c->nbuf < 64) return;
     sha256_blocks(c->h, c->buf, 1);
@@ -169,7 +167,7 @@ static void sha256_update(sha256_ctx *c, const void *data, size_t n) {
     sha256_blocks(c->h, p, n / 64);
     p += n & ~(size_t)63, n &= 63;
   }
-  memcpy(c->buf, p, n);
+  __builtin_memcpy(c->buf, p, n);
   c->nbuf = n;
 }
 
@@ -190,22 +188,6 @@ static void sha256_hex(const uint8_t d[32], char out[65]) {
   static const char digits[] = "0123456789abcdef";
   for (int i = 0; i < 32; i++) out[2 * i] = digits[d[i] >> 4], out[2 * i + 1] = digits[d[i] & 15];
   out[64] = '\0';
-}
-
-/* Hashes everything readable from fd with large reads. Returns 0, or -1 with errno set. */
-static int sha256_fd(int fd, uint8_t out[32]) {
-  static uint8_t chunk[1 << 18]; /* 256 KiB reads; read(), not mmap, so a truncated file cannot SIGBUS us */
-  sha256_ctx c;
-  sha256_init(&c);
-  for (;;) {
-    ssize_t r = read(fd, chunk, sizeof chunk);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
-    sha256_update(&c, chunk, (size_t)r);
-  }
-  sha256_final(&c, out);
-  return 0;
 }
 
 #endif

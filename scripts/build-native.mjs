@@ -18,6 +18,12 @@ const warn = ['-O2', '-Wall', '-Wextra'];
 
 /** Shared libraries by source name; every other native/*.c becomes a program. */
 const libraries = new Map([['cald-audit.c', 'libcald-audit.so']]);
+// The audit library makes its own system calls on these machines and is linked without libc, so a
+// second libc is not loaded into its namespace in every audited process (see native/cald-audit.c);
+// -z defs proves nothing is left to resolve.
+const freestanding = ['x64', 'arm64'].includes(process.arch)
+  ? ['-nostdlib', '-fno-stack-protector', '-Wl,-z,defs']
+  : [];
 
 function fail(message) {
   console.error(`build-native: ${message}`);
@@ -37,7 +43,7 @@ for (const file of sources) {
   const lib = libraries.get(file);
   const target = join(out, lib ?? file.slice(0, -2));
   const args = lib
-    ? ['-shared', '-fPIC', ...warn, '-o', target, join(src, file)]
+    ? ['-shared', '-fPIC', ...warn, '-fvisibility=hidden', ...freestanding, '-o', target, join(src, file)]
     : [...warn, '-o', target, join(src, file)];
   const r = spawnSync(cc, args, { encoding: 'utf8' });
   if (r.status !== 0) {

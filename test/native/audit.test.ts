@@ -6,6 +6,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -169,8 +170,16 @@ describe('verification cache', () => {
     const first = run();
     assert.equal(first.status, 0, first.stderr);
     assert.match(caldLines(first)[0]!, /\(verified sha256/);
-    const entry = join(cache, 'cald', 'verified', fx.hex);
-    assert.ok(existsSync(entry), 'cache entry written');
+    // one empty file named by the object's stat signature: <hex>-<dev>-<ino>-<size>-<mtime>-<ctime>
+    const st = statSync(obj, { bigint: true });
+    const entries = readdirSync(join(cache, 'cald', 'verified'));
+    assert.equal(entries.length, 1);
+    assert.match(
+      entries[0]!,
+      new RegExp(`^${fx.hex}-${st.dev}-${st.ino}-${st.size}-\\d+\\.\\d{9}-\\d+\\.\\d{9}$`),
+    );
+    const entry = join(cache, 'cald', 'verified', entries[0]!);
+    assert.equal(statSync(entry).size, 0);
     assert.equal(statSync(entry).mode & 0o777, 0o600);
     assert.equal(statSync(join(cache, 'cald', 'verified')).mode & 0o777, 0o700);
 
@@ -200,13 +209,9 @@ describe('verification cache', () => {
     const s = tamperedStore();
     const cache = join(fx.dir, 'cache-forged');
     mkdirSync(join(cache, 'cald', 'verified'), { recursive: true, mode: 0o700 });
-    writeFileSync(
-      join(cache, 'cald', 'verified', fx.hex),
-      `cald-verified 1 ${fx.hex} 1 2 3 4.000000000 5.000000000\n`,
-      {
-        mode: 0o600,
-      },
-    );
+    writeFileSync(join(cache, 'cald', 'verified', `${fx.hex}-1-2-3-4.000000000-5.000000000`), '', {
+      mode: 0o600,
+    });
     const r = exec(fx.prog, [], audited({ CALD_STORE: s }, cache));
     assert.equal(r.status, 127);
   });
