@@ -67,7 +67,7 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
 function reportPatchelfError(io: PatchelfIo, e: unknown, path: string | undefined): void {
   const debug = io.env.CALD_DEBUG === '1';
   if (e instanceof CaldError) {
-    const named = path === undefined || e.message.includes(path) || e.data.path === path;
+    const named = path === undefined || e.message.includes(path) || typeof e.data.path === 'string';
     io.err(`patchelf: ${named ? '' : `${path}: `}${e.message}\n`);
     if (e.hint !== undefined) io.err(`patchelf: hint: ${e.hint}\n`);
   } else {
