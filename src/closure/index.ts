@@ -1,0 +1,42 @@
+export { ClosureError, LdCacheError } from './closure-error.js';
+export type { DynamicInfo, LoaderAbi, Verdict } from './elf-probe.js';
+export { readDynamicInfo, verifyCandidate } from './elf-probe.js';
+export { type ClosureFs, type ClosureStat, type FileIdentity, nodeFs } from './fs.js';
+export {
+  type CacheTarget,
+  cacheFlagsFor,
+  cacheNameCompare,
+  isHwcapExtension,
+  type LdCache,
+  type LdCacheEntry,
+  lookupLdCache,
+  parseLdCache,
+} from './ld-so-cache.js';
+export {
+  fallbackLoaderFacts,
+  type LoaderFacts,
+  legacyCombinations,
+  parseLoaderHelp,
+  probeLoaderFacts,
+  searchSubdirs,
+} from './loader-facts.js';
+export {
+  type Closure,
+  type ClosureObject,
+  type InterpreterInfo,
+  type MissingLibrary,
+  type NeededEdge,
+  type ObjectKind,
+  type ResolveClosureOptions,
+  resolveClosure,
+} from './resolve-closure.js';
+export {
+  type DstValues,
+  expandDst,
+  type FoundVia,
+  LibrarySearch,
+  type SearchedDirs,
+  type SearchSource,
+  type SkippedCandidate,
+  splitSearchList,
+} from './search-path.js';

@@ -1,0 +1,451 @@
+// A program's library closure, found as glibc's ld.so finds it at start-up: breadth-first over
+// DT_NEEDED (_dl_map_object_deps, elf/dl-deps.c), each name first matched against the objects
+// already loaded, then searched (search-path.ts). The result is the load order and the DAG's edges.
+import { dirname } from 'node:path';
+import { EM_386, EM_AARCH64, EM_X86_64 } from '../elf/format/constants.js';
+import { isCaldError } from '../errors/index.js';
+import { ClosureError } from './closure-error.js';
+import { type DynamicInfo, type LoaderAbi, readDynamicInfo } from './elf-probe.js';
+import { type ClosureFs, nodeFs } from './fs.js';
+import { cacheFlagsFor, type LdCache, parseLdCache } from './ld-so-cache.js';
+import {
+  fallbackLoaderFacts,
+  isaLevelsOf,
+  type LoaderFacts,
+  probeLoaderFacts,
+  searchSubdirs,
+} from './loader-facts.js';
+import {
+  type DstValues,
+  expandDst,
+  type FoundVia,
+  LibrarySearch,
+  type SearchedDirs,
+  type SearchingObject,
+  type SkippedCandidate,
+  splitSearchList,
+} from './search-path.js';
+
+export interface ResolveClosureOptions {
+  /** The program (or library) whose closure is wanted. */
+  program: string;
+  /** LD_LIBRARY_PATH is used only when given here; the caller's own environment never leaks in. */
+  env?: { LD_LIBRARY_PATH?: string };
+  fs?: ClosureFs;
+  /** The directory relative names are taken from (default: process.cwd()). */
+  cwd?: string;
+  /** The loader's facts; default: asked of the program's interpreter (`ld.so --help`). */
+  loader?: LoaderFacts;
+  /** The parsed ld.so.cache, or null for none; default: read from loader.cachePath through `fs`. */
+  cache?: LdCache | null;
+}
+
+export type ObjectKind = 'program' | 'interpreter' | 'library';
+
+export interface NeededEdge {
+  /** The DT_NEEDED string as written in the object. */
+  name: string;
+  /** The index of the object it resolves to; undefined when it is missing. */
+  object: number | undefined;
+  /** 'loaded': matched an object already loaded by name (no search); 'same-file': the search found a file already loaded under another name. */
+  how: 'loaded' | 'searched' | 'same-file' | 'missing';
+}
+
+export interface ClosureObject {
+  /** Position in load order (0 = the program). */
+  index: number;
+  kind: ObjectKind;
+  /** The path ld.so opened it by (what ldd prints right of "=>"). */
+  path: string;
+  /** The canonical path, symbolic links resolved. */
+  realPath: string;
+  /** The names it was asked for by, first first (ldd prints the first left of "=>"). */
+  names: string[];
+  soname: string | undefined;
+  needed: NeededEdge[];
+  /** The object whose DT_NEEDED loaded it first. */
+  loadedBy: number | undefined;
+  /** How it was found. */
+  foundVia: FoundVia | 'program' | 'interpreter';
+  /** The object whose DT_RPATH/DT_RUNPATH found it. */
+  foundThrough: string | undefined;
+  rpath: string | undefined;
+  runpath: string | undefined;
+  nodeflib: boolean;
+}
+
+export interface MissingLibrary {
+  name: string;
+  neededBy: number;
+  neededByPath: string;
+  /** "cannot open shared object file", or ld.so's error for a file it refused ("invalid ELF header"). */
+  reason: string;
+  /** The file ld.so refused, when it stopped at one. */
+  path: string | undefined;
+  searched: SearchedDirs[];
+  usedCache: boolean;
+  skipped: SkippedCandidate[];
+}
+
+export interface InterpreterInfo {
+  /** PT_INTERP as written. */
+  requested: string;
+  realPath: string | undefined;
+  soname: string | undefined;
+  /** Its index in load order; it takes the place where something first needs it. */
+  index: number;
+  /** Objects whose DT_NEEDED names it (normally libc.so.6): they get it without any search. */
+  neededBy: number[];
+}
+
+export interface Closure {
+  program: string;
+  abi: LoaderAbi;
+  objects: ClosureObject[];
+  missing: MissingLibrary[];
+  interpreter: InterpreterInfo | undefined;
+  loader: LoaderFacts;
+  warnings: string[];
+}
+
+interface Loaded extends SearchingObject {
+  object: ClosureObject;
+  identity: string | undefined;
+  info: DynamicInfo;
+  origin: string | undefined;
+  queued: boolean;
+}
+
+/** The interpreter glibc uses for an ABI, to ask for facts when the input has no PT_INTERP. */
+function standardInterpreter(abi: LoaderAbi): string | undefined {
+  if (abi.machine === EM_X86_64 && abi.is64) return '/lib64/ld-linux-x86-64.so.2';
+  if (abi.machine === EM_386) return '/lib/ld-linux.so.2';
+  if (abi.machine === EM_AARCH64) return '/lib/ld-linux-aarch64.so.1';
+  return undefined;
+}
+
+/** Finds the closure of `program` in load order. Deterministic for a given file tree. */
+export function resolveClosure(options: ResolveClosureOptions): Closure {
+  const fs = options.fs ?? nodeFs;
+  const cwd = options.cwd ?? process.cwd();
+  const warnings: string[] = [];
+  const abs = (p: string) => (p.startsWith('/') ? p : `${cwd.replace(/\/$/, '')}/${p}`);
+  const realpathOr = (p: string): string | undefined => {
+    try {
+      return fs.realpath(abs(p));
+    } catch {
+      return undefined;
+    }
+  };
+
+  const programReal = realpathOr(options.program);
+  if (programReal === undefined || fs.stat(programReal)?.isFile !== true) {
+    throw new ClosureError('CLOSURE_NO_PROGRAM', `cannot read ${options.program}: no such file`, {
+      hint: 'check the path',
+      data: { path: options.program },
+    });
+  }
+  let info: DynamicInfo;
+  try {
+    info = readDynamicInfo(fs, programReal);
+  } catch (e) {
+    if (!isCaldError(e)) throw e;
+    throw new ClosureError('CLOSURE_NOT_ELF', `${options.program} is not a usable ELF file: ${e.message}`, {
+      hint: 'give a dynamically linked program or shared library',
+      data: { path: options.program },
+      cause: e,
+    });
+  }
+  const abi = info.abi;
+
+  const facts = options.loader ?? loaderFactsFor(info, abi, warnings);
+  const dstBase = { platform: facts.platform, lib: facts.lib };
+  const cache =
+    options.cache === undefined ? readCache(fs, facts.cachePath, warnings) : (options.cache ?? undefined);
+  const ldLibraryPath =
+    options.env?.LD_LIBRARY_PATH === undefined
+      ? undefined
+      : splitSearchList(options.env.LD_LIBRARY_PATH, ':;', { ...dstBase, origin: dirname(programReal) });
+  const search = new LibrarySearch(
+    fs,
+    abi,
+    searchSubdirs(facts),
+    facts.systemDirs,
+    ldLibraryPath,
+    cache,
+    {
+      ...cacheFlagsFor(abi.is64, abi.machine),
+      hwcaps: facts.glibcHwcaps,
+      isaLevels: isaLevelsOf(facts, abi.machine),
+    },
+    cwd,
+  );
+
+  const all: Loaded[] = []; // in creation order: what name matching walks
+  const order: Loaded[] = []; // in load order
+  const byIdentity = new Map<string, Loaded>();
+  const missing: MissingLibrary[] = [];
+
+  const makeLoaded = (
+    kind: ObjectKind,
+    path: string,
+    realPath: string,
+    names: string[],
+    dyn: DynamicInfo,
+    origin: string | undefined,
+    loader: Loaded | undefined,
+    via: ClosureObject['foundVia'],
+    through: string | undefined,
+    identity: string | undefined,
+  ): Loaded => {
+    const values: DstValues = { ...dstBase, origin };
+    const object: ClosureObject = {
+      index: -1,
+      kind,
+      path,
+      realPath,
+      names,
+      soname: dyn.soname,
+      needed: [],
+      loadedBy: loader?.object.index,
+      foundVia: via,
+      foundThrough: through,
+      rpath: dyn.rpath,
+      runpath: dyn.runpath,
+      nodeflib: dyn.nodeflib,
+    };
+    const l: Loaded = {
+      object,
+      path,
+      identity,
+      info: dyn,
+      origin,
+      queued: false,
+      loader,
+      nodeflib: dyn.nodeflib,
+      rpathDirs: dyn.rpath === undefined ? undefined : splitSearchList(dyn.rpath, ':', values),
+      runpathDirs: dyn.runpath === undefined ? undefined : splitSearchList(dyn.runpath, ':', values),
+    };
+    all.push(l);
+    if (identity !== undefined) byIdentity.set(identity, l);
+    return l;
+  };
+  const enqueue = (l: Loaded) => {
+    if (l.queued) return;
+    l.queued = true;
+    l.object.index = order.length;
+    order.push(l);
+  };
+
+  // The program: $ORIGIN is the directory of its real path (ld.so reads /proc/self/exe).
+  const programStat = fs.stat(programReal);
+  const main = makeLoaded(
+    'program',
+    options.program,
+    programReal,
+    [],
+    info,
+    dirname(programReal),
+    undefined,
+    'program',
+    undefined,
+    programStat === undefined ? undefined : `${programStat.dev}:${programStat.ino}`,
+  );
+  enqueue(main);
+
+  // The interpreter is loaded before anything else, under its PT_INTERP string and its SONAME,
+  // with no file identity: a library naming it any other way gets a second copy (loader-facts.md).
+  let interp: Loaded | undefined;
+  if (info.interp !== undefined) {
+    const real = realpathOr(info.interp);
+    let dyn: DynamicInfo | undefined;
+    if (real !== undefined) {
+      try {
+        dyn = readDynamicInfo(fs, real);
+      } catch (e) {
+        if (!isCaldError(e)) throw e;
+        warnings.push(`the interpreter ${info.interp} is not a usable ELF file: ${e.message}`);
+      }
+    } else {
+      warnings.push(`the interpreter ${info.interp} does not exist`);
+    }
+    const d: DynamicInfo = dyn ?? {
+      ...info,
+      needed: [],
+      soname: undefined,
+      rpath: undefined,
+      runpath: undefined,
+      interp: undefined,
+    };
+    const names = [info.interp, ...(d.soname !== undefined && d.soname !== info.interp ? [d.soname] : [])];
+    interp = makeLoaded(
+      'interpreter',
+      info.interp,
+      real ?? info.interp,
+      names,
+      d,
+      dirname(info.interp),
+      undefined,
+      'interpreter',
+      undefined,
+      undefined,
+    );
+  }
+
+  // _dl_map_object: each loaded object in turn, by the names it was loaded by (the program has
+  // none: its l_name is empty) or its path, then by its SONAME.
+  const matchLoaded = (name: string): Loaded | undefined =>
+    all.find(
+      (l) =>
+        (l.object.kind !== 'program' && (l.object.names.includes(name) || l.path === name)) ||
+        l.info.soname === name,
+    );
+
+  for (let q = 0; q < order.length; q++) {
+    const obj = order[q] as Loaded;
+    for (const raw of obj.info.needed) {
+      const edge: NeededEdge = { name: raw, object: undefined, how: 'missing' };
+      obj.object.needed.push(edge);
+      // dl-deps.c expands tokens in DT_NEEDED before anything else.
+      const name = expandDst(raw, { ...dstBase, origin: obj.origin });
+      if (name === undefined || name === '') {
+        missing.push({
+          name: raw,
+          neededBy: obj.object.index,
+          neededByPath: obj.path,
+          reason: 'empty dynamic string token substitution',
+          path: undefined,
+          searched: [],
+          usedCache: false,
+          skipped: [],
+        });
+        continue;
+      }
+      const known = matchLoaded(name);
+      if (known !== undefined) {
+        if (!known.object.names.includes(name) && known.info.soname === name) known.object.names.push(name);
+        enqueue(known);
+        edge.object = known.object.index;
+        edge.how = 'loaded';
+        continue;
+      }
+      const outcome = name.includes('/') ? search.openPath(name) : search.search(name, obj, main);
+      const r = outcome.result;
+      if (r.kind !== 'found') {
+        missing.push({
+          name,
+          neededBy: obj.object.index,
+          neededByPath: obj.path,
+          reason:
+            r.kind === 'invalid'
+              ? r.reason
+              : outcome.skipped.length > 0
+                ? `cannot open shared object file: ${(outcome.skipped[0] as SkippedCandidate).reason}`
+                : 'cannot open shared object file: No such file or directory',
+          path: r.kind === 'invalid' ? r.path : undefined,
+          searched: outcome.searched,
+          usedCache: outcome.usedCache,
+          skipped: outcome.skipped,
+        });
+        continue;
+      }
+      const identity = `${r.stat.dev}:${r.stat.ino}`;
+      const same = byIdentity.get(identity);
+      if (same !== undefined) {
+        // _dl_map_object_from_fd: the file is already loaded under another name.
+        if (!same.object.names.includes(name)) same.object.names.push(name);
+        enqueue(same);
+        edge.object = same.object.index;
+        edge.how = 'same-file';
+        continue;
+      }
+      const absPath = search.absolute(r.path);
+      let dyn: DynamicInfo;
+      try {
+        dyn = readDynamicInfo(fs, absPath, r.head);
+      } catch (e) {
+        if (!isCaldError(e)) throw e;
+        missing.push({
+          name,
+          neededBy: obj.object.index,
+          neededByPath: obj.path,
+          reason: e.message,
+          path: r.path,
+          searched: outcome.searched,
+          usedCache: outcome.usedCache,
+          skipped: outcome.skipped,
+        });
+        continue;
+      }
+      const real = realpathOr(absPath) ?? absPath;
+      const l = makeLoaded(
+        'library',
+        r.path,
+        real,
+        [name],
+        dyn,
+        dirname(absPath),
+        obj,
+        r.via,
+        r.owner,
+        identity,
+      );
+      enqueue(l);
+      edge.object = l.object.index;
+      edge.how = 'searched';
+    }
+  }
+
+  let interpreter: InterpreterInfo | undefined;
+  if (interp !== undefined) {
+    enqueue(interp); // ld.so keeps itself in the list even when nothing names it
+    const index = interp.object.index;
+    interpreter = {
+      requested: interp.path,
+      realPath: interp.object.realPath,
+      soname: interp.info.soname,
+      index,
+      neededBy: order
+        .filter((l) => l.object.needed.some((e) => e.object === index))
+        .map((l) => l.object.index),
+    };
+  }
+  return {
+    program: options.program,
+    abi,
+    objects: order.map((l) => l.object),
+    missing,
+    interpreter,
+    loader: facts,
+    warnings,
+  };
+}
+
+function loaderFactsFor(info: DynamicInfo, abi: LoaderAbi, warnings: string[]): LoaderFacts {
+  const interp = info.interp ?? standardInterpreter(abi);
+  const facts = interp === undefined ? undefined : probeLoaderFacts(interp);
+  if (facts !== undefined) return facts;
+  warnings.push(
+    `could not ask ${interp ?? 'the loader'} for its search directories and hwcaps (glibc >= 2.33 needed); using a built-in guess`,
+  );
+  return fallbackLoaderFacts(abi.machine, abi.is64);
+}
+
+/** Reads and parses the cache; a missing cache is no cache, a corrupt one is ignored with a warning, as ld.so does. */
+function readCache(fs: ClosureFs, path: string, warnings: string[]): LdCache | undefined {
+  let buf: Buffer;
+  try {
+    buf = fs.readFile(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const cache = parseLdCache(buf);
+    warnings.push(...cache.warnings);
+    return cache;
+  } catch (e) {
+    if (!isCaldError(e)) throw e;
+    warnings.push(`${path} ignored: ${e.message}`);
+    return undefined;
+  }
+}
