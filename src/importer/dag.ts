@@ -10,11 +10,12 @@
 
 export interface DagNode {
   id: string;
-  /** sha256 hex of the original bytes: the rank inside a cycle. */
-  rank: string;
   /** Targets by node id, in DT_NEEDED order. */
   deps: string[];
 }
+
+/** The rank of a node inside a cycle: the sha256 hex of its original bytes. Asked only for cycle members. */
+export type RankOf = (id: string) => string;
 
 export interface DagOrder {
   /** Node ids, every node after all the nodes it depends on (leaves first). */
@@ -73,8 +74,14 @@ function components(nodes: ReadonlyMap<string, DagNode>): Map<string, number> {
   return comp;
 }
 
-export function orderBottomUp(nodes: ReadonlyMap<string, DagNode>): DagOrder {
+export function orderBottomUp(nodes: ReadonlyMap<string, DagNode>, rankOf: RankOf): DagOrder {
   const comp = components(nodes);
+  const ranks = new Map<string, string>();
+  const rank = (id: string) => {
+    let r = ranks.get(id);
+    if (r === undefined) ranks.set(id, (r = rankOf(id)));
+    return r;
+  };
   const dropped: Array<[string, string]> = [];
   const kept = new Map<string, string[]>();
   for (const n of nodes.values()) {
@@ -83,8 +90,7 @@ export function orderBottomUp(nodes: ReadonlyMap<string, DagNode>): DagOrder {
       n.deps.filter((d) => {
         if (!nodes.has(d)) return false;
         if (comp.get(d) !== comp.get(n.id)) return true;
-        const keep =
-          d !== n.id && (nodes.get(d)!.rank < n.rank || (nodes.get(d)!.rank === n.rank && d < n.id));
+        const keep = d !== n.id && (rank(d) < rank(n.id) || (rank(d) === rank(n.id) && d < n.id));
         if (!keep) dropped.push([n.id, d]);
         return keep;
       }),

@@ -84,21 +84,12 @@ export async function importClosure(
   }
   if (missing.length > 0) throw missingError(missing);
 
-  const bytes = new Map<string, Buffer>();
-  const elves = new Map<string, ElfFile>();
   const dag = new Map<string, DagNode>();
   for (const n of nodes.values()) {
     if (keep(n.path)) continue;
-    const b = input.readFile(n.path);
-    bytes.set(n.path, b);
-    elves.set(n.path, ElfFile.parse(b));
-    dag.set(n.path, {
-      id: n.path,
-      rank: digestOfBuffer(b).hex,
-      deps: n.needed.filter((d) => !keep(d.target)).map((d) => d.target!),
-    });
+    dag.set(n.path, { id: n.path, deps: n.needed.filter((d) => !keep(d.target)).map((d) => d.target!) });
   }
-  checkOneGlibc(input.interpreter, [...bytes.keys()], input.readFile);
+  checkOneGlibc(input.interpreter, [...dag.keys()], input.readFile);
 
   let loader: ImportedObject | undefined;
   if (input.interpreter !== undefined) {
@@ -111,14 +102,16 @@ export async function importClosure(
     };
   }
 
-  const { order, dropped } = orderBottomUp(dag);
+  // One file in memory at a time: a closure can be hundreds of megabytes.
+  const { order, dropped } = orderBottomUp(dag, (id) => digestOfBuffer(input.readFile(id)).hex);
   const droppedSet = new Set(dropped.map(([a, b]) => `${a}\0${b}`));
   const done = new Map<string, ImportedObject>();
   const keptNames: Array<[string, string]> = [];
   const droppedCycleEdges: Array<[string, string]> = [];
   for (const path of order) {
     const node = nodes.get(path)!;
-    const elf = elves.get(path)!;
+    const original = input.readFile(path);
+    const elf = ElfFile.parse(original);
     const edits: ElfEdit[] = [];
     let hostDeps = false;
     for (const d of node.needed) {
@@ -148,7 +141,7 @@ export async function importClosure(
         desc: interpreterNoteDesc(loader.digest),
       });
     }
-    const out = editElf(bytes.get(path)!, edits).buffer;
+    const out = editElf(original, edits).buffer;
     const executable = input.isExecutable(path);
     const names = [...new Set(edits.flatMap((e) => (e.kind === 'replaceNeeded' ? [e.to] : [])))];
     const refs =
@@ -159,7 +152,6 @@ export async function importClosure(
     // The name directory: entries named exactly like the DT_NEEDED strings now in use.
     for (const name of names) store.addName(name);
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
-    bytes.delete(path);
     progress?.(done.size, order.length, path);
   }
   return {
