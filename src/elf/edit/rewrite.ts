@@ -21,7 +21,7 @@ import {
   PT_PHDR,
 } from '../format/constants.js';
 import { layoutsFor } from '../format/layouts.js';
-import type { ElfFile } from '../read/index.js';
+import type { ElfFile, SectionHeader } from '../read/index.js';
 import { notesSize, writeNotes } from '../write/notes.js';
 import {
   type PhdrFields,
@@ -34,6 +34,7 @@ import {
 import { type DynstrPlan, planDynstr } from './dynstr-plan.js';
 import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
+import { moveSectionSymbols } from './moved-symbols.js';
 import { alignUp, imageEnd, newSegmentPlace, segmentPageSize } from './placement.js';
 import { tableSections } from './tables.js';
 import { findTailSegment } from './tail-segment.js';
@@ -187,6 +188,16 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   const fileAt = (p: Place, old: number) => (p.inPlace ? old : seg.offset + p.at);
   const addrAt = (p: Place, old: number) => (p.inPlace ? old : seg.vaddr + p.at);
   const sections = tableSections(elf);
+  // Sections that moved, by index, with how far: their symbols follow them.
+  const moves = new Map<number, number>();
+  const moveSection = (
+    sec: SectionHeader | undefined,
+    place: { offset: number; addr: number; size: number },
+  ) => {
+    if (sec === undefined) return;
+    writeSectionPlacement(v, h.shoff, sec.index, place);
+    if (place.addr !== sec.addr) moves.set(sec.index, place.addr - sec.addr);
+  };
 
   // .dynstr
   if (strings !== undefined && (strings.rewrite || dynstrMoves)) {
@@ -198,8 +209,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       out.fill(0, t.offset + strings.plan.keptLength, t.offset + t.size);
       bytes.copy(out, t.offset + strings.plan.keptLength, strings.plan.keptLength);
     }
-    if (dynstrMoves && sections.dynstr !== undefined) {
-      writeSectionPlacement(v, h.shoff, sections.dynstr.index, {
+    if (dynstrMoves) {
+      moveSection(sections.dynstr, {
         offset: fileAt(dynstrPlace, 0),
         addr: addrAt(dynstrPlace, 0),
         size: bytes.length,
@@ -224,13 +235,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
         paddr: addrAt(interpPlace, 0),
       });
       ph.filesz = ph.memsz = interpBytes.length;
-      if (sections.interp !== undefined) {
-        writeSectionPlacement(v, h.shoff, sections.interp.index, {
-          offset: ph.offset,
-          addr: ph.vaddr,
-          size: interpBytes.length,
-        });
-      }
+      moveSection(sections.interp, { offset: ph.offset, addr: ph.vaddr, size: interpBytes.length });
     } else {
       out.fill(0, old.offset, old.offset + old.size);
       interpBytes.copy(out, old.offset);
@@ -274,15 +279,11 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
           memsz: slots * L.dyn.size,
         });
       }
-      if (sections.dynamic !== undefined) {
-        writeSectionPlacement(v, h.shoff, sections.dynamic.index, {
-          offset: base,
-          addr: vbase,
-          size: slots * L.dyn.size,
-        });
-      }
+      moveSection(sections.dynamic, { offset: base, addr: vbase, size: slots * L.dyn.size });
     }
   }
+
+  moveSectionSymbols(elf, v, moves);
 
   // Added notes.
   if (notePh !== undefined && !notesPlace.inPlace) {
