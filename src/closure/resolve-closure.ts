@@ -92,8 +92,12 @@ export interface InterpreterInfo {
   requested: string;
   realPath: string | undefined;
   soname: string | undefined;
-  /** Its index in load order; it takes the place where something first needs it. */
-  index: number;
+  /**
+   * Its index in load order: it takes the place where something first needs it (normally libc's
+   * DT_NEEDED). Undefined when nothing names it: ld.so then leaves itself out of the list (ldd
+   * does not print it).
+   */
+  index: number | undefined;
   /** Objects whose DT_NEEDED names it (normally libc.so.6): they get it without any search. */
   neededBy: number[];
 }
@@ -398,8 +402,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
 
   let interpreter: InterpreterInfo | undefined;
   if (interp !== undefined) {
-    enqueue(interp); // ld.so keeps itself in the list even when nothing names it
-    const index = interp.object.index;
+    const index = interp.queued ? interp.object.index : undefined;
     interpreter = {
       requested: interp.path,
       realPath: interp.object.realPath,

@@ -36,7 +36,8 @@ export function parseLdd(stdout: string, stderr = ''): LddView {
     m = /^(.*) \(0x[0-9a-f]+\)$/.exec(line);
     if (m) view.paths.add(m[1] as string);
   }
-  const err = /error while loading shared libraries: (.*)$/m.exec(stderr);
+  // ldd prints ld.so's fatal error on standard output.
+  const err = /error while loading shared libraries: (.*)$/m.exec(`${stdout}\n${stderr}`);
   if (err) view.error = err[1];
   return view;
 }

@@ -76,7 +76,7 @@ describe('closures of real programs equal ldd and LD_DEBUG=libs', { skip }, () =
         if (s.path !== undefined) assert.equal(s.path, traced[i]?.lastTried, `where ${s.name} was found`);
       });
       assert.ok(c.interpreter !== undefined, 'a dynamic program has an interpreter');
-      assert.equal(c.objects[c.interpreter.index]?.kind, 'interpreter');
+      assert.equal(c.objects[c.interpreter.index ?? -1]?.kind, 'interpreter');
     });
   }
 
