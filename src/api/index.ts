@@ -1,4 +1,12 @@
 // The api layer's public operations: one async function per file, each taking one options object.
+
+export {
+  DEFAULT_HOST_PROVIDED,
+  type ImportedFile,
+  type ImportOptions,
+  type ImportReport,
+  importFiles,
+} from './import.js';
 export {
   type DynamicEntryReport,
   type InspectOptions,

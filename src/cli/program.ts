@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { register as registerImport } from './commands/import.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
 import type { CommandContext, RegisterCommand } from './context.js';
@@ -8,7 +9,7 @@ import { CALD_VERSION } from './version.js';
 
 // One file per command. Heavy modules (the ELF engine, the api) are imported inside each action,
 // so `cald --help` loads only commander.
-const COMMANDS: readonly RegisterCommand[] = [registerInspect, registerPatchelf];
+const COMMANDS: readonly RegisterCommand[] = [registerImport, registerInspect, registerPatchelf];
 const EXAMPLES = `
 Examples:
   $ cald inspect /usr/bin/ls               what a program is and what it needs

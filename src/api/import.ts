@@ -1,0 +1,242 @@
+import {
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
+import { type Closure, resolveClosure } from '../closure/index.js';
+import { isElf } from '../elf/read/index.js';
+import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
+import { objectRefs } from '../importer/cald-note.js';
+import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
+import { LocalStore, resolveStoreLocation } from '../store/index.js';
+
+/**
+ * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
+ * kernel and hardware, so the host's copy is the right one (prior-art.md).
+ */
+export const DEFAULT_HOST_PROVIDED = [
+  'libGL.so*',
+  'libGLX*.so*',
+  'libEGL*.so*',
+  'libGLES*.so*',
+  'libGLdispatch.so*',
+  'libOpenGL.so*',
+  'libvulkan.so*',
+  'libcuda.so*',
+  'libnvidia-*.so*',
+  'libOpenCL.so*',
+] as const;
+
+export interface ImportOptions {
+  /** Programs, libraries, or directories (every ELF file under them). */
+  paths: readonly string[];
+  /** Extra files a program dlopens, imported with it. */
+  with?: readonly string[];
+  /** Store directory; default CALD_STORE, then the XDG data directory. */
+  store?: string;
+  /** Globs on a library's file name (or full path) that stay host-provided, added to the defaults. */
+  exclude?: readonly string[];
+  /** Turn off DEFAULT_HOST_PROVIDED. */
+  noDefaultExcludes?: boolean;
+  /** Search LD_LIBRARY_PATH as the loader would (off by default: imports should not depend on a shell). */
+  useLdLibraryPath?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
+  progress?: ImportProgress;
+}
+
+export interface ImportedFile {
+  path: string;
+  uri: string;
+  digest: string;
+}
+
+export interface ImportReport {
+  store: string;
+  /** The files asked for, in order. */
+  imported: ImportedFile[];
+  /** Every object stored (the whole closure), dependencies first. */
+  objects: number;
+  loader: ImportedFile | undefined;
+  hostProvided: Array<{ from: string; name: string }>;
+  droppedCycleEdges: Array<{ from: string; name: string }>;
+  warnings: string[];
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+function readHead(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 4, 0);
+    return head;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Every ELF file under a directory, sorted, each real file once. */
+function elfFilesUnder(dir: string): string[] {
+  const out = new Set<string>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        if (isElf(readHead(p))) out.add(realpathSync(p));
+      }
+    }
+  };
+  walk(dir);
+  return [...out];
+}
+
+function expandPaths(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const p of paths) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      throw ioErrorFrom(e, 'import', p);
+    }
+    if (st.isDirectory()) {
+      const found = elfFilesUnder(p);
+      if (found.length === 0) throw new UsageError(`${p} holds no ELF files to import`);
+      files.push(...found);
+    } else {
+      files.push(realpathSync(p));
+    }
+  }
+  return [...new Set(files)];
+}
+
+function missingError(closure: Closure): CaldError {
+  const m = closure.missing[0]!;
+  const dirs = m.searched.flatMap((s) => s.dirs).slice(0, 6);
+  return new CaldError(
+    'IMPORT_MISSING_LIBRARY',
+    `${m.neededByPath} needs ${m.name}: ${m.reason}${closure.missing.length > 1 ? ` (and ${closure.missing.length - 1} more missing)` : ''}`,
+    {
+      hint: `install the library${dirs.length > 0 ? ` (searched ${dirs.join(', ')})` : ''}, or keep it host-provided with --exclude '${m.name}'`,
+      data: {
+        missing: closure.missing.map((x) => ({ name: x.name, neededBy: x.neededByPath, reason: x.reason })),
+      },
+    },
+  );
+}
+
+/**
+ * Imports programs and libraries with their whole closure into the store, bottom-up, and returns
+ * their content names. The closure is what ld.so would load on this machine.
+ */
+export async function importFiles(options: ImportOptions): Promise<ImportReport> {
+  if (options.paths.length === 0)
+    throw new UsageError('nothing to import: give a program, library or directory');
+  const env = options.env ?? process.env;
+  const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });
+  const roots = expandPaths([...options.paths, ...(options.with ?? [])]);
+  const patterns = [
+    ...(options.noDefaultExcludes === true ? [] : DEFAULT_HOST_PROVIDED),
+    ...(options.exclude ?? []),
+  ].map(globToRegExp);
+  const hostProvided = (path: string) => patterns.some((re) => re.test(basename(path)) || re.test(path));
+
+  const nodes = new Map<string, ImportNode>();
+  let interpreter: string | undefined;
+  const warnings: string[] = [];
+  const ldLibraryPath = options.useLdLibraryPath === true ? env.LD_LIBRARY_PATH : undefined;
+  for (const root of roots) {
+    const closure = resolveClosure({
+      program: root,
+      ...(ldLibraryPath === undefined ? {} : { env: { LD_LIBRARY_PATH: ldLibraryPath } }),
+    });
+    const missing = closure.missing.filter((m) => !hostProvided(m.name));
+    if (missing.length > 0) throw missingError({ ...closure, missing });
+    warnings.push(...closure.warnings);
+    const interp = closure.interpreter?.realPath;
+    if (interp !== undefined) {
+      if (interpreter !== undefined && interpreter !== interp) {
+        throw new CaldError(
+          'IMPORT_MIXED_INTERPRETERS',
+          `${root} uses the interpreter ${interp}, others use ${interpreter}`,
+          {
+            hint: 'import programs for different loaders in separate calls',
+          },
+        );
+      }
+      interpreter = interp;
+    }
+    for (const o of closure.objects) {
+      if (nodes.has(o.realPath)) continue;
+      nodes.set(o.realPath, {
+        path: o.realPath,
+        needed: o.needed.map((e) => ({
+          name: e.name,
+          target: e.object === undefined ? undefined : closure.objects[e.object]!.realPath,
+        })),
+      });
+    }
+  }
+  // A missing host-provided library stays a plain name: give it a target the importer keeps.
+  for (const n of nodes.values()) {
+    n.needed = n.needed.map((d) =>
+      d.target === undefined && hostProvided(d.name) ? { name: d.name, target: `host:${d.name}` } : d,
+    );
+  }
+
+  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+  try {
+    const outcome = await importClosure(
+      store,
+      {
+        nodes,
+        roots,
+        interpreter,
+        hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
+        readFile: (p) => {
+          try {
+            return readFileSync(p);
+          } catch (e) {
+            throw ioErrorFrom(e, 'read', p);
+          }
+        },
+        isExecutable: (p) => (lstatSync(p).mode & 0o111) !== 0,
+      },
+      options.progress,
+    );
+    for (const r of outcome.roots) {
+      store.addRoot({ kind: 'object', target: r.digest.toString(), note: r.path });
+    }
+    const file = (o: { path: string; uri: string; digest: { toString(): string } }): ImportedFile => ({
+      path: o.path,
+      uri: o.uri,
+      digest: o.digest.toString(),
+    });
+    return {
+      store: store.root,
+      imported: outcome.roots.map(file),
+      objects: outcome.objects.length,
+      loader: outcome.loader === undefined ? undefined : file(outcome.loader),
+      hostProvided: outcome.keptNames
+        .filter(([, n]) => !n.startsWith('ld-'))
+        .map(([from, name]) => ({ from, name })),
+      droppedCycleEdges: outcome.droppedCycleEdges.map(([from, name]) => ({ from, name })),
+      warnings,
+    };
+  } finally {
+    store.close();
+  }
+}
