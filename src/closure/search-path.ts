@@ -261,7 +261,7 @@ export class LibrarySearch {
 
   /** Whether a directory exists (ld.so remembers this per directory, so do we). */
   private exists(dirWithSlash: string): boolean {
-    const dir = dirWithSlash === '' ? this.cwd : this.absolute(dirWithSlash);
+    const dir = dirWithSlash === '' ? this.cwd : this.absolute(dirWithSlash).replace(/(?<=.)\/+$/, '');
     let known = this.dirExists.get(dir);
     if (known === undefined) {
       known = this.fs.stat(dir)?.isDirectory === true;

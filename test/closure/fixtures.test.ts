@@ -126,6 +126,7 @@ describe('loader rules on compiled fixtures, compared with ldd and LD_DEBUG=libs
     );
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the loader's ${ORIGIN} token, not a template
   test('$ORIGIN, ${ORIGIN} and $LIB in DT_RUNPATH', (t) => {
     const d = makeTmp(t, 'cl-origin');
     const facts = probeLoaderFacts('/lib64/ld-linux-x86-64.so.2');
@@ -135,6 +136,7 @@ describe('loader rules on compiled fixtures, compared with ldd and LD_DEBUG=libs
       join(d, 'app'),
       ['o', 'l'],
       [join(d, 'app', 'lib'), join(d, 'app', facts?.lib ?? 'lib')],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the loader's ${ORIGIN} token, not a template
       runpath('${ORIGIN}/lib:$ORIGIN/$LIB'),
     );
     const c = agree(p);

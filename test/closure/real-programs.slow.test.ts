@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { readDynamicInfo } from '../../src/closure/elf-probe.js';
 import { nodeFs } from '../../src/closure/fs.js';
 import { resolveClosure } from '../../src/closure/index.js';
@@ -121,5 +121,3 @@ describe('closures of real programs equal ldd and LD_DEBUG=libs', { skip }, () =
     assert.ok(ms < 500, `took ${ms} ms`);
   });
 });
-
-after(() => {});
