@@ -1,0 +1,193 @@
+// Seeded mutation fuzzing of the editor: small real ELF files (x86-64, 32-bit, big-endian) are mutated
+// (bit flips, header, program header and dynamic entry fields, truncation) and edited with a renaming
+// and a growing edit. editElf must throw a CaldError or return a file that readelf -a -W accepts
+// without new errors (checked on every 20th success), and never hang.
+// CALD_FUZZ_SEED replays a run; CALD_FUZZ_CASES sets its size (default 4000, a few seconds).
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { ElfFile } from '../../src/elf/read/index.js';
+import { buildCross, crossTargets } from '../helpers/cross.js';
+import { readelfWarnings } from '../helpers/readelf.js';
+import { makeTmp } from '../helpers/tmp.js';
+import { DT_NEEDED, newItems } from './helpers/edit-check.js';
+import type { FuzzInput, FuzzJob, FuzzMessage } from './helpers/edit-fuzz-worker.js';
+
+const HANG_MS = 5000;
+const WORKERS = 2;
+const SAMPLE_EVERY = 20;
+const root = makeTmp({ after }, 'edit-fuzz');
+
+function seedFromEnv(): number {
+  const raw = process.env.CALD_FUZZ_SEED;
+  if (raw === undefined || raw === '') return Math.floor(Math.random() * 2 ** 32);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+    throw new Error(`CALD_FUZZ_SEED must be in [0, 2^32): ${raw}`);
+  return n;
+}
+
+function casesFromEnv(): number {
+  const n = Number(process.env.CALD_FUZZ_CASES ?? 4000);
+  if (!Number.isInteger(n) || n <= 0) throw new Error('CALD_FUZZ_CASES must be a positive integer');
+  return n;
+}
+
+function input(name: string, bytes: Buffer): FuzzInput {
+  const elf = ElfFile.parse(bytes);
+  const first = elf.dynamicEntries.find((e) => e.tag === DT_NEEDED);
+  return {
+    name,
+    bytes,
+    is64: elf.header.is64,
+    le: elf.header.littleEndian,
+    needed: first === undefined ? undefined : elf.dynString(first.value),
+  };
+}
+
+function inputs(): FuzzInput[] {
+  const out: FuzzInput[] = [];
+  for (const f of [
+    '/usr/bin/true',
+    '/usr/lib/x86_64-linux-gnu/libdl.so.2',
+    '/usr/lib/x86_64-linux-gnu/libattr.so.1',
+  ])
+    if (existsSync(f)) out.push(input(f, readFileSync(f)));
+  for (const name of ['mips', 'ppc64', 'arm', 'i686']) {
+    const target = crossTargets().find((t) => t.name === name);
+    if (target === undefined) continue;
+    const built = buildCross(target, join(root, name));
+    if (!('exe' in built)) continue;
+    out.push(input(`${name} exe`, readFileSync(built.exe)));
+    out.push(input(`${name} dso`, readFileSync(built.dso)));
+  }
+  return out;
+}
+
+interface Failure {
+  index: number;
+  input: string;
+  mutations: string[];
+  error: string;
+}
+
+/** Runs cases [first, end) in a worker; past a case that hangs, restarts after it (recorded as a failure). */
+async function runRange(
+  job: FuzzJob,
+  failures: Failure[],
+  outcomes: Record<string, number>,
+  samples: Array<Extract<FuzzMessage, { type: 'sample' }>>,
+): Promise<void> {
+  let first = job.first;
+  while (first < job.end) {
+    first = await new Promise<number>((resolve, reject) => {
+      const worker = new Worker(new URL('./helpers/edit-fuzz-worker.js', import.meta.url), {
+        workerData: { ...job, first },
+      });
+      let current = first;
+      let last = Date.now();
+      let finished = false;
+      const timer = setInterval(() => {
+        if (Date.now() - last < HANG_MS) return;
+        finished = true;
+        clearInterval(timer);
+        failures.push({
+          index: current,
+          input: job.inputs[current % job.inputs.length]?.name ?? '',
+          mutations: [],
+          error: `hang: no progress for ${HANG_MS} ms`,
+        });
+        void worker.terminate().then(() => resolve(current + 1));
+      }, 250);
+      worker.on('message', (m: FuzzMessage) => {
+        last = Date.now();
+        if (m.type === 'start') current = m.index;
+        else if (m.type === 'failure') failures.push(m);
+        else if (m.type === 'sample') samples.push(m);
+        else {
+          for (const [k, v] of Object.entries(m.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+          finished = true;
+          clearInterval(timer);
+          resolve(job.end);
+        }
+      });
+      worker.on('error', (e) => {
+        clearInterval(timer);
+        if (!finished) reject(e);
+      });
+    });
+  }
+}
+
+test('mutated ELF files: editElf gives a readable file or a CaldError, never a crash or a hang', {
+  timeout: 5 * 60_000,
+  // Found by this test (docs/elf-engine.md, "Known engine bugs"): RangeError / huge allocations when the
+  // appended segment would land far away, Buffer.fill out of range for an in-place .dynstr.
+  todo: 'engine bug: non-CaldError RangeError and multi-GB allocation on corrupt segment sizes (seed 12345, case 9091)',
+}, async (t) => {
+  const seed = seedFromEnv();
+  const cases = casesFromEnv();
+  const files = inputs();
+  assert.ok(files.length > 0);
+  t.diagnostic(`seed ${seed} (replay: CALD_FUZZ_SEED=${seed} CALD_FUZZ_CASES=${cases})`);
+  console.log(`edit-fuzz seed ${seed} (replay: CALD_FUZZ_SEED=${seed} CALD_FUZZ_CASES=${cases})`);
+  t.diagnostic(`inputs: ${files.map((f) => f.name).join(', ')}`);
+  const started = Date.now();
+  const failures: Failure[] = [];
+  const outcomes: Record<string, number> = {};
+  const samples: Array<Extract<FuzzMessage, { type: 'sample' }>> = [];
+  const per = Math.ceil(cases / WORKERS);
+  await Promise.all(
+    Array.from({ length: WORKERS }, (_, w) =>
+      runRange(
+        {
+          seed,
+          inputs: files,
+          first: w * per,
+          end: Math.min(cases, (w + 1) * per),
+          sampleEvery: SAMPLE_EVERY,
+        },
+        failures,
+        outcomes,
+        samples,
+      ),
+    ),
+  );
+  const editMs = Date.now() - started;
+  // readelf judges a sample of the successes: no Error line the mutant itself did not already cause.
+  let newWarnings = 0;
+  for (const s of samples) {
+    const before = join(root, `case-${s.index}.in`);
+    const afterFile = join(root, `case-${s.index}.out`);
+    writeFileSync(before, s.mutant);
+    writeFileSync(afterFile, s.output);
+    const added = newItems(readelfWarnings(before), readelfWarnings(afterFile));
+    const errors = added.filter((l) => l.includes('Error:'));
+    newWarnings += added.length - errors.length;
+    if (errors.length > 0)
+      failures.push({
+        index: s.index,
+        input: s.input,
+        mutations: s.mutations,
+        error: `readelf: ${errors.slice(0, 3).join(' | ')}`,
+      });
+  }
+  const summary = Object.entries(outcomes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const line = `${cases} cases, edits ${editMs} ms, ${samples.length} successes checked with readelf (${newWarnings} new warnings) in ${Date.now() - started - editMs} ms: ${summary}`;
+  t.diagnostic(line);
+  console.log(`edit-fuzz: ${line}`);
+  failures.sort((a, b) => a.index - b.index);
+  const shown = failures
+    .slice(0, 10)
+    .map(
+      (f) =>
+        `case ${f.index} (${f.input}): ${f.mutations.join('; ')}\n  ${f.error.split('\n').slice(0, 4).join('\n  ')}`,
+    )
+    .join('\n');
+  assert.equal(failures.length, 0, `seed ${seed}: ${failures.length} cases failed\n${shown}`);
+});
