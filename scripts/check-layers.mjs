@@ -15,7 +15,17 @@ const allowed = {
   importer: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure'],
   runtime: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store'],
   remote: ['store'],
-  api: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure', 'importer', 'runtime', 'remote'],
+  api: [
+    'elf/format',
+    'elf/read',
+    'elf/write',
+    'elf/edit',
+    'store',
+    'closure',
+    'importer',
+    'runtime',
+    'remote',
+  ],
   cli: ['api'],
   '.': ['api'],
 };

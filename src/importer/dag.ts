@@ -79,7 +79,10 @@ export function orderBottomUp(nodes: ReadonlyMap<string, DagNode>, rankOf: RankO
   const ranks = new Map<string, string>();
   const rank = (id: string) => {
     let r = ranks.get(id);
-    if (r === undefined) ranks.set(id, (r = rankOf(id)));
+    if (r === undefined) {
+      r = rankOf(id);
+      ranks.set(id, r);
+    }
     return r;
   };
   const dropped: Array<[string, string]> = [];
