@@ -68,8 +68,8 @@ function commanderFailure(
 ): number {
   // --help and --version end parsing through exitOverride too; they are successes.
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.OK;
-  // `cald` alone: commander has printed the help to stderr.
-  if (e.code === 'commander.help') return EXIT.USAGE;
+  // `cald help inspect` exits 0; `cald` alone has printed the help to stderr as a usage error.
+  if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
   const message = (shown || e.message).trim().replace(/^error:\s*/, '');
   const command = argv.find((a) => !a.startsWith('-'));
   const hint =

@@ -1,0 +1,146 @@
+// Seeded mutation fuzzing of real ELF files: the reader, inspect and the text report either succeed
+// or throw a CaldError; never another error, never a hang. Set CALD_FUZZ_SEED to replay a run and
+// CALD_FUZZ_CASES for its size (default 20000, a few seconds on 2 cores).
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { buildCross, crossTargets } from '../helpers/cross.js';
+import { makeTmp } from '../helpers/tmp.js';
+import type { FuzzInput, WorkerJob, WorkerMessage } from './read-fuzz-worker.js';
+
+const HANG_MS = 5000;
+const WORKERS = 2;
+
+// Small real files covering an executable with PT_INTERP and verneed, libraries with verdef and
+// soname, and (when the cross binutils are installed) big-endian 32- and 64-bit files.
+const MACHINE_FILES = [
+  '/usr/bin/true',
+  '/usr/lib/x86_64-linux-gnu/libdl.so.2',
+  '/usr/lib/x86_64-linux-gnu/libattr.so.1',
+  '/usr/lib/x86_64-linux-gnu/crt1.o',
+];
+
+function seedFromEnv(): number {
+  const raw = process.env.CALD_FUZZ_SEED;
+  if (raw === undefined || raw === '') return Math.floor(Math.random() * 2 ** 32);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+    throw new Error(`CALD_FUZZ_SEED must be an integer in [0, 2^32): ${raw}`);
+  return n;
+}
+
+function casesFromEnv(): number {
+  const n = Number(process.env.CALD_FUZZ_CASES ?? 20000);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`CALD_FUZZ_CASES must be a positive integer`);
+  return n;
+}
+
+function inputs(): FuzzInput[] {
+  const out: FuzzInput[] = [];
+  for (const f of MACHINE_FILES) if (existsSync(f)) out.push({ name: f, bytes: readFileSync(f) });
+  const tmp = makeTmp({ after }, 'fuzz-cross');
+  for (const name of ['mips', 'ppc64']) {
+    const target = crossTargets().find((t) => t.name === name);
+    if (target === undefined) continue;
+    const built = buildCross(target, join(tmp, name));
+    if (!('exe' in built)) continue;
+    out.push({ name: `${name} exe`, bytes: readFileSync(built.exe) });
+    out.push({ name: `${name} dso`, bytes: readFileSync(built.dso) });
+  }
+  return out;
+}
+
+interface Failure {
+  index: number;
+  input: string;
+  mutations: string[];
+  error: string;
+}
+
+/** Runs cases [first, end) in a worker; restarts past a case that hangs, recording it. */
+async function runRange(
+  job: WorkerJob,
+  failures: Failure[],
+  outcomes: Record<string, number>,
+): Promise<void> {
+  let first = job.first;
+  while (first < job.end) {
+    const resumeAt = await new Promise<number>((resolve, reject) => {
+      const worker = new Worker(new URL('./read-fuzz-worker.js', import.meta.url), {
+        workerData: { ...job, first },
+      });
+      let current = first;
+      let lastProgress = Date.now();
+      let finished = false;
+      const timer = setInterval(() => {
+        if (Date.now() - lastProgress < HANG_MS) return;
+        finished = true;
+        clearInterval(timer);
+        failures.push({
+          index: current,
+          input: job.inputs[current % job.inputs.length]?.name ?? '',
+          mutations: [],
+          error: `hang: no progress for ${HANG_MS} ms (replay the case to see its mutations)`,
+        });
+        void worker.terminate().then(() => resolve(current + 1));
+      }, 250);
+      worker.on('message', (m: WorkerMessage) => {
+        lastProgress = Date.now();
+        if (m.type === 'start') current = m.index;
+        else if (m.type === 'failure') failures.push(m);
+        else {
+          for (const [k, v] of Object.entries(m.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+          finished = true;
+          clearInterval(timer);
+          resolve(job.end);
+        }
+      });
+      worker.on('error', (e) => {
+        clearInterval(timer);
+        if (!finished) reject(e);
+      });
+    });
+    first = resumeAt;
+  }
+}
+
+test('mutated ELF files give a result or a CaldError, never a crash or a hang', {
+  timeout: 10 * 60_000,
+}, async (t) => {
+  const seed = seedFromEnv();
+  const cases = casesFromEnv();
+  const files = inputs();
+  assert.ok(files.length > 0, 'no input files found');
+  // Printed first, so a run that dies still says how to replay it.
+  t.diagnostic(`seed ${seed} (replay: CALD_FUZZ_SEED=${seed} CALD_FUZZ_CASES=${cases})`);
+  t.diagnostic(`inputs: ${files.map((f) => f.name).join(', ')}`);
+  const started = Date.now();
+  const failures: Failure[] = [];
+  const outcomes: Record<string, number> = {};
+  const per = Math.ceil(cases / WORKERS);
+  await Promise.all(
+    Array.from({ length: WORKERS }, (_, w) =>
+      runRange(
+        { seed, inputs: files, first: w * per, end: Math.min(cases, (w + 1) * per) },
+        failures,
+        outcomes,
+      ),
+    ),
+  );
+  const summary = Object.entries(outcomes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  t.diagnostic(`${cases} cases in ${Date.now() - started} ms: ${summary}`);
+  failures.sort((a, b) => a.index - b.index);
+  const shown = failures
+    .slice(0, 10)
+    .map(
+      (f) =>
+        `case ${f.index} (${f.input}): ${f.mutations.join('; ')}\n  ${f.error.split('\n').slice(0, 4).join('\n  ')}`,
+    )
+    .join('\n');
+  assert.equal(failures.length, 0, `seed ${seed}: ${failures.length} cases failed\n${shown}`);
+});
