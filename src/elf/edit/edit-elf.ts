@@ -1,6 +1,7 @@
-import { ElfEditError } from '../../errors/index.js';
+import { CaldError, ElfEditError } from '../../errors/index.js';
 import { ElfFile } from '../read/index.js';
 import { applyEdit } from './apply-edits.js';
+import { checkEditableLayout } from './check-layout.js';
 import type { EditOptions, ElfEdit } from './edits.js';
 import { type EditModel, modelOf, sameModel, sameNotes } from './model.js';
 import { rewrite } from './rewrite.js';
@@ -23,7 +24,22 @@ export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOpt
   const model = modelOf(elf);
   for (const e of edits) applyEdit(model, e, elf.dynamic !== undefined);
   if (sameModel(before, model)) return { buffer: buf, changed: false };
-  const out = rewrite(elf, model, options);
+  checkEditableLayout(elf);
+  let out: Buffer;
+  try {
+    out = rewrite(elf, model, options);
+  } catch (e) {
+    if (e instanceof CaldError) throw e;
+    // A hostile file can still reach a case the layout did not foresee: never a stray error type.
+    throw new ElfEditError(
+      'EDIT_INTERNAL',
+      `internal error while laying out the edited file: ${(e as Error).message}`,
+      {
+        hint: 'the file is probably corrupt; if it is not, please report this with the file',
+        cause: e,
+      },
+    );
+  }
   verify(out, model);
   return { buffer: out, changed: true };
 }

@@ -1,3 +1,4 @@
+import { ElfEditError } from '../../errors/index.js';
 import {
   EM_AARCH64,
   EM_ALPHA,
@@ -11,6 +12,7 @@ import {
   PT_LOAD,
   SHT_NOBITS,
 } from '../format/constants.js';
+import { layoutsFor } from '../format/layouts.js';
 import type { ElfFile } from '../read/index.js';
 
 export const alignUp = (n: number, a: number): number => (a <= 1 ? n : Math.ceil(n / a) * a);
@@ -72,13 +74,40 @@ export function newSegmentPlace(
   const word = elf.is64 ? 8 : 4;
   const first = loads[0];
   const memEnd = Math.max(0, ...loads.map((p) => p.vaddr + p.memsz));
-  const nextPage = alignUp(memEnd, pageSize);
+  // A gap as large as the largest dynamic symbol: eu-elflint reads a relocation's target plus the
+  // symbol's size as touched memory, and must not find it in the new read-only segment.
+  const nextPage = alignUp(memEnd + largestDynamicSymbol(elf), pageSize);
   const base = first === undefined ? 0 : first.vaddr - first.offset;
   const program = elf.interp !== undefined;
+  const compact = alignUp(fileEnd, word);
+  let place = { offset: compact, vaddr: nextPage + (compact % pageSize) };
   if (program && base >= 0 && base % pageSize === 0) {
-    const offset = Math.max(alignUp(fileEnd, word), nextPage - base);
-    return { offset, vaddr: base + offset };
+    const offset = Math.max(compact, nextPage - base);
+    // Padding the file by more than this for old kernels' sake is not worth it (a huge .bss).
+    if (offset - fileEnd <= Math.max(MAX_CONGRUENCE_PADDING, fileEnd))
+      place = { offset, vaddr: base + offset };
   }
-  const offset = alignUp(fileEnd, word);
-  return { offset, vaddr: nextPage + (offset % pageSize) };
+  const limit = elf.is64 ? 2 ** 47 : 2 ** 32;
+  if (place.vaddr + MAX_CONGRUENCE_PADDING >= limit) {
+    throw new ElfEditError(
+      'EDIT_BAD_LAYOUT',
+      `the file's segments reach address 0x${memEnd.toString(16)}: no room for a new segment`,
+      { hint: 'the program headers are corrupt, or the file uses its whole address space' },
+    );
+  }
+  return place;
+}
+
+const MAX_CONGRUENCE_PADDING = 64 * 1024 * 1024;
+
+function largestDynamicSymbol(elf: ElfFile): number {
+  const syms = elf.dynamicSymbols();
+  if (syms === undefined) return 0;
+  const L = layoutsFor(elf.is64).sym;
+  let max = 0n;
+  for (let i = 0; i < syms.count; i++) {
+    const v = elf.view.wordBig(syms.offset + i * L.size + L.st_size);
+    if (v > max) max = v;
+  }
+  return Number(max > 16_777_216n ? 16_777_216n : max);
 }

@@ -185,6 +185,12 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     out = Buffer.from(elf.buf);
   }
   const v = new ByteView(out, h.littleEndian, h.is64);
+  checkInPlaceRoom(elf, needLoad ? seg.offset : elf.buf.length, {
+    dynstr: strings !== undefined && strings.rewrite && !dynstrMoves,
+    dynamic: !dynMoves,
+    interp: interpChanged && !interpMoves,
+    pht: !phtMoves,
+  });
   const fileAt = (p: Place, old: number) => (p.inPlace ? old : seg.offset + p.at);
   const addrAt = (p: Place, old: number) => (p.inPlace ? old : seg.vaddr + p.at);
   const sections = tableSections(elf);
@@ -320,6 +326,38 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   for (const [i, p] of table.entries()) writePhdr(v, phoff + i * L.phdr.size, p);
   v.setU8(EI_OSABI, m.osabi);
   return out;
+}
+
+/**
+ * Tables rewritten in place must lie wholly before `limit` (the end of what is kept of the
+ * input). A corrupt file whose tables overlap the end, or an appended segment, is refused.
+ */
+function checkInPlaceRoom(
+  elf: ElfFile,
+  limit: number,
+  which: { dynstr: boolean; dynamic: boolean; interp: boolean; pht: boolean },
+): void {
+  const regions: Array<[string, number, number]> = [];
+  if (which.dynstr && elf.dynstr !== undefined) regions.push(['.dynstr', elf.dynstr.offset, elf.dynstr.size]);
+  const d = elf.dynamic;
+  if (which.dynamic && d !== undefined)
+    regions.push(['.dynamic', d.offset, d.capacity * layoutsFor(elf.is64).dyn.size]);
+  if (which.interp && elf.interp !== undefined)
+    regions.push(['PT_INTERP', elf.interp.offset, elf.interp.size]);
+  if (which.pht)
+    regions.push(['the program header table', elf.header.phoff, elf.header.phnum * elf.header.phentsize]);
+  for (const v of elf.versionNeeds) regions.push(['.gnu.version_r', v.offset, 16 + v.entries.length * 16]);
+  for (const [what, offset, size] of regions) {
+    if (offset + size > limit) {
+      throw new ElfEditError(
+        'EDIT_BAD_LAYOUT',
+        `${what} (offset 0x${offset.toString(16)}, ${size} bytes) runs into the end of the file's image`,
+        {
+          hint: 'the file is corrupt (its tables overlap the end of the file or a segment appended by an earlier edit)',
+        },
+      );
+    }
+  }
 }
 
 /** A program header table keeps its size when it has PT_NULL entries to give up. */

@@ -62,6 +62,17 @@ export function findTailSegment(elf: ElfFile): TailSegment | undefined {
   const note = notes[0];
   if (note !== undefined) regions.push({ table: 'notes', offset: note.offset, size: note.filesz, align: 4 });
   if (regions.length === 0) return undefined;
+  // A table that starts before the segment but runs into it means the segment is not ours.
+  const overlaps = (off: number, size: number) => off < start && off + size > start;
+  if (
+    (elf.dynstr !== undefined && overlaps(elf.dynstr.offset, elf.dynstr.size)) ||
+    (elf.interp !== undefined && overlaps(elf.interp.offset, elf.interp.size)) ||
+    (dyn !== undefined && overlaps(dyn.offset, dyn.filesz)) ||
+    overlaps(h.phoff, h.phnum * h.phentsize) ||
+    elf.versionNeeds.some((v) => v.offset + 16 > start || v.entries.some((a) => a.offset + 16 > start))
+  ) {
+    return undefined;
+  }
 
   // The tables must tile the segment exactly, in the order the engine writes them.
   const order: TailTable[] = ['pht', 'interp', 'dynstr', 'dynamic', 'notes'];

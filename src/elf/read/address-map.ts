@@ -16,14 +16,20 @@ interface Range {
 export class AddressMap {
   private readonly ranges: Range[];
 
-  constructor(phdrs: readonly ProgramHeader[], sections: readonly SectionHeader[]) {
+  constructor(phdrs: readonly ProgramHeader[], sections: readonly SectionHeader[], fileSize: number) {
     const loads = phdrs.filter((p) => p.type === PT_LOAD);
-    this.ranges =
+    // Bytes a segment claims beyond the end of the file are not in the file.
+    const clamp = (r: Range): Range => ({
+      ...r,
+      filesz: Math.max(0, Math.min(r.filesz, fileSize - r.offset)),
+    });
+    this.ranges = (
       loads.length > 0
         ? loads.map((p) => ({ vaddr: p.vaddr, offset: p.offset, filesz: p.filesz }))
         : sections
             .filter((s) => (s.flags & BigInt(SHF_ALLOC)) !== 0n && s.type !== SHT_NOBITS)
-            .map((s) => ({ vaddr: s.addr, offset: s.offset, filesz: s.size }));
+            .map((s) => ({ vaddr: s.addr, offset: s.offset, filesz: s.size }))
+    ).map(clamp);
   }
 
   /** The file offset of `size` bytes at `vaddr`, or undefined when they are not all in the file. */

@@ -43,6 +43,15 @@ export function readDynamic(
     return undefined;
   }
   view.check(offset, size, 'dynamic section');
+  // When the section header describes the same table, the smaller of the two sizes is the room.
+  if (
+    ph !== undefined &&
+    section !== undefined &&
+    section.offset === offset &&
+    section.type === SHT_DYNAMIC
+  ) {
+    size = Math.min(size, section.size);
+  }
   const capacity = Math.floor(size / L.size);
   const entries: DynamicEntry[] = [];
   let terminated = false;

@@ -1,7 +1,14 @@
 import { ElfFormatError } from '../../errors/index.js';
 import type { ByteView } from '../../util/byte-view.js';
 import {
+  DT_GNU_HASH,
+  DT_HASH,
+  DT_JMPREL,
   DT_NEEDED,
+  DT_PLTGOT,
+  DT_REL,
+  DT_RELA,
+  DT_RELR,
   DT_RPATH,
   DT_RUNPATH,
   DT_SONAME,
@@ -12,6 +19,7 @@ import {
   DT_VERDEFNUM,
   DT_VERNEED,
   DT_VERNEEDNUM,
+  DT_VERSYM,
   PT_INTERP,
   PT_NOTE,
   SHT_GNU_VERDEF,
@@ -27,6 +35,22 @@ import { type ProgramHeader, readProgramHeaders } from './program-headers.js';
 import { readSections, type SectionHeader } from './sections.js';
 import { dynamicSymbolCount, dynamicSymbolNameOffsets } from './symbols.js';
 import { readVersionDefs, readVersionNeeds, type VersionDef, type VersionNeed } from './versions.js';
+
+/** Dynamic entries that point at tables ld.so reads (d_ptr into the file's loaded bytes). */
+const TABLE_POINTER_TAGS: ReadonlySet<bigint> = new Set([
+  DT_PLTGOT,
+  DT_HASH,
+  DT_GNU_HASH,
+  DT_STRTAB,
+  DT_SYMTAB,
+  DT_RELA,
+  DT_REL,
+  DT_JMPREL,
+  DT_RELR,
+  DT_VERSYM,
+  DT_VERNEED,
+  DT_VERDEF,
+]);
 
 /** A region of the file: where a table lives on disk and in memory. */
 export interface Region {
@@ -67,9 +91,10 @@ export class ElfFile {
     this.header = header;
     this.programHeaders = readProgramHeaders(view, header);
     this.sections = readSections(view, header);
-    this.addressMap = new AddressMap(this.programHeaders, this.sections);
+    this.addressMap = new AddressMap(this.programHeaders, this.sections, buf.length);
     this.interp = this.readInterp();
     this.dynamic = readDynamic(view, this.programHeaders, this.sections);
+    this.checkTablePointers();
     this.dynstr = this.readDynstrRegion();
     this.verneedRegion = this.findVersionRegion(DT_VERNEED, SHT_GNU_VERNEED);
     this.versionNeeds =
@@ -170,6 +195,28 @@ export class ElfFile {
   dynamicSymbolNameOffsets(): number[] {
     const syms = this.dynamicSymbols();
     return syms === undefined ? [] : dynamicSymbolNameOffsets(this.view, syms.offset, syms.count);
+  }
+
+  /**
+   * The tables ld.so reads through dynamic entries must be in the file's loaded bytes: a file whose
+   * DT_HASH or DT_SYMTAB points nowhere would crash the loader, and an edit could make such a
+   * dangling pointer land on new bytes.
+   */
+  private checkTablePointers(): void {
+    if (this.programHeaders.length === 0) return;
+    for (const e of this.dynamicEntries) {
+      if (!TABLE_POINTER_TAGS.has(e.tag)) continue;
+      if (
+        e.value > BigInt(Number.MAX_SAFE_INTEGER) ||
+        this.addressMap.tryOffset(Number(e.value), 1) === undefined
+      ) {
+        throw new ElfFormatError(
+          'ELF_BAD_ADDRESS',
+          `dynamic entry 0x${e.tag.toString(16)} points at 0x${e.value.toString(16)}, outside the file's loaded segments`,
+          { hint: 'the file is corrupt' },
+        );
+      }
+    }
   }
 
   private readInterp(): Interp | undefined {
