@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ioErrorFrom } from '../errors/index.js';
 
@@ -9,12 +20,17 @@ export interface WriteFileAtomicOptions {
    * 0o666 less the umask for a new file.
    */
   mode?: number;
+  /**
+   * fsync the file and its directory (the default), so the new contents survive a power loss.
+   * Either way the replacement is atomic for every reader.
+   */
+  durable?: boolean;
 }
 
 /**
  * Replaces `path` with `data` so that a reader sees the old file or the new one, never a mix:
  * writes a temporary file in the same directory, fsyncs it, renames it over the target and
- * fsyncs the directory. The target keeps its permission bits (and, when running as root, its
+ * fsyncs the directory (the fsyncs only when `durable`, the default). The target keeps its permission bits (and, when running as root, its
  * owner and group).
  *
  * A symbolic link is written through, as patchelf does: the file it points to is replaced and
@@ -29,51 +45,59 @@ export async function writeFileAtomic(
   data: Uint8Array,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
-  const target = await resolveTarget(path);
+  // Synchronous calls on purpose: a batch of small writes (cald patchelf over a closure) would
+  // otherwise spend most of its time hopping to the thread pool and back.
+  const target = resolveTarget(path);
   const dir = dirname(target);
   let existing: { mode: number; uid: number; gid: number } | undefined;
   try {
-    const st = await stat(target);
+    const st = statSync(target);
     existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioErrorFrom(e, 'write', path);
   }
   const mode = options.mode ?? existing?.mode;
+  const durable = options.durable !== false;
   const tmp = join(dir, `.${basename(target)}.cald-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-  let fh: FileHandle | undefined;
+  let fd: number | undefined;
   try {
-    // 'wx': never follow or reuse something already at the temporary name.
-    fh = await open(tmp, 'wx', mode ?? 0o666);
-    await fh.writeFile(data);
-    // The umask applies to open()'s mode; an explicit chmod gives exactly the bits asked for.
-    if (mode !== undefined) await fh.chmod(mode);
-    if (existing !== undefined && process.getuid?.() === 0) {
-      await fh.chown(existing.uid, existing.gid);
-      // chown clears set-user-ID and set-group-ID bits: set them again.
-      if (mode !== undefined) await fh.chmod(mode);
-    }
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, target);
+    fd = openSync(tmp, 'wx', mode ?? 0o666);
+    writeAll(fd, data);
+    if (existing !== undefined && process.getuid?.() === 0) fchownSync(fd, existing.uid, existing.gid);
+    // After chown, which clears set-id bits.
+    if (mode !== undefined) fchmodSync(fd, mode);
+    if (durable) fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, target);
   } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {}
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {}
     throw ioErrorFrom(e, 'write', path);
   }
-  await syncDir(dir);
+  if (durable) syncDir(dir);
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
 /** The file a write to `path` must replace: `path` itself, or where its symbolic link(s) lead. */
-async function resolveTarget(path: string): Promise<string> {
+function resolveTarget(path: string): string {
   try {
-    return await realpath(path);
+    return realpathSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    // A new file: resolve its directory only. (A dangling link is replaced by the new file.)
     if (code === 'ENOENT') {
       try {
-        return join(await realpath(dirname(path)), basename(path));
+        return join(realpathSync(dirname(path)), basename(path));
       } catch (e2) {
         throw ioErrorFrom(e2, 'write', path);
       }
@@ -83,14 +107,13 @@ async function resolveTarget(path: string): Promise<string> {
 }
 
 /** Makes the rename durable. Some file systems refuse fsync on a directory; that is not an error. */
-async function syncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
+function syncDir(dir: string): void {
+  let fd: number | undefined;
   try {
-    fh = await open(dir, 'r');
-    await fh.sync();
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
   } catch {
-    // EINVAL/EISDIR/EACCES on some file systems: the data is written; durability is best effort.
   } finally {
-    await fh?.close().catch(() => undefined);
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -70,6 +70,9 @@ export async function patchOne(
     path,
     ...(output === undefined ? {} : { output }),
     ...(req.pageSize === undefined ? {} : { pageSize: req.pageSize }),
+    // Like patchelf, no fsync (build systems sync their outputs once); the replacement is still
+    // atomic. CALD_FSYNC=1 makes every write durable.
+    durable: io.env.CALD_FSYNC === '1',
     edits: async (target) => {
       checkType(target);
       printFacts(req, target, io);
