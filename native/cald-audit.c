@@ -444,9 +444,33 @@ static char *resolve(const char *name) {
 /* Accept the loader's interface version (la_objsearch exists since version 1). */
 API unsigned int la_version(unsigned int version) { return version < LAV_CURRENT ? version : LAV_CURRENT; }
 
+/*
+ * Programs dlopen some files by absolute path (python's extension modules). An import records
+ * each imported file's original path as <store>/paths<original path>, a symbolic link to its
+ * object; such a load is answered with the object, verified like any content name, so it pulls
+ * in the content-named closure rather than the host's libraries. Paths with no entry load as
+ * they are. The entry must end in objects/sha256/<hex>: anything else is ignored.
+ */
+static char *map_path(const char *name) {
+  char entry[PATH_CAP], target[PATH_CAP], cas[96];
+  if (!store_ready() || cat(entry, sizeof entry, store_root, "/paths", name, NULL) <= 0) return (char *)name;
+  long n = sys(SYS_readlinkat, AT_FDCWD, L(entry), L(target), sizeof target - 1);
+  if (n < 64 + 15) return (char *)name;
+  target[n] = '\0';
+  const char *hex = target + n - 64;
+  if (!c_starts(hex - 15, "objects/sha256/")) return (char *)name;
+  for (int i = 0; i < 64; i++)
+    if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'))) return (char *)name;
+  if (cat(cas, sizeof cas, "cas:sha256:", hex, NULL) <= 0) return (char *)name;
+  if (debug) SAY("cald: ", name, " is imported as ", cas);
+  return resolve(cas);
+}
+
 API char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
   (void)cookie;
-  if (flag != LA_SER_ORIG || !c_starts(name, "cas:")) return (char *)name;
+  if (flag != LA_SER_ORIG) return (char *)name;
+  if (name[0] == '/') return map_path(name);
+  if (!c_starts(name, "cas:")) return (char *)name;
   return resolve(name);
 }
 

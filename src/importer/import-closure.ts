@@ -151,6 +151,8 @@ export async function importClosure(
     const digest = await store.put(out, { executable, refs });
     // The name directory: entries named exactly like the DT_NEEDED strings now in use.
     for (const name of names) store.addName(name);
+    // So a dlopen of the original path (python's extension modules) reaches the object.
+    store.addPath(path, digest);
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
     progress?.(done.size, order.length, path);
   }

@@ -18,8 +18,8 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
+import { dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
+import { BadNameError, ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
 import { formatCasName, parseCasName } from './cas-name.js';
 import {
   createHasher,
@@ -314,6 +314,51 @@ export class FileStore implements LocalObjectStore {
       throw ioErrorFrom(e, 'add name in', this.layout.names);
     }
     return name;
+  }
+
+  /**
+   * Records that the file at `original` (an absolute, normalized path) was imported as `digest`:
+   * `<store>/paths<original>` becomes a relative link to the object, so the resolver can answer a
+   * dlopen of that path with the object. A later import of the same path replaces the entry.
+   */
+  addPath(original: string, digest: Digest): string {
+    this.assertWritable();
+    if (
+      !isAbsolute(original) ||
+      normalize(original) !== original ||
+      original.includes('\0') ||
+      original === '/'
+    ) {
+      throw new BadNameError(
+        'NAME_BAD_PATH',
+        `not an absolute, normalized file path: ${JSON.stringify(original)}`,
+        {
+          hint: 'give the real path of the imported file',
+        },
+      );
+    }
+    if (this.statSync(digest) === undefined) throw this.missing(digest, original);
+    const entry = join(this.layout.paths, original);
+    const target = relative(dirname(entry), join(this.layout.objectDir(digest.algorithm), digest.hex));
+    if (readlinkOrUndefined(entry) === target) return entry;
+    const tmp = tempPath(this.layout.tmp, 'path');
+    try {
+      makeDirs(dirname(entry), DIR_MODE);
+      symlinkSync(target, tmp);
+      renameSync(tmp, entry);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw ioErrorFrom(e, 'record the path of an imported file in', this.layout.paths);
+    }
+    return entry;
+  }
+
+  /** The digest recorded for an imported file's original path, if any. */
+  resolvePath(original: string): Digest | undefined {
+    if (!isAbsolute(original)) return undefined;
+    const target = readlinkOrUndefined(join(this.layout.paths, normalize(original)));
+    const m = target === undefined ? null : /objects\/(sha256)\/([0-9a-f]{64})$/.exec(target);
+    return m === null ? undefined : Digest.from(m[1]!, m[2]!);
   }
 
   /** The valid `cas:` names in the name directory, sorted. Other entries are skipped. */

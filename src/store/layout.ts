@@ -15,6 +15,8 @@ export interface StoreLayout {
   readonly marker: string;
   readonly objects: string;
   readonly names: string;
+  /** Original paths of imported files, mirrored: paths/usr/lib/x.so -> ../../../objects/sha256/<hex>. */
+  readonly paths: string;
   readonly roots: string;
   readonly tmp: string;
   readonly index: string;
@@ -27,6 +29,7 @@ export function storeLayout(root: string): StoreLayout {
     marker: join(root, MARKER_FILE),
     objects: join(root, 'objects'),
     names: join(root, 'names'),
+    paths: join(root, 'paths'),
     roots: join(root, 'roots'),
     tmp: join(root, 'tmp'),
     index: join(root, 'index.sqlite'),

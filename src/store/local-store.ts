@@ -129,6 +129,11 @@ export class LocalStore {
     return name;
   }
 
+  /** See FileStore.addPath: the original path of an imported file, for the resolver. */
+  addPath(original: string, digest: Digest): string {
+    return this.files.addPath(original, digest);
+  }
+
   removeName(name: string): boolean {
     const removed = this.files.removeName(name);
     this.index.forgetName(name);
