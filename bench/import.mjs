@@ -1,0 +1,75 @@
+// Import of a program's whole closure into a fresh store (`cald import`), side by side in one run
+// with the references that bound it: hashing the same bytes once (the hashing limit, node:crypto)
+// and copying them (`cp`, the I/O of storing them). Prints wall times, ratios and cald's peak memory.
+//
+//   npm run build && node bench/import.mjs [--program /usr/bin/ffmpeg] [--reps 3]
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const program = arg('--program', '/usr/bin/ffmpeg');
+const reps = Number(arg('--reps', '3'));
+const repo = resolve(new URL('..', import.meta.url).pathname);
+const cald = join(repo, 'bin/cald.js');
+
+const ldd = spawnSync('ldd', [program], { encoding: 'utf8' }).stdout;
+const files = [
+  realpathSync(program),
+  ...[...ldd.matchAll(/=> (\/\S+) \(/g)].map((m) => realpathSync(m[1])),
+  ...[...ldd.matchAll(/^\s+(\/\S+) \(/gm)].map((m) => realpathSync(m[1])),
+];
+const unique = [...new Set(files)];
+
+function hashAll() {
+  const buf = Buffer.allocUnsafe(4 << 20);
+  let bytes = 0;
+  const t0 = process.hrtime.bigint();
+  for (const f of unique) {
+    const h = createHash('sha256');
+    const fd = openSync(f, 'r');
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; bytes += n) h.update(buf.subarray(0, n));
+    closeSync(fd);
+    h.digest();
+  }
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, bytes };
+}
+
+const time = (cmd, args, env = {}) => {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', cmd, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, rssKiB: Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? 0) };
+};
+
+console.log(`program: ${program} (${unique.length} files in its closure as ldd lists it, interpreter included)`);
+console.log(`cald:    node ${cald} import ${program}   (fresh store each time, CALD_STORE=<tmp>)`);
+console.log(`hash:    sha256 of every file once, node:crypto, 4 MiB reads (the hashing limit)`);
+console.log(`copy:    cp ${unique.length} files into a fresh directory`);
+const rows = [];
+for (let rep = 1; rep <= reps; rep++) {
+  const work = mkdtempSync(join(tmpdir(), 'cald-bench-import-'));
+  try {
+    const c = time(process.execPath, [cald, 'import', program], { CALD_STORE: join(work, 'store') });
+    const h = hashAll();
+    const copy = time('cp', [...unique, mkdtempSync(join(work, 'copy-'))]);
+    rows.push({ cald: c.ms, rss: c.rssKiB, hash: h.ms, copy: copy.ms, bytes: h.bytes });
+    console.log(
+      `rep ${rep}: cald import ${c.ms.toFixed(0)} ms (peak ${(c.rssKiB / 1024).toFixed(0)} MiB), hash ${h.ms.toFixed(0)} ms (${(h.bytes / 1e6).toFixed(0)} MB, ${(h.bytes / 1e6 / (h.ms / 1000)).toFixed(0)} MB/s), cp ${copy.ms.toFixed(0)} ms; cald/hash ${(c.ms / h.ms).toFixed(1)}x, cald/cp ${(c.ms / copy.ms).toFixed(1)}x`,
+    );
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+const med = (k) => [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(rows.length / 2)];
+console.log(
+  `median: cald import ${med('cald').toFixed(0)} ms (target < 2000 ms), peak ${(Math.max(...rows.map((r) => r.rss)) / 1024).toFixed(0)} MiB (target < 300 MB); hash ${med('hash').toFixed(0)} ms; cp ${med('copy').toFixed(0)} ms; cald/hash ${(med('cald') / med('hash')).toFixed(1)}x`,
+);
