@@ -48,7 +48,15 @@ export interface ImportOptions {
   useLdLibraryPath?: boolean;
   env?: Readonly<Record<string, string | undefined>>;
   progress?: ImportProgress;
+  /**
+   * Give imported programs DT_AUDIT = libcald-audit.so, so they run with no environment once the
+   * audit library is installed system-wide (`cald install-audit`).
+   */
+  audit?: boolean;
 }
+
+/** The name imported programs give in DT_AUDIT: found by ld.so like a library (ld.so.cache). */
+export const AUDIT_LIBRARY_NAME = 'libcald-audit.so';
 
 export interface ImportedFile {
   path: string;
@@ -214,6 +222,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
           }
         },
         isExecutable: (p) => (lstatSync(p).mode & 0o111) !== 0,
+        ...(options.audit === true ? { audit: AUDIT_LIBRARY_NAME } : {}),
       },
       options.progress,
     );

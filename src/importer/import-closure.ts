@@ -1,5 +1,6 @@
 import type { ElfEdit } from '../elf/edit/index.js';
 import { editElf } from '../elf/edit/index.js';
+import { DT_AUDIT } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { CaldError } from '../errors/index.js';
 import { type Digest, digestOfBuffer, formatCasName, hintFromName, type LocalStore } from '../store/index.js';
@@ -26,6 +27,11 @@ export interface ImportInput {
   readFile: (path: string) => Buffer;
   /** Whether a file was executable (mode & 0o111): programs stay runnable in the store. */
   isExecutable: (path: string) => boolean;
+  /**
+   * A DT_AUDIT name to give the imported programs (roots with PT_INTERP), so they resolve their
+   * content names with no environment once that audit library is installed where ld.so finds it.
+   */
+  audit?: string;
 }
 
 export interface ImportedObject {
@@ -133,6 +139,9 @@ export async function importClosure(
     // Search paths only matter for names that are still searched; dropping them keeps the host's
     // directories (and the store's own path) out of the object.
     if (!hostDeps) edits.push({ kind: 'removeSearchPath' });
+    if (input.audit !== undefined && elf.interp !== undefined && input.roots.includes(path)) {
+      edits.push({ kind: 'setDynamic', tag: DT_AUDIT, value: input.audit });
+    }
     if (elf.interp !== undefined && loader !== undefined) {
       edits.push({
         kind: 'setNote',

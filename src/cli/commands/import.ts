@@ -21,6 +21,7 @@ interface ImportFlags {
   exclude?: string[];
   defaultExcludes?: boolean;
   libraryPath?: boolean;
+  audit?: boolean;
   store?: string;
   json?: boolean;
 }
@@ -44,6 +45,7 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option('--no-default-excludes', 'import GPU/graphics driver libraries too')
     .option('--library-path', 'let LD_LIBRARY_PATH take part in finding libraries, as the loader would')
+    .option('--audit', 'name libcald-audit.so in the programs\' DT_AUDIT: they run with no environment once it is installed (cald install-audit)')
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
@@ -58,6 +60,7 @@ export function register(program: Command, ctx: CommandContext): void {
           ...(flags.exclude === undefined ? {} : { exclude: flags.exclude }),
           noDefaultExcludes: flags.defaultExcludes === false,
           useLdLibraryPath: flags.libraryPath === true,
+          audit: flags.audit === true,
           ...(flags.store === undefined ? {} : { store: flags.store }),
           env: ctx.io.env,
           progress: (done, total, path) => bar.update(done, total, path),
