@@ -3,6 +3,8 @@
 //
 //   native/cald-audit.c      -> native/build/libcald-audit.so  (rtld-audit resolver, shared library)
 //   native/<other>.c         -> native/build/<other>           (small programs, e.g. cald-sha256sum)
+//   native/cald-launch.c     -> native/build/cald-launch       (the installed-command launcher; static
+//                                                               when libc.a is there, else dynamic)
 //
 // CC overrides the compiler (default cc). One line per artifact; one line and exit 1 on failure.
 import { spawnSync } from 'node:child_process';
@@ -25,6 +27,13 @@ const freestanding = ['x64', 'arm64'].includes(process.arch)
   ? ['-nostdlib', '-fno-stack-protector', '-Wl,-z,defs']
   : [];
 
+/**
+ * Extra flags per program, tried in order until one links. The launcher runs before every
+ * installed program, so it is linked statically when it can be: a dynamic launcher would pay a
+ * whole second ld.so start-up (docs/running.md).
+ */
+const programFlags = new Map([['cald-launch.c', [['-static'], []]]]);
+
 function fail(message) {
   console.error(`build-native: ${message}`);
   process.exit(1);
@@ -42,10 +51,15 @@ const sources = readdirSync(src)
 for (const file of sources) {
   const lib = libraries.get(file);
   const target = join(out, lib ?? file.slice(0, -2));
-  const args = lib
-    ? ['-shared', '-fPIC', ...warn, '-fvisibility=hidden', ...freestanding, '-o', target, join(src, file)]
-    : [...warn, '-o', target, join(src, file)];
-  const r = spawnSync(cc, args, { encoding: 'utf8' });
+  const variants = lib
+    ? [['-shared', '-fPIC', ...warn, '-fvisibility=hidden', ...freestanding, '-o', target, join(src, file)]]
+    : (programFlags.get(file) ?? [[]]).map((extra) => [...warn, ...extra, '-o', target, join(src, file)]);
+  let args = variants[0];
+  let r;
+  for (args of variants) {
+    r = spawnSync(cc, args, { encoding: 'utf8' });
+    if (r.status === 0) break;
+  }
   if (r.status !== 0) {
     process.stderr.write(r.stderr);
     fail(`${cc} ${args.join(' ')} failed (exit ${r.status})`);

@@ -1,5 +1,6 @@
 // The api layer's public operations: one async function per file, each taking one options object.
 
+export { type EnvOptions, type EnvResult, envScript } from './env.js';
 export {
   DEFAULT_HOST_PROVIDED,
   type ImportedFile,
@@ -20,6 +21,8 @@ export {
   type VersionDefReport,
   type VersionNeedReport,
 } from './inspect.js';
+export { type InstallOptions, type InstallResult, installLauncher } from './install.js';
+export { type LddInterpreter, type LddOptions, type LddProblem, type LddReport, ldd } from './ldd.js';
 export {
   type ElfEdit,
   type ElfSummary,
@@ -28,4 +31,13 @@ export {
   type PatchTarget,
   patchFile,
 } from './patch-file.js';
+export {
+  type ChildOutcome,
+  exitLike,
+  type PreparedRun,
+  prepareRun,
+  type RunOptions,
+  run,
+  startPrepared,
+} from './run.js';
 export { type ShrinkRpathOptions, type ShrinkRpathResult, shrinkRpath } from './shrink-rpath.js';

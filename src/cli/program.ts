@@ -1,7 +1,11 @@
 import { Command, CommanderError } from 'commander';
+import { register as registerEnv } from './commands/env.js';
 import { register as registerImport } from './commands/import.js';
 import { register as registerInspect } from './commands/inspect.js';
+import { register as registerInstall } from './commands/install.js';
+import { register as registerLdd } from './commands/ldd.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
+import { register as registerRun } from './commands/run.js';
 import type { CommandContext, RegisterCommand } from './context.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -9,7 +13,15 @@ import { CALD_VERSION } from './version.js';
 
 // One file per command. Heavy modules (the ELF engine, the api) are imported inside each action,
 // so `cald --help` loads only commander.
-const COMMANDS: readonly RegisterCommand[] = [registerImport, registerInspect, registerPatchelf];
+const COMMANDS: readonly RegisterCommand[] = [
+  registerImport,
+  registerInspect,
+  registerPatchelf,
+  registerRun,
+  registerEnv,
+  registerInstall,
+  registerLdd,
+];
 const EXAMPLES = `
 Examples:
   $ cald inspect /usr/bin/ls               what a program is and what it needs

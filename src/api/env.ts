@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import {
+  AUDIT_LIBRARY,
+  auditLibraryPath,
+  checkMode,
+  checkShell,
+  type Env,
+  type ModeSettings,
+  modeSettings,
+  nativeDir,
+  type RunMode,
+  type Shell,
+  shellCode,
+} from '../runtime/index.js';
+import { resolveStoreLocation } from '../store/index.js';
+
+export interface EnvOptions {
+  /** audit (default) or names. */
+  mode?: RunMode | string;
+  /** sh (default; also for bash and zsh) or fish. */
+  shell?: Shell | string;
+  /** Print code that undoes the settings instead. */
+  unset?: boolean;
+  /** The --store option. */
+  store?: string;
+  env?: Env;
+  cwd?: string;
+}
+
+export interface EnvResult {
+  readonly mode: RunMode;
+  readonly shell: Shell;
+  readonly store: string;
+  /** The variables and values the code sets (or removes). */
+  readonly settings: ModeSettings;
+  /** Shell code for `eval "$(cald env)"`. */
+  readonly script: string;
+}
+
+/**
+ * Shell code that lets imported programs run with no cald process (docs/running.md):
+ * audit mode sets LD_AUDIT and CALD_STORE, names mode puts <store>/names on LD_LIBRARY_PATH.
+ * The store need not exist yet; the audit library must be built (except for `unset`).
+ */
+export async function envScript(options: EnvOptions = {}): Promise<EnvResult> {
+  const env = options.env ?? process.env;
+  const mode = checkMode(options.mode ?? 'audit');
+  const shell = checkShell(options.shell ?? 'sh');
+  const unset = options.unset === true;
+  const { path: store } = resolveStoreLocation({
+    option: options.store,
+    env,
+    cwd: options.cwd ?? process.cwd(),
+  });
+  const audit =
+    mode !== 'audit' ? undefined : unset ? join(nativeDir(env), AUDIT_LIBRARY) : auditLibraryPath(env);
+  const settings = modeSettings(mode, store, audit);
+  return { mode, shell, store, settings, script: shellCode(settings, shell, unset) };
+}

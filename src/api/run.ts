@@ -1,0 +1,100 @@
+import { UsageError } from '../errors/index.js';
+import {
+  auditLibraryPath,
+  type ChildOutcome,
+  checkMode,
+  commandFor,
+  describePlan,
+  type Env,
+  exitLike,
+  type LoaderPlan,
+  modeSettings,
+  openStore,
+  planLoader,
+  type RunMode,
+  type RunTarget,
+  readProgram,
+  resolveTarget,
+  runEnvironment,
+  spawnForeground,
+} from '../runtime/index.js';
+
+export interface RunOptions {
+  /** PROGRAM|URI: an imported program's name, a cas: URI, a sha256: digest, a hex prefix or a path. */
+  program: string;
+  /** Arguments after argv[0]. */
+  args?: readonly string[];
+  /** audit (default) or names. */
+  mode?: RunMode | string;
+  /** argv[0] for the program; by default the name it was imported under. */
+  argv0?: string;
+  /** The --store option. */
+  store?: string;
+  /** The environment the program inherits (and where CALD_STORE etc. are read); process.env by default. */
+  env?: Env;
+  /** Where a relative store or path is taken from; process.cwd() by default. */
+  cwd?: string;
+}
+
+/** Everything decided before the program starts: what `run` will exec, with which environment. */
+export interface PreparedRun {
+  readonly target: RunTarget;
+  readonly mode: RunMode;
+  readonly store: string;
+  readonly plan: LoaderPlan;
+  /** What is exec'd: the program, or the stored loader for `stored-loader` plans. */
+  readonly file: string;
+  readonly args: string[];
+  readonly argv0: string;
+  readonly env: Record<string, string>;
+  /** One line for CALD_DEBUG saying how it starts. */
+  readonly debugLine: string;
+}
+
+/** Resolves the program and works out how to start it, without starting it. */
+export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
+  if (typeof options.program !== 'string') throw new UsageError('run: `program` must be a string');
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const mode = checkMode(options.mode ?? 'audit');
+  const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
+  const target = resolveTarget(options.program, store);
+  const { elf } = readProgram(target);
+  const plan: LoaderPlan =
+    elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
+  const argv0 = options.argv0 ?? target.argv0;
+  const cmd = commandFor(plan, target.path, argv0, options.args ?? []);
+  const settings = modeSettings(mode, storePath, mode === 'audit' ? auditLibraryPath(env) : undefined);
+  return {
+    target,
+    mode,
+    store: storePath,
+    plan,
+    file: cmd.file,
+    args: cmd.args,
+    argv0: cmd.argv0,
+    env: runEnvironment(env, settings),
+    debugLine: describePlan(plan, target.path),
+  };
+}
+
+/**
+ * Runs a stored program as if it were the original: standard streams inherited, signals passed
+ * on, and resolves with how it ended (an exit status or a signal). `exitLike` ends the calling
+ * process the same way.
+ */
+export async function run(options: RunOptions): Promise<ChildOutcome> {
+  return startPrepared(await prepareRun(options));
+}
+
+/** Starts what prepareRun decided. */
+export function startPrepared(prepared: PreparedRun): Promise<ChildOutcome> {
+  return spawnForeground({
+    file: prepared.file,
+    args: prepared.args,
+    argv0: prepared.argv0,
+    env: prepared.env,
+  });
+}
+
+export { type ChildOutcome, exitLike };

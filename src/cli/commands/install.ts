@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+
+const EXAMPLES = `
+Examples:
+  $ cald install ffmpeg --bin ~/.local/bin              ~/.local/bin/ffmpeg runs the imported ffmpeg
+  $ cald install cas:sha256:3a1f…9c --bin ~/bin --name ff
+
+The command is a copy of cald's native launcher (no Node.js at start-up) with the program's
+digest, the store and the audit library written into it. It execs the store object with LD_AUDIT
+and CALD_STORE set (CALD_STORE from the environment wins, so a moved store still works).
+See docs/running.md, "The launcher".`;
+
+interface InstallFlags {
+  bin: string;
+  name?: string;
+  store?: string;
+  json?: boolean;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('install')
+    .description('write a native command that runs an imported program (no cald or Node.js at start-up)')
+    .argument('<program>', 'imported program name, cas: URI, sha256: digest or hex prefix')
+    .requiredOption('--bin <dir>', 'directory to write the command into')
+    .option('--name <name>', 'file name of the command (default: the name the program was imported under)')
+    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (name: string, flags: InstallFlags) => {
+      const { installLauncher } = await import('../../api/install.js');
+      const r = await installLauncher({
+        program: name,
+        bin: flags.bin,
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+        ...(flags.store === undefined ? {} : { store: flags.store }),
+      });
+      if (flags.json === true) ctx.io.out(`${JSON.stringify(r, null, 2)}\n`);
+      else ctx.io.out(`installed ${r.path} -> ${r.digest}\n`);
+      ctx.setStatus(EXIT.OK);
+    });
+}

@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import type { LddReport } from '../../api/ldd.js';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import type { Colors } from '../io.js';
+
+const EXAMPLES = `
+Examples:
+  $ cald ldd ffmpeg
+  $ cald ldd --json cas:sha256:3a1f…9c | jq '.problems'
+
+Each cas: name is shown with its object and whether the object exists and hashes to its name
+(cald reads and hashes every object); normal names (the loader, host libraries) with the file the
+host loader picks (ld.so --list under the audit environment). A name already shown is marked
+"(above)". Exit status 1 when anything is missing or tampered.`;
+
+interface LddFlags {
+  store?: string;
+  json?: boolean;
+}
+
+type Node = LddReport['needed'][number];
+
+function stateText(n: Node, c: Colors): string {
+  switch (n.state) {
+    case 'verified':
+      return c.green(n.seen === true ? 'verified (above)' : 'verified');
+    case 'host':
+      return c.dim('host');
+    case 'tampered':
+      return c.red(`TAMPERED: hashes to ${n.actual ?? '?'}`);
+    case 'missing':
+      return c.red('MISSING');
+    case 'host-unknown':
+      return c.yellow('host (not resolved: the loader stopped)');
+    case 'host-missing':
+      return c.red(`NOT FOUND${n.message === undefined ? '' : `: ${n.message}`}`);
+    default:
+      return c.red(`${n.state.toUpperCase()}${n.message === undefined ? '' : `: ${n.message}`}`);
+  }
+}
+
+export function formatLdd(r: LddReport, c: Colors): string {
+  const lines: string[] = [];
+  const p = r.program;
+  lines.push(
+    `${c.bold(p.spec)}: ${p.path}${p.digest === null ? ' (not in the store)' : ` ${c.green('verified')}`}`,
+  );
+  if (r.interpreter !== null) {
+    const i = r.interpreter;
+    const how =
+      i.noted === null
+        ? 'host (no interpreter note)'
+        : i.use === 'host'
+          ? `host, matches ${i.noted}`
+          : i.use === 'stored'
+            ? `stored loader ${i.stored} (host is ${i.host ?? 'missing'}, imported with ${i.noted})`
+            : c.red(`MISSING: imported with ${i.noted}, host is ${i.host ?? 'missing'}`);
+    lines.push(`  interpreter ${i.path}: ${how}`);
+  }
+  const walk = (nodes: readonly Node[], depth: number) => {
+    for (const n of nodes) {
+      const pad = '  '.repeat(depth + 1);
+      lines.push(`${pad}${n.name} => ${n.path ?? 'not found'}  ${stateText(n, c)}`);
+      if (n.needed !== undefined) walk(n.needed, depth + 1);
+    }
+  };
+  walk(r.needed, 0);
+  if (r.hostLoaderError !== null) lines.push(`  ${c.yellow('host loader:')} ${r.hostLoaderError}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('ldd')
+    .description('show the resolved library tree of an imported program, verifying every object')
+    .argument('<program>', 'imported program name, cas: URI, sha256: digest, hex prefix, or a path')
+    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (name: string, flags: LddFlags) => {
+      const { io } = ctx;
+      const { ldd } = await import('../../api/ldd.js');
+      const r = await ldd({ program: name, ...(flags.store === undefined ? {} : { store: flags.store }) });
+      if (flags.json === true) {
+        io.out(`${JSON.stringify(r, null, 2)}\n`);
+      } else {
+        io.out(formatLdd(r, io.outColors));
+        const c = io.errColors;
+        for (const pr of r.problems) {
+          io.err(
+            `${c.bold(c.red('cald:'))} ${pr.state} ${pr.name}${pr.path === null ? '' : ` (${pr.path})`}\n`,
+          );
+        }
+      }
+      ctx.setStatus(r.ok ? EXIT.OK : EXIT.FAILURE);
+    });
+}

@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { reportError } from '../report-error.js';
+
+const EXAMPLES = `
+Examples:
+  $ cald run ffmpeg -version                  an imported program, by the name it was imported under
+  $ cald run cas:sha256:3a1f…9c -- --help     by URI; after -- nothing is read by cald
+  $ cald run 3a1f9c0d --mode names            by hex prefix, found through <store>/names
+  $ cald run --argv0 vi ./nvim-imported       a cas-named program given by path
+
+PROGRAM is an imported program's name, cas:sha256:<hex>, sha256:<hex>, a hex prefix of a stored
+object (6+ digits), or a path containing '/'. Options after PROGRAM go to the program.
+The exit status is the program's; a program killed by a signal makes cald die by the same
+signal. If cald cannot start it: 127 (not found), 126 (found but not runnable), 2 (usage).
+CALD_DEBUG=1 says how it starts (host loader, or the stored loader run explicitly).
+See docs/running.md.`;
+
+interface RunFlags {
+  mode: string;
+  argv0?: string;
+  store?: string;
+}
+
+/** Failures before the program starts, as env(1) and shells report them. */
+function startStatus(code: string): number {
+  if (code === 'USAGE') return EXIT.USAGE;
+  if (code === 'RUN_NOT_FOUND' || code.startsWith('STORE_') || code.startsWith('NAME_')) return 127;
+  return 126;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('run')
+    .description(
+      'run an imported program by content (standard streams, signals, exit status as the original)',
+    )
+    .argument('<program>', 'imported program name, cas: URI, sha256: digest, hex prefix, or a path')
+    .argument('[args...]', 'arguments for the program')
+    .option(
+      '--mode <mode>',
+      'audit: LD_AUDIT resolver, verified; names: <store>/names on LD_LIBRARY_PATH',
+      'audit',
+    )
+    .option('--argv0 <name>', 'argv[0] for the program (default: the name it was imported under)')
+    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .passThroughOptions()
+    .addHelpText('after', EXAMPLES)
+    .action(async (name: string, args: string[], flags: RunFlags) => {
+      const { io } = ctx;
+      const { prepareRun, startPrepared, exitLike } = await import('../../api/run.js');
+      let outcome: Awaited<ReturnType<typeof startPrepared>>;
+      try {
+        const prepared = await prepareRun({
+          program: name,
+          args,
+          mode: flags.mode,
+          ...(flags.argv0 === undefined ? {} : { argv0: flags.argv0 }),
+          ...(flags.store === undefined ? {} : { store: flags.store }),
+        });
+        if (io.env.CALD_DEBUG === '1') io.err(`${prepared.debugLine}\n`);
+        outcome = await startPrepared(prepared);
+      } catch (e) {
+        reportError(io, e, { json: false });
+        const code = (e as { code?: unknown }).code;
+        ctx.setStatus(startStatus(typeof code === 'string' ? code : ''));
+        return;
+      }
+      if (outcome.signal !== null) exitLike(outcome);
+      ctx.setStatus(outcome.status ?? 1);
+    });
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { ElfFile } from '../elf/read/index.js';
+import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
+import { digestOfBuffer, FileStore, resolveStoreLocation } from '../store/index.js';
+import type { Env } from './environment.js';
+import type { RunTarget } from './target.js';
+
+/**
+ * Opens the store read-only (no index, no SQLite: this is on `cald run`'s start-up path).
+ * With `optional`, a store that does not exist yet gives undefined instead of an error.
+ */
+export function openStore(
+  option: string | undefined,
+  env: Env,
+  cwd: string,
+  optional = false,
+): { path: string; store: FileStore | undefined } {
+  const { path } = resolveStoreLocation({ option, env, cwd });
+  try {
+    return { path, store: FileStore.open(path, { readOnly: true }) };
+  } catch (e) {
+    if (optional && e instanceof StoreError && e.code === 'STORE_NOT_FOUND')
+      return { path, store: undefined };
+    throw e;
+  }
+}
+
+/** The program's bytes, verified against its digest when it is a store object, and parsed. */
+export function readProgram(target: RunTarget): { bytes: Buffer; elf: ElfFile | undefined } {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(target.path);
+  } catch (e) {
+    throw ioErrorFrom(e, 'read', target.path);
+  }
+  if (target.digest !== undefined) {
+    const actual = digestOfBuffer(bytes, target.digest.algorithm);
+    if (!actual.equals(target.digest)) {
+      throw new StoreIntegrityError(
+        'INTEGRITY_CORRUPT_OBJECT',
+        `refusing ${target.digest}: ${target.path} hashes to ${actual} (changed or corrupted)`,
+        {
+          hint: 'delete the object and import the program again',
+          data: { digest: target.digest.toString(), actual: actual.toString(), path: target.path },
+        },
+      );
+    }
+  }
+  try {
+    return { bytes, elf: ElfFile.parse(bytes) };
+  } catch (e) {
+    // A script or other non-ELF file given by path is run as it is.
+    if (target.digest === undefined && isCaldError(e) && e.code.startsWith('ELF_'))
+      return { bytes, elf: undefined };
+    throw e;
+  }
+}

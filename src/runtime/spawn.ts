@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { CaldError } from '../errors/index.js';
+
+/** How a child ended: an exit status or the signal that killed it. */
+export interface ChildOutcome {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/**
+ * Signals cald passes on to the child. SIGINT, SIGQUIT and SIGWINCH come from the terminal to
+ * the whole foreground process group, which the child shares with cald: they are passed on
+ * only when cald is not in its terminal's foreground group (sent with kill(1), or no terminal),
+ * so a Ctrl-C reaches the child once, not twice. SIGKILL and SIGSTOP cannot be caught; the job
+ * control signals (SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT) reach the whole group from the terminal.
+ */
+export const FORWARDED: readonly NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGWINCH',
+];
+const FROM_TERMINAL = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH']);
+
+/** True when this process is in the foreground process group of a controlling terminal. */
+export function inTerminalForeground(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    // pid (comm) state ppid pgrp session tty_nr tpgid ...; comm may hold spaces and ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pgrp = Number(f[2]);
+    const ttyNr = Number(f[4]);
+    const tpgid = Number(f[5]);
+    return ttyNr !== 0 && tpgid === pgrp;
+  } catch {
+    return false;
+  }
+}
+
+export interface SpawnOptions {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly argv0: string;
+  readonly env: Record<string, string>;
+}
+
+/**
+ * Runs a program with the standard streams inherited, passes signals on (FORWARDED) and
+ * resolves with how it ended. Rejects with RUN_EXEC_FAILED when it cannot be started.
+ */
+export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
+  return new Promise((resolve, reject) => {
+    // Handlers go in before the child starts: a signal that arrives while Node is still setting
+    // the child up (a few ms, measured) would otherwise kill cald and orphan the child.
+    let child: ReturnType<typeof spawn> | undefined;
+    const early: NodeJS.Signals[] = [];
+    const pass = (sig: NodeJS.Signals) => {
+      if (FROM_TERMINAL.has(sig) && inTerminalForeground()) return;
+      if (child === undefined) early.push(sig);
+      else if (child.pid !== undefined && child.exitCode === null && child.signalCode === null)
+        child.kill(sig);
+    };
+    const handlers = new Map<NodeJS.Signals, () => void>();
+    const detach = () => {
+      for (const [sig, h] of handlers) process.removeListener(sig, h);
+    };
+    for (const sig of FORWARDED) {
+      const h = () => pass(sig);
+      handlers.set(sig, h);
+      process.on(sig, h);
+    }
+    child = spawn(options.file, [...options.args], {
+      argv0: options.argv0,
+      env: options.env,
+      stdio: 'inherit',
+    });
+    for (const sig of early.splice(0)) pass(sig);
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      detach();
+      reject(
+        new CaldError('RUN_EXEC_FAILED', `cannot run ${options.file}: ${e.message}`, {
+          hint:
+            e.code === 'EACCES'
+              ? 'the file is not executable (programs and loaders are stored with mode 0555 by cald import)'
+              : 'check that the store has the object and is where CALD_STORE points',
+          data: { path: options.file, errno: e.code },
+          cause: e,
+        }),
+      );
+    });
+    child.once('exit', (status, signal) => {
+      detach();
+      resolve({ status, signal });
+    });
+  });
+}
+
+/**
+ * Ends this process the way the child ended: the same exit status, or death by the same signal
+ * (so a shell sees "Terminated", and `$?` is 128+n). The signal's disposition is reset to the
+ * default first: Node ignores SIGPIPE and handles SIGINT/SIGTERM itself. If the signal does not
+ * kill (it is blocked or ignored by design, e.g. SIGCHLD), exits with 128+n as a shell would.
+ */
+export function exitLike(outcome: ChildOutcome): never {
+  if (outcome.signal !== null) {
+    const sig = outcome.signal;
+    // Adding and removing a listener leaves the signal at SIG_DFL (libuv restores the default).
+    const noop = () => undefined;
+    try {
+      process.on(sig, noop);
+      process.removeListener(sig, noop);
+    } catch {
+      // SIGSEGV and similar cannot be listened to; their default is already in place
+    }
+    process.kill(process.pid, sig);
+    process.exit(128 + (constants.signals[sig] ?? 0));
+  }
+  process.exit(outcome.status ?? 1);
+}
