@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
 import type { ElfFile } from '../elf/read/index.js';
 import { CaldError } from '../errors/index.js';
-import { Digest, digestOfFile, type FileStore } from '../store/index.js';
+import { Digest, digestOfFile } from '../store/digest.js';
+import type { FileStore } from '../store/file-store.js';
 
 /** The ELF note the importer adds to a program: owner "cald", type 1, text `sha256:<hex>`. */
 export const NOTE_OWNER = 'cald';

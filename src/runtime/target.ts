@@ -1,6 +1,9 @@
 import { basename } from 'node:path';
 import { CaldError } from '../errors/index.js';
-import { CAS_PREFIX, Digest, type FileStore, parseCasName, type Root } from '../store/index.js';
+import { CAS_PREFIX, parseCasName } from '../store/cas-name.js';
+import { Digest } from '../store/digest.js';
+import type { FileStore } from '../store/file-store.js';
+import type { Root } from '../store/roots.js';
 
 /** What `PROGRAM|URI` named, and how. */
 export interface RunTarget {

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ElfFile } from '../elf/read/index.js';
 import { isCaldError } from '../errors/index.js';
-import { CAS_PREFIX, digestOfBuffer, type FileStore, tryParseCasName } from '../store/index.js';
+import { CAS_PREFIX, tryParseCasName } from '../store/cas-name.js';
+import { digestOfBuffer } from '../store/digest.js';
+import type { FileStore } from '../store/file-store.js';
 import { toText } from '../util/elf-string.js';
 
 /**
