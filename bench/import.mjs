@@ -33,7 +33,12 @@ function hashAll() {
   for (const f of unique) {
     const h = createHash('sha256');
     const fd = openSync(f, 'r');
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; bytes += n) h.update(buf.subarray(0, n));
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      bytes += n;
+    }
     closeSync(fd);
     h.digest();
   }
@@ -47,10 +52,15 @@ const time = (cmd, args, env = {}) => {
     env: { ...process.env, ...env },
   });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, rssKiB: Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? 0) };
+  return {
+    ms: Number(process.hrtime.bigint() - t0) / 1e6,
+    rssKiB: Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? 0),
+  };
 };
 
-console.log(`program: ${program} (${unique.length} files in its closure as ldd lists it, interpreter included)`);
+console.log(
+  `program: ${program} (${unique.length} files in its closure as ldd lists it, interpreter included)`,
+);
 console.log(`cald:    node ${cald} import ${program}   (fresh store each time, CALD_STORE=<tmp>)`);
 console.log(`hash:    sha256 of every file once, node:crypto, 4 MiB reads (the hashing limit)`);
 console.log(`copy:    cp ${unique.length} files into a fresh directory`);

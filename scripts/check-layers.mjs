@@ -12,7 +12,7 @@ const allowed = {
   'elf/edit': ['elf/format', 'elf/read', 'elf/write'],
   store: [],
   closure: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store'],
-  importer: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure'],
+  importer: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure', 'runtime'],
   runtime: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store'],
   remote: ['store'],
   api: [

@@ -3,6 +3,7 @@ import { register as registerEnv } from './commands/env.js';
 import { register as registerImport } from './commands/import.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerInstall } from './commands/install.js';
+import { register as registerInstallAudit } from './commands/install-audit.js';
 import { register as registerLdd } from './commands/ldd.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
 import { register as registerRun } from './commands/run.js';
@@ -20,6 +21,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerRun,
   registerEnv,
   registerInstall,
+  registerInstallAudit,
   registerLdd,
 ];
 const EXAMPLES = `

@@ -45,7 +45,10 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option('--no-default-excludes', 'import GPU/graphics driver libraries too')
     .option('--library-path', 'let LD_LIBRARY_PATH take part in finding libraries, as the loader would')
-    .option('--audit', 'name libcald-audit.so in the programs\' DT_AUDIT: they run with no environment once it is installed (cald install-audit)')
+    .option(
+      '--audit',
+      "name libcald-audit.so in the programs' DT_AUDIT: they run with no environment once it is installed (cald install-audit)",
+    )
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
