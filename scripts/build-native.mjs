@@ -3,8 +3,9 @@
 //
 //   native/cald-audit.c      -> native/build/libcald-audit.so  (rtld-audit resolver, shared library)
 //   native/<other>.c         -> native/build/<other>           (small programs, e.g. cald-sha256sum)
-//   native/cald-launch.c     -> native/build/cald-launch       (the installed-command launcher; static
-//                                                               when libc.a is there, else dynamic)
+//   native/cald-launch.c     -> native/build/cald-launch       (the installed-command launcher; no libc
+//                                                               on x86-64/AArch64, else libc, static
+//                                                               when libc.a is there)
 //
 // CC overrides the compiler (default cc). One line per artifact; one line and exit 1 on failure.
 import { spawnSync } from 'node:child_process';
@@ -29,10 +30,28 @@ const freestanding = ['x64', 'arm64'].includes(process.arch)
 
 /**
  * Extra flags per program, tried in order until one links. The launcher runs before every
- * installed program, so it is linked statically when it can be: a dynamic launcher would pay a
- * whole second ld.so start-up (docs/running.md).
+ * installed program, so it costs as little as it can: on x86-64 and AArch64 it has no libc and
+ * no dynamic loader (-DCALD_NOLIBC: its own _start and system calls, -nostdlib -static, not PIE
+ * so nothing needs relocating, stripped, one read-only+code segment); elsewhere it is linked
+ * statically against libc when libc.a is there, else dynamically (docs/running.md).
  */
-const programFlags = new Map([['cald-launch.c', [['-static'], []]]]);
+const launcherFlags = ['x64', 'arm64'].includes(process.arch)
+  ? [
+      [
+        '-DCALD_NOLIBC',
+        '-nostdlib',
+        '-static',
+        '-fno-pie',
+        '-no-pie',
+        '-fno-stack-protector',
+        '-fno-asynchronous-unwind-tables',
+        '-Wl,--build-id=none',
+        '-Wl,-z,noseparate-code',
+        '-s',
+      ],
+    ]
+  : [['-static'], []];
+const programFlags = new Map([['cald-launch.c', launcherFlags]]);
 
 function fail(message) {
   console.error(`build-native: ${message}`);
