@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { ElfFile } from '../../src/elf/read/index.js';
 import { buildCross, crossTargets } from '../helpers/cross.js';
+import { type FuzzFailure, runFuzzRange } from '../helpers/fuzz-pool.js';
 import { readelfWarnings } from '../helpers/readelf.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { DT_NEEDED, newItems } from './helpers/edit-check.js';
-import type { FuzzInput, FuzzJob, FuzzMessage } from './helpers/edit-fuzz-worker.js';
+import type { FuzzInput, FuzzMessage } from './helpers/edit-fuzz-worker.js';
 
 const HANG_MS = 5000;
 const WORKERS = 2;
@@ -66,61 +66,6 @@ function inputs(): FuzzInput[] {
   return out;
 }
 
-interface Failure {
-  index: number;
-  input: string;
-  mutations: string[];
-  error: string;
-}
-
-/** Runs cases [first, end) in a worker; past a case that hangs, restarts after it (recorded as a failure). */
-async function runRange(
-  job: FuzzJob,
-  failures: Failure[],
-  outcomes: Record<string, number>,
-  samples: Array<Extract<FuzzMessage, { type: 'sample' }>>,
-): Promise<void> {
-  let first = job.first;
-  while (first < job.end) {
-    first = await new Promise<number>((resolve, reject) => {
-      const worker = new Worker(new URL('./helpers/edit-fuzz-worker.js', import.meta.url), {
-        workerData: { ...job, first },
-      });
-      let current = first;
-      let last = Date.now();
-      let finished = false;
-      const timer = setInterval(() => {
-        if (Date.now() - last < HANG_MS) return;
-        finished = true;
-        clearInterval(timer);
-        failures.push({
-          index: current,
-          input: job.inputs[current % job.inputs.length]?.name ?? '',
-          mutations: [],
-          error: `hang: no progress for ${HANG_MS} ms`,
-        });
-        void worker.terminate().then(() => resolve(current + 1));
-      }, 250);
-      worker.on('message', (m: FuzzMessage) => {
-        last = Date.now();
-        if (m.type === 'start') current = m.index;
-        else if (m.type === 'failure') failures.push(m);
-        else if (m.type === 'sample') samples.push(m);
-        else {
-          for (const [k, v] of Object.entries(m.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
-          finished = true;
-          clearInterval(timer);
-          resolve(job.end);
-        }
-      });
-      worker.on('error', (e) => {
-        clearInterval(timer);
-        if (!finished) reject(e);
-      });
-    });
-  }
-}
-
 test('mutated ELF files: editElf gives a readable file or a CaldError, never a crash or a hang', {
   timeout: 5 * 60_000,
 }, async (t) => {
@@ -132,13 +77,14 @@ test('mutated ELF files: editElf gives a readable file or a CaldError, never a c
   console.log(`edit-fuzz seed ${seed} (replay: CALD_FUZZ_SEED=${seed} CALD_FUZZ_CASES=${cases})`);
   t.diagnostic(`inputs: ${files.map((f) => f.name).join(', ')}`);
   const started = Date.now();
-  const failures: Failure[] = [];
+  const failures: FuzzFailure[] = [];
   const outcomes: Record<string, number> = {};
   const samples: Array<Extract<FuzzMessage, { type: 'sample' }>> = [];
   const per = Math.ceil(cases / WORKERS);
   await Promise.all(
     Array.from({ length: WORKERS }, (_, w) =>
-      runRange(
+      runFuzzRange<Extract<FuzzMessage, { type: 'sample' }>>(
+        new URL('./helpers/edit-fuzz-worker.js', import.meta.url),
         {
           seed,
           inputs: files,
@@ -146,9 +92,10 @@ test('mutated ELF files: editElf gives a readable file or a CaldError, never a c
           end: Math.min(cases, (w + 1) * per),
           sampleEvery: SAMPLE_EVERY,
         },
+        HANG_MS,
         failures,
         outcomes,
-        samples,
+        (m) => samples.push(m),
       ),
     ),
   );

@@ -9,6 +9,7 @@ import { layoutsFor } from '../../src/elf/format/layouts.js';
 import { describeNote } from '../../src/elf/read/describe.js';
 import { ElfFile } from '../../src/elf/read/index.js';
 import { CaldError } from '../../src/errors/index.js';
+import { rng } from '../helpers/fuzz-pool.js';
 
 export interface FuzzInput {
   name: string;
@@ -27,18 +28,6 @@ export type WorkerMessage =
   | { type: 'start'; index: number }
   | { type: 'failure'; index: number; input: string; mutations: string[]; error: string }
   | { type: 'done'; outcomes: Record<string, number> };
-
-/** mulberry32: small, fast, and the same sequence on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Where the interesting fields of the unmutated file are. */
 interface Map_ {

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { buildCross, crossTargets } from '../helpers/cross.js';
+import { type FuzzFailure, runFuzzRange } from '../helpers/fuzz-pool.js';
 import { makeTmp } from '../helpers/tmp.js';
-import type { FuzzInput, WorkerJob, WorkerMessage } from './read-fuzz-worker.js';
+import type { FuzzInput } from './read-fuzz-worker.js';
 
 const HANG_MS = 5000;
 const WORKERS = 2;
@@ -52,60 +52,6 @@ function inputs(): FuzzInput[] {
   return out;
 }
 
-interface Failure {
-  index: number;
-  input: string;
-  mutations: string[];
-  error: string;
-}
-
-/** Runs cases [first, end) in a worker; restarts past a case that hangs, recording it. */
-async function runRange(
-  job: WorkerJob,
-  failures: Failure[],
-  outcomes: Record<string, number>,
-): Promise<void> {
-  let first = job.first;
-  while (first < job.end) {
-    const resumeAt = await new Promise<number>((resolve, reject) => {
-      const worker = new Worker(new URL('./read-fuzz-worker.js', import.meta.url), {
-        workerData: { ...job, first },
-      });
-      let current = first;
-      let lastProgress = Date.now();
-      let finished = false;
-      const timer = setInterval(() => {
-        if (Date.now() - lastProgress < HANG_MS) return;
-        finished = true;
-        clearInterval(timer);
-        failures.push({
-          index: current,
-          input: job.inputs[current % job.inputs.length]?.name ?? '',
-          mutations: [],
-          error: `hang: no progress for ${HANG_MS} ms (replay the case to see its mutations)`,
-        });
-        void worker.terminate().then(() => resolve(current + 1));
-      }, 250);
-      worker.on('message', (m: WorkerMessage) => {
-        lastProgress = Date.now();
-        if (m.type === 'start') current = m.index;
-        else if (m.type === 'failure') failures.push(m);
-        else {
-          for (const [k, v] of Object.entries(m.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
-          finished = true;
-          clearInterval(timer);
-          resolve(job.end);
-        }
-      });
-      worker.on('error', (e) => {
-        clearInterval(timer);
-        if (!finished) reject(e);
-      });
-    });
-    first = resumeAt;
-  }
-}
-
 test('mutated ELF files give a result or a CaldError, never a crash or a hang', {
   timeout: 10 * 60_000,
 }, async (t) => {
@@ -117,13 +63,15 @@ test('mutated ELF files give a result or a CaldError, never a crash or a hang', 
   t.diagnostic(`seed ${seed} (replay: CALD_FUZZ_SEED=${seed} CALD_FUZZ_CASES=${cases})`);
   t.diagnostic(`inputs: ${files.map((f) => f.name).join(', ')}`);
   const started = Date.now();
-  const failures: Failure[] = [];
+  const failures: FuzzFailure[] = [];
   const outcomes: Record<string, number> = {};
   const per = Math.ceil(cases / WORKERS);
   await Promise.all(
     Array.from({ length: WORKERS }, (_, w) =>
-      runRange(
+      runFuzzRange(
+        new URL('./read-fuzz-worker.js', import.meta.url),
         { seed, inputs: files, first: w * per, end: Math.min(cases, (w + 1) * per) },
+        HANG_MS,
         failures,
         outcomes,
       ),

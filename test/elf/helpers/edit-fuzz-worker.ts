@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type ElfEdit, editElf } from '../../../src/elf/edit/index.js';
 import { CaldError } from '../../../src/errors/index.js';
+import { rng } from '../../helpers/fuzz-pool.js';
 
 export interface FuzzInput {
   name: string;
@@ -36,18 +37,6 @@ export type FuzzMessage =
       output: Uint8Array;
     }
   | { type: 'done'; outcomes: Record<string, number> };
-
-/** mulberry32: small, fast, the same sequence on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [
   0, 1, 2, 7, 8, 0x40, 0x7f, 0x80, 0xff, 0x100, 0x1000, 0x7fff, 0xffff, 0x7fffffff, 0xffffffff,
