@@ -112,11 +112,12 @@ static int c_stat(const char *p, struct stat *st) { return (int)sys(SYS_newfstat
 static int c_execve(const char *p, char *const *argv, char *const *envp) {
   return (int)sys(SYS_execve, L(p), L(argv), L(envp), 0);
 }
+
+#ifdef CALD_NOLIBC
 __attribute__((noreturn)) static void c_exit(int status) {
   for (;;) sys(SYS_exit_group, status, 0, 0, 0);
 }
 
-#ifdef CALD_NOLIBC
 /* The functions the compiler may call on its own (struct copies, zeroing), as in cald-audit.c. */
 void *memcpy(void *d, const void *s, size_t n) {
   volatile unsigned char *dp = d; /* volatile: keep gcc from turning this loop into a memcpy call */
@@ -343,18 +344,20 @@ static int launch(int argc, char **argv, char **envp) {
   env[k++] = audit_var;
   env[k] = NULL;
 
+  /* The stored loader, <dir>/<hex of the note>, used when the host's is not the noted one. */
+  const char *hex = find(interp_digest, ':');
+  hex = hex ? hex + 1 : interp_digest;
+  char loader[dir_len + c_len(hex) + 1];
+  for (size_t i = 0; i < dir_len; i++) loader[i] = program[i];
+  *put(loader + dir_len, hex) = '\0';
+
   const char *ran = program;
   int e;
   if (host_loader_matches(interp, interp_digest, debug)) {
     if (debug) SAY("exec: ", program);
-    e = -c_execve(program, argv, env);
+    e = (int)-c_execve(program, argv, env);
   } else {
     /* ld.so run as a program: /proc/self/exe is then the loader (docs/running.md). */
-    const char *hex = find(interp_digest, ':');
-    hex = hex ? hex + 1 : interp_digest;
-    char loader[dir_len + c_len(hex) + 1];
-    for (size_t i = 0; i < dir_len; i++) loader[i] = program[i];
-    *put(loader + dir_len, hex) = '\0';
     if (debug) {
       SAY("host loader ", interp, " is not ", interp_digest,
           " (the program's interpreter note); running the stored loader ", loader, " explicitly");
@@ -367,7 +370,7 @@ static int launch(int argc, char **argv, char **envp) {
     args[a++] = program;
     for (int i = 1; i < argc; i++) args[a++] = argv[i];
     args[a] = NULL;
-    e = -c_execve(loader, args, env);
+    e = (int)-c_execve(loader, args, env);
     ran = loader;
   }
   char buf[40];
