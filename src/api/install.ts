@@ -1,7 +1,10 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { DT_AUDIT } from '../elf/format/constants.js';
+import type { ElfFile } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import {
+  AUDIT_LIBRARY,
   auditLibraryPath,
   type Env,
   fillLauncher,
@@ -14,7 +17,7 @@ import {
   resolveTarget,
   statSignature,
 } from '../runtime/index.js';
-import { digestOfFile, FileStore, LocalStore } from '../store/index.js';
+import { digestOfFile, FileStore, LocalStore, resolveStoreLocation } from '../store/index.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 export interface InstallOptions {
@@ -29,6 +32,12 @@ export interface InstallOptions {
   cwd?: string;
   /** Record the command as an indirect GC root in the store (default true). */
   addRoot?: boolean;
+  /**
+   * Write a symbolic link to the store object instead of a launcher: no extra exec at start-up.
+   * Only for programs imported with `--audit` (DT_AUDIT naming libcald-audit.so, installed
+   * system-wide by `cald install-audit`); refused otherwise.
+   */
+  link?: boolean;
 }
 
 export interface InstallResult {
@@ -36,8 +45,14 @@ export interface InstallResult {
   readonly path: string;
   readonly name: string;
   readonly digest: string;
-  /** The slot values embedded in the launcher. */
-  readonly values: LauncherValues;
+  /** `launcher`: a copy of cald-launch; `link`: a symbolic link to the object (`--link`). */
+  readonly kind: 'launcher' | 'link';
+  /** The slot values embedded in the launcher (undefined for a link). */
+  readonly values: LauncherValues | undefined;
+  /** The link's target (the object's absolute path), for a link. */
+  readonly object: string | undefined;
+  /** Things the user should know (a link to a store that is not the default location). */
+  readonly warnings: readonly string[];
   /** The id of the indirect root, when one was added. */
   readonly root: string | undefined;
 }
@@ -48,6 +63,7 @@ const NAME = /^[^/\0]+$/;
  * Writes BIN/NAME: a copy of native/build/cald-launch with the program's digest, the store and
  * the audit library embedded (docs/running.md, "The launcher"), mode 0755, atomically. Running it
  * needs no Node.js: it execs the store object with LD_AUDIT and CALD_STORE set.
+ * With `link`, BIN/NAME is instead a symbolic link to the object (docs/running.md, "Links").
  */
 export async function installLauncher(options: InstallOptions): Promise<InstallResult> {
   const env = options.env ?? process.env;
@@ -74,6 +90,37 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
     );
   }
   const { elf } = readProgram(target);
+  if (options.link === true) checkLinkable(options.program, elf);
+  const dir = resolve(cwd, options.bin);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw ioErrorFrom(e, 'create the directory', dir);
+  }
+  const path = resolve(dir, name);
+  const base = { path, name, digest: digest.toString() };
+  const addRoot = (note: object) =>
+    options.addRoot === false ? undefined : addIndirectRoot(storePath, path, JSON.stringify(note));
+
+  if (options.link === true) {
+    const warnings: string[] = [];
+    let usual: string | undefined;
+    try {
+      usual = resolveStoreLocation({ env: { ...env, CALD_STORE: undefined }, cwd }).path;
+    } catch {
+      // no default location (no HOME): the link then always needs CALD_STORE
+    }
+    if (usual !== storePath) {
+      warnings.push(
+        `${storePath} is not the default store location${usual === undefined ? '' : ` (${usual})`}: ` +
+          `run ${name} with CALD_STORE=${storePath} in its environment, or install the launcher (without --link), which embeds the store`,
+      );
+    }
+    await symlinkAtomic(target.path, path);
+    const root = await addRoot({ link: digest.toString() });
+    return { ...base, kind: 'link', values: undefined, object: target.path, warnings, root };
+  }
+
   const interp = elf?.interp?.value ?? '';
   const noted = elf === undefined ? undefined : interpreterNote(elf);
   let sig = '';
@@ -93,25 +140,71 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
     'interp-sig': sig,
   };
   const template = readFileSync(nativeArtifact(LAUNCHER, env));
-  const dir = resolve(cwd, options.bin);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw ioErrorFrom(e, 'create the directory', dir);
-  }
-  const path = resolve(dir, name);
   await writeFileAtomic(path, fillLauncher(template, values), { mode: 0o755 });
-  let root: string | undefined;
-  if (options.addRoot !== false) root = await addIndirectRoot(storePath, path, digest.toString());
-  return { path, name, digest: digest.toString(), values, root };
+  const root = await addRoot({ launcher: digest.toString() });
+  return { ...base, kind: 'launcher', values, object: undefined, warnings: [], root };
+}
+
+/** The DT_AUDIT list's elements naming libcald-audit.so (by file name or by a path ending in it). */
+export function auditEntries(elf: ElfFile): string[] {
+  const at = elf.dynValue(DT_AUDIT);
+  if (at === undefined) return [];
+  return elf
+    .dynString(at, 'DT_AUDIT')
+    .split(':')
+    .filter((e) => e === AUDIT_LIBRARY || e.endsWith(`/${AUDIT_LIBRARY}`));
+}
+
+/**
+ * A link runs the object directly, so only ld.so can bring in the resolver: through the program's
+ * DT_AUDIT. And nothing can swap in the stored loader, so the host's must be the noted one.
+ */
+function checkLinkable(program: string, elf: ElfFile | undefined): void {
+  if (elf === undefined || auditEntries(elf).length === 0) {
+    throw new CaldError(
+      'RUN_INSTALL_NO_AUDIT',
+      `${program} has no DT_AUDIT entry naming ${AUDIT_LIBRARY}, so a link would run it without the resolver`,
+      {
+        hint: `import it again with --audit (cald import --audit PATH) and install that, or install the launcher (without --link)`,
+      },
+    );
+  }
+  const interp = elf.interp?.value;
+  const noted = interpreterNote(elf);
+  if (interp === undefined || noted === undefined) return;
+  let host: string | undefined;
+  try {
+    host = digestOfFile(interp).toString();
+  } catch {
+    host = undefined;
+  }
+  if (host !== noted.toString()) {
+    throw new CaldError(
+      'RUN_INSTALL_LOADER',
+      `the host loader ${interp} is ${host === undefined ? 'missing' : `not ${noted}`} (the program's interpreter note); a link cannot run the stored loader`,
+      { hint: 'install the launcher (without --link): it runs the stored loader explicitly' },
+    );
+  }
+}
+
+/** Makes path a symbolic link to target, replacing what was there in one rename. */
+async function symlinkAtomic(target: string, path: string): Promise<void> {
+  const tmp = resolve(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw ioErrorFrom(e, 'write the link', path);
+  }
 }
 
 /**
  * Keeps the program alive through GC while the command exists. Through the index when it can be
  * opened as it is; else into roots/ only (the files are the truth; an index rebuild picks it up).
  */
-async function addIndirectRoot(storePath: string, path: string, digest: string): Promise<string> {
-  const spec = { kind: 'indirect' as const, target: path, note: JSON.stringify({ launcher: digest }) };
+async function addIndirectRoot(storePath: string, path: string, note: string): Promise<string> {
+  const spec = { kind: 'indirect' as const, target: path, note };
   try {
     let local: LocalStore | undefined;
     try {

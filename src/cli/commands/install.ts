@@ -6,16 +6,22 @@ const EXAMPLES = `
 Examples:
   $ cald install ffmpeg --bin ~/.local/bin              ~/.local/bin/ffmpeg runs the imported ffmpeg
   $ cald install cas:sha256:3a1f…9c --bin ~/bin --name ff
+  $ cald install --link git --bin ~/.local/bin           a symbolic link (git imported with --audit)
 
 The command is a copy of cald's native launcher (no Node.js at start-up) with the program's
 digest, the store and the audit library written into it. It execs the store object with LD_AUDIT
 and CALD_STORE set (CALD_STORE from the environment wins, so a moved store still works).
-See docs/running.md, "The launcher".`;
+
+--link writes a symbolic link to the store object instead: no launcher, no extra exec. Only for
+programs imported with --audit (DT_AUDIT names libcald-audit.so; install it once with
+'sudo cald install-audit'). The store is then CALD_STORE if set, else the default location.
+See docs/running.md, "The launcher" and "Links".`;
 
 interface InstallFlags {
   bin: string;
   name?: string;
   store?: string;
+  link?: boolean;
   json?: boolean;
 }
 
@@ -26,6 +32,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<program>', 'imported program name, cas: URI, sha256: digest or hex prefix')
     .requiredOption('--bin <dir>', 'directory to write the command into')
     .option('--name <name>', 'file name of the command (default: the name the program was imported under)')
+    .option('--link', 'write a symbolic link to the object (programs imported with --audit; no launcher)')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
@@ -36,9 +43,13 @@ export function register(program: Command, ctx: CommandContext): void {
         bin: flags.bin,
         ...(flags.name === undefined ? {} : { name: flags.name }),
         ...(flags.store === undefined ? {} : { store: flags.store }),
+        ...(flags.link === true ? { link: true } : {}),
       });
       if (flags.json === true) ctx.io.out(`${JSON.stringify(r, null, 2)}\n`);
-      else ctx.io.out(`installed ${r.path} -> ${r.digest}\n`);
+      else {
+        ctx.io.out(`installed ${r.path} -> ${r.kind === 'link' ? r.object : r.digest}\n`);
+        for (const w of r.warnings) ctx.io.err(`cald install: note: ${w}\n`);
+      }
       ctx.setStatus(EXIT.OK);
     });
 }
