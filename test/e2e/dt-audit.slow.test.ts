@@ -1,0 +1,198 @@
+// The third way with no cald process at all: programs imported with `--audit` (DT_AUDIT names
+// libcald-audit.so), the library installed system-wide with `cald install-audit`, and the programs
+// run under `env -i`: no LD_AUDIT, no CALD_STORE, no HOME. The audit library then finds the store
+// at root's default location, ~/.local/share/cald/store (home read from /etc/passwd).
+//
+// Keeping root's real default store clean: the programs are imported into a private store, and
+// each run happens in a private mount namespace (`unshare -m`) where that private store is
+// bind-mounted over the default location. Nothing is written to the real default store (checked:
+// its listing before and after is the same). `install-audit --uninstall` runs in an after hook (or
+// a library that was already installed is put back as it was).
+import assert from 'node:assert/strict';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, relative } from 'node:path';
+import { after, test } from 'node:test';
+import { run } from '../helpers/run.js';
+import { makeTmp } from '../helpers/tmp.js';
+import {
+  assertSame,
+  baseEnv,
+  caldCli,
+  direct,
+  hostMapped,
+  importInto,
+  neededOf,
+  PROGRAMS,
+  programsMissing,
+  type Runner,
+  runCase,
+  splitMaps,
+} from './e2e.js';
+
+const INSTALLED = '/usr/local/lib/libcald-audit.so';
+
+function passwdHome(): string | null {
+  const uid = process.getuid?.();
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 6 && Number(f[2]) === uid) return f[5]!;
+  }
+  return null;
+}
+
+function whyNot(): string | null {
+  const missing = programsMissing();
+  if (missing) return missing;
+  if (process.getuid?.() !== 0) return 'install-audit and bind mounts need root';
+  if (!existsSync('/usr/local/lib')) return '/usr/local/lib does not exist';
+  const r = run('unshare', ['-m', '--', 'sh', '-c', 'mount -t tmpfs none /mnt']);
+  if (r.status !== 0) return `no private mount namespace here (unshare -m: ${r.stderr.trim() || r.error})`;
+  if (!passwdHome()) return 'no /etc/passwd entry for this uid';
+  return null;
+}
+
+/** A recursive listing (name, type, size, mtime) of a directory, or null if absent. */
+function listing(dir: string): string[] | null {
+  if (!existsSync(dir)) return null;
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      out.push(`${p} ${e.isDirectory() ? 'd' : e.isSymbolicLink() ? 'l' : 'f'} ${st?.size} ${st?.mtimeMs}`);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+const skip = whyNot();
+if (skip) {
+  test('DT_AUDIT programs run with no environment', { skip }, () => {});
+} else {
+  const dir = makeTmp({ after: (fn) => process.on('exit', fn) }, 'e2e-dtaudit');
+  // ldconfig is in /usr/sbin (see the todo test at the end).
+  const env = { ...baseEnv(join(dir, 'home')), PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' };
+  const store = join(dir, 'store');
+  const defaultStore = join(passwdHome()!, '.local', 'share', 'cald', 'store');
+  // The mount point must exist; directories made for it are removed afterwards.
+  const made: string[] = [];
+  for (let d = defaultStore; !existsSync(d); d = join(d, '..')) made.unshift(d);
+  for (const d of made) mkdirSync(d);
+  const before = listing(defaultStore);
+
+  const previous = existsSync(INSTALLED) ? readFileSync(INSTALLED) : null;
+  after(() => {
+    if (previous) {
+      writeFileSync(INSTALLED, previous);
+      run('ldconfig', []);
+    } else {
+      const r = caldCli(['install-audit', '--uninstall'], env);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    for (const d of made.reverse()) rmdirSync(d);
+  });
+
+  /** env -i PROGRAM, in a namespace where the private store is root's default store (and run from there). */
+  const noEnvironment = (object: string): Runner => {
+    const inDefault = join(defaultStore, relative(store, object));
+    const script = 'mount --bind "$1" "$2" && shift 2 && exec env -i "$@"';
+    return (args, caseEnv, cwd) => {
+      // Only the case's own variables (git's author and date) pass: nothing of cald's, no HOME.
+      const own = Object.entries(caseEnv)
+        .filter(([k]) => k.startsWith('GIT_'))
+        .map(([k, v]) => `${k}=${v}`);
+      const r = run(
+        'unshare',
+        ['-m', '--', 'sh', '-c', script, 'sh', store, defaultStore, ...own, inDefault, ...args],
+        {
+          env: caseEnv,
+          replaceEnv: true,
+          cwd,
+          timeoutMs: 60_000,
+        },
+      );
+      return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    };
+  };
+
+  test('cald install-audit puts libcald-audit.so where ld.so finds it', () => {
+    const r = caldCli(['install-audit'], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /installed \/usr\/local\/lib\/libcald-audit\.so \(ldconfig done\)/);
+    assert.match(
+      run('ldconfig', ['-p']).stdout,
+      /libcald-audit\.so .*=> \/usr\/local\/lib\/libcald-audit\.so/,
+    );
+  });
+
+  for (const spec of PROGRAMS) {
+    const imp = importInto(store, ['--audit', ...spec.importArgs], env);
+    test(`${spec.key}: imported with DT_AUDIT=libcald-audit.so`, () => {
+      const out = run('readelf', ['-dW', imp.program.object]).stdout;
+      assert.match(out, /\(AUDIT\)\s+Audit library: \[libcald-audit\.so\]/);
+      assert.ok(
+        neededOf(imp.program.object).every((n) => n.startsWith('cas:') || n === 'ld-linux-x86-64.so.2'),
+      );
+    });
+    for (const c of spec.cases) {
+      test(`${spec.key} ${c.label}: DT_AUDIT under env -i gives the original's output`, (t) => {
+        const want = runCase(c, direct(spec.path), env, join(dir, 'work'), `original-${spec.key}-${c.label}`);
+        const got = runCase(
+          c,
+          noEnvironment(imp.program.object),
+          env,
+          join(dir, 'work'),
+          `dt-${spec.key}-${c.label}`,
+        );
+        assertSame(c, want, got, 'DT_AUDIT, env -i');
+        if (spec.key !== 'python3') return;
+        const maps = splitMaps(got[0]!.stdout)[1];
+        const root = defaultStore; // the bind-mounted private store, as the process saw it
+        assert.ok(maps.includes(INSTALLED), `the system-wide audit library is loaded: ${maps.join(' ')}`);
+        assert.deepEqual(hostMapped(maps, root), [], 'ELF files mapped from the host, not the store');
+        t.diagnostic(`store objects mapped: ${maps.filter((m) => m.startsWith(root)).length}`);
+      });
+    }
+  }
+
+  test('without the installed library the DT_AUDIT program cannot find its cas: names', () => {
+    const sqlite = importInto(store, ['--audit', '/usr/bin/sqlite3'], env);
+    const removed = caldCli(['install-audit', '--uninstall'], env);
+    assert.equal(removed.status, 0, removed.stderr);
+    try {
+      const r = noEnvironment(sqlite.program.object)([':memory:', 'select 1;'], env, dir);
+      assert.equal(r.status, 127);
+      assert.match(r.stderr, /libcald-audit\.so' cannot be loaded as audit interface/);
+    } finally {
+      assert.equal(caldCli(['install-audit'], env).status, 0);
+    }
+  });
+
+  test('install-audit with ldconfig not on PATH (a normal PATH) still makes the library findable', {
+    todo: 'runLdconfig treats ENOENT as "no ldconfig": reports installed, exit 0, ld.so.cache not updated',
+  }, () => {
+    const uninstalled = caldCli(['install-audit', '--uninstall'], env);
+    assert.equal(uninstalled.status, 0, uninstalled.stderr);
+    try {
+      const r = caldCli(['install-audit'], { ...env, PATH: '/usr/local/bin:/usr/bin:/bin' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(run('ldconfig', ['-p'], { env }).stdout, /libcald-audit\.so /);
+    } finally {
+      assert.equal(caldCli(['install-audit'], env).status, 0);
+    }
+  });
+
+  test("root's real default store was not touched", () => {
+    assert.deepEqual(listing(defaultStore), before);
+  });
+}
