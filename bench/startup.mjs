@@ -2,6 +2,11 @@
 //   stock        the program as cc built it (normal names, the host's libraries)
 //   cald-run     `cald run hello` (Node.js start-up, store lookup, then spawn)
 //   launcher     the command written by `cald install` (native, execs the object with LD_AUDIT)
+//   launcher-before  the same slots in an older launcher template, given by --launcher-before
+//                FILE (e.g. a copy of native/build/cald-launch kept from before a change)
+//   link         the command written by `cald install --link` for the program imported with
+//                --audit: a symbolic link to the object, DT_AUDIT loads the resolver (needs
+//                `cald install-audit`, which the bench does as root and undoes; skipped otherwise)
 //   env-audit    the store object run directly with LD_AUDIT and CALD_STORE set, as after
 //                `eval "$(cald env)"` (no cald process)
 //   name-dir     the store object run directly with <store>/names on LD_LIBRARY_PATH, as after
@@ -12,9 +17,18 @@
 // modes alternated over rounds, median of the round medians, ratio to stock.
 //
 //   node scripts/build-native.mjs && npm run build && node bench/startup.mjs [--runs N] [--rounds N]
+//     [--launcher-before FILE]
 //   (a private build: --dist /tmp/rt-dist, with CALD_NATIVE_DIR=$PWD/native/build)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -26,11 +40,14 @@ const RUNS = Number(opt('--runs', 500));
 const NODE_RUNS = Number(opt('--node-runs', 40));
 const ROUNDS = Number(opt('--rounds', 3));
 const dist = resolve(opt('--dist', 'dist'));
+const launcherBefore = opt('--launcher-before', undefined);
+const SYSTEM_AUDIT = '/usr/local/lib/libcald-audit.so';
 const native = process.env.CALD_NATIVE_DIR || resolve('native/build');
 const have = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const cc = (...args) => execFileSync('cc', args, { stdio: ['ignore', 'ignore', 'inherit'] });
 
 const dir = mkdtempSync(join(tmpdir(), 'cald-startup-'));
+let auditInstalledHere = false;
 const store = join(dir, 'store');
 const baseEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? dir, CALD_NATIVE_DIR: native };
 try {
@@ -59,6 +76,31 @@ try {
   cald('install', 'hello', '--bin', join(dir, 'bin'));
   const audit = join(native, 'libcald-audit.so');
 
+  // The old launcher, filled with the same values.
+  let before;
+  if (launcherBefore !== undefined) {
+    const { fillLauncher, readLauncher } = await import(`${dist}/src/runtime/index.js`);
+    const values = readLauncher(readFileSync(join(dir, 'bin', 'hello')));
+    mkdirSync(join(dir, 'bin-before'));
+    before = join(dir, 'bin-before', 'hello');
+    writeFileSync(before, fillLauncher(readFileSync(launcherBefore), values), { mode: 0o755 });
+  }
+
+  // Link mode: the same program imported with --audit (under another name: one name, one program).
+  let link;
+  if (process.getuid?.() === 0) {
+    copyFileSync(join(dir, 'hello'), join(dir, 'hello-audit'));
+    cald('import', '--audit', join(dir, 'hello-audit'));
+    if (!existsSync(SYSTEM_AUDIT)) {
+      cald('install-audit');
+      auditInstalledHere = true;
+    }
+    cald('install', '--link', 'hello-audit', '--bin', join(dir, 'bin'));
+    link = join(dir, 'bin', 'hello-audit');
+  } else {
+    console.error('startup: link mode skipped: cald install-audit needs root');
+  }
+
   const modes = [
     { name: 'stock', cmd: [join(dir, 'hello')], env: baseEnv, runs: RUNS },
     {
@@ -67,7 +109,12 @@ try {
       env: { ...baseEnv, CALD_STORE: store },
       runs: NODE_RUNS,
     },
+    ...(before === undefined ? [] : [{ name: 'launcher-before', cmd: [before], env: baseEnv, runs: RUNS }]),
     { name: 'launcher', cmd: [join(dir, 'bin', 'hello')], env: baseEnv, runs: RUNS },
+    // The store is a temporary directory, not the default location: the link needs CALD_STORE.
+    ...(link === undefined
+      ? []
+      : [{ name: 'link', cmd: [link], env: { ...baseEnv, CALD_STORE: store }, runs: RUNS }]),
     { name: 'env-audit', cmd: [object], env: { ...baseEnv, LD_AUDIT: audit, CALD_STORE: store }, runs: RUNS },
     {
       name: 'name-dir',
@@ -134,5 +181,11 @@ try {
     );
   }
 } finally {
+  if (auditInstalledHere) {
+    execFileSync(process.execPath, [join(dir, 'cald.mjs'), 'install-audit', '--uninstall'], {
+      env: { ...baseEnv },
+      stdio: 'ignore',
+    });
+  }
   if (process.env.CALD_KEEP_TMP !== '1') rmSync(dir, { recursive: true, force: true });
 }
