@@ -31,6 +31,7 @@ const CLEARED = [
  * PATH, HOME (a private one: git reads ~/.gitconfig), the verification cache in a private place.
  */
 export function baseEnv(home: string): Record<string, string> {
+  mkdirSync(home, { recursive: true });
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: home,
