@@ -8,6 +8,7 @@ import { existsSync, lstatSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cald } from '../cli/cald.js';
+import { acquireSystemLock } from '../helpers/system-lock.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { NATIVE_DIR, testEnv } from './fixture.js';
 
@@ -59,14 +60,19 @@ importJson([join(dir, 'greet-plain')]);
 const auditObject = join(store, 'objects', ...auditDigest.split(':'));
 
 let installedHere = false;
-before(() => {
-  if (!root || existsSync(SYSTEM_LIB)) return;
+// Other suites install and remove the same system file: hold the machine-wide test lock throughout.
+let release: (() => void) | undefined;
+before(async () => {
+  if (!root) return;
+  release = await acquireSystemLock('system-audit');
+  if (existsSync(SYSTEM_LIB)) return;
   const r = cald(['install-audit'], { env });
   assert.equal(r.status, 0, r.stderr);
   installedHere = true;
 });
 after(() => {
   if (installedHere) cald(['install-audit', '--uninstall'], { env });
+  release?.();
 });
 
 test('install --link writes a symbolic link to the object and records an indirect root', () => {
