@@ -14,7 +14,7 @@ import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
-import { LocalStore, resolveStoreLocation } from '../store/index.js';
+import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
 
 /**
  * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
@@ -206,7 +206,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   }
 
   const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+  // Lifecycle (docs/lifecycle.md): a shared lease keeps gc out until the roots are recorded.
+  let lease: ReturnType<typeof acquireLease> | undefined;
   try {
+    lease = acquireLease(store.root, { purpose: `import ${roots[0] ?? ''}` });
     const outcome = await importClosure(
       store,
       {
@@ -226,6 +229,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
       },
       options.progress,
     );
+    lease.addTemporaryRoots(outcome.roots.map((r) => r.digest));
     for (const r of outcome.roots) {
       store.addRoot({ kind: 'object', target: r.digest.toString(), note: r.path });
     }
@@ -246,6 +250,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
       warnings,
     };
   } finally {
+    lease?.release();
     store.close();
   }
 }

@@ -1,6 +1,7 @@
 // The api layer's public operations: one async function per file, each taking one options object.
 
 export { type EnvOptions, type EnvResult, envScript } from './env.js';
+export { type GcApiOptions, type GcResult, gc } from './gc.js';
 export {
   DEFAULT_HOST_PROVIDED,
   type ImportedFile,
@@ -8,6 +9,7 @@ export {
   type ImportReport,
   importFiles,
 } from './import.js';
+export { type IndexRebuildResult, rebuildIndex } from './index-rebuild.js';
 export {
   type DynamicEntryReport,
   type InspectOptions,
@@ -31,6 +33,7 @@ export {
   type PatchTarget,
   patchFile,
 } from './patch-file.js';
+export { type RootStatus, type RootsOptions, type RootsResult, roots } from './roots.js';
 export {
   type ChildOutcome,
   exitLike,
@@ -41,3 +44,5 @@ export {
   startPrepared,
 } from './run.js';
 export { type ShrinkRpathOptions, type ShrinkRpathResult, shrinkRpath } from './shrink-rpath.js';
+export { type StoreInfo, storeInfo } from './store-info.js';
+export { type VerifyApiOptions, type VerifyResult, verify } from './verify.js';

@@ -1,12 +1,17 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerEnv } from './commands/env.js';
+import { register as registerGc } from './commands/gc.js';
 import { register as registerImport } from './commands/import.js';
+import { register as registerIndex } from './commands/index.js';
 import { register as registerInspect } from './commands/inspect.js';
 import { register as registerInstall } from './commands/install.js';
 import { register as registerInstallAudit } from './commands/install-audit.js';
 import { register as registerLdd } from './commands/ldd.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
+import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
+import { register as registerStore } from './commands/store.js';
+import { register as registerVerify } from './commands/verify.js';
 import type { CommandContext, RegisterCommand } from './context.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -23,6 +28,11 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerInstall,
   registerInstallAudit,
   registerLdd,
+  registerRoots,
+  registerGc,
+  registerVerify,
+  registerStore,
+  registerIndex,
 ];
 const EXAMPLES = `
 Examples:

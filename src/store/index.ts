@@ -24,6 +24,13 @@ export {
 } from './digest.js';
 export { FileStore, type OpenFileStoreOptions } from './file-store.js';
 export {
+  collectGarbage,
+  type GcDeleted,
+  type GcOptions,
+  type GcReport,
+  parseSize,
+} from './gc.js';
+export {
   type ExtractRefs,
   IndexDb,
   type IndexSnapshot,
@@ -34,6 +41,7 @@ export {
   type RebuildSource,
   type Ref,
 } from './index-db.js';
+export { type StoreStats, storeStats } from './info.js';
 export {
   type IndexRecovery,
   type LocalPutOptions,
@@ -46,6 +54,26 @@ export {
   type StoreLocationInput,
   type StoreLocationSource,
 } from './location.js';
+export {
+  acquireLease,
+  type HeldLock,
+  type Lease,
+  type LeaseInfo,
+  type LockOptions,
+  liveLeases,
+  lockExclusive,
+  withExclusive,
+  withLease,
+} from './lock.js';
 export { MemoryStore } from './memory-store.js';
 export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
+export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
 export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
+export {
+  type RestoreFromOriginal,
+  type VerifyMismatch,
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyReport,
+  verifyStore,
+} from './verify.js';
