@@ -171,7 +171,8 @@ async function hashAll(
   const url = new URL('./verify-worker.js', import.meta.url);
   const runOne = () =>
     new Promise<void>((resolve, reject) => {
-      const w = new Worker(url);
+      // Not the parent's flags: --input-type or -e would make the worker fail to start.
+      const w = new Worker(url, { execArgv: [] });
       const feed = () => {
         if (next >= hexes.length) {
           void w.terminate().then(() => resolve());
@@ -242,7 +243,7 @@ async function repair(
     const digest = Digest.parse(m.digest);
     const reasons: string[] = [];
     let restoredFrom: string | undefined;
-    for (const original of originals.get(m.digest) ?? []) {
+    for (const original of originals.get(m.digest)) {
       const source = await bytesFor(digest, original, options.restore);
       if ('reason' in source) {
         reasons.push(`${original}: ${source.reason}`);
@@ -280,8 +281,11 @@ async function repair(
   };
 }
 
-/** Original files recorded for each object: paths/ entries, and the notes of object roots. */
-function originalsByDigest(files: FileStore): Map<string, string[]> {
+/**
+ * Original files to try for each object: its own paths/ entries first, then every program
+ * imported as a root (recorded in the root's note), whose re-import rebuilds its closure.
+ */
+function originalsByDigest(files: FileStore): { get(digest: string): string[] } {
   const out = new Map<string, string[]>();
   const add = (d: string, p: string) => {
     const list = out.get(d) ?? [];
@@ -291,10 +295,14 @@ function originalsByDigest(files: FileStore): Map<string, string[]> {
   for (const { entry, digest } of pathEntries(files.layout.paths)) {
     if (digest !== undefined) add(digest, entry.slice(files.layout.paths.length));
   }
-  for (const r of files.listRoots()) {
-    if (r.kind === 'object' && r.note?.startsWith('/') === true) add(r.target, r.note);
-  }
-  return out;
+  // The programs imported as roots: re-importing one re-creates its whole closure.
+  const programs = files
+    .listRoots()
+    .filter((r) => r.kind === 'object' && r.note?.startsWith('/') === true)
+    .map((r) => r.note!);
+  return {
+    get: (d: string) => [...(out.get(d) ?? []), ...programs.filter((p) => !out.get(d)?.includes(p))],
+  };
 }
 
 async function bytesFor(
