@@ -7,7 +7,8 @@
 // each run happens in a private mount namespace (`unshare -m`) where that private store is
 // bind-mounted over the default location. Nothing is written to the real default store (checked:
 // its listing before and after is the same). `install-audit --uninstall` runs in an after hook (or
-// a library that was already installed is put back as it was).
+// a library that was already installed is put back as it was), under the machine-wide test lock
+// 'system-audit' that the other suites touching /usr/local/lib/libcald-audit.so take too.
 import assert from 'node:assert/strict';
 import {
   existsSync,
@@ -19,8 +20,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, relative } from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { run } from '../helpers/run.js';
+import { acquireSystemLock } from '../helpers/system-lock.js';
 import { makeTmp } from '../helpers/tmp.js';
 import {
   assertSame,
@@ -88,18 +90,29 @@ if (skip) {
   const made: string[] = [];
   for (let d = defaultStore; !existsSync(d); d = join(d, '..')) made.unshift(d);
   for (const d of made) mkdirSync(d);
-  const before = listing(defaultStore);
+  const storeBefore = listing(defaultStore);
 
-  const previous = existsSync(INSTALLED) ? readFileSync(INSTALLED) : null;
+  // Other suites install and remove the same system file: hold the machine-wide test lock
+  // throughout, and leave the file as it was found (installed or not).
+  let release: (() => void) | undefined;
+  let previous: Buffer | null = null;
+  before(async () => {
+    release = await acquireSystemLock('system-audit');
+    previous = existsSync(INSTALLED) ? readFileSync(INSTALLED) : null;
+  });
   after(() => {
-    if (previous) {
-      writeFileSync(INSTALLED, previous);
-      run('ldconfig', []);
-    } else {
-      const r = caldCli(['install-audit', '--uninstall'], env);
-      assert.equal(r.status, 0, r.stderr);
+    try {
+      if (previous) {
+        writeFileSync(INSTALLED, previous);
+        run('ldconfig', [], { env });
+      } else {
+        const r = caldCli(['install-audit', '--uninstall'], env);
+        assert.equal(r.status, 0, r.stderr);
+      }
+      for (const d of made.reverse()) rmdirSync(d);
+    } finally {
+      release?.();
     }
-    for (const d of made.reverse()) rmdirSync(d);
   });
 
   /** env -i PROGRAM, in a namespace where the private store is root's default store (and run from there). */
@@ -193,6 +206,6 @@ if (skip) {
   });
 
   test("root's real default store was not touched", () => {
-    assert.deepEqual(listing(defaultStore), before);
+    assert.deepEqual(listing(defaultStore), storeBefore);
   });
 }
