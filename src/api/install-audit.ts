@@ -39,13 +39,21 @@ export async function installAudit(options: InstallAuditOptions = {}): Promise<I
   return { path, installed: true, ldconfig: runLdconfig() };
 }
 
+/** ldconfig lives in /sbin or /usr/sbin, often not on a user's PATH. */
+const LDCONFIG_CANDIDATES = ['ldconfig', '/usr/sbin/ldconfig', '/sbin/ldconfig'];
+
 function runLdconfig(): boolean {
-  const r = spawnSync('ldconfig', [], { encoding: 'utf8' });
-  if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-  if (r.status !== 0) {
-    throw new CaldError('INSTALL_LDCONFIG', `ldconfig failed: ${(r.stderr || '').trim().split('\n')[0]}`, {
-      hint: 'run ldconfig as root so ld.so.cache lists the audit library',
-    });
+  for (const cmd of LDCONFIG_CANDIDATES) {
+    const r = spawnSync(cmd, [], { encoding: 'utf8' });
+    if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+    if (r.status !== 0) {
+      throw new CaldError('INSTALL_LDCONFIG', `ldconfig failed: ${(r.stderr || '').trim().split('\n')[0]}`, {
+        hint: 'run ldconfig as root so ld.so.cache lists the audit library',
+      });
+    }
+    return true;
   }
-  return true;
+  throw new CaldError('INSTALL_LDCONFIG', 'ldconfig was not found (looked on PATH, in /usr/sbin and /sbin)', {
+    hint: 'run ldconfig by hand so ld.so.cache lists the audit library; until then DT_AUDIT programs cannot find it',
+  });
 }

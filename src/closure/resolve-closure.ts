@@ -1,7 +1,7 @@
 // A program's library closure, found as glibc's ld.so finds it at start-up: breadth-first over
 // DT_NEEDED (_dl_map_object_deps, elf/dl-deps.c), each name first matched against the objects
 // already loaded, then searched (search-path.ts). The result is the load order and the DAG's edges.
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { EM_386, EM_AARCH64, EM_X86_64 } from '../elf/format/constants.js';
 import { isCaldError } from '../errors/index.js';
 import { ClosureError } from './closure-error.js';
@@ -119,6 +119,9 @@ interface Loaded extends SearchingObject {
   origin: string | undefined;
   queued: boolean;
 }
+
+/** Names musl's loader takes as itself (name+3 starts with one of these and a dot). */
+const MUSL_RESERVED = /^lib(c|pthread|rt|m|dl|util|xnet)\./;
 
 /** The interpreter glibc uses for an ABI, to ask for facts when the input has no PT_INTERP. */
 function standardInterpreter(abi: LoaderAbi): string | undefined {
@@ -298,7 +301,12 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
 
   // _dl_map_object: each loaded object in turn, by the names it was loaded by (the program has
   // none: its l_name is empty) or its path, then by its SONAME.
+  // musl's loader is its libc: it answers libc.*, libm.*, libpthread.* ... itself, by name, and never
+  // searches for them (ldso/dynlink.c, load_library's "reserved" names).
+  const muslSelf =
+    interp !== undefined && basename(info.interp ?? '').startsWith('ld-musl-') ? interp : undefined;
   const matchLoaded = (name: string): Loaded | undefined =>
+    (muslSelf !== undefined && MUSL_RESERVED.test(name) ? muslSelf : undefined) ??
     all.find(
       (l) =>
         (l.object.kind !== 'program' && (l.object.names.includes(name) || l.path === name)) ||
@@ -327,7 +335,9 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
       }
       const known = matchLoaded(name);
       if (known !== undefined) {
-        if (!known.object.names.includes(name) && known.info.soname === name) known.object.names.push(name);
+        if (!known.object.names.includes(name) && (known.info.soname === name || known === muslSelf)) {
+          known.object.names.push(name);
+        }
         enqueue(known);
         edge.object = known.object.index;
         edge.how = 'loaded';
