@@ -127,7 +127,10 @@ test('a changed program object is refused before it runs', () => {
   writeFileSync(object, bytes);
   const r = cald(['run', f.name], { env: { ...env, CALD_STORE: copy } });
   assert.equal(r.status, 126);
-  assert.match(r.stderr, /^cald: refusing sha256:[0-9a-f]{64}: .* hashes to sha256:/);
+  assert.match(
+    r.stderr,
+    /^cald: refusing cas:sha256:[0-9a-f]{64}\?name=\S+: .* has sha256:[0-9a-f]{64}, not the hash in its name/,
+  );
   assert.doesNotMatch(r.stdout, /argv/);
 });
 
