@@ -41,10 +41,17 @@ try {
   });
   // The verification cache vouches only for objects older than a second (docs/resolver.md).
   spawnSync('sleep', ['1.2']);
+  // What glibc charges for auditing at all: an audit library with nothing but la_version.
+  const trivial = join(dir, 'trivial-audit.so');
+  execFileSync('sh', [
+    '-c',
+    `printf '#include <link.h>\\nunsigned int la_version(unsigned int v) { return v; }\\n' | cc -shared -fPIC -O2 -x c -o ${trivial} -`,
+  ]);
   const audit = `LD_AUDIT=${join(native, 'libcald-audit.so')} CALD_STORE=${store} XDG_CACHE_HOME=${join(dir, 'cache')}`;
   const modes = [
     ['stock', `${program} -version`],
     ['audit (eval "$(cald env)")', `env ${audit} ${object} -version`],
+    ['LD_AUDIT, la_version only', `env LD_AUDIT=${trivial} ${program} -version`],
     ['name directory', `env LD_LIBRARY_PATH=${join(store, 'names')} ${object} -version`],
     [
       'launcher (cald install)',
@@ -69,7 +76,7 @@ try {
       },
     );
     const results = JSON.parse(execFileSync('cat', [out], { encoding: 'utf8' })).results;
-    results.forEach((r, i) => medians.get(modes[i][0]).push(r.median * 1e6));
+    for (const [i, r] of results.entries()) medians.get(modes[i][0]).push(r.median * 1e6);
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const envCost = med(medians.get('(env true, subtracted from the env lines)'));

@@ -186,7 +186,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   }
   const v = new ByteView(out, h.littleEndian, h.is64);
   checkInPlaceRoom(elf, needLoad ? seg.offset : elf.buf.length, {
-    dynstr: strings !== undefined && strings.rewrite && !dynstrMoves,
+    dynstr: strings?.rewrite === true && !dynstrMoves,
     dynamic: !dynMoves,
     interp: interpChanged && !interpMoves,
     pht: !phtMoves,
