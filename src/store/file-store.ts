@@ -30,7 +30,16 @@ import {
   digestOfBuffer,
   READ_CHUNK,
 } from './digest.js';
-import { errnoOf, fsyncDir, makeDirs, tempPath, writeAll, writeFileAtomic } from './fs-util.js';
+import {
+  errnoOf,
+  fsyncDir,
+  makeDirs,
+  readdirOrEmpty,
+  tempPath,
+  unlinkDurably,
+  writeAll,
+  writeFileAtomic,
+} from './fs-util.js';
 import {
   DIR_MODE,
   EXECUTABLE_OBJECT_MODE,
@@ -398,15 +407,7 @@ export class FileStore implements LocalObjectStore {
   }
 
   private removeNameSync(name: string): boolean {
-    const entry = join(this.layout.names, name);
-    try {
-      unlinkSync(entry);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return false;
-      throw ioErrorFrom(e, 'remove name', entry);
-    }
-    fsyncDir(this.layout.names);
-    return true;
+    return unlinkDurably(join(this.layout.names, name), 'remove name');
   }
 
   /** Name entries for one object: the bare name and every hinted one. */
@@ -447,15 +448,7 @@ export class FileStore implements LocalObjectStore {
   removeRoot(id: string): boolean {
     this.assertWritable();
     checkRootId(id);
-    const path = join(this.layout.roots, id);
-    try {
-      unlinkSync(path);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return false;
-      throw ioErrorFrom(e, 'remove root', path);
-    }
-    fsyncDir(this.layout.roots);
-    return true;
+    return unlinkDurably(join(this.layout.roots, id), 'remove root');
   }
 
   /** Every valid root, sorted by id (unreadable or malformed root files are skipped). */
@@ -664,14 +657,5 @@ function readlinkOrUndefined(path: string): string | undefined {
     return readlinkSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function readdirOrEmpty(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return [];
-    throw ioErrorFrom(e, 'list', dir);
   }
 }

@@ -1,15 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  type Dirent,
   fchmodSync,
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
   rmSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ioErrorFrom } from '../errors/index.js';
 
 /** The errno code of a Node.js system error, or undefined. */
 export function errnoOf(e: unknown): string | undefined {
@@ -86,4 +90,36 @@ export function makeDirs(dir: string, mode: number): void {
     makeDirs(dirname(dir), mode);
     mkdirSync(dir, { mode });
   }
+}
+
+/** A directory's entries; none when it does not exist. Other errors become one IoError line. */
+export function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return [];
+    throw ioErrorFrom(e, 'list', dir);
+  }
+}
+
+/** Like readdirOrEmpty, with each entry's type. */
+export function readdirOrEmptyTyped(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return [];
+    throw ioErrorFrom(e, 'list', dir);
+  }
+}
+
+/** Removes an entry and makes the removal durable; false when there was none. */
+export function unlinkDurably(path: string, what: string): boolean {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return false;
+    throw ioErrorFrom(e, what, path);
+  }
+  fsyncDir(dirname(path));
+  return true;
 }

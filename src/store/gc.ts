@@ -12,7 +12,7 @@ import { ioErrorFrom } from '../errors/index.js';
 import { tryParseCasName } from './cas-name.js';
 import { Digest } from './digest.js';
 import type { FileStore } from './file-store.js';
-import { errnoOf, fsyncDir, tempPath } from './fs-util.js';
+import { errnoOf, fsyncDir, readdirOrEmpty, readdirOrEmptyTyped, tempPath } from './fs-util.js';
 import type { ExtractRefs, IndexDb } from './index-db.js';
 import { liveLeases, lockExclusive } from './lock.js';
 import { resolveRoot, runtimeRoots } from './root-targets.js';
@@ -325,24 +325,6 @@ function unlinkQuiet(path: string): void {
     unlinkSync(path);
   } catch (e) {
     if (errnoOf(e) !== 'ENOENT') throw ioErrorFrom(e, 'remove', path);
-  }
-}
-
-function readdirOrEmpty(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return [];
-    throw ioErrorFrom(e, 'list', dir);
-  }
-}
-
-function readdirOrEmptyTyped(dir: string): import('node:fs').Dirent[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true });
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return [];
-    throw ioErrorFrom(e, 'list', dir);
   }
 }
 
