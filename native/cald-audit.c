@@ -32,7 +32,6 @@
  * falls back to libc's syscall().
  */
 #define _GNU_SOURCE
-#include <errno.h> /* constants only */
 #include <fcntl.h>
 #include <link.h>
 #include <stdarg.h>
@@ -40,6 +39,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#if defined(__x86_64__) || defined(__aarch64__)
+#define CALD_NOLIBC /* own system calls; built -nostdlib (scripts/build-native.mjs) */
+#endif
+#include "nolibc.h"
 #include "sha256.h"
 
 #define API __attribute__((visibility("default")))
@@ -47,30 +50,7 @@
 #define ROOT_CAP (PATH_CAP - 128) /* room for "/objects/sha256/<hex>" and cache file names */
 #define RACY_NS 1000000000LL      /* files changed less than 1 s ago are verified, not cached */
 
-/* ---- system calls: return the result, or -errno */
-#if defined(__x86_64__)
-static long sys5(long n, long a, long b, long c, long d, long e) {
-  register long r10 __asm__("r10") = d, r8 __asm__("r8") = e;
-  long ret;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
-  return ret;
-}
-#elif defined(__aarch64__)
-static long sys5(long n, long a, long b, long c, long d, long e) {
-  register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b, x2 __asm__("x2") = c,
-                x3 __asm__("x3") = d, x4 __asm__("x4") = e;
-  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
-  return x0;
-}
-#else
-#include <unistd.h>
-static long sys5(long n, long a, long b, long c, long d, long e) {
-  long r = syscall(n, a, b, c, d, e);
-  return r < 0 ? -errno : r;
-}
-#endif
-static long sys(long n, long a, long b, long c, long d) { return sys5(n, a, b, c, d, 0); }
-#define L(x) ((long)(x))
+/* ---- system calls (nolibc.h): return the result, or -errno */
 static int c_open(const char *p, int fl, int mode) { return (int)sys(SYS_openat, AT_FDCWD, L(p), fl | O_CLOEXEC, mode); }
 static long c_read(int fd, void *b, size_t n) { return sys(SYS_read, fd, L(b), L(n), 0); }
 static long c_write(int fd, const void *b, size_t n) { return sys(SYS_write, fd, L(b), L(n), 0); }
@@ -87,29 +67,7 @@ static long long c_now_ns(int clock) {
   return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* ---- the few libc functions the compiler may call on its own (struct copies, zeroing) */
-__attribute__((visibility("hidden"))) void *memcpy(void *d, const void *s, size_t n) {
-  volatile unsigned char *dp = d; /* volatile: keep gcc from turning this loop into a memcpy call */
-  const unsigned char *sp = s;
-  while (n--) *dp++ = *sp++;
-  return d;
-}
-__attribute__((visibility("hidden"))) void *memset(void *d, int c, size_t n) {
-  volatile unsigned char *dp = d;
-  while (n--) *dp++ = (unsigned char)c;
-  return d;
-}
-
 /* ---- strings */
-static size_t c_len(const char *s) {
-  const volatile char *p = s; /* volatile: gcc would turn the loop into a strlen call */
-  while (*p) p++;
-  return (size_t)(p - s);
-}
-static int c_eq(const char *a, const char *b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
-}
 static int c_starts(const char *s, const char *prefix) {
   while (*prefix && *s == *prefix) s++, prefix++;
   return *prefix == '\0';
@@ -132,14 +90,6 @@ static int cat(char *buf, size_t cap, ...) {
   va_end(ap);
   buf[n] = '\0';
   return ok ? (int)n : -1;
-}
-/* Decimal, zero-padded to width digits. */
-static const char *num(char out[24], unsigned long long v, int width) {
-  char *p = out + 23;
-  *p = '\0';
-  do *--p = (char)('0' + v % 10), v /= 10, width--;
-  while (v > 0 || width > 0);
-  return p;
 }
 #define SAY(...) say(__VA_ARGS__, (const char *)NULL)
 /* One line on stderr, in a single write() so lines from several processes do not mix. */

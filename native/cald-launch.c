@@ -26,12 +26,12 @@
  * installed launcher can be read back or filled again.
  */
 #define _GNU_SOURCE
-#include <errno.h> /* constants only */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "nolibc.h"
 #include "sha256.h"
 
 #define SLOT_HEADER 32
@@ -59,15 +59,8 @@ static const char *value(const char *p) {
   return p;
 }
 
-/* ---- system calls: return the result, or -errno */
-#define L(x) ((long)(x))
+/* ---- system calls (nolibc.h), and the entry point without libc */
 #if defined(CALD_NOLIBC) && defined(__x86_64__)
-static long sys(long n, long a, long b, long c, long d) {
-  register long r10 __asm__("r10") = d;
-  long ret;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-  return ret;
-}
 /* The kernel enters here with the stack as argc, argv..., NULL, envp..., NULL, auxv. */
 __asm__(".text\n"
         ".global _start\n"
@@ -79,12 +72,6 @@ __asm__(".text\n"
         "  call cald_start\n"
         "  hlt\n");
 #elif defined(CALD_NOLIBC) && defined(__aarch64__)
-static long sys(long n, long a, long b, long c, long d) {
-  register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b, x2 __asm__("x2") = c,
-                x3 __asm__("x3") = d;
-  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
-  return x0;
-}
 __asm__(".text\n"
         ".global _start\n"
         ".type _start, %function\n"
@@ -94,14 +81,6 @@ __asm__(".text\n"
         "  mov x0, sp\n"
         "  bl cald_start\n"
         "  brk #0\n");
-#elif defined(CALD_NOLIBC)
-#error "CALD_NOLIBC: no system call stubs for this machine; build without it (libc)"
-#else
-#include <unistd.h>
-static long sys(long n, long a, long b, long c, long d) {
-  long r = syscall(n, a, b, c, d);
-  return r < 0 ? -errno : r;
-}
 #endif
 
 static long c_write(int fd, const void *b, size_t n) { return sys(SYS_write, fd, L(b), L(n), 0); }
@@ -118,30 +97,9 @@ __attribute__((noreturn)) static void c_exit(int status) {
   for (;;) sys(SYS_exit_group, status, 0, 0, 0);
 }
 
-/* The functions the compiler may call on its own (struct copies, zeroing), as in cald-audit.c. */
-void *memcpy(void *d, const void *s, size_t n) {
-  volatile unsigned char *dp = d; /* volatile: keep gcc from turning this loop into a memcpy call */
-  const unsigned char *sp = s;
-  while (n--) *dp++ = *sp++;
-  return d;
-}
-void *memset(void *d, int c, size_t n) {
-  volatile unsigned char *dp = d;
-  while (n--) *dp++ = (unsigned char)c;
-  return d;
-}
 #endif
 
 /* ---- strings */
-static size_t c_len(const char *s) {
-  const volatile char *p = s; /* volatile: gcc would turn the loop into a strlen call */
-  while (*p) p++;
-  return (size_t)(p - s);
-}
-static int c_eq(const char *a, const char *b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
-}
 /* s after prefix, or NULL when s does not start with it. */
 static const char *after(const char *s, const char *prefix) {
   while (*prefix && *s == *prefix) s++, prefix++;
@@ -155,14 +113,6 @@ static const char *find(const char *s, char c) {
 /* Copies s to p (no NUL) and returns the end. */
 static char *put(char *p, const char *s) {
   while (*s) *p++ = *s++;
-  return p;
-}
-/* Decimal, zero-padded to width digits. */
-static const char *num(char out[24], unsigned long long v, int width) {
-  char *p = out + 23;
-  *p = '\0';
-  do *--p = (char)('0' + v % 10), v /= 10, width--;
-  while (v > 0 || width > 0);
   return p;
 }
 
