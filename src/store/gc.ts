@@ -197,14 +197,16 @@ function sweep(files: FileStore, index: IndexDb | undefined, options: GcOptions,
   let pathsRemoved = 0;
   if (!dryRun && victims.length > 0) {
     const doomed = new Set(victims.map((v) => v.digest));
-    namesRemoved = removeNames(files, doomed);
-    pathsRemoved = removePaths(files, doomed);
-    removeObjects(files, victims);
+    // The index first: a crash after this leaves objects the index does not list (behind the
+    // files, which gc and verify tolerate), never rows for deleted objects ("missing" to verify).
     if (index !== undefined) {
       index.transaction(() => {
         for (const v of victims) index.forgetObject(Digest.parse(v.digest));
       });
     }
+    namesRemoved = removeNames(files, doomed);
+    pathsRemoved = removePaths(files, doomed);
+    removeObjects(files, victims);
   }
   if (!dryRun) {
     for (const id of m.released) {
