@@ -34,7 +34,11 @@ export interface Spawned {
 }
 
 /** `cald ...args` as a child process the test can signal. */
-export function spawnCald(args: readonly string[], env: Record<string, string | undefined> = {}): Spawned {
+export function spawnCald(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  withStdin = false,
+): Spawned {
   const child = spawn(process.execPath, [...ENTRY_ARGS, ...args], {
     env: {
       ...process.env,
@@ -44,7 +48,7 @@ export function spawnCald(args: readonly string[], env: Record<string, string | 
       CALD_DEBUG: undefined,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
