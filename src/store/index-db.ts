@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
+import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
 import { parseCasName } from './cas-name.js';
 import { Digest } from './digest.js';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
@@ -107,6 +108,10 @@ export class IndexDb {
     } catch (e) {
       db?.close();
       if (isCaldError(e)) throw e;
+      // Not damage: a file system that is read-only, full or not ours to write, or a busy
+      // database. Saying "damaged" would make LocalStore.open move a healthy index aside.
+      const notDamage = environmentError(e, path);
+      if (notDamage !== undefined) throw notDamage;
       throw new StoreIntegrityError(
         'INTEGRITY_INDEX_CORRUPT',
         `the store index ${path} is damaged: ${firstLine(e)}`,
@@ -364,4 +369,26 @@ export class IndexDb {
 function firstLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
   return text.split('\n', 1)[0] ?? text;
+}
+
+/** An IoError for SQLite failures caused by the environment rather than the file's contents. */
+function environmentError(e: unknown, path: string): Error | undefined {
+  const code = String((e as { code?: unknown })?.code ?? '');
+  if (code.startsWith('SQLITE_FULL')) return ioErrorFrom({ code: 'ENOSPC' }, 'write the store index', path);
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StoreError('STORE_BUSY', `the store index ${path} is locked by another process`, {
+      hint: 'retry when it has finished',
+      data: { path },
+      cause: e,
+    });
+  }
+  if (!/^SQLITE_(READONLY|CANTOPEN|PERM|AUTH|IOERR)/.test(code)) return undefined;
+  for (const p of [path, dirname(path)]) {
+    try {
+      if (existsSync(p)) accessSync(p, constants.R_OK | constants.W_OK);
+    } catch (err) {
+      return ioErrorFrom(err, 'open the store index', path);
+    }
+  }
+  return ioErrorFrom({ code: 'EIO', message: firstLine(e) }, 'open the store index', path);
 }
