@@ -119,6 +119,11 @@ function rootSpec(files: FileStore, target: string, cwd: string): Omit<RootSpec,
       });
     }
   };
+  if (target.trim() === '') {
+    throw new BadNameError('NAME_BAD_ROOT', 'empty root target', {
+      hint: 'give a cas: name, a sha256: digest, or the path of a file outside the store',
+    });
+  }
   if (target.startsWith('cas:')) {
     stored(parseCasName(target).digest, target);
     return { kind: 'name', target };

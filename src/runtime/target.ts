@@ -70,6 +70,8 @@ function notFound(spec: string, message: string, hint: string): CaldError {
  */
 export function resolveTarget(spec: string, store: FileStore | undefined): RunTarget {
   if (spec === '') throw notFound(spec, 'empty program name', 'give a program name, a cas: URI or a path');
+  // A content name is parsed strictly before anything else: 'cas:sha256:../x' is a bad name, not a path.
+  if (spec.startsWith('cas:')) parseCasName(spec);
   if (spec.includes('/')) {
     return { path: spec, digest: undefined, argv0: spec, via: 'path', root: undefined };
   }

@@ -89,7 +89,7 @@ export class FileStore implements LocalObjectStore {
     if (st === undefined) {
       if (!create) {
         throw new StoreError('STORE_NOT_FOUND', `no store at ${root}`, {
-          hint: 'create it (cald init), or point --store / CALD_STORE at an existing store',
+          hint: 'cald import creates it; or point --store / CALD_STORE at an existing store',
           data: { store: root },
         });
       }
@@ -127,7 +127,7 @@ export class FileStore implements LocalObjectStore {
       });
     } else if (!create) {
       throw new StoreError('STORE_NOT_FOUND', `no store at ${root} (empty directory)`, {
-        hint: 'create it (cald init)',
+        hint: 'cald import creates it',
         data: { store: root },
       });
     } else if (readOnly) {
