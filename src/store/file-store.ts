@@ -372,13 +372,7 @@ export class FileStore implements LocalObjectStore {
 
   /** The valid `cas:` names in the name directory, sorted. Other entries are skipped. */
   listNames(): string[] {
-    let entries: string[];
-    try {
-      entries = readdirSync(this.layout.names);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return [];
-      throw ioErrorFrom(e, 'list names in', this.layout.names);
-    }
+    const entries = readdirOrEmpty(this.layout.names);
     return entries.filter((n) => this.resolveName(n) !== undefined).sort();
   }
 
@@ -413,13 +407,7 @@ export class FileStore implements LocalObjectStore {
   /** Name entries for one object: the bare name and every hinted one. */
   private namesOf(digest: Digest): string[] {
     const bare = formatCasName(digest);
-    let entries: string[];
-    try {
-      entries = readdirSync(this.layout.names);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return [];
-      throw ioErrorFrom(e, 'list names in', this.layout.names);
-    }
+    const entries = readdirOrEmpty(this.layout.names);
     return entries.filter((n) => n === bare || n.startsWith(`${bare}?`));
   }
 
@@ -453,13 +441,7 @@ export class FileStore implements LocalObjectStore {
 
   /** Every valid root, sorted by id (unreadable or malformed root files are skipped). */
   listRoots(): Root[] {
-    let entries: string[];
-    try {
-      entries = readdirSync(this.layout.roots);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return [];
-      throw ioErrorFrom(e, 'list roots in', this.layout.roots);
-    }
+    const entries = readdirOrEmpty(this.layout.roots);
     return entries
       .sort()
       .map((id) => this.readRoot(id))
