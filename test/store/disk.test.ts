@@ -137,6 +137,29 @@ describe('full, read-only and foreign file systems', () => {
       );
     }
     assertVerifies(store, 'after nobody tried');
+
+    // Unreadable directories: the store's own parts closed to other users (0700).
+    const closed = [join(store, 'objects', 'sha256'), join(store, 'names'), join(store, 'roots')];
+    for (const d of closed) chmodSync(d, 0o700);
+    try {
+      for (const args of [
+        ['verify'],
+        ['store', 'info'],
+        ['gc', '--dry-run'],
+        ['roots', 'list'],
+        ['run', 'true'],
+      ]) {
+        const r = asNobody(args);
+        assertOneLine(
+          { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr },
+          `${args.join(' ')} as nobody with unreadable directories`,
+          /permission denied|not permitted|cannot/,
+        );
+      }
+    } finally {
+      for (const d of closed) chmodSync(d, 0o755);
+    }
+    assertVerifies(store, 'after nobody met unreadable directories');
   });
 });
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { cald } from '../cli/cald.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { assertOneLine, importedDigest } from './helpers/robust.js';
@@ -70,6 +71,52 @@ describe('security', () => {
     assert.match(v2.stdout, /e{64}/);
     assert.match(v2.stdout, /evil/);
     // The real program still runs.
+    const r = cald(['run', '--store', store, program, ':memory:', 'select 1;']);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  test('malformed names planted in the index: no command crashes, none trusts them', () => {
+    const db = new Database(join(store, 'index.sqlite'));
+    const bad = [
+      'cas:sha256:../../etc/passwd',
+      'cas:x$y',
+      `cas:sha256:${'a'.repeat(64)}/x`,
+      'cas:sha256:\u0000',
+    ];
+    for (const name of bad) {
+      db.prepare('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)').run(name, '../../etc');
+      db.prepare('INSERT OR REPLACE INTO refs (from_digest, name, to_digest) VALUES (?, ?, ?)').run(
+        `sha256:${program}`,
+        name,
+        'sha256:../x',
+      );
+    }
+    db.close();
+    for (const args of [
+      ['verify'],
+      ['store', 'info'],
+      ['gc', '--dry-run'],
+      ['roots', 'list'],
+      ['index', 'rebuild'],
+    ]) {
+      const r = cald([...args, '--store', store]);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, `${args.join(' ')}: a stack trace`);
+      assert.ok(
+        r.status === 0 ||
+          r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => !l.startsWith('hint:')).length === 1,
+        `${args.join(' ')}: ${r.stderr}`,
+      );
+    }
+    // After a rebuild the planted rows are gone: the index holds only what the files say.
+    const after = new Database(join(store, 'index.sqlite'), { readonly: true });
+    const left = after
+      .prepare("SELECT count(*) AS n FROM names WHERE name LIKE 'cas:sha256:..%' OR name LIKE '%$%'")
+      .get() as { n: number };
+    after.close();
+    assert.equal(left.n, 0);
     const r = cald(['run', '--store', store, program, ':memory:', 'select 1;']);
     assert.equal(r.status, 0, r.stderr);
   });
