@@ -42,7 +42,7 @@ function keptPrefixLength(elf: ElfFile): number {
 }
 
 /** Every string the edited file needs in .dynstr, in a deterministic order. */
-function wantedStrings(m: EditModel): string[] {
+export function wantedStrings(m: EditModel): string[] {
   const out: string[] = [];
   for (const e of m.entries) if (e.str !== undefined) out.push(e.str);
   for (const f of m.verneedFiles) if (f !== null) out.push(f);

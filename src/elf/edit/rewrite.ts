@@ -31,7 +31,7 @@ import {
   writeSectionInfo,
   writeSectionPlacement,
 } from '../write/records.js';
-import { type DynstrPlan, planDynstr } from './dynstr-plan.js';
+import { type DynstrPlan, planDynstr, wantedStrings } from './dynstr-plan.js';
 import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
 import { moveSectionSymbols } from './moved-symbols.js';
@@ -170,7 +170,9 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
           },
         );
       }
-      seg = newSegmentPlace(elf, elf.buf.length, segmentPageSize(elf, options.pageSize));
+      const pageSize = segmentPageSize(elf, options.pageSize);
+      seg = newSegmentPlace(elf, elf.buf.length, pageSize);
+      load!.align = pageSize;
     }
     out = Buffer.alloc(seg.offset + size);
     elf.buf.copy(out, 0, 0, Math.min(elf.buf.length, seg.offset));
@@ -180,7 +182,6 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     load!.filesz = size;
     load!.memsz = size;
     load!.flags = PF_R | (dynMoves ? PF_W : 0);
-    if (tail === undefined) load!.align = segmentPageSize(elf, options.pageSize);
   } else {
     out = Buffer.from(elf.buf);
   }
@@ -392,10 +393,7 @@ function planStrings(
   const table = elf.buf.subarray(t.offset, t.offset + t.size);
   const existing = new Map<string, number>();
   let all = true;
-  const want = [
-    ...m.entries.flatMap((e) => (e.str === undefined ? [] : [e.str])),
-    ...m.verneedFiles.filter((f) => f !== null),
-  ];
+  const want = wantedStrings(m);
   // Entries that did not change keep their offsets: a no-op edit must not move a byte.
   for (const e of m.entries) {
     if (
