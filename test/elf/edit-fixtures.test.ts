@@ -12,6 +12,7 @@ import {
   type BuildResult,
   buildVariant,
   type CFixture,
+  copyFixture,
   isSkipped,
   runFixture,
   type VariantSpec,
@@ -46,20 +47,6 @@ const FILLER_TAGS = [
 ];
 
 const TIMEOUT = 180_000;
-
-/** A copy of a built fixture in its own directory, so each scenario edits fresh files. */
-function copyFixture(f: CFixture, dir: string): CFixture {
-  cpSync(f.dir, dir, { recursive: true });
-  const libDir = join(dir, 'lib');
-  return {
-    ...f,
-    dir,
-    program: join(dir, 'prog'),
-    libs: f.libs.map((l) => join(libDir, basename(l))),
-    libDir,
-    env: f.spec.rpath === 'none' ? { LD_LIBRARY_PATH: libDir } : {},
-  };
-}
 
 /**
  * Where each DT_NEEDED name of the fixture's files is found: fixture libraries by their soname, system

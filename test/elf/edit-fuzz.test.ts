@@ -8,8 +8,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ElfFile } from '../../src/elf/read/index.js';
-import { buildCross, crossTargets } from '../helpers/cross.js';
-import { type FuzzFailure, runFuzzRange } from '../helpers/fuzz-pool.js';
+import {
+  casesFromEnv,
+  crossFuzzFiles,
+  type FuzzFailure,
+  runFuzzRange,
+  seedFromEnv,
+} from '../helpers/fuzz-pool.js';
 import { readelfWarnings } from '../helpers/readelf.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { DT_NEEDED, newItems } from './helpers/edit-check.js';
@@ -19,21 +24,6 @@ const HANG_MS = 5000;
 const WORKERS = 2;
 const SAMPLE_EVERY = 20;
 const root = makeTmp({ after }, 'edit-fuzz');
-
-function seedFromEnv(): number {
-  const raw = process.env.CALD_FUZZ_SEED;
-  if (raw === undefined || raw === '') return Math.floor(Math.random() * 2 ** 32);
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
-    throw new Error(`CALD_FUZZ_SEED must be in [0, 2^32): ${raw}`);
-  return n;
-}
-
-function casesFromEnv(): number {
-  const n = Number(process.env.CALD_FUZZ_CASES ?? 4000);
-  if (!Number.isInteger(n) || n <= 0) throw new Error('CALD_FUZZ_CASES must be a positive integer');
-  return n;
-}
 
 function input(name: string, bytes: Buffer): FuzzInput {
   const elf = ElfFile.parse(bytes);
@@ -55,14 +45,7 @@ function inputs(): FuzzInput[] {
     '/usr/lib/x86_64-linux-gnu/libattr.so.1',
   ])
     if (existsSync(f)) out.push(input(f, readFileSync(f)));
-  for (const name of ['mips', 'ppc64', 'arm', 'i686']) {
-    const target = crossTargets().find((t) => t.name === name);
-    if (target === undefined) continue;
-    const built = buildCross(target, join(root, name));
-    if (!('exe' in built)) continue;
-    out.push(input(`${name} exe`, readFileSync(built.exe)));
-    out.push(input(`${name} dso`, readFileSync(built.dso)));
-  }
+  for (const f of crossFuzzFiles(['mips', 'ppc64', 'arm', 'i686'], root)) out.push(input(f.name, f.bytes));
   return out;
 }
 
@@ -70,7 +53,7 @@ test('mutated ELF files: editElf gives a readable file or a CaldError, never a c
   timeout: 5 * 60_000,
 }, async (t) => {
   const seed = seedFromEnv();
-  const cases = casesFromEnv();
+  const cases = casesFromEnv(4000);
   const files = inputs();
   assert.ok(files.length > 0);
   t.diagnostic(`seed ${seed} (replay: CALD_FUZZ_SEED=${seed} CALD_FUZZ_CASES=${cases})`);

@@ -10,7 +10,7 @@ import { type ElfEdit, editElf } from '../../src/elf/edit/index.js';
 import { DT_STRING_TAGS, PF_X, PT_GNU_STACK } from '../../src/elf/format/constants.js';
 import { ElfFile } from '../../src/elf/read/index.js';
 import { isCaldError } from '../../src/errors/index.js';
-import { buildVariant, type CFixture, isSkipped, runFixture } from '../helpers/compile.js';
+import { buildVariant, type CFixture, copyFixture, isSkipped, runFixture } from '../helpers/compile.js';
 import { machineElfFiles } from '../helpers/elf-files.js';
 import {
   readelfDynamic,
@@ -141,17 +141,7 @@ function fixture(name: string): () => CFixture | undefined {
   let n = 0;
   return () => {
     if (f === undefined) return undefined;
-    const dir = join(root, name, `c${++n}`);
-    cpSync(f.dir, dir, { recursive: true });
-    const libDir = join(dir, 'lib');
-    return {
-      ...f,
-      dir,
-      program: join(dir, 'prog'),
-      libs: f.libs.map((l) => join(libDir, basename(l))),
-      libDir,
-      env: f.spec.rpath === 'none' ? { LD_LIBRARY_PATH: libDir } : {},
-    };
+    return copyFixture(f, join(root, name, `c${++n}`));
   };
 }
 

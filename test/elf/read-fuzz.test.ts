@@ -5,8 +5,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { buildCross, crossTargets } from '../helpers/cross.js';
-import { type FuzzFailure, runFuzzRange } from '../helpers/fuzz-pool.js';
+import {
+  casesFromEnv,
+  crossFuzzFiles,
+  type FuzzFailure,
+  runFuzzRange,
+  seedFromEnv,
+} from '../helpers/fuzz-pool.js';
 import { makeTmp } from '../helpers/tmp.js';
 import type { FuzzInput } from './read-fuzz-worker.js';
 
@@ -22,33 +27,11 @@ const MACHINE_FILES = [
   '/usr/lib/x86_64-linux-gnu/crt1.o',
 ];
 
-function seedFromEnv(): number {
-  const raw = process.env.CALD_FUZZ_SEED;
-  if (raw === undefined || raw === '') return Math.floor(Math.random() * 2 ** 32);
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
-    throw new Error(`CALD_FUZZ_SEED must be an integer in [0, 2^32): ${raw}`);
-  return n;
-}
-
-function casesFromEnv(): number {
-  const n = Number(process.env.CALD_FUZZ_CASES ?? 20000);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`CALD_FUZZ_CASES must be a positive integer`);
-  return n;
-}
-
 function inputs(): FuzzInput[] {
   const out: FuzzInput[] = [];
   for (const f of MACHINE_FILES) if (existsSync(f)) out.push({ name: f, bytes: readFileSync(f) });
   const tmp = makeTmp({ after }, 'fuzz-cross');
-  for (const name of ['mips', 'ppc64']) {
-    const target = crossTargets().find((t) => t.name === name);
-    if (target === undefined) continue;
-    const built = buildCross(target, join(tmp, name));
-    if (!('exe' in built)) continue;
-    out.push({ name: `${name} exe`, bytes: readFileSync(built.exe) });
-    out.push({ name: `${name} dso`, bytes: readFileSync(built.dso) });
-  }
+  out.push(...crossFuzzFiles(['mips', 'ppc64'], tmp));
   return out;
 }
 
@@ -56,7 +39,7 @@ test('mutated ELF files give a result or a CaldError, never a crash or a hang', 
   timeout: 10 * 60_000,
 }, async (t) => {
   const seed = seedFromEnv();
-  const cases = casesFromEnv();
+  const cases = casesFromEnv(20000);
   const files = inputs();
   assert.ok(files.length > 0, 'no input files found');
   // Printed first, so a run that dies still says how to replay it.

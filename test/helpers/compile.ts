@@ -1,7 +1,7 @@
 // Builds the C fixture programs in variants (linker, PIE, page layout, relocation packing, ABI),
 // each a program plus its own shared libraries, with the output it must print when it runs.
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { type ProgramKind, type ProgramSpec, programs } from './c-programs.js';
 import { repoPath } from './paths.js';
 import { hasTool, run, runOk } from './run.js';
@@ -263,4 +263,18 @@ export function buildVariant(name: string, dir: string): BuildResult {
 /** Runs a built fixture's program (LD_BIND_NOW=1 so every symbol is bound at start-up). */
 export function runFixture(f: CFixture, env: Record<string, string> = {}) {
   return run(f.program, [], { env: { LD_BIND_NOW: '1', ...f.env, ...env }, timeoutMs: 10_000 });
+}
+
+/** A copy of a built fixture in `dir`, so each scenario edits fresh files. */
+export function copyFixture(f: CFixture, dir: string): CFixture {
+  cpSync(f.dir, dir, { recursive: true });
+  const libDir = join(dir, 'lib');
+  return {
+    ...f,
+    dir,
+    program: join(dir, 'prog'),
+    libs: f.libs.map((l) => join(libDir, basename(l))),
+    libDir,
+    env: f.spec.rpath === 'none' ? { LD_LIBRARY_PATH: libDir } : {},
+  };
 }

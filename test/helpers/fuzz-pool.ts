@@ -1,6 +1,9 @@
 // Runs seeded fuzz cases in worker threads with a hang watchdog: shared by the reader's and the
 // editor's fuzz tests (test/elf/read-fuzz.test.ts, test/elf/edit-fuzz.test.ts).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { buildCross, crossTargets } from './cross.js';
 
 /** mulberry32: small, fast, and the same sequence on every machine. */
 export function rng(seed: number): () => number {
@@ -84,4 +87,38 @@ export async function runFuzzRange<M extends { type: string }>(
       });
     });
   }
+}
+
+/** CALD_FUZZ_SEED, or a random seed (printed by the test so a failure can be replayed). */
+export function seedFromEnv(): number {
+  const raw = process.env.CALD_FUZZ_SEED;
+  if (raw === undefined || raw === '') return Math.floor(Math.random() * 2 ** 32);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+    throw new Error(`CALD_FUZZ_SEED must be an integer in [0, 2^32): ${raw}`);
+  return n;
+}
+
+/** CALD_FUZZ_CASES, or the test's default. */
+export function casesFromEnv(dflt: number): number {
+  const n = Number(process.env.CALD_FUZZ_CASES ?? dflt);
+  if (!Number.isInteger(n) || n <= 0) throw new Error('CALD_FUZZ_CASES must be a positive integer');
+  return n;
+}
+
+/** An executable and a shared library for each named cross target, built under `dir`. */
+export function crossFuzzFiles(
+  names: readonly string[],
+  dir: string,
+): Array<{ name: string; bytes: Buffer }> {
+  const out: Array<{ name: string; bytes: Buffer }> = [];
+  for (const name of names) {
+    const target = crossTargets().find((t) => t.name === name);
+    if (target === undefined) continue;
+    const built = buildCross(target, join(dir, name));
+    if (!('exe' in built)) continue;
+    out.push({ name: `${name} exe`, bytes: readFileSync(built.exe) });
+    out.push({ name: `${name} dso`, bytes: readFileSync(built.dso) });
+  }
+  return out;
 }
