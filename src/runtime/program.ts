@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ElfFile } from '../elf/read/index.js';
 import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
 // Deep imports from the store (not its index.ts): index.ts also loads the SQLite index and
-// better-sqlite3 (~25 ms), which `cald run` never needs on its start-up path.
+// the SQLite binding, which `cald run` never needs on its start-up path.
 import { digestOfBuffer } from '../store/digest.js';
 import { FileStore } from '../store/file-store.js';
 import { resolveStoreLocation } from '../store/location.js';

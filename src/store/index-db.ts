@@ -1,12 +1,12 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
 import { parseCasName } from './cas-name.js';
 import { Digest } from './digest.js';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
 import type { Root, RootKind } from './roots.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { Sqlite, sqliteErrorName } from './sqlite.js';
 
 /** Finds the `cas:` names an object refers to (its DT_NEEDED entries). Injected: the store never reads ELF. */
 export type ExtractRefs = (bytes: Buffer, digest: Digest) => readonly string[];
@@ -62,8 +62,6 @@ export interface OpenIndexOptions {
   readonly busyTimeoutMs?: number;
 }
 
-type Db = Database.Database;
-
 /**
  * The SQLite index of a store: objects, references between them, names and roots. It is a
  * cache of what the store's files say and can always be rebuilt from them (`rebuild`). WAL mode
@@ -72,7 +70,7 @@ type Db = Database.Database;
  */
 export class IndexDb {
   private constructor(
-    private readonly db: Db,
+    private readonly db: Sqlite,
     readonly path: string,
   ) {}
 
@@ -88,18 +86,20 @@ export class IndexDb {
         data: { path },
       });
     }
-    let db: Db | undefined;
+    let db: Sqlite | undefined;
     try {
-      db = new Database(path, { readonly: options.readOnly ?? false, fileMustExist: exists });
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      db = Sqlite.open(path, {
+        readOnly: options.readOnly ?? false,
+        busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000)),
+      });
       if (options.readOnly !== true) {
-        db.pragma('journal_mode = WAL');
+        db.exec('PRAGMA journal_mode = WAL');
         // The index is derived data: NORMAL (no fsync per commit in WAL mode) is safe, since a
         // lost tail of the WAL is a stale index, which a rebuild fixes.
-        db.pragma('synchronous = NORMAL');
+        db.exec('PRAGMA synchronous = NORMAL');
       }
       if (options.check === true) {
-        const result = db.pragma('quick_check', { simple: true });
+        const result = db.get<{ quick_check: string }>('PRAGMA quick_check')?.quick_check;
         if (result !== 'ok') throw new Error(`quick_check: ${String(result)}`);
       }
       const index = new IndexDb(db, path);
@@ -130,25 +130,19 @@ export class IndexDb {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    this.db.close();
   }
 
   private ensureSchema(readOnly: boolean): void {
-    const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as {
-      n: number;
-    };
-    if (tables.n === 0 && !readOnly) {
+    const tables = this.db.get<{ n: number }>("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'");
+    if (tables?.n === 0 && !readOnly) {
       this.db.transaction(() => {
         this.db.exec(SCHEMA_SQL);
-        this.db
-          .prepare('INSERT INTO meta (key, value) VALUES (?, ?)')
-          .run('schema_version', String(SCHEMA_VERSION));
-      })();
+        this.db.run('INSERT INTO meta (key, value) VALUES (?, ?)', 'schema_version', String(SCHEMA_VERSION));
+      });
       return;
     }
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
-      | { value: string }
-      | undefined;
+    const row = this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");
     const version = Number(row?.value);
     if (!Number.isInteger(version)) throw new Error('no schema version in the meta table');
     if (version > SCHEMA_VERSION) {
@@ -167,52 +161,53 @@ export class IndexDb {
    * 'new' by a crash is therefore never mistaken for a complete one.
    */
   get ready(): boolean {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'state'").get() as
-      | { value: string }
-      | undefined;
-    return row?.value === 'ready';
+    return this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'state'")?.value === 'ready';
   }
 
   markReady(): void {
-    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('state', 'ready')").run();
+    this.db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('state', 'ready')");
   }
 
   /** Runs `fn` in one write transaction (all or nothing; one fsync). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn);
   }
 
   // --- objects and references ----------------------------------------------------------------
 
   recordObject(info: ObjectInfo): void {
-    this.db
-      .prepare(
-        'INSERT INTO objects (digest, size, kind, added) VALUES (?, ?, ?, ?) ' +
-          'ON CONFLICT (digest) DO UPDATE SET size = excluded.size, kind = excluded.kind',
-      )
-      .run(info.digest.toString(), info.size, info.executable ? 'executable' : 'file', info.added);
+    this.db.run(
+      'INSERT INTO objects (digest, size, kind, added) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (digest) DO UPDATE SET size = excluded.size, kind = excluded.kind',
+      info.digest.toString(),
+      info.size,
+      info.executable ? 'executable' : 'file',
+      info.added,
+    );
   }
 
   /** Forgets an object, its outgoing references and the names pointing at it. */
   forgetObject(digest: Digest): void {
     const d = digest.toString();
     this.transaction(() => {
-      this.db.prepare('DELETE FROM objects WHERE digest = ?').run(d);
-      this.db.prepare('DELETE FROM refs WHERE from_digest = ?').run(d);
-      this.db.prepare('DELETE FROM names WHERE digest = ?').run(d);
+      this.db.run('DELETE FROM objects WHERE digest = ?', d);
+      this.db.run('DELETE FROM refs WHERE from_digest = ?', d);
+      this.db.run('DELETE FROM names WHERE digest = ?', d);
     });
   }
 
   objectRow(digest: Digest): ObjectRow | undefined {
-    return this.db
-      .prepare('SELECT digest, size, kind, added FROM objects WHERE digest = ?')
-      .get(digest.toString()) as ObjectRow | undefined;
+    const row = this.db.get<ObjectRow>(
+      'SELECT digest, size, kind, added FROM objects WHERE digest = ?',
+      digest.toString(),
+    );
+    return row === undefined ? undefined : objectRow(row);
   }
 
   objectRows(): ObjectRow[] {
     return this.db
-      .prepare('SELECT digest, size, kind, added FROM objects ORDER BY digest')
-      .all() as ObjectRow[];
+      .all<ObjectRow>('SELECT digest, size, kind, added FROM objects ORDER BY digest')
+      .map(objectRow);
   }
 
   /** Sets the references of `from` to exactly `names` (cas: names; anything else throws BadNameError). */
@@ -220,27 +215,26 @@ export class IndexDb {
     const rows = names.map((name) => ({ name, to: parseCasName(name).digest.toString() }));
     const f = from.toString();
     this.transaction(() => {
-      this.db.prepare('DELETE FROM refs WHERE from_digest = ?').run(f);
-      const insert = this.db.prepare(
-        'INSERT OR IGNORE INTO refs (from_digest, name, to_digest) VALUES (?, ?, ?)',
-      );
-      for (const r of rows) insert.run(f, r.name, r.to);
+      this.db.run('DELETE FROM refs WHERE from_digest = ?', f);
+      for (const r of rows) this.insertRef(f, r.name, r.to);
     });
   }
 
   /** The names an object refers to, with their digests, sorted by name. */
   refsOf(digest: Digest): Ref[] {
-    const rows = this.db
-      .prepare('SELECT name, to_digest AS d FROM refs WHERE from_digest = ? ORDER BY name')
-      .all(digest.toString()) as { name: string; d: string }[];
+    const rows = this.db.all<{ name: string; d: string }>(
+      'SELECT name, to_digest AS d FROM refs WHERE from_digest = ? ORDER BY name',
+      digest.toString(),
+    );
     return rows.map((r) => ({ name: r.name, digest: Digest.parse(r.d) }));
   }
 
   /** The objects that refer to `digest` (under any name), sorted. */
   referrers(digest: Digest): Digest[] {
-    const rows = this.db
-      .prepare('SELECT DISTINCT from_digest AS d FROM refs WHERE to_digest = ? ORDER BY d')
-      .all(digest.toString()) as { d: string }[];
+    const rows = this.db.all<{ d: string }>(
+      'SELECT DISTINCT from_digest AS d FROM refs WHERE to_digest = ? ORDER BY d',
+      digest.toString(),
+    );
     return rows.map((r) => Digest.parse(r.d));
   }
 
@@ -248,40 +242,46 @@ export class IndexDb {
 
   recordName(name: string): void {
     const { digest } = parseCasName(name);
-    this.db.prepare('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)').run(name, digest.toString());
+    this.insertName(name, digest.toString());
   }
 
   forgetName(name: string): void {
-    this.db.prepare('DELETE FROM names WHERE name = ?').run(name);
+    this.db.run('DELETE FROM names WHERE name = ?', name);
   }
 
   namesOf(digest: Digest): string[] {
-    const rows = this.db
-      .prepare('SELECT name FROM names WHERE digest = ? ORDER BY name')
-      .all(digest.toString()) as { name: string }[];
+    const rows = this.db.all<{ name: string }>(
+      'SELECT name FROM names WHERE digest = ? ORDER BY name',
+      digest.toString(),
+    );
     return rows.map((r) => r.name);
   }
 
   // --- roots ---------------------------------------------------------------------------------
 
   addRoot(root: Root): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO roots (id, kind, target, added, note) VALUES (?, ?, ?, ?, ?)')
-      .run(root.id, root.kind, root.target, root.added, root.note ?? null);
+    this.db.run(
+      'INSERT OR REPLACE INTO roots (id, kind, target, added, note) VALUES (?, ?, ?, ?, ?)',
+      root.id,
+      root.kind,
+      root.target,
+      root.added,
+      root.note ?? null,
+    );
   }
 
   removeRoot(id: string): boolean {
-    return this.db.prepare('DELETE FROM roots WHERE id = ?').run(id).changes > 0;
+    return this.db.run('DELETE FROM roots WHERE id = ?', id) > 0;
   }
 
   listRoots(): Root[] {
-    const rows = this.db.prepare('SELECT id, kind, target, added, note FROM roots ORDER BY id').all() as {
+    const rows = this.db.all<{
       id: string;
       kind: RootKind;
       target: string;
       added: number;
       note: string | null;
-    }[];
+    }>('SELECT id, kind, target, added, note FROM roots ORDER BY id');
     return rows.map((r) => ({
       id: r.id,
       kind: r.kind,
@@ -297,12 +297,13 @@ export class IndexDb {
     return {
       objects: this.objectRows(),
       refs: this.db
-        .prepare('SELECT from_digest AS "from", name, to_digest AS "to" FROM refs ORDER BY from_digest, name')
-        .all() as { from: string; name: string; to: string }[],
-      names: this.db.prepare('SELECT name, digest FROM names ORDER BY name').all() as {
-        name: string;
-        digest: string;
-      }[],
+        .all<{ from: string; name: string; to: string }>(
+          'SELECT from_digest AS "from", name, to_digest AS "to" FROM refs ORDER BY from_digest, name',
+        )
+        .map((r) => ({ from: r.from, name: r.name, to: r.to })),
+      names: this.db
+        .all<{ name: string; digest: string }>('SELECT name, digest FROM names ORDER BY name')
+        .map((r) => ({ name: r.name, digest: r.digest })),
       roots: this.listRoots(),
     };
   }
@@ -353,17 +354,25 @@ export class IndexDb {
     this.transaction(() => {
       for (const t of ['objects', 'refs', 'names', 'roots']) this.db.exec(`DELETE FROM ${t}`);
       for (const o of objects) this.recordObject(o);
-      const insertRef = this.db.prepare(
-        'INSERT OR IGNORE INTO refs (from_digest, name, to_digest) VALUES (?, ?, ?)',
-      );
-      for (const r of refs) insertRef.run(r.from, r.name, r.to);
-      const insertName = this.db.prepare('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)');
-      for (const n of names) insertName.run(n.name, n.digest);
+      for (const r of refs) this.insertRef(r.from, r.name, r.to);
+      for (const n of names) this.insertName(n.name, n.digest);
       for (const r of roots) this.addRoot(r);
       this.markReady();
     });
     return { objects: objects.length, refs: refs.length, names: names.length, roots: roots.length, problems };
   }
+
+  private insertRef(from: string, name: string, to: string): void {
+    this.db.run('INSERT OR IGNORE INTO refs (from_digest, name, to_digest) VALUES (?, ?, ?)', from, name, to);
+  }
+
+  private insertName(name: string, digest: string): void {
+    this.db.run('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)', name, digest);
+  }
+}
+
+function objectRow(r: ObjectRow): ObjectRow {
+  return { digest: r.digest, size: r.size, kind: r.kind, added: r.added };
 }
 
 function firstLine(e: unknown): string {
@@ -373,7 +382,7 @@ function firstLine(e: unknown): string {
 
 /** An IoError for SQLite failures caused by the environment rather than the file's contents. */
 function environmentError(e: unknown, path: string): Error | undefined {
-  const code = String((e as { code?: unknown })?.code ?? '');
+  const code = sqliteErrorName(e);
   if (code.startsWith('SQLITE_FULL')) return ioErrorFrom({ code: 'ENOSPC' }, 'write the store index', path);
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new StoreError('STORE_BUSY', `the store index ${path} is locked by another process`, {

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { isI386, SIMULATE_NO_I386 } from './host.js';
 
 export interface RunOptions {
   /** Added to (and overriding) the inherited environment. */
@@ -27,6 +28,16 @@ export interface RunResult {
 const MAX_BUFFER = 512 * 1024 * 1024;
 
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
+  if (SIMULATE_NO_I386 && isI386(cmd)) {
+    // What a kernel without i386 execution does: execve fails with ENOEXEC (helpers/host.ts).
+    return {
+      status: null,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      error: `spawnSync ${cmd} ENOEXEC (CALD_TEST_NO_I386=1)`,
+    };
+  }
   // LC_ALL=C: tool messages are parsed, so they must not be translated.
   const base = opts.replaceEnv ? {} : process.env;
   const env = { ...base, LC_ALL: 'C', ...opts.env };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from '@photostructure/sqlite';
 import {
   Digest,
   type ExtractRefs,
@@ -136,8 +136,8 @@ test('the index is in WAL mode and two handles can write in turn', () => {
   );
   one.close();
   two.close();
-  const raw = new Database(path, { readonly: true });
-  assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+  const raw = new DatabaseSync(path, { readOnly: true });
+  assert.equal(raw.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
   raw.close();
 });
 
@@ -156,13 +156,13 @@ test('a damaged index is detected with a code', () => {
     },
   );
   const foreign = join(base, 'foreign.sqlite');
-  const db = new Database(foreign);
+  const db = new DatabaseSync(foreign);
   db.exec('CREATE TABLE t (x)');
   db.close();
   assert.throws(() => IndexDb.open(foreign), { code: 'INTEGRITY_INDEX_CORRUPT' });
   const future = join(base, 'future.sqlite');
   IndexDb.open(future).close();
-  const f = new Database(future);
+  const f = new DatabaseSync(future);
   f.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
   f.close();
   assert.throws(() => IndexDb.open(future), { code: 'STORE_INDEX_VERSION' });
@@ -223,7 +223,7 @@ test('an index left incomplete by a crash (state new, objects present) is rebuil
   const s = await LocalStore.open({ path, create: true, extractRefs });
   const d = await s.put(objectText('x'));
   s.close();
-  const raw = new Database(join(path, 'index.sqlite'));
+  const raw = new DatabaseSync(join(path, 'index.sqlite'));
   raw.exec("DELETE FROM objects; UPDATE meta SET value = 'new' WHERE key = 'state'");
   raw.close();
   const again = await LocalStore.open({ path, extractRefs });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from '@photostructure/sqlite';
 import { cald } from '../cli/cald.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { assertOneLine, importedDigest } from './helpers/robust.js';
@@ -76,7 +76,7 @@ describe('security', () => {
   });
 
   test('malformed names planted in the index: no command crashes, none trusts them', () => {
-    const db = new Database(join(store, 'index.sqlite'));
+    const db = new DatabaseSync(join(store, 'index.sqlite'));
     const bad = [
       'cas:sha256:../../etc/passwd',
       'cas:x$y',
@@ -111,7 +111,7 @@ describe('security', () => {
       );
     }
     // After a rebuild the planted rows are gone: the index holds only what the files say.
-    const after = new Database(join(store, 'index.sqlite'), { readonly: true });
+    const after = new DatabaseSync(join(store, 'index.sqlite'), { readOnly: true });
     const left = after
       .prepare("SELECT count(*) AS n FROM names WHERE name LIKE 'cas:sha256:..%' OR name LIKE '%$%'")
       .get() as { n: number };
