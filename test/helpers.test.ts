@@ -18,6 +18,7 @@ import {
   readelfWarnings,
   splitByFile,
 } from './helpers/readelf.js';
+import { cannotRun, i386Execution, isI386 } from './helpers/host.js';
 import { hasTool, run } from './helpers/run.js';
 import { makeTmp, withTmp } from './helpers/tmp.js';
 
@@ -226,5 +227,45 @@ describe('machine ELF files', () => {
     const r = run(loader, ['--library-path', c.libDir, c.program, '--version']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^ls \(GNU coreutils\)/);
+  });
+});
+
+describe('host capabilities', () => {
+  test('an i386 program: run here where the probe says so, refused by name where it does not', (t) => {
+    const dir = makeTmp(t, 'host-i386');
+    const prog = join(dir, 'p32');
+    const built = run('cc', ['-m32', '-x', 'c', '-', '-o', prog], { input: 'int main(void){return 7;}\n' });
+    if (built.status !== 0) return t.skip(`cc -m32 cannot link: ${built.stderr.split('\n')[0]}`);
+    assert.ok(isI386(prog));
+    assert.ok(!isI386(LS));
+    assert.equal(cannotRun(LS), null);
+    // The probe agrees with the kernel (or with the simulation, which run() applies too).
+    const why = i386Execution();
+    const r = run(prog, []);
+    if (why === null) assert.equal(r.status, 7, r.error ?? r.stderr);
+    else {
+      assert.notEqual(r.status, 7);
+      assert.match(cannotRun(prog) ?? '', /^run step skipped: /);
+    }
+  });
+
+  test('CALD_TEST_NO_I386=1 makes this machine refuse i386 programs, for the skip paths', () => {
+    const script = `
+      import { cannotRun, i386Execution, SIMULATE_NO_I386 } from './host.js';
+      import { run } from './run.js';
+      const out = { simulated: SIMULATE_NO_I386, why: i386Execution(), ls: cannotRun('/usr/bin/ls'),
+        ran: run(process.argv[1], []).error ?? null };
+      console.log(JSON.stringify(out));`;
+    const here = join(import.meta.dirname, 'helpers');
+    const r = run(process.execPath, ['--input-type=module', '-e', script, '/usr/lib/ld-linux.so.2'], {
+      cwd: here,
+      env: { CALD_TEST_NO_I386: '1' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.simulated, true);
+    assert.match(out.why, /CALD_TEST_NO_I386=1/);
+    assert.equal(out.ls, null);
+    if (existsSync('/usr/lib/ld-linux.so.2')) assert.match(out.ran ?? '', /ENOEXEC/);
   });
 });
