@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { buildVariant, isSkipped, runFixture } from './helpers/compile.js';
 import { copyClosure, machineElfFiles, programClosure } from './helpers/elf-files.js';
+import { cannotRun, i386Execution, isI386 } from './helpers/host.js';
 import {
   elflint,
   parseDynamic,
@@ -18,7 +19,6 @@ import {
   readelfWarnings,
   splitByFile,
 } from './helpers/readelf.js';
-import { cannotRun, i386Execution, isI386 } from './helpers/host.js';
 import { hasTool, run } from './helpers/run.js';
 import { makeTmp, withTmp } from './helpers/tmp.js';
 

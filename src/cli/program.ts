@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerEnv } from './commands/env.js';
 import { register as registerGc } from './commands/gc.js';
+import { register as registerGraph } from './commands/graph.js';
 import { register as registerImport } from './commands/import.js';
 import { register as registerIndex } from './commands/index.js';
 import { register as registerInspect } from './commands/inspect.js';
@@ -28,6 +29,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerInstall,
   registerInstallAudit,
   registerLdd,
+  registerGraph,
   registerRoots,
   registerGc,
   registerVerify,
