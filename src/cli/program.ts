@@ -9,6 +9,7 @@ import { register as registerInstall } from './commands/install.js';
 import { register as registerInstallAudit } from './commands/install-audit.js';
 import { register as registerLdd } from './commands/ldd.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
+import { register as registerRemote } from './commands/remote.js';
 import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStore } from './commands/store.js';
@@ -35,6 +36,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerVerify,
   registerStore,
   registerIndex,
+  registerRemote,
 ];
 const EXAMPLES = `
 Examples:

@@ -1,5 +1,6 @@
 // Runs the cald command end to end: a fresh node process on the compiled CLI of the same build tree
 // as this test (dist/ or a private --outDir), exactly as bin/cald.js does.
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type RunOptions, type RunResult, run } from '../helpers/run.js';
 
@@ -28,3 +29,40 @@ export function hasStackTrace(text: string): boolean {
 }
 
 export const ANSI = /\x1b\[[0-9;]*m/;
+
+/**
+ * `cald ...args` without blocking this process: for tests whose server runs in this process
+ * (a synchronous spawn would stop it from answering).
+ */
+export function caldAsync(
+  args: readonly string[],
+  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const env = {
+    ...process.env,
+    LC_ALL: 'C',
+    FORCE_COLOR: undefined,
+    NO_COLOR: undefined,
+    CALD_DEBUG: undefined,
+    ...opts.env,
+  };
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...ENTRY_ARGS, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,125 @@
+import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { RemoteError, UsageError } from '../errors/index.js';
+import { objectRefs } from '../importer/cald-note.js';
+import { decodeClosureManifest, isOciTag, MANIFEST_MEDIA_TYPE, openRegistry } from '../remote/index.js';
+import type { Env } from '../runtime/index.js';
+import { acquireLease, Digest, formatCasName, LocalStore, tryParseCasName } from '../store/index.js';
+import { digestTag, eachLimited } from './push.js';
+import { locate } from './store-open.js';
+
+export interface PullOptions {
+  /** `oci://host[:port]/repository`. */
+  remote: string;
+  /** A tag, a program's `cas:` URI or its `sha256:` digest. */
+  reference: string;
+  store?: string;
+  env?: Env;
+  cwd?: string;
+  /** Downloads at once (default 4). */
+  concurrency?: number;
+  progress?: (done: number, total: number) => void;
+}
+
+export interface PullReport {
+  readonly remote: string;
+  readonly reference: string;
+  readonly program: string;
+  readonly manifest: string;
+  readonly store: string;
+  readonly objects: number;
+  readonly fetched: number;
+  readonly fetchedBytes: number;
+}
+
+/** The tag to ask for: a tag as given, or `sha256-<hex>` for a program named by content. */
+function tagOf(reference: string): string {
+  if (reference.startsWith('cas:')) {
+    const cas = tryParseCasName(reference);
+    if (cas === undefined) throw new UsageError(`${reference}: not a valid cas: name`);
+    return digestTag(cas.digest);
+  }
+  const digest = Digest.tryParse(reference);
+  if (digest !== undefined) return digestTag(digest);
+  if (!isOciTag(reference)) throw new UsageError(`${reference}: not a tag, a cas: URI or a sha256: digest`);
+  return reference;
+}
+
+/**
+ * Pulls a program's closure from an OCI registry into the local store: only the objects the store
+ * lacks are fetched, each streamed into the store's tmp/ while its digest and size are checked,
+ * and stored only when both match; then names and a root for the program, as an import makes.
+ * An interrupted pull leaves only whole objects: the next one fetches what is still missing.
+ */
+export async function pull(options: PullOptions): Promise<PullReport> {
+  const env = options.env ?? process.env;
+  const registry = openRegistry(options.remote, env);
+  const tag = tagOf(options.reference);
+  const fetched = await registry.getManifest(tag, [MANIFEST_MEDIA_TYPE]);
+  if (fetched === undefined) {
+    throw new RemoteError('REMOTE_NOT_FOUND', `${registry.name} has no ${tag}`, {
+      hint: `cald push ${registry.name} PROGRAM first, or check the tag`,
+      data: { remote: registry.name, reference: options.reference },
+    });
+  }
+  const closure = decodeClosureManifest(fetched.bytes, `${registry.name}:${tag}`);
+  const wanted = tryParseCasName(options.reference)?.digest ?? Digest.tryParse(options.reference);
+  if (wanted !== undefined && !closure.objects[0]!.digest.equals(wanted)) {
+    throw new RemoteError(
+      'REMOTE_BAD_MANIFEST',
+      `${registry.name}:${tag} is the closure of ${closure.program}, not of ${wanted}`,
+      {
+        data: { remote: registry.name },
+      },
+    );
+  }
+  const location = locate({
+    ...(options.store === undefined ? {} : { store: options.store }),
+    env,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+  const lease = acquireLease(store.root, { purpose: `pull ${closure.program}` });
+  let fetchedCount = 0;
+  let fetchedBytes = 0;
+  let done = 0;
+  try {
+    lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
+    await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
+      if (store.files.statSync(o.digest) === undefined) {
+        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${o.digest.hex}`);
+        const fd = openSync(tmp, 'wx', 0o600);
+        try {
+          try {
+            await registry.readBlobInto(o.digest, o.size, fd);
+          } finally {
+            closeSync(fd);
+          }
+          await store.put({ path: tmp }, { expect: o.digest, executable: o.executable });
+        } finally {
+          unlinkSync(tmp);
+        }
+        fetchedCount++;
+        fetchedBytes += o.size;
+      }
+      options.progress?.(++done, closure.objects.length);
+    });
+    for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
+    const program = closure.objects[0]!;
+    const note = JSON.stringify({ name: program.name, from: `${registry.name}:${tag}` });
+    store.addRoot({ kind: 'object', target: program.digest.toString(), note });
+    return {
+      remote: registry.name,
+      reference: options.reference,
+      program: closure.program,
+      manifest: fetched.digest.toString(),
+      store: store.root,
+      objects: closure.objects.length,
+      fetched: fetchedCount,
+      fetchedBytes,
+    };
+  } finally {
+    lease.release();
+    store.close();
+  }
+}

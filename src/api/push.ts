@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { StoreError, UsageError } from '../errors/index.js';
+import { objectRefs } from '../importer/cald-note.js';
+import {
+  type ClosureObject,
+  EMPTY_CONFIG,
+  EMPTY_CONFIG_BYTES,
+  encodeClosureManifest,
+  isOciTag,
+  MANIFEST_MEDIA_TYPE,
+  manifestDigest,
+  openRegistry,
+} from '../remote/index.js';
+import { type Env, openStore, resolveTarget } from '../runtime/index.js';
+import { Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
+
+export interface PushOptions {
+  /** `oci://host[:port]/repository`. */
+  remote: string;
+  /** PROGRAM|URI, as for run. */
+  program: string;
+  /** Tags besides `sha256-<hex>` (default: the program's name). */
+  tags?: readonly string[];
+  store?: string;
+  env?: Env;
+  cwd?: string;
+  /** Uploads at once (default 4). */
+  concurrency?: number;
+  progress?: (done: number, total: number) => void;
+}
+
+export interface PushReport {
+  readonly remote: string;
+  readonly program: string;
+  readonly manifest: string;
+  readonly tags: string[];
+  readonly objects: number;
+  readonly uploaded: number;
+  readonly uploadedBytes: number;
+}
+
+/** `sha256-<hex>`: the tag every closure gets, so `pull` finds a program by its content name. */
+export function digestTag(digest: Digest): string {
+  return `${digest.algorithm}-${digest.hex}`;
+}
+
+/** The program and every object it refers to, read from the objects themselves, program first. */
+export function closureOf(store: FileStore, program: Digest, programName: string): ClosureObject[] {
+  const out: ClosureObject[] = [];
+  const seen = new Set<string>();
+  const queue: Array<{ digest: Digest; name: string | undefined }> = [{ digest: program, name: programName }];
+  while (queue.length > 0) {
+    const { digest, name } = queue.shift()!;
+    if (seen.has(digest.toString())) continue;
+    seen.add(digest.toString());
+    const info = store.statSync(digest);
+    if (info === undefined) {
+      throw new StoreError(
+        'STORE_OBJECT_MISSING',
+        `${formatCasName(digest, name)} is in the closure but not in the store ${store.root}`,
+        { hint: 'run cald verify --repair, or import the program again', data: { store: store.root } },
+      );
+    }
+    out.push({
+      digest,
+      size: info.size,
+      executable: info.executable,
+      ...(name === undefined ? {} : { name }),
+    });
+    for (const ref of objectRefs(readFileSync(store.pathOf(digest)))) {
+      const cas = tryParseCasName(ref);
+      if (cas !== undefined) queue.push({ digest: cas.digest, name: cas.hint });
+    }
+  }
+  return out;
+}
+
+/** Runs `work` over `items` with at most `limit` at once. */
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+/**
+ * Pushes an imported program's closure to an OCI registry: every object the registry lacks is
+ * uploaded as a blob named by its own digest, then one manifest lists them all, tagged with the
+ * program's name and `sha256-<hex>` of the program.
+ */
+export async function push(options: PushOptions): Promise<PushReport> {
+  const env = options.env ?? process.env;
+  const registry = openRegistry(options.remote, env);
+  const tags = options.tags ?? [];
+  for (const t of tags)
+    if (!isOciTag(t)) throw new UsageError(`--tag ${t}: not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`);
+  const { store } = openStore(options.store, env, options.cwd ?? process.cwd());
+  if (store === undefined) throw new UsageError('no store to push from');
+  const target = resolveTarget(options.program, store);
+  if (target.digest === undefined) {
+    throw new UsageError(`${options.program} is a path: push takes an imported program`, {
+      hint: 'import it first (cald import), then push its name',
+    });
+  }
+  const name = basename(target.argv0);
+  const objects = closureOf(store, target.digest, name);
+  let done = 0;
+  let uploaded = 0;
+  let uploadedBytes = 0;
+  await eachLimited(objects, options.concurrency ?? 4, async (o) => {
+    if ((await registry.blobSize(o.digest)) !== o.size) {
+      await registry.putBlob(o.digest, store.pathOf(o.digest));
+      uploaded++;
+      uploadedBytes += o.size;
+    }
+    options.progress?.(++done, objects.length);
+  });
+  const config = Digest.parse(EMPTY_CONFIG.digest);
+  if ((await registry.blobSize(config)) === undefined)
+    await registry.putBlobBytes(config, EMPTY_CONFIG_BYTES);
+  const program = formatCasName(target.digest, name);
+  const manifest = encodeClosureManifest({ program, objects });
+  const allTags = [
+    ...new Set([...(tags.length > 0 ? tags : isOciTag(name) ? [name] : []), digestTag(target.digest)]),
+  ];
+  for (const tag of allTags) await registry.putManifest(tag, manifest, MANIFEST_MEDIA_TYPE);
+  return {
+    remote: registry.name,
+    program,
+    manifest: manifestDigest(manifest).toString(),
+    tags: allTags,
+    objects: objects.length,
+    uploaded,
+    uploadedBytes,
+  };
+}

@@ -1,0 +1,14 @@
+export {
+  ARTIFACT_TYPE,
+  type Closure,
+  type ClosureObject,
+  decodeClosureManifest,
+  EMPTY_CONFIG,
+  EMPTY_CONFIG_BYTES,
+  encodeClosureManifest,
+  MANIFEST_MEDIA_TYPE,
+  manifestDigest,
+} from './closure-manifest.js';
+export { type Credentials, credentialsFor } from './oci/auth.js';
+export { isOciTag, type OciRepository, parseOciRepository } from './oci/reference.js';
+export { OciRegistry, openRegistry } from './oci/registry.js';

@@ -1,0 +1,214 @@
+import { createReadStream, writeSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { RemoteError } from '../../errors/index.js';
+import { createHasher, type Digest, digestOfBuffer } from '../../store/digest.js';
+import { type Answer, readBody, readSmallBody, request } from '../http.js';
+import { answerChallenge, type Credentials, credentialsFor, refused } from './auth.js';
+import { type OciRepository, parseOciRepository } from './reference.js';
+
+// A client of one repository of an OCI registry (the distribution spec): blobs by digest, manifests
+// by tag or digest. Every byte read is checked against the digest it was asked for before the
+// caller sees success; nothing here writes to a store.
+
+const MAX_MANIFEST = 4 * 1024 * 1024;
+const MAX_ERROR_BODY = 16 * 1024;
+const MAX_TAGS_BODY = 4 * 1024 * 1024;
+
+export interface FetchedManifest {
+  readonly bytes: Buffer;
+  readonly digest: Digest;
+  readonly mediaType: string;
+}
+
+export class OciRegistry {
+  /** The Authorization header that the registry last accepted. */
+  private authorization: string | undefined;
+
+  constructor(
+    readonly repo: OciRepository,
+    private readonly credentials: Credentials | undefined,
+  ) {}
+
+  get name(): string {
+    return `oci://${this.repo.registry}/${this.repo.repository}`;
+  }
+
+  private url(path: string): string {
+    return `${this.repo.base}/v2/${this.repo.repository}/${path}`;
+  }
+
+  /**
+   * One request with the registry's challenge answered: a 401 is answered once (with the
+   * credentials or a token), and a second 401 means the credentials were refused.
+   */
+  private async call(
+    url: string,
+    init: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: () => Uint8Array | ReadableStream<Uint8Array>;
+    } = {},
+  ): Promise<Answer> {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await request(url, {
+        ...(init.method === undefined ? {} : { method: init.method }),
+        ...(init.headers === undefined ? {} : { headers: init.headers }),
+        ...(init.body === undefined ? {} : { body: init.body() }),
+        ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
+      });
+      if (answer.status !== 401) return answer;
+      await answer.body?.cancel();
+      const challenge = answer.headers.get('www-authenticate');
+      if (attempt > 0 || challenge === null) throw refused(this.repo.registry);
+      this.authorization = await answerChallenge(challenge, this.repo.registry, this.credentials);
+    }
+  }
+
+  /** The blob's size when the registry has it, else undefined. */
+  async blobSize(digest: Digest): Promise<number | undefined> {
+    const answer = await this.call(this.url(`blobs/${digest}`), { method: 'HEAD' });
+    await answer.body?.cancel();
+    if (answer.status === 404) return undefined;
+    if (answer.status !== 200) throw await this.failure(answer, `HEAD blob ${digest}`);
+    const size = Number(answer.headers.get('content-length'));
+    return Number.isSafeInteger(size) ? size : undefined;
+  }
+
+  /**
+   * Streams the blob into `fd` (from its start), checking size and digest as it arrives: more than
+   * `size` bytes, fewer, or other bytes fail with one REMOTE_* error and the caller discards fd.
+   */
+  async readBlobInto(digest: Digest, size: number, fd: number): Promise<void> {
+    const answer = await this.call(this.url(`blobs/${digest}`));
+    if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
+    const hasher = createHasher(digest.algorithm);
+    let offset = 0;
+    const got = await readBody(answer, size, (chunk) => {
+      hasher.update(chunk);
+      let done = 0;
+      while (done < chunk.byteLength)
+        done += writeSync(fd, chunk, done, chunk.byteLength - done, offset + done);
+      offset += chunk.byteLength;
+    });
+    if (got !== size) {
+      throw new RemoteError(
+        'REMOTE_TRUNCATED',
+        `${this.name}: blob ${digest} ended after ${got} of ${size} bytes`,
+        {
+          hint: 'try again; nothing was stored',
+          data: { remote: this.name, digest: digest.toString() },
+        },
+      );
+    }
+    const actual = hasher.digest();
+    if (!actual.equals(digest)) {
+      throw new RemoteError('REMOTE_DIGEST_MISMATCH', `${this.name}: blob ${digest} arrived as ${actual}`, {
+        hint: 'the registry sent other bytes than asked for; nothing was stored',
+        data: { remote: this.name, digest: digest.toString(), actual: actual.toString() },
+      });
+    }
+  }
+
+  /** Uploads a file as the blob `digest`. */
+  async putBlob(digest: Digest, path: string): Promise<void> {
+    await this.upload(digest, () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>);
+  }
+
+  async putBlobBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
+    await this.upload(digest, () => bytes);
+  }
+
+  /** POST opens an upload session; PUT to its Location with `?digest=` sends the bytes and closes it. */
+  private async upload(digest: Digest, body: () => Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
+    const start = await this.call(this.url('blobs/uploads/'), {
+      method: 'POST',
+      headers: { 'content-length': '0' },
+    });
+    await start.body?.cancel();
+    const location = start.headers.get('location');
+    if (start.status !== 202 || location === null)
+      throw await this.failure(start, `start upload of ${digest}`);
+    const target = new URL(location, start.url);
+    target.searchParams.set('digest', digest.toString());
+    const done = await this.call(target.toString(), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body,
+    });
+    await done.body?.cancel();
+    if (done.status !== 201) throw await this.failure(done, `upload of ${digest}`);
+  }
+
+  async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<void> {
+    const answer = await this.call(this.url(`manifests/${reference}`), {
+      method: 'PUT',
+      headers: { 'content-type': mediaType },
+      body: () => bytes,
+    });
+    await answer.body?.cancel();
+    if (answer.status !== 201) throw await this.failure(answer, `PUT manifest ${reference}`);
+  }
+
+  /** The manifest `reference` (tag or digest); undefined when the registry has none. */
+  async getManifest(reference: string, accept: readonly string[]): Promise<FetchedManifest | undefined> {
+    const answer = await this.call(this.url(`manifests/${reference}`), {
+      headers: { accept: accept.join(', ') },
+    });
+    if (answer.status === 404) {
+      await answer.body?.cancel();
+      return undefined;
+    }
+    if (answer.status !== 200) throw await this.failure(answer, `GET manifest ${reference}`);
+    const bytes = await readSmallBody(answer, MAX_MANIFEST);
+    const digest = digestOfBuffer(bytes);
+    if (reference.startsWith('sha256:') && digest.toString() !== reference) {
+      throw new RemoteError(
+        'REMOTE_DIGEST_MISMATCH',
+        `${this.name}: manifest ${reference} arrived as ${digest}`,
+        {
+          data: { remote: this.name },
+        },
+      );
+    }
+    return { bytes, digest, mediaType: answer.headers.get('content-type') ?? '' };
+  }
+
+  async listTags(): Promise<string[]> {
+    const answer = await this.call(this.url('tags/list'));
+    if (answer.status === 404) {
+      await answer.body?.cancel();
+      return [];
+    }
+    if (answer.status !== 200) throw await this.failure(answer, 'list tags');
+    const body = await readSmallBody(answer, MAX_TAGS_BODY);
+    const tags = (JSON.parse(body.toString('utf8')) as { tags?: unknown }).tags;
+    return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+  }
+
+  /** One line for an unexpected answer, with the registry's own error code when it sent one. */
+  private async failure(answer: Answer, what: string): Promise<RemoteError> {
+    let detail = '';
+    try {
+      const body = await readSmallBody(answer, MAX_ERROR_BODY);
+      const errors = (JSON.parse(body.toString('utf8')) as { errors?: { code?: string; message?: string }[] })
+        .errors;
+      const first = errors?.[0];
+      if (first !== undefined) detail = `: ${first.code ?? ''} ${first.message ?? ''}`.trimEnd();
+    } catch {
+      // Not JSON, or no body: the status says enough.
+    }
+    return new RemoteError(
+      'REMOTE_FAILED',
+      `${this.name}: ${what} failed with HTTP ${answer.status}${detail}`,
+      {
+        data: { remote: this.name, url: answer.url, status: answer.status },
+      },
+    );
+  }
+}
+
+/** The registry a remote string names (`oci://host/repo`), with the credentials configured for it. */
+export function openRegistry(remote: string, env: Readonly<Record<string, string | undefined>>): OciRegistry {
+  const repo = parseOciRepository(remote, { insecure: env.CALD_INSECURE_REGISTRY === '1' });
+  return new OciRegistry(repo, credentialsFor(repo.registry, env));
+}
