@@ -1,4 +1,5 @@
-import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
@@ -87,7 +88,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
     await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
       if (store.files.statSync(o.digest) === undefined) {
-        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${o.digest.hex}`);
+        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(6).toString('hex')}`);
         const fd = openSync(tmp, 'wx', 0o600);
         try {
           try {
@@ -95,9 +96,10 @@ export async function pull(options: PullOptions): Promise<PullReport> {
           } finally {
             closeSync(fd);
           }
-          await store.put({ path: tmp }, { expect: o.digest, executable: o.executable });
+          // Hashed as it arrived: stored by renaming, not copied and hashed again.
+          store.adopt(tmp, o.digest, { executable: o.executable, refs: objectRefs(readFileSync(tmp)) });
         } finally {
-          unlinkSync(tmp);
+          rmSync(tmp, { force: true });
         }
         fetchedCount++;
         fetchedBytes += o.size;

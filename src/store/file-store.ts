@@ -254,6 +254,42 @@ export class FileStore implements LocalObjectStore {
     return digest;
   }
 
+  /**
+   * Makes a file this process wrote in the store's tmp/ the object `digest`, without copying it:
+   * for bytes whose digest the caller computed from exactly what it wrote (a download hashed
+   * as it streamed in). The file is made read-only, synced and renamed into objects/; an intact
+   * object already there wins and the file is removed.
+   */
+  adoptTemp(tmp: string, digest: Digest, options: { executable?: boolean } = {}): void {
+    this.assertWritable();
+    if (dirname(resolve(tmp)) !== this.layout.tmp) {
+      throw new StoreError('STORE_NOT_TEMP', `${tmp} is not in the store's tmp/ directory`, {
+        data: { path: tmp },
+      });
+    }
+    const mode = options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE;
+    const final = this.pathOf(digest);
+    try {
+      if (this.existingIsIntact(digest, final, mode)) {
+        rmSync(tmp, { force: true });
+        return;
+      }
+      const fd = openSync(tmp, 'r');
+      try {
+        fchmodSync(fd, mode);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, final);
+      fsyncDir(this.layout.objectDir(digest.algorithm));
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      if (isCaldError(e)) throw e;
+      throw ioErrorFrom(e, 'store an object in', this.root);
+    }
+  }
+
   async *list(): AsyncIterable<Digest> {
     yield* this.listSync();
   }

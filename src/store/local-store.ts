@@ -117,6 +117,17 @@ export class LocalStore {
     return digest;
   }
 
+  /** FileStore.adoptTemp, then the index: the object's row and the references it holds. */
+  adopt(tmp: string, digest: Digest, options: { executable?: boolean; refs: readonly string[] }): void {
+    this.files.adoptTemp(tmp, digest, options);
+    const info = this.files.statSync(digest);
+    if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
+    this.index.transaction(() => {
+      this.index.recordObject(info);
+      this.index.recordRefs(digest, options.refs);
+    });
+  }
+
   async delete(digest: Digest): Promise<boolean> {
     const removed = this.files.deleteSync(digest);
     this.index.forgetObject(digest);

@@ -1,0 +1,98 @@
+// Pull of a program's closure from a local OCI registry, side by side in one run with skopeo
+// copying the same manifest and blobs out of the same registry (an independent client doing the
+// same transfer and the same digest checks), and push beside skopeo's copy back in.
+//
+//   npm run build && node bench/oci-pull.mjs [--program /usr/bin/ffmpeg] [--reps 3]
+// Needs Debian's docker-registry and skopeo. The registry runs on 127.0.0.1 with storage in a
+// temporary directory; every pull goes into a fresh store, every skopeo copy into a fresh layout.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const program = arg('--program', '/usr/bin/ffmpeg');
+const reps = Number(arg('--reps', '3'));
+const repo = resolve(new URL('..', import.meta.url).pathname);
+const cald = join(repo, 'bin/cald.js');
+const work = mkdtempSync(join(tmpdir(), 'cald-bench-oci-'));
+
+const port = await new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => ok(p));
+  });
+});
+writeFileSync(
+  join(work, 'config.yml'),
+  `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${work}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+);
+const registry = spawn('docker-registry', ['serve', join(work, 'config.yml')], { stdio: 'ignore' });
+for (let i = 0; i < 100; i++) {
+  try {
+    if ((await fetch(`http://127.0.0.1:${port}/v2/`)).status === 200) break;
+  } catch {}
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+const time = (cmd, args, env = {}) => {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', cmd, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return {
+    ms: Number(process.hrtime.bigint() - t0) / 1e6,
+    rss: Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024,
+  };
+};
+
+try {
+  const source = join(work, 'source');
+  spawnSync(process.execPath, [cald, 'import', program], { env: { ...process.env, CALD_STORE: source } });
+  const remote = `oci://127.0.0.1:${port}/bench/closure`;
+  const name = program.split('/').pop();
+  const push = time(process.execPath, [cald, 'push', remote, name, '--json'], { CALD_STORE: source });
+  const report = JSON.parse(
+    spawnSync(process.execPath, [cald, 'push', remote, name, '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, CALD_STORE: source },
+    }).stdout,
+  );
+  const ref = `docker://127.0.0.1:${port}/bench/closure:${name}`;
+  const skopeoPush = time('skopeo', [
+    'copy',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    ref,
+    `docker://127.0.0.1:${port}/bench/again:${name}`,
+  ]);
+  console.log(`program: ${program}: ${report.objects} objects`);
+  console.log(`cald:    node ${cald} pull ${remote} ${name}   (fresh store each time)`);
+  console.log(`skopeo:  skopeo copy --src-tls-verify=false ${ref} oci:<fresh dir>:x`);
+  console.log(
+    `push (first, all blobs): cald ${push.ms.toFixed(0)} ms (peak ${push.rss.toFixed(0)} MiB); skopeo copy registry->registry ${skopeoPush.ms.toFixed(0)} ms`,
+  );
+  const rows = [];
+  for (let rep = 1; rep <= reps; rep++) {
+    const dest = join(work, `dest-${rep}`);
+    const c = time(process.execPath, [cald, 'pull', remote, name], { CALD_STORE: dest });
+    const s = time('skopeo', ['copy', '--src-tls-verify=false', ref, `oci:${join(work, `layout-${rep}`)}:x`]);
+    rows.push({ cald: c.ms, rss: c.rss, skopeo: s.ms });
+    console.log(
+      `rep ${rep}: cald pull ${c.ms.toFixed(0)} ms (peak ${c.rss.toFixed(0)} MiB), skopeo copy ${s.ms.toFixed(0)} ms; cald/skopeo ${(c.ms / s.ms).toFixed(2)}`,
+    );
+  }
+  const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
+  console.log(
+    `median: cald pull ${med('cald').toFixed(0)} ms, skopeo ${med('skopeo').toFixed(0)} ms; cald/skopeo ${(med('cald') / med('skopeo')).toFixed(2)} (target <= 1)`,
+  );
+} finally {
+  registry.kill();
+  rmSync(work, { recursive: true, force: true });
+}
