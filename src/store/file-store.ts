@@ -40,6 +40,7 @@ import {
   writeAll,
   writeFileAtomic,
 } from './fs-util.js';
+import { isHalfMadeStore } from './half-made.js';
 import {
   DIR_MODE,
   EXECUTABLE_OBJECT_MODE,
@@ -52,7 +53,6 @@ import {
   storeLayout,
 } from './layout.js';
 import type { LocalObjectStore, ObjectInfo, PutOptions, PutSource } from './object-store.js';
-import { isHalfMadeStore } from './half-made.js';
 import { checkRootId, makeRoot, type Root, type RootSpec, rootFromJson } from './roots.js';
 
 export interface OpenFileStoreOptions {

@@ -16,7 +16,17 @@ import { assertVerifies, checkStoreFiles, importedDigest, rng, seedFrom } from '
 const PROGRAM = '/bin/true';
 const TRIALS = 30;
 /** The system calls of store creation; Node's own start-up makes none of them. */
-const SYSCALLS = ['mkdir', 'mkdirat', 'chmod', 'fchmodat', 'fchmod', 'rename', 'renameat', 'renameat2', 'fsync'];
+const SYSCALLS = [
+  'mkdir',
+  'mkdirat',
+  'chmod',
+  'fchmodat',
+  'fchmod',
+  'rename',
+  'renameat',
+  'renameat2',
+  'fsync',
+];
 
 /** One moment: the `nth` call of `syscall` in cald's main thread (strace counts per syscall). */
 interface Moment {
@@ -57,7 +67,8 @@ function creationMoments(dir: string): Moment[] {
 /** What the kill left: no directory, a directory with no marker, a store without objects, or with some. */
 function stateOf(store: string): string {
   if (!existsSync(store)) return 'nothing';
-  if (!existsSync(join(store, 'cald-store'))) return `no marker (${readdirSync(store).sort().join(' ') || 'empty'})`;
+  if (!existsSync(join(store, 'cald-store')))
+    return `no marker (${readdirSync(store).sort().join(' ') || 'empty'})`;
   const objects = join(store, 'objects', 'sha256');
   return existsSync(objects) && readdirSync(objects).length > 0 ? 'objects' : 'marker, no object';
 }
@@ -65,13 +76,26 @@ function stateOf(store: string): string {
 const probe = (): string | false => {
   if (!existsSync(PROGRAM)) return `needs ${PROGRAM}`;
   if (!hasTool('strace')) return 'needs strace (Debian package strace)';
-  const r = run('strace', ['-qq', '-o', '/dev/null', '-e', 'trace=exit_group', '-e', 'inject=exit_group:signal=KILL:when=1', PROGRAM]);
-  return r.status === 137 || r.signal === 'SIGKILL' ? false : `strace cannot inject a signal here: ${r.stderr.trim()}`;
+  const r = run('strace', [
+    '-qq',
+    '-o',
+    '/dev/null',
+    '-e',
+    'trace=exit_group',
+    '-e',
+    'inject=exit_group:signal=KILL:when=1',
+    PROGRAM,
+  ]);
+  return r.status === 137 || r.signal === 'SIGKILL'
+    ? false
+    : `strace cannot inject a signal here: ${r.stderr.trim()}`;
 };
 
 describe('SIGKILL during store creation', () => {
   const skip = probe();
-  test(`${TRIALS} kills at seeded moments of store creation, each followed by a successful import`, { skip }, () => {
+  test(`${TRIALS} kills at seeded moments of store creation, each followed by a successful import`, {
+    skip,
+  }, () => {
     const dir = makeTmp({ after }, 'create-kill');
     const seed = seedFrom(909);
     const random = rng(seed);
@@ -95,7 +119,10 @@ describe('SIGKILL during store creation', () => {
         '-e',
         `inject=${moment.syscall}:signal=KILL:when=${moment.nth}`,
       ]);
-      assert.ok(killed.status === 137 || killed.signal === 'SIGKILL', `${context}: not killed: ${killed.status} ${killed.stderr}`);
+      assert.ok(
+        killed.status === 137 || killed.signal === 'SIGKILL',
+        `${context}: not killed: ${killed.status} ${killed.stderr}`,
+      );
       const state = stateOf(store);
       states.set(state, (states.get(state) ?? 0) + 1);
       checkStoreFiles(store, context);

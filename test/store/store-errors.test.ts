@@ -47,11 +47,14 @@ test('a directory an interrupted creation left is completed; one with anything e
   mkdirSync(join(half, 'objects', 'sha256'), { recursive: true });
   mkdirSync(join(half, 'tmp'));
   writeFileSync(join(half, 'tmp', 'write-123-0123456789abcdef'), 'cald store, lay');
-  assert.throws(() => FileStore.open(half), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'STORE_NOT_FOUND');
-    assert.match(e.message, /creation was interrupted/);
-    return true;
-  });
+  assert.throws(
+    () => FileStore.open(half),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'STORE_NOT_FOUND');
+      assert.match(e.message, /creation was interrupted/);
+      return true;
+    },
+  );
   assert.deepEqual(readdirSync(half).sort(), ['objects', 'tmp'], 'a read-only look writes nothing');
   FileStore.open(half, { create: true });
   FileStore.open(half);

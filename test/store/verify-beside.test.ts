@@ -64,7 +64,9 @@ describe('verify beside imports and gc', { skip }, () => {
       assert.equal(r.stderr, '', `${what}: ${r.stderr}`);
     });
     const overlapped = verifies.filter((v) => v.beside > 0).length;
-    console.log(`# verify-beside: ${verifies.length} verifies, ${overlapped} of them beside running commands`);
+    console.log(
+      `# verify-beside: ${verifies.length} verifies, ${overlapped} of them beside running commands`,
+    );
     assert.ok(overlapped > 0, 'at least one verify ran beside the imports and gc');
     checkStoreFiles(store, `seed ${seed}`);
   });
