@@ -73,7 +73,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   const { elf } = readProgram(target);
   const plan: LoaderPlan =
     elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
-  const selfExec = options.argv0 === undefined ? selfExecArgv0(target, storePath, elf, env) : undefined;
+  const selfExec = options.argv0 === undefined ? selfExecArgv0(target, storePath, elf, plan, env) : undefined;
   const argv0 = options.argv0 ?? selfExec?.path ?? target.argv0;
   const cmd = commandFor(plan, target.path, argv0, options.args ?? []);
   const settings = modeSettings(mode, storePath, mode === 'audit' ? auditLibraryPath(env) : undefined);
@@ -100,6 +100,7 @@ function selfExecArgv0(
   target: RunTarget,
   store: string,
   elf: ElfFile | undefined,
+  plan: LoaderPlan,
   env: Env,
 ): { path: string | undefined; note: string } | undefined {
   if (target.digest === undefined) return undefined;
@@ -113,7 +114,7 @@ function selfExecArgv0(
       target.digest,
       name,
       template,
-      launcherValues(target.digest, store, elf, env),
+      launcherValues(target.digest, store, elf, env, plan.kind === 'direct'),
     );
     return {
       path,

@@ -16,13 +16,15 @@ export function launcherValues(
   store: string,
   elf: ElfFile | undefined,
   env: Env,
+  /** Whether the host loader is the noted one, when the caller has already hashed it (run's plan). */
+  hostLoaderMatches?: boolean,
 ): LauncherValues {
   const interp = elf?.interp?.value ?? '';
   const noted = elf === undefined ? undefined : interpreterNote(elf);
   let sig = '';
   if (noted !== undefined && interp !== '') {
     try {
-      if (digestOfFile(interp).equals(noted)) sig = statSignature(interp) ?? '';
+      if (hostLoaderMatches ?? digestOfFile(interp).equals(noted)) sig = statSignature(interp) ?? '';
     } catch {
       // host loader missing: the launcher will use the stored one
     }
