@@ -2,7 +2,8 @@
 // which CPython takes from argv[0] (searching PATH when it has no slash). Run by `cald run` with
 // a PATH whose first python3 is a script that leaves a marker and fails, the workers must be the
 // same content-addressed object: /proc/PID/exe of every worker seen is the store object, the
-// marker is never written, and both test modules pass.
+// marker is never written, and both test modules pass. Then sys.executable with an empty
+// environment and /proc/self/exe, each started from python under cald run: the same object.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
@@ -19,7 +20,7 @@ import { test } from 'node:test';
 import { ENTRY_ARGS } from '../cli/cald.js';
 import { run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
-import { baseEnv, importInto, programSpec } from './e2e.js';
+import { baseEnv, caldCli, importInto, programSpec } from './e2e.js';
 
 const PYTHON = '/usr/bin/python3';
 const version = existsSync(PYTHON)
@@ -102,4 +103,23 @@ test('python -m test -j2 under cald run: the workers are the same object, not th
     assert.equal(w.exe, imp.program.object, `worker ${pid}: /proc/${pid}/exe`);
     assert.equal(w.argv0, join(store, 'launchers', imp.program.hex, name), `worker ${pid}: argv[0]`);
   }
+
+  // The other ways to start itself: sys.executable with an empty environment (the launcher brings
+  // the resolver back), and /proc/self/exe (the object, with the inherited LD_AUDIT and CALD_STORE).
+  const probe = "import os, sys; print(os.readlink('/proc/self/exe'), sys.executable)";
+  const code = [
+    'import subprocess, sys',
+    `probe = ${JSON.stringify(probe)}`,
+    'for argv, env in (([sys.executable], {}), (["/proc/self/exe"], None)):',
+    '    r = subprocess.run(argv + ["-c", probe], env=env, capture_output=True, text=True)',
+    '    print(r.returncode, r.stdout.strip(), r.stderr.strip()[-300:])',
+  ].join('\n');
+  const ways = caldCli(['run', '--store', store, name, '-c', code], { ...env, PATH: `${fake}:${env.PATH}` });
+  assert.equal(ways.status, 0, ways.stderr);
+  const launcher = join(store, 'launchers', imp.program.hex, name);
+  assert.deepEqual(ways.stdout.split('\n').slice(0, 2), [
+    `0 ${imp.program.object} ${launcher} `,
+    `0 ${imp.program.object} /proc/self/exe `,
+  ]);
+  assert.equal(existsSync(marker), false, "the PATH's python3 was never started");
 });
