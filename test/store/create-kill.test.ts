@@ -5,7 +5,7 @@
 // each kill the next `cald import` must succeed in that directory (never "not a cald store"),
 // every object must hash to its name and `cald verify` must be clean. Replay with CALD_SEED=<seed>.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cald, ENTRY_ARGS } from '../cli/cald.js';
@@ -48,7 +48,7 @@ function creationMoments(dir: string): Moment[] {
   const log = join(dir, 'calibrate.strace');
   const r = straceImport(join(dir, 'calibrate'), ['-o', log, '-e', `trace=${SYSCALLS.join(',')}`]);
   assert.equal(r.status, 0, `uninterrupted import under strace: ${r.stderr}`);
-  const lines = run('cat', [log]).stdout.split('\n');
+  const lines = readFileSync(log, 'utf8').split('\n');
   const main = /^(\d+)\s/.exec(lines.find((l) => /^\d+\s+mkdir/.test(l)) ?? '')?.[1];
   assert.ok(main !== undefined, `no mkdir in the trace:\n${lines.slice(0, 20).join('\n')}`);
   const counts = new Map<string, number>();
