@@ -8,7 +8,8 @@
  *   1. takes the store from CALD_STORE if set and non-empty, else from its store slot;
  *   2. sets CALD_STORE=<store> and LD_AUDIT=<audit library> (prepended to an LD_AUDIT that does
  *      not already name it), and changes nothing else in the environment;
- *   3. execs <store>/objects/sha256/<hex> with its own argv unchanged (argv[0] is kept), or, when
+ *   3. execs <store>/objects/sha256/<hex> with its own argv unchanged (argv[0] is kept; only an
+ *      empty or missing one is replaced by the launcher's own path, see exec_name), or, when
  *      the program was imported with a different ld.so than the host's (the interpreter slots
  *      below), execs the stored copy of that loader: `<loader> --argv0 ARGV0 PROGRAM ARGS...`.
  *
@@ -241,6 +242,24 @@ static int list_has(const char *list, const char *item) {
   }
 }
 
+/* ---- argv[0] */
+#ifndef AT_EXECFN
+#define AT_EXECFN 31
+#endif
+/*
+ * The path this launcher was exec'd by (AT_EXECFN from the auxiliary vector, which follows the
+ * environment's NULL on the initial stack), or NULL. A multi-call program (busybox) chooses what
+ * it does by the basename of argv[0]: when the caller gave no argv[0], or an empty one, the
+ * launcher's own path stands in, so the program runs under the launcher's own name.
+ */
+static const char *exec_name(char **envp) {
+  char **p = envp;
+  while (*p) p++;
+  for (const unsigned long *a = (const unsigned long *)(p + 1); a[0] != 0; a += 2)
+    if (a[0] == AT_EXECFN) return (const char *)a[1];
+  return NULL;
+}
+
 static int launch(int argc, char **argv, char **envp) {
   const char *target = value(cald_slot_target.value);
   const char *audit = value(cald_slot_audit.value);
@@ -300,6 +319,15 @@ static int launch(int argc, char **argv, char **envp) {
   char loader[dir_len + c_len(hex) + 1];
   for (size_t i = 0; i < dir_len; i++) loader[i] = program[i];
   *put(loader + dir_len, hex) = '\0';
+
+  char *named[2] = {NULL, NULL};
+  if (argc == 0 || !argv[0][0]) {
+    const char *self = exec_name(envp);
+    if (self) {
+      if (argc == 0) argv = named, argc = 1; /* kernels before 5.18 allow an empty argv */
+      argv[0] = (char *)self;
+    }
+  }
 
   const char *ran = program;
   int e;

@@ -5,20 +5,23 @@ import type { ElfFile } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import {
   AUDIT_LIBRARY,
-  auditLibraryPath,
   type Env,
   fillLauncher,
   interpreterNote,
+  isCommandName,
   LAUNCHER,
   type LauncherValues,
+  launcherValues,
   nativeArtifact,
   openStore,
   readProgram,
   resolveTarget,
-  statSignature,
 } from '../runtime/index.js';
 import { digestOfFile, FileStore, LocalStore, resolveStoreLocation } from '../store/index.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+
+/** Whether a command name is one file name (for `--name`). */
+export { isCommandName };
 
 export interface InstallOptions {
   /** PROGRAM|URI (a store object: an imported program's name, cas: URI, digest or hex prefix). */
@@ -57,8 +60,6 @@ export interface InstallResult {
   readonly root: string | undefined;
 }
 
-const NAME = /^[^/\0]+$/;
-
 /**
  * Writes BIN/NAME: a copy of native/build/cald-launch with the program's digest, the store and
  * the audit library embedded (docs/running.md, "The launcher"), mode 0755, atomically. Running it
@@ -81,7 +82,7 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
   const name =
     options.name ??
     (target.argv0 === options.program && target.via !== 'root' ? undefined : basename(target.argv0));
-  if (name === undefined || !NAME.test(name) || name === '.' || name === '..') {
+  if (name === undefined || !isCommandName(name)) {
     throw new UsageError(
       name === undefined
         ? `${options.program} has no recorded program name to install it under`
@@ -121,24 +122,7 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
     return { ...base, kind: 'link', values: undefined, object: target.path, warnings, root };
   }
 
-  const interp = elf?.interp?.value ?? '';
-  const noted = elf === undefined ? undefined : interpreterNote(elf);
-  let sig = '';
-  if (noted !== undefined && interp !== '') {
-    try {
-      if (digestOfFile(interp).equals(noted)) sig = statSignature(interp) ?? '';
-    } catch {
-      // host loader missing: the launcher will use the stored one
-    }
-  }
-  const values: LauncherValues = {
-    target: digest.toString(),
-    store: storePath,
-    audit: auditLibraryPath(env),
-    interp,
-    'interp-digest': noted?.toString() ?? '',
-    'interp-sig': sig,
-  };
+  const values = launcherValues(digest, storePath, elf, env);
   const template = readFileSync(nativeArtifact(LAUNCHER, env));
   await writeFileAtomic(path, fillLauncher(template, values), { mode: 0o755 });
   const root = await addRoot({ launcher: digest.toString() });

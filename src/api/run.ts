@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { ElfFile } from '../elf/read/index.js';
 import { UsageError } from '../errors/index.js';
 import {
   auditLibraryPath,
@@ -7,8 +10,12 @@ import {
   describePlan,
   type Env,
   exitLike,
+  isCommandName,
+  LAUNCHER,
   type LoaderPlan,
+  launcherValues,
   modeSettings,
+  nativeArtifact,
   openStore,
   planLoader,
   type RunMode,
@@ -16,6 +23,7 @@ import {
   readProgram,
   resolveTarget,
   runEnvironment,
+  selfExecLauncher,
   spawnForeground,
 } from '../runtime/index.js';
 
@@ -26,7 +34,10 @@ export interface RunOptions {
   args?: readonly string[];
   /** audit (default) or names. */
   mode?: RunMode | string;
-  /** argv[0] for the program; by default the name it was imported under. */
+  /**
+   * argv[0] for the program, exactly. By default a launcher of the same object named as the
+   * program was invoked (docs/running.md, "Self-exec"), else that name.
+   */
   argv0?: string;
   /** The --store option. */
   store?: string;
@@ -62,7 +73,8 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   const { elf } = readProgram(target);
   const plan: LoaderPlan =
     elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
-  const argv0 = options.argv0 ?? target.argv0;
+  const selfExec = options.argv0 === undefined ? selfExecArgv0(target, storePath, elf, plan, env) : undefined;
+  const argv0 = options.argv0 ?? selfExec?.path ?? target.argv0;
   const cmd = commandFor(plan, target.path, argv0, options.args ?? []);
   const settings = modeSettings(mode, storePath, mode === 'audit' ? auditLibraryPath(env) : undefined);
   return {
@@ -74,8 +86,44 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     args: cmd.args,
     argv0: cmd.argv0,
     env: runEnvironment(env, settings),
-    debugLine: describePlan(plan, target.path),
+    debugLine: `${describePlan(plan, target.path)}\ncald: argv[0] ${selfExec?.note ?? JSON.stringify(argv0)}`,
   };
+}
+
+/**
+ * argv[0] for a store object: the path of a launcher of the same object whose basename is the
+ * name it was invoked by (docs/running.md, "Self-exec"). Where none can be written (a store
+ * that is not writable, native parts not built, a name that is not a file name) the bare name,
+ * which still picks a multi-call program's command but leaves self-exec to PATH.
+ */
+function selfExecArgv0(
+  target: RunTarget,
+  store: string,
+  elf: ElfFile | undefined,
+  plan: LoaderPlan,
+  env: Env,
+): { path: string | undefined; note: string } | undefined {
+  if (target.digest === undefined) return undefined;
+  const name = basename(target.argv0);
+  if (!isCommandName(name))
+    return { path: undefined, note: `${JSON.stringify(name)} (not a file name: no launcher)` };
+  try {
+    const template = readFileSync(nativeArtifact(LAUNCHER, env));
+    const path = selfExecLauncher(
+      store,
+      target.digest,
+      name,
+      template,
+      launcherValues(target.digest, store, elf, env, plan.kind === 'direct'),
+    );
+    return {
+      path,
+      note: `${path} (a launcher of the same object, for programs that start themselves again)`,
+    };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    return { path: undefined, note: `${JSON.stringify(name)} (no launcher for self-exec: ${why})` };
+  }
 }
 
 /**

@@ -22,6 +22,7 @@ export {
   readLauncher,
   SLOT_HEADER_BYTES,
 } from './launcher.js';
+export { launcherValues } from './launcher-values.js';
 export {
   commandFor,
   describePlan,
@@ -34,6 +35,7 @@ export {
 } from './loader.js';
 export { AUDIT_LIBRARY, auditLibraryPath, LAUNCHER, nativeArtifact, nativeDir } from './native.js';
 export { openStore, readProgram } from './program.js';
+export { isCommandName, selfExecLauncher } from './self-exec.js';
 export {
   type ChildOutcome,
   exitLike,

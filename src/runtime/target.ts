@@ -11,7 +11,7 @@ export interface RunTarget {
   readonly path: string;
   /** The object's digest; undefined for a path outside the store. */
   readonly digest: Digest | undefined;
-  /** argv[0] by default: the imported program's name, else the hint, else the argument as given. */
+  /** The name it was invoked by: the program name given, the URI's hint, else the imported program's name, else the argument as given. */
   readonly argv0: string;
   readonly via: 'path' | 'uri' | 'digest' | 'prefix' | 'root';
   /** The root that named it, when found by name. */
@@ -105,7 +105,8 @@ export function resolveTarget(spec: string, store: FileStore | undefined): RunTa
   if (spec.startsWith(CAS_PREFIX)) {
     const cas = parseCasName(spec);
     const s = needStore();
-    return object(cas.digest, 'uri', nameForDigest(s, cas.digest) ?? cas.hint);
+    // The name it was invoked by: a multi-call program's URI hint picks its command.
+    return object(cas.digest, 'uri', cas.hint ?? nameForDigest(s, cas.digest));
   }
   const digest = Digest.tryParse(spec);
   if (digest !== undefined) return object(digest, 'digest', undefined);

@@ -40,6 +40,7 @@ import {
   writeAll,
   writeFileAtomic,
 } from './fs-util.js';
+import { isHalfMadeStore } from './half-made.js';
 import {
   DIR_MODE,
   EXECUTABLE_OBJECT_MODE,
@@ -120,24 +121,35 @@ export class FileStore implements LocalObjectStore {
     const store = new FileStore(root, readOnly);
     if (entries.includes(MARKER_FILE)) {
       store.checkMarker();
-    } else if (entries.length > 0) {
+      if (!readOnly) store.ensureDirectories();
+      return store;
+    }
+    // No marker: an empty directory, or one an interrupted creation left (completed here, by
+    // whichever process comes next; creators running at once all finish it the same way).
+    const halfMade = entries.length > 0 && isHalfMadeStore(root, entries);
+    if (entries.length > 0 && !halfMade) {
       throw new StoreError('STORE_NOT_A_STORE', `${root} is a non-empty directory but not a cald store`, {
         hint: `a store has a "${MARKER_FILE}" file; choose an empty or new directory`,
         data: { store: root },
       });
-    } else if (!create) {
-      throw new StoreError('STORE_NOT_FOUND', `no store at ${root} (empty directory)`, {
-        hint: 'cald import creates it',
-        data: { store: root },
-      });
-    } else if (readOnly) {
+    }
+    if (!create) {
+      throw new StoreError(
+        'STORE_NOT_FOUND',
+        `no store at ${root} (${halfMade ? 'its creation was interrupted' : 'empty directory'})`,
+        {
+          hint: halfMade ? 'cald import completes it' : 'cald import creates it',
+          data: { store: root },
+        },
+      );
+    }
+    if (readOnly) {
       throw new StoreError('STORE_READ_ONLY', `cannot create a store at ${root} when opened read-only`, {
         data: { store: root },
       });
-    } else {
-      store.writeMarker();
     }
-    if (!readOnly) store.ensureDirectories();
+    store.ensureDirectories();
+    store.writeMarker();
     return store;
   }
 
@@ -551,12 +563,9 @@ export class FileStore implements LocalObjectStore {
     }
   }
 
+  /** The marker comes last: it is what makes the directory a store (see isHalfMadeStore). */
   private writeMarker(): void {
     try {
-      // The marker comes first: a crash before the directories exist leaves a store that the
-      // next open completes, never a non-empty directory that is refused as "not a store".
-      mkdirSync(this.layout.tmp, { mode: DIR_MODE });
-      chmodSync(this.layout.tmp, DIR_MODE);
       writeFileAtomic(this.layout.marker, this.root, this.layout.tmp, Buffer.from(MARKER_TEXT), 0o644);
     } catch (e) {
       throw ioErrorFrom(e, 'create store in', this.root);

@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, readlinkSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioErrorFrom } from '../errors/index.js';
 import { tryParseCasName } from './cas-name.js';
@@ -198,6 +198,10 @@ function sweep(files: FileStore, index: IndexDb | undefined, options: GcOptions,
     }
     namesRemoved = removeNames(files, doomed);
     pathsRemoved = removePaths(files, doomed);
+    // `cald run`'s launchers of the victims (launchers/<hex>/): nothing to run any more.
+    for (const v of victims) {
+      rmSync(join(files.layout.launchers, Digest.parse(v.digest).hex), { recursive: true, force: true });
+    }
     removeObjects(files, victims);
   }
   if (!dryRun) {

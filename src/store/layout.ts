@@ -19,6 +19,8 @@ export interface StoreLayout {
   readonly paths: string;
   readonly roots: string;
   readonly tmp: string;
+  /** Launchers `cald run` gives programs as argv[0]: launchers/<hex>/<name> (docs/running.md, "Self-exec"). */
+  readonly launchers: string;
   readonly index: string;
   objectDir(algorithm: DigestAlgorithm): string;
 }
@@ -32,6 +34,7 @@ export function storeLayout(root: string): StoreLayout {
     paths: join(root, 'paths'),
     roots: join(root, 'roots'),
     tmp: join(root, 'tmp'),
+    launchers: join(root, 'launchers'),
     index: join(root, 'index.sqlite'),
     objectDir: (algorithm) => join(root, 'objects', algorithm),
   };

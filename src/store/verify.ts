@@ -1,8 +1,8 @@
-import { lstatSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ioErrorFrom } from '../errors/index.js';
+import { ioErrorFrom, isCaldError } from '../errors/index.js';
 import { tryParseCasName } from './cas-name.js';
 import { Digest, digestOfFile } from './digest.js';
 import type { FileStore } from './file-store.js';
@@ -10,7 +10,7 @@ import { errnoOf, makeDirs, writeFileAtomic } from './fs-util.js';
 import { pathEntries } from './gc.js';
 import type { IndexDb } from './index-db.js';
 import { DIR_MODE, nameTarget } from './layout.js';
-import { lockExclusive } from './lock.js';
+import { acquireLease, type HeldLock, lockExclusive } from './lock.js';
 import type { HashJob, HashResult } from './verify-worker.js';
 
 /**
@@ -74,11 +74,45 @@ export interface VerifyReport {
 
 const BATCH = 64;
 
-/** Hashes every object in parallel; reports (and with `repair` fixes) what is wrong. */
+/**
+ * Hashes every object in parallel; reports (and with `repair` fixes) what is wrong.
+ *
+ * Consistent beside imports and gc (docs/lifecycle.md, "verify and repair"): it holds a shared
+ * lease, so no gc deletes anything while it looks, and imports only add. An object an import adds
+ * after the listing is looked up again before anything naming it is called missing, so only
+ * real problems are reported. `repair` holds the exclusive lock for the whole run instead: what
+ * it repairs is what it found.
+ */
 export async function verifyStore(
   files: FileStore,
   index: IndexDb | undefined,
   options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const lock = holdWhileVerifying(files.root, options);
+  try {
+    return await verifyHeld(files, index, options);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** The lease (the exclusive lock for repair); none where the store cannot be written at all. */
+function holdWhileVerifying(root: string, options: VerifyOptions): HeldLock | undefined {
+  const wait = options.waitMs === undefined ? {} : { waitMs: options.waitMs };
+  if (options.repair === true) return lockExclusive(root, { purpose: 'verify --repair', ...wait });
+  try {
+    return acquireLease(root, { purpose: 'verify', ...wait });
+  } catch (e) {
+    // A read-only file system (nothing can change it) or another user's store: look unlocked.
+    if (isCaldError(e) && ['IO_EROFS', 'IO_EACCES', 'IO_EPERM'].includes(e.code)) return undefined;
+    throw e;
+  }
+}
+
+async function verifyHeld(
+  files: FileStore,
+  index: IndexDb | undefined,
+  options: VerifyOptions,
 ): Promise<VerifyReport> {
   const dir = files.layout.objectDir('sha256');
   const strays: VerifyProblem[] = [];
@@ -107,7 +141,9 @@ export async function verifyStore(
       });
     }
   }
-  const onDisk = new Set(hexes.map((h) => `sha256:${h}`));
+  const listed = new Set(hexes.map((h) => `sha256:${h}`));
+  // Stored now: listed, or added by an import since the listing (never removed meanwhile: the lease).
+  const onDisk = { has: (digest: string) => listed.has(digest) || addedSince(files, digest) };
   const missing: VerifyProblem[] = [];
   const missingRefs: VerifyProblem[] = [];
   if (index !== undefined) {
@@ -129,17 +165,7 @@ export async function verifyStore(
     }));
 
   let repaired = { mismatches, missing, danglingNames, danglingPaths };
-  if (options.repair === true) {
-    const lock = lockExclusive(files.root, {
-      purpose: 'verify --repair',
-      ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }),
-    });
-    try {
-      repaired = await repair(files, index, options, repaired);
-    } finally {
-      lock.release();
-    }
-  }
+  if (options.repair === true) repaired = await repair(files, index, options, repaired);
   const clean =
     mismatches.length === 0 &&
     missing.length === 0 &&
@@ -193,7 +219,13 @@ async function hashAll(
   return results;
 }
 
-function checkNames(files: FileStore, onDisk: ReadonlySet<string>): VerifyProblem[] {
+/** Whether an object missing from the listing is there now (an import stored it since). */
+function addedSince(files: FileStore, digest: string): boolean {
+  const d = Digest.tryParse(digest);
+  return d !== undefined && existsSync(files.pathOf(d));
+}
+
+function checkNames(files: FileStore, onDisk: { has(digest: string): boolean }): VerifyProblem[] {
   const out: VerifyProblem[] = [];
   let entries: string[];
   try {

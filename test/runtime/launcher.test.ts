@@ -49,6 +49,28 @@ test('install writes an executable copy of the launcher with the slots filled', 
   assert.equal((JSON.parse(json.stdout) as { name: string }).name, 'by-uri');
 });
 
+test('--name repeated writes one launcher per name, each running under its own name; a bad name writes none', () => {
+  const r = cald(['install', f.name, '--bin', bin, '--name', 'one', '--name', 'two', '--json'], { env });
+  assert.equal(r.status, 0, r.stderr);
+  const results = JSON.parse(r.stdout) as Array<{ name: string; path: string; digest: string }>;
+  assert.deepEqual(
+    results.map((x) => [x.name, x.digest]),
+    [
+      ['one', f.digest.toString()],
+      ['two', f.digest.toString()],
+    ],
+  );
+  for (const { name, path } of results) {
+    assert.match(launch(path, []).stdout, new RegExp(`^argv\\[0\\]=\\[${path}\\]$`, 'm'), name);
+    const bare = spawnSync(name, [], { env: { PATH: bin }, encoding: 'utf8' });
+    assert.match(bare.stdout, new RegExp(`^argv\\[0\\]=\\[${name}\\]$`, 'm'), `${name} found on PATH`);
+  }
+  const bad = cald(['install', f.name, '--bin', bin, '--name', 'three', '--name', 'a/b'], { env });
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /^cald: bad command name "a\/b"/);
+  assert.throws(() => statSync(join(bin, 'three')), /ENOENT/, 'nothing written when one name is bad');
+});
+
 test('the launcher under env -i behaves as the original: output, args, stdin, status, argv[0]', () => {
   const args = ['one', 'with space', 'new\nline', '', '--help'];
   const want = runOriginal(f, args);

@@ -2,9 +2,9 @@
 // stdin, exit status, signals both ways, argv[0], the ways of naming the program, names mode,
 // and the stored loader run explicitly when the host's ld.so is not the one in the note.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cald, MAIN_URL } from '../cli/cald.js';
@@ -14,15 +14,21 @@ const f = buildRuntimeFixture({ after: (fn) => process.on('exit', fn) });
 const env = testEnv(f.store);
 const runCald = (args: readonly string[], input?: string) =>
   cald(['run', ...args], { env, ...(input === undefined ? {} : { input }) });
+/** The launcher `cald run` gives as argv[0] (docs/running.md, "Self-exec"). */
+const launcherOf = (digest: { hex: string }, name: string, store = f.store) =>
+  join(store, 'launchers', digest.hex, name);
+/** Output with argv[0] given back as the bare name the original was run with. */
+const bareArgv0 = (out: string, digest = f.digest, name = f.name) =>
+  out.replace(`argv[0]=[${launcherOf(digest, name)}]`, `argv[0]=[${name}]`);
 
-test('cald run gives the same stdout, stderr and status as the original, argv[0] as imported', () => {
+test('cald run gives the same stdout, stderr and status as the original, argv[0] a launcher named as invoked', () => {
   const args = ['one', 'with space', 'new\nline', '', '--flag', '-x'];
   const want = runOriginal(f, args);
   const got = runCald([f.name, ...args]);
-  assert.equal(got.stdout, want.stdout);
+  assert.equal(bareArgv0(got.stdout), want.stdout);
   assert.equal(got.stderr, want.stderr);
   assert.equal(got.status, 0);
-  assert.match(got.stdout, /^argv\[0\]=\[argv-prog\]$/m);
+  assert.ok(got.stdout.includes(`argv[0]=[${launcherOf(f.digest, 'argv-prog')}]\n`), got.stdout);
   assert.match(got.stdout, /^argv\[3\]=\[new\nline\]$/m);
   assert.match(got.stdout, /^argv\[4\]=\[\]$/m);
   assert.match(got.stdout, /^word-from-libword argc=7$/m);
@@ -32,7 +38,7 @@ test('stdin is passed through', () => {
   const input = 'line 1\nline 2 \u00e9\n\u0000binary';
   const got = runCald([f.name, '--cat'], input);
   assert.equal(got.status, 0, got.stderr);
-  assert.equal(got.stdout, runOriginal(f, ['--cat'], input).stdout);
+  assert.equal(bareArgv0(got.stdout), runOriginal(f, ['--cat'], input).stdout);
   assert.ok(got.stdout.includes(input));
 });
 
@@ -87,15 +93,61 @@ test('SIGINT and SIGTERM sent to cald reach the program', async () => {
 
 test('the program can be named by cas: URI, digest, hex prefix or path; --argv0 and -- work', () => {
   const line0 = (out: string) => out.split('\n').find((l) => l.startsWith('argv[0]='));
-  assert.equal(line0(runCald([f.uri]).stdout), '[argv-prog]'.replace(/^/, 'argv[0]='), 'URI: root name');
-  assert.equal(line0(runCald([f.digest.toString()]).stdout), 'argv[0]=[argv-prog]');
-  assert.equal(line0(runCald([f.digest.hex.slice(0, 10)]).stdout), 'argv[0]=[argv-prog]');
-  assert.equal(line0(runCald(['--argv0', 'renamed', f.name]).stdout), 'argv[0]=[renamed]');
-  assert.equal(line0(runCald(['--', f.name, '--help']).stdout), 'argv[0]=[argv-prog]');
+  const asImported = `argv[0]=[${launcherOf(f.digest, 'argv-prog')}]`;
+  assert.equal(line0(runCald([f.uri]).stdout), asImported, 'URI: its hint');
+  assert.equal(line0(runCald([f.digest.toString()]).stdout), asImported, 'digest: the root name');
+  assert.equal(line0(runCald([f.digest.hex.slice(0, 10)]).stdout), asImported, 'prefix: the root name');
+  assert.equal(
+    line0(runCald([`cas:${f.digest}?name=other-name`]).stdout),
+    `argv[0]=[${launcherOf(f.digest, 'other-name')}]`,
+    "URI: the hint is the name it was invoked by, whatever the root's name",
+  );
+  assert.equal(line0(runCald(['--argv0', 'renamed', f.name]).stdout), 'argv[0]=[renamed]', '--argv0 exactly');
+  assert.equal(line0(runCald(['--', f.name, '--help']).stdout), asImported);
   assert.match(runCald([f.name, '--', '--mode']).stdout, /argv\[1\]=\[--\]\nargv\[2\]=\[--mode\]/);
   const byPath = runCald([f.noNote, 'x']);
   assert.equal(byPath.status, 0, byPath.stderr);
   assert.equal(line0(byPath.stdout), `argv[0]=[${f.noNote}]`);
+});
+
+test('argv[0] leads back to the same object with no cald: a program can start itself again', () => {
+  // Run the argv[0] cald gave, as a program would (CPython's sys.executable), with nothing of
+  // cald's in the environment: the launcher runs the same object, with the audit resolver.
+  const path = launcherOf(f.digest, f.name);
+  for (const mode of ['audit', 'names']) {
+    const first = runCald(['--mode', mode, f.name, '--exe']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, new RegExp(`^exe=${f.object}$`, 'm'), mode);
+    assert.ok(first.stdout.includes(`argv[0]=[${path}]`), `${mode}: ${first.stdout}`);
+    const again = spawnSync(path, ['again', '--exe', '--env', 'LD_AUDIT'], {
+      env: { PATH: '/usr/bin:/bin' },
+      encoding: 'utf8',
+    });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /^word-from-libword argc=5$/m, 'its cas: library resolved');
+    assert.match(again.stdout, new RegExp(`^exe=${f.object}$`, 'm'), 'the same object');
+    assert.match(again.stdout, /^LD_AUDIT=\/.*\/libcald-audit\.so$/m, 'through the resolver');
+  }
+  // The stored-loader case: the launcher runs the stored loader the same way cald run does.
+  const other = runCald([f.otherLoader.name, '--exe']);
+  const otherPath = launcherOf(f.otherLoader.digest, f.otherLoader.name);
+  assert.ok(other.stdout.includes(`argv[0]=[${otherPath}]`), other.stdout);
+  const otherAgain = spawnSync(otherPath, ['--exe'], { env: {}, encoding: 'utf8' });
+  assert.equal(otherAgain.status, 0, otherAgain.stderr);
+  assert.match(otherAgain.stdout, new RegExp(`^exe=${f.otherLoader.loader}$`, 'm'));
+  assert.ok(otherAgain.stdout.includes(`argv[0]=[${otherPath}]`), otherAgain.stdout);
+});
+
+test('where no launcher can be written argv[0] is the bare name, and CALD_DEBUG says why', () => {
+  // A file where launchers/ belongs makes the write fail as a read-only store would (also as root).
+  const copy = join(f.dir, 'store-no-launchers');
+  cpSync(f.store, copy, { recursive: true, verbatimSymlinks: true });
+  rmSync(join(copy, 'launchers'), { recursive: true, force: true });
+  writeFileSync(join(copy, 'launchers'), 'not a directory');
+  const r = cald(['run', f.name], { env: { ...env, CALD_STORE: copy, CALD_DEBUG: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^argv\[0\]=\[argv-prog\]$/m);
+  assert.match(r.stderr, /^cald: argv\[0\] "argv-prog" \(no launcher for self-exec: /m);
 });
 
 test('unknown programs exit 127 with one line', () => {
@@ -138,7 +190,7 @@ test('when the host ld.so is not the one in the note, the stored loader runs exp
   const r = cald(['run', f.otherLoader.name, 'a b', '--exe'], { env: { ...env, CALD_DEBUG: '1' } });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /running the stored loader explicitly/);
-  assert.match(r.stdout, /^argv\[0\]=\[other-prog\]$/m);
+  assert.ok(r.stdout.includes(`argv[0]=[${launcherOf(f.otherLoader.digest, 'other-prog')}]\n`), r.stdout);
   assert.match(r.stdout, /^argv\[1\]=\[a b\]$/m);
   assert.match(r.stdout, /^word-from-libword argc=3$/m);
   // What differs: /proc/self/exe is the loader, not the program.

@@ -74,11 +74,10 @@ describe('many processes on one store', { skip }, () => {
       let sqlite3 = '';
       let curl = '';
       for (const { what, args, r } of results) {
-        // verify beside a running import may see an object whose index row is not written yet;
-        // it must not crash, and it must not see a half-written object (that would be a mismatch).
+        // verify beside imports and gc holds a lease and looks again before calling anything
+        // missing: it reports only real problems, so here none (verify-beside.test.ts loops it).
         if (what === 'verify') {
-          assert.ok(r.status === 0 || r.status === 1, `${context}: verify: ${r.stderr}`);
-          assert.doesNotMatch(r.stdout, /mismatch/i, `${context}: verify during imports: ${r.stdout}`);
+          assert.equal(r.status, 0, `${context}: verify during imports and gc: ${r.stdout}${r.stderr}`);
           assert.equal(r.stderr, '', `${context}: verify: ${r.stderr}`);
           continue;
         }
@@ -113,8 +112,7 @@ describe('many processes on one store', { skip }, () => {
       );
       ok(im, `${context}: import curl beside gc`);
       assert.equal(importedDigest(im.stdout), curl, context);
-      assert.ok(v.status === 0 || v.status === 1, `${context}: verify: ${v.stderr}`);
-      assert.doesNotMatch(v.stdout, /mismatch/i, context);
+      assert.equal(v.status, 0, `${context}: verify beside gc and an import: ${v.stdout}${v.stderr}`);
       // The running program's closure is still all there: ldd verifies every object.
       await caldOk(['ldd', sqlite3, '--store', store], `${context}: closure of the running program after gc`);
       running.child.stdin?.end('select 6*7;\n');

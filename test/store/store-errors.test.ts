@@ -41,6 +41,38 @@ test('a non-empty directory that is not a store is refused, even with create', (
   assert.deepEqual(readdirSync(home), ['notes.txt'], 'nothing was added');
 });
 
+test('a directory an interrupted creation left is completed; one with anything else in it is not', () => {
+  // What a kill between the directories and the marker leaves (test/store/create-kill.test.ts kills for real).
+  const half = join(base, 'half');
+  mkdirSync(join(half, 'objects', 'sha256'), { recursive: true });
+  mkdirSync(join(half, 'tmp'));
+  writeFileSync(join(half, 'tmp', 'write-123-0123456789abcdef'), 'cald store, lay');
+  assert.throws(
+    () => FileStore.open(half),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'STORE_NOT_FOUND');
+      assert.match(e.message, /creation was interrupted/);
+      return true;
+    },
+  );
+  assert.deepEqual(readdirSync(half).sort(), ['objects', 'tmp'], 'a read-only look writes nothing');
+  FileStore.open(half, { create: true });
+  FileStore.open(half);
+  for (const [label, make] of [
+    ['an object', (d: string) => writeFileSync(join(d, 'objects', 'sha256', 'ab'), 'x')],
+    ['a file of its own in tmp/', (d: string) => writeFileSync(join(d, 'tmp', 'notes.txt'), 'mine')],
+    ['an unknown directory', (d: string) => mkdirSync(join(d, 'src'))],
+  ] as const) {
+    const d = join(base, `not-half-${label.replace(/\W+/g, '-')}`);
+    mkdirSync(join(d, 'objects', 'sha256'), { recursive: true });
+    mkdirSync(join(d, 'tmp'));
+    make(d);
+    const before = readdirSync(d).sort();
+    assert.throws(() => FileStore.open(d, { create: true }), oneLine('STORE_NOT_A_STORE'), label);
+    assert.deepEqual(readdirSync(d).sort(), before, `${label}: nothing was added`);
+  }
+});
+
 test('a bad marker or a newer layout is refused', () => {
   const s = FileStore.open(join(base, 'marker'), { create: true });
   chmodSync(join(s.root, 'cald-store'), 0o644);

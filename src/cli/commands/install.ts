@@ -7,6 +7,9 @@ Examples:
   $ cald install ffmpeg --bin ~/.local/bin              ~/.local/bin/ffmpeg runs the imported ffmpeg
   $ cald install cas:sha256:3a1f…9c --bin ~/bin --name ff
   $ cald install --link git --bin ~/.local/bin           a symbolic link (git imported with --audit)
+  $ cald install busybox --bin ~/bin --name ls --name cat --name sh
+                                                         one launcher per name: a multi-call program
+                                                         sees the name it was run by as argv[0]
 
 The command is a copy of cald's native launcher (no Node.js at start-up) with the program's
 digest, the store and the audit library written into it. It execs the store object with LD_AUDIT
@@ -19,7 +22,7 @@ See docs/running.md, "The launcher" and "Links".`;
 
 interface InstallFlags {
   bin: string;
-  name?: string;
+  name: string[];
   store?: string;
   link?: boolean;
   json?: boolean;
@@ -31,24 +34,45 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('write a native command that runs an imported program (no cald or Node.js at start-up)')
     .argument('<program>', 'imported program name, cas: URI, sha256: digest or hex prefix')
     .requiredOption('--bin <dir>', 'directory to write the command into')
-    .option('--name <name>', 'file name of the command (default: the name the program was imported under)')
+    .option(
+      '--name <name>',
+      'file name of the command (default: the name the program was imported under); repeat for several commands',
+      (value: string, names: string[]) => [...names, value],
+      [] as string[],
+    )
     .option('--link', 'write a symbolic link to the object (programs imported with --audit; no launcher)')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, flags: InstallFlags) => {
-      const { installLauncher } = await import('../../api/install.js');
-      const r = await installLauncher({
-        program: name,
-        bin: flags.bin,
-        ...(flags.name === undefined ? {} : { name: flags.name }),
-        ...(flags.store === undefined ? {} : { store: flags.store }),
-        ...(flags.link === true ? { link: true } : {}),
-      });
-      if (flags.json === true) ctx.io.out(`${JSON.stringify(r, null, 2)}\n`);
-      else {
-        ctx.io.out(`installed ${r.path} -> ${r.kind === 'link' ? r.object : r.digest}\n`);
-        for (const w of r.warnings) ctx.io.err(`cald install: note: ${w}\n`);
+      const { installLauncher, isCommandName } = await import('../../api/install.js');
+      const { UsageError } = await import('../../errors/index.js');
+      const names = flags.name.length > 0 ? [...new Set(flags.name)] : [undefined];
+      const bad = names.find((n) => n !== undefined && !isCommandName(n));
+      if (bad !== undefined) {
+        throw new UsageError(`bad command name ${JSON.stringify(bad)}`, {
+          hint: 'a file name: no "/", not "." or ".."',
+        });
+      }
+      const results = [];
+      for (const n of names) {
+        results.push(
+          await installLauncher({
+            program: name,
+            bin: flags.bin,
+            ...(n === undefined ? {} : { name: n }),
+            ...(flags.store === undefined ? {} : { store: flags.store }),
+            ...(flags.link === true ? { link: true } : {}),
+          }),
+        );
+      }
+      if (flags.json === true) {
+        ctx.io.out(`${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
+      } else {
+        for (const r of results) {
+          ctx.io.out(`installed ${r.path} -> ${r.kind === 'link' ? r.object : r.digest}\n`);
+          for (const w of r.warnings) ctx.io.err(`cald install: note: ${w}\n`);
+        }
       }
       ctx.setStatus(EXIT.OK);
     });

@@ -14,7 +14,9 @@ PROGRAM is an imported program's name, cas:sha256:<hex>, sha256:<hex>, a hex pre
 object (6+ digits), or a path containing '/'. Options after PROGRAM go to the program.
 The exit status is the program's; a program killed by a signal makes cald die by the same
 signal. If cald cannot start it: 127 (not found), 126 (found but not runnable), 2 (usage).
-CALD_DEBUG=1 says how it starts (host loader, or the stored loader run explicitly).
+argv[0] is <store>/launchers/<hex>/<name>: the name it was invoked by (a multi-call program picks
+its command by it), and a path back to the same object for a program that starts itself again.
+CALD_DEBUG=1 says how it starts (host loader, or the stored loader run explicitly) and its argv[0].
 See docs/running.md.`;
 
 interface RunFlags {
@@ -43,7 +45,10 @@ export function register(program: Command, ctx: CommandContext): void {
       'audit: LD_AUDIT resolver, verified; names: <store>/names on LD_LIBRARY_PATH',
       'audit',
     )
-    .option('--argv0 <name>', 'argv[0] for the program (default: the name it was imported under)')
+    .option(
+      '--argv0 <name>',
+      'argv[0] for the program, exactly (default: a launcher of the same object, named as the program was invoked)',
+    )
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .passThroughOptions()
     .addHelpText('after', EXAMPLES)
