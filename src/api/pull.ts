@@ -88,7 +88,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
     await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
       if (store.files.statSync(o.digest) === undefined) {
-        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(6).toString('hex')}`);
+        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
         const fd = openSync(tmp, 'wx', 0o600);
         try {
           try {
