@@ -66,7 +66,28 @@ export {
   withLease,
 } from './lock.js';
 export { MemoryStore } from './memory-store.js';
+export {
+  MIN_PREFIX,
+  type ObjectMatch,
+  type ObjectRef,
+  parseObjectRef,
+  type ResolveRefOptions,
+  resolveObjectRef,
+} from './object-ref.js';
 export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
+export {
+  importedPathOf,
+  listPrograms,
+  type MovedName,
+  namesAlongLinks,
+  nameProgram,
+  type ProgramEntry,
+  type ProgramNote,
+  type ProgramToName,
+  programNameOf,
+  programRootId,
+  type RootBook,
+} from './program-names.js';
 export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
 export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
 export {
