@@ -16,6 +16,17 @@ export interface RunTarget {
   readonly via: 'path' | 'uri' | 'digest' | 'prefix' | 'root' | 'name';
   /** The root that named it, when found by name or root id. */
   readonly root: Root | undefined;
+  /** The program name it is known by (a name given or recorded, else the URI's hint); undefined if none. */
+  readonly name: string | undefined;
+}
+
+export interface ResolveTargetOptions {
+  /**
+   * A path names a store object (the object's own path, or the path a program was imported
+   * from) instead of a file to run as it is: for commands that need a store object (install).
+   */
+  readonly pathsInStore?: boolean;
+  readonly cwd?: string;
 }
 
 export { MIN_PREFIX, programNameOf };
@@ -30,10 +41,14 @@ export function nameForDigest(store: FileStore, digest: Digest): string | undefi
  * uses (store/object-ref.ts). A path containing `/` is run as it is; everything else is a store
  * object, so `store` is needed for everything but a path.
  */
-export function resolveTarget(spec: string, store: FileStore | undefined): RunTarget {
+export function resolveTarget(
+  spec: string,
+  store: FileStore | undefined,
+  options: ResolveTargetOptions = {},
+): RunTarget {
   const ref = parseObjectRef(spec);
-  if (ref.form === 'path') {
-    return { path: spec, digest: undefined, argv0: spec, via: 'path', root: undefined };
+  if (ref.form === 'path' && options.pathsInStore !== true) {
+    return { path: spec, digest: undefined, argv0: spec, via: 'path', root: undefined, name: undefined };
   }
   if (store === undefined) {
     throw new NotFoundError('NOT_FOUND_PROGRAM', `no store to look up ${spec} in`, {
@@ -41,13 +56,14 @@ export function resolveTarget(spec: string, store: FileStore | undefined): RunTa
       data: { program: spec },
     });
   }
-  const match = resolveObjectRef(store, ref);
-  const argv0 = match.name ?? (ref.form === 'uri' ? ref.hint : undefined) ?? spec;
+  const match = resolveObjectRef(store, ref, options.cwd === undefined ? {} : { cwd: options.cwd });
+  const name = match.name ?? (ref.form === 'uri' ? ref.hint : undefined);
   return {
     path: store.pathOf(match.digest),
     digest: match.digest,
-    argv0,
+    argv0: name ?? spec,
     via: match.via === 'path' ? 'root' : match.via,
     root: match.roots[0],
+    name,
   };
 }
