@@ -7,11 +7,14 @@ import { register as registerInspect } from './commands/inspect.js';
 import { register as registerInstall } from './commands/install.js';
 import { register as registerInstallAudit } from './commands/install-audit.js';
 import { register as registerLdd } from './commands/ldd.js';
+import { register as registerList } from './commands/list.js';
+import { register as registerPath } from './commands/path.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
 import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStore } from './commands/store.js';
 import { register as registerVerify } from './commands/verify.js';
+import { register as registerWhyDepends } from './commands/why-depends.js';
 import type { CommandContext, RegisterCommand } from './context.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -28,6 +31,9 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerInstall,
   registerInstallAudit,
   registerLdd,
+  registerList,
+  registerPath,
+  registerWhyDepends,
   registerRoots,
   registerGc,
   registerVerify,

@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { BadNameError, NotFoundError, UsageError } from '../errors/index.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { CAS_PREFIX, parseCasName } from './cas-name.js';
@@ -104,22 +104,32 @@ function byPath(
   stored: (d: Digest) => Digest,
 ): ObjectMatch {
   const path = resolve(cwd, text);
-  const object = objectAt(files, path);
-  if (object !== undefined) {
-    const name = programs.find((p) => p.digest.equals(object))?.name;
-    return { digest: stored(object), via: 'path', name, roots: [] };
-  }
+  const real = realOr(path);
   const imported = programs
-    .filter((p) => p.path === path)
-    .sort((a, b) => b.root.added - a.root.added);
+    .filter((p) => p.path === path || (p.path !== undefined && realOr(p.path) === real))
+    .sort((a, b) => b.root.added - a.root.added || Number(b.name === basename(path)) - Number(a.name === basename(path)));
   const newest = imported[0];
   if (newest !== undefined) {
     return { digest: stored(newest.digest), via: 'path', name: newest.name, roots: imported.map((p) => p.root) };
+  }
+  // The object's own path, or a file imported from there (a library): <store>/paths mirrors them.
+  const object = objectAt(files, path) ?? objectAt(files, join(files.layout.paths, real));
+  if (object !== undefined) {
+    const name = programs.find((p) => p.digest.equals(object))?.name;
+    return { digest: stored(object), via: 'path', name, roots: [] };
   }
   throw new NotFoundError('NOT_FOUND_PROGRAM', `${path} is neither a store object nor a path a program was imported from`, {
     hint: `import it first (cald import ${text}); cald list shows what is imported`,
     data: { program: text, store: files.root },
   });
+}
+
+function realOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** The digest of a store object given by a path (after following links), if it is one. */
