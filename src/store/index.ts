@@ -22,6 +22,7 @@ export {
   digestOfFile,
   type Hasher,
 } from './digest.js';
+export { storeContaining } from './containing-store.js';
 export { FileStore, type OpenFileStoreOptions } from './file-store.js';
 export {
   collectGarbage,
@@ -65,6 +66,7 @@ export {
   withExclusive,
   withLease,
 } from './lock.js';
+export { MARKER_FILE, MARKER_TEXT } from './layout.js';
 export { MemoryStore } from './memory-store.js';
 export {
   MIN_PREFIX,
