@@ -45,9 +45,16 @@ Examples:
   $ cald inspect /usr/bin/ls               what a program is and what it needs
   $ cald inspect --json /usr/lib/x86_64-linux-gnu/libc.so.6
   $ cald patchelf --print-needed ./prog    patchelf's command line
+  $ cald import /usr/bin/sqlite3 && cald run sqlite3 --version
+  $ cald list                              the imported programs, by name
 
-Exit status: 0 success, 1 failure, 2 usage, 3 not a (well-formed) ELF file, 4 edit refused,
-5 I/O error, 70 internal error (a bug). Set CALD_DEBUG=1 to see stack traces, NO_COLOR=1 for no colors.`;
+Programs and objects are named by: program name, cas: URI, sha256: digest, hex prefix, root id,
+or the path they were imported from (docs/cli.md, "Naming an object").
+
+Exit status: 0 success, 1 failure, 2 usage (also a malformed name), 3 not a (well-formed) ELF
+file, 4 edit refused, 5 I/O error, 6 store missing or inconsistent, 7 remote failed, 8 no such
+program, object or root, 70 internal error (a bug); cald run: 127 not found, 126 cannot run.
+Set CALD_DEBUG=1 to see stack traces, NO_COLOR=1 for no colors.`;
 
 /**
  * Parses the command line with commander and runs the command. Errors from a command's action
