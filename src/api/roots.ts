@@ -108,7 +108,7 @@ export async function roots(options: RootsOptions): Promise<RootsResult> {
         for (const text of asked) {
           for (const r of rootsNamedBy(store.files, all, text, cwd)) matches.set(r.id, r);
         }
-        const removed = [...matches.values()];
+        const removed = [...matches.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         for (const r of removed) store.removeRoot(r.id);
         return { store: store.root, roots: removed.map(status), removed: removed.map((r) => r.id) };
       }
