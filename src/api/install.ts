@@ -138,9 +138,19 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
     'interp-sig': sig,
   };
   const template = readFileSync(nativeArtifact(LAUNCHER, env));
+  // writeFileAtomic writes through a symbolic link; a link here (an earlier --link) is replaced.
+  if (isSymlink(path)) rmSync(path, { force: true });
   await writeFileAtomic(path, fillLauncher(template, values), { mode: 0o755 });
   const root = await addRoot({ launcher: digest.toString() });
   return { ...base, kind: 'launcher', values, object: undefined, warnings: pathNote, root };
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** Where commands go by default: ~/.local/bin (XDG's place for a user's executables). */
