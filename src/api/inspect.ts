@@ -14,9 +14,9 @@ import {
   segmentTypeName,
 } from '../elf/format/names.js';
 import { describeNote, type GnuProperty } from '../elf/read/describe.js';
-import { NOTE_OWNER, NT_CALD_INTERP } from '../runtime/loader.js';
 import { ElfFile } from '../elf/read/index.js';
 import { ioErrorFrom, UsageError } from '../errors/index.js';
+import { NOTE_OWNER, NT_CALD_INTERP } from '../runtime/loader.js';
 import { toText } from '../util/elf-string.js';
 
 export interface InspectOptions {

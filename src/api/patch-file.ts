@@ -123,10 +123,14 @@ function refuseStoreFile(path: string): void {
   if (found === undefined) return;
   const { store, real } = found;
   const via = real === path ? '' : ` (it leads to ${real})`;
-  throw new ElfEditError('EDIT_IN_STORE', `${path} is inside the cald store ${store}${via}; stored objects are never edited`, {
-    hint: 'copy it out of the store and edit the copy (cp --no-preserve=mode OBJECT ./prog), then cald import that',
-    data: { path, store },
-  });
+  throw new ElfEditError(
+    'EDIT_IN_STORE',
+    `${path} is inside the cald store ${store}${via}; stored objects are never edited`,
+    {
+      hint: 'copy it out of the store and edit the copy (cp --no-preserve=mode OBJECT ./prog), then cald import that',
+      data: { path, store },
+    },
+  );
 }
 
 function summarize(elf: ElfFile): ElfSummary {

@@ -5,8 +5,8 @@ import {
   type Digest,
   type LocalStore,
   type MovedName,
-  namesAlongLinks,
   nameProgram,
+  namesAlongLinks,
   type RootBook,
 } from '../store/index.js';
 

@@ -1,5 +1,12 @@
 import { lstatSync } from 'node:fs';
-import { type Digest, formatCasName, hintFromName, listPrograms, parseObjectRef, resolveObjectRef } from '../store/index.js';
+import {
+  type Digest,
+  formatCasName,
+  hintFromName,
+  listPrograms,
+  parseObjectRef,
+  resolveObjectRef,
+} from '../store/index.js';
 import { openExisting, type StoreSelection } from './store-open.js';
 
 /** One imported program, as `cald list` shows it (like `docker images`, `nix profile list`). */
@@ -18,7 +25,9 @@ export interface ProgramListing {
 }
 
 /** The imported programs by name, each with the object its name currently points at. */
-export async function listImported(options: StoreSelection = {}): Promise<{ store: string; programs: ProgramListing[] }> {
+export async function listImported(
+  options: StoreSelection = {},
+): Promise<{ store: string; programs: ProgramListing[] }> {
   const { store } = await openExisting(options);
   try {
     const sizeOf = (d: Digest): number => {

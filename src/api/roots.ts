@@ -103,7 +103,8 @@ export async function roots(options: RootsOptions): Promise<RootsResult> {
       case 'remove': {
         const all = store.files.listRoots();
         const asked = typeof options.root === 'string' ? [options.root] : options.root;
-        if (asked.length === 0) throw new UsageError('roots remove: give a root id, program name, URI or path');
+        if (asked.length === 0)
+          throw new UsageError('roots remove: give a root id, program name, URI or path');
         const matches = new Map<string, Root>();
         for (const text of asked) {
           for (const r of rootsNamedBy(store.files, all, text, cwd)) matches.set(r.id, r);
@@ -147,7 +148,10 @@ function rootsNamedBy(files: FileStore, all: readonly Root[], text: string, cwd:
     (r) => r.kind !== 'indirect' && resolveRoot(files, r).digests.some((d) => d.equals(match.digest)),
   );
   if (keeping.length === 0) {
-    throw notFound(`${match.digest} is stored but no root keeps it directly`, 'cald roots list shows the roots');
+    throw notFound(
+      `${match.digest} is stored but no root keeps it directly`,
+      'cald roots list shows the roots',
+    );
   }
   return keeping;
 }

@@ -41,7 +41,7 @@ export async function whyDepends(options: WhyDependsOptions): Promise<{ store: s
     const names = programNames(store);
     const back = new Map<string, { prev: string; name: string } | null>([[from.toString(), null]]);
     const queue = [from];
-    let found = to !== undefined && to.equals(from) ? from.toString() : undefined;
+    let found = to?.equals(from) === true ? from.toString() : undefined;
     while (queue.length > 0 && found === undefined) {
       const d = queue.shift()!;
       for (const r of store.index.refsOf(d)) {

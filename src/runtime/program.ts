@@ -45,7 +45,8 @@ export function readProgram(target: RunTarget): { bytes: Buffer; elf: ElfFile | 
         `refusing cas:${target.digest}?name=${target.argv0.slice(target.argv0.lastIndexOf('/') + 1)}: ${target.path} has ${actual}, not the hash in its name (changed or corrupted)`,
         {
           hint: 'cald verify --repair restores it from its original file (or moves it to quarantine)',
-          data: { digest: target.digest.toString(), actual: actual.toString(), path: target.path } },
+          data: { digest: target.digest.toString(), actual: actual.toString(), path: target.path },
+        },
       );
     }
   }

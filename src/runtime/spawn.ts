@@ -91,14 +91,18 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
     child.once('error', (e: NodeJS.ErrnoException) => {
       detach();
       reject(
-        new CaldError('RUN_EXEC_FAILED', `cannot run ${options.file}: ${EXEC_REASONS[e.code ?? ''] ?? e.message}`, {
-          hint:
-            e.code === 'EACCES'
-              ? 'the file is not executable: chmod +x it, or give it to its interpreter (sh FILE); store objects are imported with mode 0555'
-              : 'check that the store has the object and is where CALD_STORE points',
-          data: { path: options.file, errno: e.code },
-          cause: e,
-        }),
+        new CaldError(
+          'RUN_EXEC_FAILED',
+          `cannot run ${options.file}: ${EXEC_REASONS[e.code ?? ''] ?? e.message}`,
+          {
+            hint:
+              e.code === 'EACCES'
+                ? 'the file is not executable: chmod +x it, or give it to its interpreter (sh FILE); store objects are imported with mode 0555'
+                : 'check that the store has the object and is where CALD_STORE points',
+            data: { path: options.file, errno: e.code },
+            cause: e,
+          },
+        ),
       );
     });
     child.once('exit', (status, signal) => {

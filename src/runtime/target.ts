@@ -1,5 +1,5 @@
 import { NotFoundError } from '../errors/index.js';
-import { Digest } from '../store/digest.js';
+import type { Digest } from '../store/digest.js';
 import type { FileStore } from '../store/file-store.js';
 import { MIN_PREFIX, parseObjectRef, resolveObjectRef } from '../store/object-ref.js';
 import { listPrograms, programNameOf } from '../store/program-names.js';

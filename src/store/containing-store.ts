@@ -1,4 +1,4 @@
-import { openSync, readSync, closeSync, realpathSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MARKER_FILE } from './layout.js';
 

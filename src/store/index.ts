@@ -11,6 +11,7 @@ export {
   parseCasName,
   tryParseCasName,
 } from './cas-name.js';
+export { storeContaining } from './containing-store.js';
 export {
   createHasher,
   DEFAULT_ALGORITHM,
@@ -22,7 +23,6 @@ export {
   digestOfFile,
   type Hasher,
 } from './digest.js';
-export { storeContaining } from './containing-store.js';
 export { FileStore, type OpenFileStoreOptions } from './file-store.js';
 export {
   collectGarbage,
@@ -43,6 +43,7 @@ export {
   type Ref,
 } from './index-db.js';
 export { type StoreStats, storeStats } from './info.js';
+export { MARKER_FILE, MARKER_TEXT } from './layout.js';
 export {
   type IndexRecovery,
   type LocalPutOptions,
@@ -66,7 +67,6 @@ export {
   withExclusive,
   withLease,
 } from './lock.js';
-export { MARKER_FILE, MARKER_TEXT } from './layout.js';
 export { MemoryStore } from './memory-store.js';
 export {
   MIN_PREFIX,
@@ -81,8 +81,8 @@ export {
   importedPathOf,
   listPrograms,
   type MovedName,
-  namesAlongLinks,
   nameProgram,
+  namesAlongLinks,
   type ProgramEntry,
   type ProgramNote,
   type ProgramToName,

@@ -16,7 +16,12 @@ import type { Root } from './roots.js';
  */
 export type ObjectRef =
   /** `cas:sha256:<hex>[?name=<hint>]`, also the whole line `cald import` prints (URI, spaces, path). */
-  | { readonly form: 'uri'; readonly text: string; readonly digest: Digest; readonly hint: string | undefined }
+  | {
+      readonly form: 'uri';
+      readonly text: string;
+      readonly digest: Digest;
+      readonly hint: string | undefined;
+    }
   /** `sha256:<hex>`, or 64 hex digits alone. */
   | { readonly form: 'digest'; readonly text: string; readonly digest: Digest }
   /** Contains `/`: a file (a store object's path, or the path a program was imported from). */
@@ -68,7 +73,11 @@ export interface ResolveRefOptions {
 }
 
 /** Finds the object a reference names in `files`; NotFoundError (or a usage error) otherwise. */
-export function resolveObjectRef(files: FileStore, ref: ObjectRef, options: ResolveRefOptions = {}): ObjectMatch {
+export function resolveObjectRef(
+  files: FileStore,
+  ref: ObjectRef,
+  options: ResolveRefOptions = {},
+): ObjectMatch {
   const roots = options.roots ?? files.listRoots();
   const programs = listPrograms(roots);
   const stored = (digest: Digest): Digest => {
@@ -107,10 +116,18 @@ function byPath(
   const real = realOr(path);
   const imported = programs
     .filter((p) => p.path === path || (p.path !== undefined && realOr(p.path) === real))
-    .sort((a, b) => b.root.added - a.root.added || Number(b.name === basename(path)) - Number(a.name === basename(path)));
+    .sort(
+      (a, b) =>
+        b.root.added - a.root.added || Number(b.name === basename(path)) - Number(a.name === basename(path)),
+    );
   const newest = imported[0];
   if (newest !== undefined) {
-    return { digest: stored(newest.digest), via: 'path', name: newest.name, roots: imported.map((p) => p.root) };
+    return {
+      digest: stored(newest.digest),
+      via: 'path',
+      name: newest.name,
+      roots: imported.map((p) => p.root),
+    };
   }
   // The object's own path, or a file imported from there (a library): <store>/paths mirrors them.
   const object = objectAt(files, path) ?? objectAt(files, join(files.layout.paths, real));
@@ -118,10 +135,14 @@ function byPath(
     const name = programs.find((p) => p.digest.equals(object))?.name;
     return { digest: stored(object), via: 'path', name, roots: [] };
   }
-  throw new NotFoundError('NOT_FOUND_PROGRAM', `${path} is neither a store object nor a path a program was imported from`, {
-    hint: `import it first (cald import ${text}); cald list shows what is imported`,
-    data: { program: text, store: files.root },
-  });
+  throw new NotFoundError(
+    'NOT_FOUND_PROGRAM',
+    `${path} is neither a store object nor a path a program was imported from`,
+    {
+      hint: `import it first (cald import ${text}); cald list shows what is imported`,
+      data: { program: text, store: files.root },
+    },
+  );
 }
 
 function realOr(path: string): string {

@@ -68,7 +68,8 @@ function documentedStatus(rows: readonly Row[], code: string): number | undefine
   let best: { len: number; status: number } | undefined;
   for (const r of rows) {
     for (const f of r.families) {
-      if (code.startsWith(f) && (best === undefined || f.length > best.len)) best = { len: f.length, status: r.status };
+      if (code.startsWith(f) && (best === undefined || f.length > best.len))
+        best = { len: f.length, status: r.status };
     }
   }
   return best?.status;
@@ -81,7 +82,11 @@ test('every error code in src/ is in the docs row of its exit status', () => {
   for (const code of [...codes].sort()) {
     const documented = documentedStatus(rows, code);
     assert.notEqual(documented, undefined, `${code} (exit ${exitCodeFor(code)}) is not in docs/cli.md`);
-    assert.equal(documented, exitCodeFor(code), `${code}: docs say ${documented}, cald exits ${exitCodeFor(code)}`);
+    assert.equal(
+      documented,
+      exitCodeFor(code),
+      `${code}: docs say ${documented}, cald exits ${exitCodeFor(code)}`,
+    );
   }
 });
 
@@ -109,7 +114,11 @@ test('cald --help names every exit status', () => {
   const part = r.stdout.slice(r.stdout.indexOf('Exit status:'));
   for (const status of Object.values(EXIT)) {
     if (status === 0) continue;
-    assert.match(part, new RegExp(`\\b${status} [A-Za-z]`), `cald --help does not explain exit status ${status}`);
+    assert.match(
+      part,
+      new RegExp(`\\b${status} [A-Za-z]`),
+      `cald --help does not explain exit status ${status}`,
+    );
   }
   assert.match(part, /127 not found, 126 cannot run/);
 });

@@ -3,10 +3,18 @@
 // Also a snapshot of a store's files, to check that a command changed nothing it was not asked to.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { runOk } from '../helpers/run.js';
-import { type RunResult } from '../helpers/run.js';
+import { type RunResult, runOk } from '../helpers/run.js';
 import { hasStackTrace } from './cald.js';
 
 const SOURCE = (version: number) => `#include <stdio.h>
@@ -47,7 +55,13 @@ export function storeSnapshot(store: string): Map<string, string> {
       const st = lstatSync(join(store, r));
       if (st.isDirectory()) walk(r);
       else if (st.isSymbolicLink()) out.set(r, `-> ${readlinkSync(join(store, r))}`);
-      else out.set(r, createHash('sha256').update(readFileSync(join(store, r))).digest('hex'));
+      else
+        out.set(
+          r,
+          createHash('sha256')
+            .update(readFileSync(join(store, r)))
+            .digest('hex'),
+        );
     }
   };
   for (const d of ['objects', 'names', 'paths', 'roots']) walk(d);

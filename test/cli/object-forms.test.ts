@@ -80,7 +80,12 @@ describe('one way to name an object, for every command', () => {
       }
     }
     // The issue's exact case: run cas:sha256:1234 is a usage error, not "not found".
-    assertFails(cald(['run', '--store', store, 'cas:sha256:1234']), 2, /bad sha256 digest "1234"/, 'run short URI');
+    assertFails(
+      cald(['run', '--store', store, 'cas:sha256:1234']),
+      2,
+      /bad sha256 digest "1234"/,
+      'run short URI',
+    );
     for (const cmd of [['ldd'], ['path'], ['install'], ['referrers'], ['inspect']]) {
       const r = cald([...cmd, 'ap', '--store', store]);
       assertFails(r, 8, /^cald: ap is not an imported program/, `${cmd.join(' ')} ap`);
@@ -90,8 +95,18 @@ describe('one way to name an object, for every command', () => {
     const run = cald(['run', '--store', store, 'ap']);
     assertFails(run, 127, /^cald: ap is not an imported program/, 'run ap');
     assert.match(run.stderr, /did you mean app\?/);
-    assertFails(cald(['run', '--store', store, `sha256:${'0'.repeat(64)}`]), 127, /is not in the store/, 'run absent');
-    assertFails(cald(['path', `sha256:${'0'.repeat(64)}`, '--store', store]), 8, /is not in the store/, 'path absent');
+    assertFails(
+      cald(['run', '--store', store, `sha256:${'0'.repeat(64)}`]),
+      127,
+      /is not in the store/,
+      'run absent',
+    );
+    assertFails(
+      cald(['path', `sha256:${'0'.repeat(64)}`, '--store', store]),
+      8,
+      /is not in the store/,
+      'path absent',
+    );
     assertUnchanged(before, store, 'failed commands');
   });
 
@@ -107,6 +122,11 @@ describe('one way to name an object, for every command', () => {
     assert.match(refs, new RegExp(`^${digest} \\(app\\)  needs it as libc\\.so\\.6$`, 'm'));
     const progRefs = ok(['referrers', 'app']).stdout;
     assert.match(progRefs, /^root program-app keeps it$/m);
-    assertFails(cald(['why-depends', libc[1]!, 'app', '--store', store]), 8, /does not depend on app/, 'reverse');
+    assertFails(
+      cald(['why-depends', libc[1]!, 'app', '--store', store]),
+      8,
+      /does not depend on app/,
+      'reverse',
+    );
   });
 });

@@ -5,7 +5,16 @@
 // warning, import's note of what stays a host file). Each checks output, status, and that
 // nothing else changed.
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../helpers/run.js';
@@ -43,18 +52,43 @@ describe('what users trip over and look for', () => {
     assertFails(cald(['import', t, '--store', store]), 3, /not .*ELF file/, 'import text');
     assertFails(cald(['ldd', '--store', store, t]), 3, /is not an ELF file/, 'ldd text');
     // run: 127 for a missing path (as the docs say), 126 for a file it cannot run, no raw spawn text.
-    assertFails(cald(['run', '--store', store, './missing'], { cwd: dir }), 127, /cannot read \.\/missing: no such file/, 'run ./missing');
+    assertFails(
+      cald(['run', '--store', store, './missing'], { cwd: dir }),
+      127,
+      /cannot read \.\/missing: no such file/,
+      'run ./missing',
+    );
     const r = cald(['run', '--store', store, t]);
     assertFails(r, 126, /^cald: cannot run .*text\.txt: permission denied$/, 'run text.txt');
     assert.doesNotMatch(r.stderr, /spawn|EACCES/);
     assert.match(r.stderr, /^hint: the file is not executable: chmod \+x it/m);
     // An unknown name: 127 for run, 8 for the others.
-    assertFails(cald(['run', '--store', store, 'nosuch']), 127, /nosuch is not an imported program/, 'run nosuch');
+    assertFails(
+      cald(['run', '--store', store, 'nosuch']),
+      127,
+      /nosuch is not an imported program/,
+      'run nosuch',
+    );
     for (const cmd of ['ldd', 'install', 'path', 'referrers']) {
-      assertFails(cald([cmd, 'nosuch', '--store', store]), 8, /nosuch is not an imported program/, `${cmd} nosuch`);
+      assertFails(
+        cald([cmd, 'nosuch', '--store', store]),
+        8,
+        /nosuch is not an imported program/,
+        `${cmd} nosuch`,
+      );
     }
-    assertFails(cald(['roots', 'remove', 'nosuch', '--store', store]), 8, /no root "nosuch"/, 'roots remove nosuch');
-    assertFails(cald(['run', '--store', store, 'cas:sha256:1234']), 2, /bad sha256 digest/, 'run cas:sha256:1234');
+    assertFails(
+      cald(['roots', 'remove', 'nosuch', '--store', store]),
+      8,
+      /no root "nosuch"/,
+      'roots remove nosuch',
+    );
+    assertFails(
+      cald(['run', '--store', store, 'cas:sha256:1234']),
+      2,
+      /bad sha256 digest/,
+      'run cas:sha256:1234',
+    );
     // A missing store stays 6; run says 127.
     const none = join(dir, 'no-store');
     assertFails(cald(['ldd', 'app', '--store', none]), 6, /no store at/, 'ldd without a store');
@@ -72,7 +106,12 @@ describe('what users trip over and look for', () => {
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
     writeFileSync(o, bytes);
     const r = cald(['run', '--store', copy, 'app']);
-    assertFails(r, 126, /^cald: refusing cas:.* not the hash in its name \(changed or corrupted\)$/, 'run changed');
+    assertFails(
+      r,
+      126,
+      /^cald: refusing cas:.* not the hash in its name \(changed or corrupted\)$/,
+      'run changed',
+    );
     assert.match(r.stderr, /^hint: cald verify --repair restores it/m);
     assert.doesNotMatch(r.stderr, /delete the object/);
   });
@@ -83,7 +122,12 @@ describe('what users trip over and look for', () => {
     const mine = join(bin, 'x');
     writeFileSync(mine, '#!/bin/sh\necho my own script\n', { mode: 0o755 });
     const refused = cald(['install', 'app', '--bin', bin, '--name', 'x', '--store', store]);
-    assertFails(refused, 1, new RegExp(`^cald: ${mine} exists and is not a command cald installed$`), 'install over a script');
+    assertFails(
+      refused,
+      1,
+      new RegExp(`^cald: ${mine} exists and is not a command cald installed$`),
+      'install over a script',
+    );
     assert.match(refused.stderr, /--force/);
     assert.equal(readFileSync(mine, 'utf8'), '#!/bin/sh\necho my own script\n');
     assert.deepEqual(readdirSync(bin), ['x']);
@@ -115,7 +159,9 @@ describe('what users trip over and look for', () => {
       off.stderr,
       `cald install: note: ${local} is not on PATH: add it (export PATH="${local}:$PATH") to run app by its name\n`,
     );
-    const on = cald(['install', 'app-1.0', '--store', store], { env: { HOME: home, PATH: `${local}:/usr/bin:/bin` } });
+    const on = cald(['install', 'app-1.0', '--store', store], {
+      env: { HOME: home, PATH: `${local}:/usr/bin:/bin` },
+    });
     assert.equal(on.status, 0, on.stderr);
     assert.equal(on.stderr, '');
     assert.deepEqual(readdirSync(local).sort(), ['app', 'app-1.0']);
@@ -135,7 +181,11 @@ describe('what users trip over and look for', () => {
     ] as const) {
       const r = cald(['patchelf', ...args]);
       assert.equal(r.status, 1, `${what}: ${r.stderr}`);
-      assert.match(r.stderr, /^patchelf: .* is inside the cald store .*; stored objects are never edited$/m, what);
+      assert.match(
+        r.stderr,
+        /^patchelf: .* is inside the cald store .*; stored objects are never edited$/m,
+        what,
+      );
     }
     assert.equal(sha256File(object), hash);
     assertUnchanged(before, store, 'refused patchelf');
@@ -149,7 +199,7 @@ describe('what users trip over and look for', () => {
     assert.equal(cald(['run', '--store', store, 'app']).status, 0);
   });
 
-  test('inspect takes a program name or a cas: URI and shows cald\'s note by name', () => {
+  test("inspect takes a program name or a cas: URI and shows cald's note by name", () => {
     for (const form of ['app', `cas:${digest}`, digest]) {
       const r = cald(['inspect', form, '--store', store]);
       assert.equal(r.status, 0, r.stderr);
@@ -166,7 +216,12 @@ describe('what users trip over and look for', () => {
     // A file of that name in the current directory is the file, as before.
     const local = join(dir, 'app');
     writeFileSync(local, 'not elf\n');
-    assertFails(cald(['inspect', 'app', '--store', store], { cwd: dir }), 3, /not an ELF file/, 'inspect ./app file');
+    assertFails(
+      cald(['inspect', 'app', '--store', store], { cwd: dir }),
+      3,
+      /not an ELF file/,
+      'inspect ./app file',
+    );
   });
 
   test('ldd --depth 1 and --flat', () => {
@@ -175,21 +230,34 @@ describe('what users trip over and look for', () => {
     const depth1 = cald(['ldd', '--store', store, '--depth', '1', 'app']);
     assert.equal(depth1.status, 0, depth1.stderr);
     const needs = depth1.stdout.split('\n').filter((l) => / => /.test(l));
-    assert.ok(needs.every((l) => /^ {2}\S/.test(l)), depth1.stdout);
+    assert.ok(
+      needs.every((l) => /^ {2}\S/.test(l)),
+      depth1.stdout,
+    );
     assert.ok(needs.length >= 1);
     const flat = cald(['ldd', '--store', store, '--flat', 'app']);
     const rows = flat.stdout.split('\n').filter((l) => / => /.test(l));
     const names = rows.map((l) => l.trim().split(' ')[0]!);
     assert.deepEqual(names, [...new Set(names)], 'each object once');
     assert.ok(names.includes('libc.so.6'), flat.stdout);
-    assert.ok(rows.every((l) => !l.includes('cas:sha256:')), 'flat rows name objects by their hint');
-    assertFails(cald(['ldd', '--store', store, '--depth', '0', 'app']), 2, /--depth "0" is not a positive integer/, 'depth 0');
+    assert.ok(
+      rows.every((l) => !l.includes('cas:sha256:')),
+      'flat rows name objects by their hint',
+    );
+    assertFails(
+      cald(['ldd', '--store', store, '--depth', '0', 'app']),
+      2,
+      /--depth "0" is not a positive integer/,
+      'depth 0',
+    );
   });
 
   test('gc --dry-run --print-dead and --keep-younger-than 30d', () => {
     const s = join(dir, 'store-gc');
     cpSync(store, s, { recursive: true, verbatimSymlinks: true });
-    const ids = (JSON.parse(cald(['roots', 'list', '--json', '--store', s]).stdout) as { roots: Array<{ id: string }> }).roots.map((r) => r.id);
+    const ids = (
+      JSON.parse(cald(['roots', 'list', '--json', '--store', s]).stdout) as { roots: Array<{ id: string }> }
+    ).roots.map((r) => r.id);
     const rm = cald(['roots', 'remove', ...ids, '--store', s]);
     assert.equal(rm.status, 0, rm.stderr);
     const before = storeSnapshot(s);
@@ -200,7 +268,10 @@ describe('what users trip over and look for', () => {
     const dry = cald(['gc', '--dry-run', '--print-dead', '--store', s]);
     assert.equal(dry.status, 0, dry.stderr);
     const dead = dry.stdout.split('\n').filter((l) => l.startsWith(`${s}/objects/sha256/`));
-    assert.ok(dead.some((l) => l.startsWith(`${s}/objects/sha256/${digest.slice(7)}  `)), dry.stdout);
+    assert.ok(
+      dead.some((l) => l.startsWith(`${s}/objects/sha256/${digest.slice(7)}  `)),
+      dry.stdout,
+    );
     assert.match(dry.stdout, new RegExp(`^would delete ${dead.length} object\\(s\\)`));
     assertUnchanged(before, s, 'gc --dry-run');
     assertFails(cald(['gc', '--keep-younger-than', '30x', '--store', s]), 2, /is not a duration/, 'gc 30x');
@@ -217,14 +288,26 @@ describe('what users trip over and look for', () => {
     assert.equal(there.stderr, '');
   });
 
-  test('python3 through its symlink: run by its own name, a note of what stays a host file', { skip: existsSync(PYTHON3) ? false : `needs ${PYTHON3}` }, () => {
+  test('python3 through its symlink: run by its own name, a note of what stays a host file', {
+    skip: existsSync(PYTHON3) ? false : `needs ${PYTHON3}`,
+  }, () => {
     const s = join(dir, 'store-python');
     const imp = cald(['import', PYTHON3, '--store', s]);
     assert.equal(imp.status, 0, imp.stderr);
     assert.match(imp.stdout, /^cas:sha256:[0-9a-f]{64}\?name=python3\.\d+ {2}\/usr\/bin\/python3\n$/);
     assert.match(imp.stderr, /^cald: note: \/usr\/bin\/python3 runs as python3, python3\.\d+$/m);
-    assert.match(imp.stderr, /^cald: note: \/usr\/lib\/python3\.\d+ stays on the host: .* --with \/usr\/lib\/python3\.\d+ imports the ELF files in it$/m);
-    const r = cald(['run', '--store', s, 'python3', '-c', 'import sys; print(sys.argv[0], sys.version_info[0])']);
+    assert.match(
+      imp.stderr,
+      /^cald: note: \/usr\/lib\/python3\.\d+ stays on the host: .* --with \/usr\/lib\/python3\.\d+ imports the ELF files in it$/m,
+    );
+    const r = cald([
+      'run',
+      '--store',
+      s,
+      'python3',
+      '-c',
+      'import sys; print(sys.argv[0], sys.version_info[0])',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '-c 3\n');
   });

@@ -46,9 +46,12 @@ export function register(program: Command, ctx: CommandContext): void {
       const { parseDuration } = await import('../../util/duration.js');
       const keepMs = parseDuration(flags.keepYoungerThan ?? '0');
       if (keepMs === undefined) {
-        throw new UsageError(`--keep-younger-than ${JSON.stringify(flags.keepYoungerThan)} is not a duration`, {
-          hint: 'give a number with s, m, h, d or w (30d, 12h), or a number of seconds',
-        });
+        throw new UsageError(
+          `--keep-younger-than ${JSON.stringify(flags.keepYoungerThan)} is not a duration`,
+          {
+            hint: 'give a number with s, m, h, d or w (30d, 12h), or a number of seconds',
+          },
+        );
       }
       const report = await gc({
         ...(flags.store === undefined ? {} : { store: flags.store }),

@@ -67,7 +67,10 @@ export function register(program: Command, ctx: CommandContext): void {
   roots
     .command('add')
     .description('add a root')
-    .argument('<target>', 'program name, cas: URI, sha256: digest, hex prefix, or a path outside the store (indirect root)')
+    .argument(
+      '<target>',
+      'program name, cas: URI, sha256: digest, hex prefix, or a path outside the store (indirect root)',
+    )
     .option('--id <id>', 'the root id (default: derived from kind and target)')
     .option('--note <text>', 'a note kept with the root')
     .option('--store <dir>', 'the store directory')

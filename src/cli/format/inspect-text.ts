@@ -83,7 +83,9 @@ export function formatReport(r: InspectReport, c: Colors): string {
   field('properties', r.notes.flatMap(propertyLine));
   field(
     'cald note',
-    r.notes.filter((n) => n.type === 'NT_CALD_INTERP').map((n) => `imported with the loader ${n.text ?? n.desc}`),
+    r.notes
+      .filter((n) => n.type === 'NT_CALD_INTERP')
+      .map((n) => `imported with the loader ${n.text ?? n.desc}`),
   );
   field('notes', otherNotes(r.notes));
   field('entry', [r.entry]);
