@@ -1,13 +1,13 @@
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { BadNameError, NotFoundError, UsageError } from '../errors/index.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { CAS_PREFIX, parseCasName } from './cas-name.js';
 import { Digest } from './digest.js';
 import type { FileStore } from './file-store.js';
-import { listPrograms, type ProgramEntry } from './program-names.js';
+import { listPrograms, type ProgramEntry, programNameOf, programRootId } from './program-names.js';
 import { resolveRoot } from './root-targets.js';
-import type { Root } from './roots.js';
+import { type Root, rootFromJson } from './roots.js';
 
 /**
  * The one way every command names an object (docs/cli.md, "Naming an object"): each form any
@@ -78,6 +78,27 @@ export function resolveObjectRef(
   ref: ObjectRef,
   options: ResolveRefOptions = {},
 ): ObjectMatch {
+  // The program-<name> root is read directly (one file) for `cald run NAME` and a URI's hint;
+  // everything else reads every root once.
+  if (options.roots === undefined) {
+    const direct = ref.form === 'word' ? ref.text : ref.form === 'uri' ? ref.hint : undefined;
+    const root = direct === undefined ? undefined : readProgramRoot(files, direct);
+    const digest = root === undefined ? undefined : Digest.tryParse(root.target);
+    if (
+      root !== undefined &&
+      digest !== undefined &&
+      (ref.form === 'word' || (ref.form === 'uri' && digest.equals(ref.digest)))
+    ) {
+      if (files.statSync(digest) !== undefined) {
+        return {
+          digest,
+          via: ref.form === 'word' ? 'name' : 'uri',
+          name: direct,
+          roots: ref.form === 'word' ? [root] : [],
+        };
+      }
+    }
+  }
   const roots = options.roots ?? files.listRoots();
   const programs = listPrograms(roots);
   const stored = (digest: Digest): Digest => {
@@ -143,6 +164,17 @@ function byPath(
       data: { program: text, store: files.root },
     },
   );
+}
+
+/** The root `program-<name>`, when it is there and still gives that name. */
+function readProgramRoot(files: FileStore, name: string | undefined): Root | undefined {
+  if (name === undefined) return undefined;
+  try {
+    const root = rootFromJson(readFileSync(join(files.layout.roots, programRootId(name)), 'utf8'));
+    return programNameOf(root) === name ? root : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function realOr(path: string): string {
