@@ -24,6 +24,7 @@ import { cald } from './cald.js';
 import { type AppBuilds, assertFails, assertUnchanged, buildApps, storeSnapshot } from './naming-fixture.js';
 
 const PYTHON3 = '/usr/bin/python3';
+const SQLITE3 = '/usr/bin/sqlite3';
 
 describe('what users trip over and look for', () => {
   const dir = makeTmp({ after }, 'cli-items');
@@ -286,6 +287,24 @@ describe('what users trip over and look for', () => {
     assert.ok(!existsSync(none));
     const there = cald(['env', '--store', store]);
     assert.equal(there.stderr, '');
+  });
+
+  test('install sqlit3 suggests sqlite3, not a path (hint 6)', {
+    skip: existsSync(SQLITE3) ? false : `needs ${SQLITE3}`,
+  }, () => {
+    const s = join(dir, 'store-sqlite3');
+    assert.equal(cald(['import', SQLITE3, '--store', s]).status, 0);
+    const before = storeSnapshot(s);
+    const bin = join(dir, 'bin-sqlit3');
+    const r = cald(['install', 'sqlit3', '--bin', bin, '--store', s]);
+    assertFails(r, 8, /^cald: sqlit3 is not an imported program/, 'install sqlit3');
+    assert.match(r.stderr, /^hint: did you mean sqlite3\?$/m);
+    assert.doesNotMatch(r.stderr, /path/);
+    assert.ok(!existsSync(bin));
+    assertUnchanged(before, s, 'install sqlit3');
+    const good = cald(['install', 'sqlite3', '--bin', bin, '--store', s]);
+    assert.equal(good.status, 0, good.stderr);
+    assert.match(run(join(bin, 'sqlite3'), [':memory:', 'select 6*7']).stdout, /^42$/m);
   });
 
   test('python3 through its symlink: run by its own name, a note of what stays a host file', {
