@@ -50,10 +50,6 @@ export interface SpawnOptions {
   readonly env: Record<string, string>;
 }
 
-/**
- * Runs a program with the standard streams inherited, passes signals on (FORWARDED) and
- * resolves with how it ended. Rejects with RUN_EXEC_FAILED when it cannot be started.
- */
 /** Why an exec failed, in words (node's own message is `spawn FILE EACCES`). */
 const EXEC_REASONS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
@@ -61,6 +57,10 @@ const EXEC_REASONS: Readonly<Record<string, string>> = {
   ENOEXEC: 'not an executable format',
 };
 
+/**
+ * Runs a program with the standard streams inherited, passes signals on (FORWARDED) and
+ * resolves with how it ended. Rejects with RUN_EXEC_FAILED when it cannot be started.
+ */
 export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
     // Handlers go in before the child starts: a signal that arrives while Node is still setting
