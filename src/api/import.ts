@@ -15,7 +15,7 @@ import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
-import { type NamingResult, nameImports, rootBook } from './program-names.js';
+import { checkProgramName, type NamingResult, nameImports, rootBook } from './program-names.js';
 
 /**
  * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
@@ -162,6 +162,7 @@ function missingError(closure: Closure): CaldError {
 export async function importFiles(options: ImportOptions): Promise<ImportReport> {
   if (options.paths.length === 0)
     throw new UsageError('nothing to import: give a program, library or directory');
+  for (const name of options.names ?? []) checkProgramName(name);
   const env = options.env ?? process.env;
   const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);

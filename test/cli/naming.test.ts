@@ -197,4 +197,36 @@ describe('program names', () => {
     assertFails(cald(['roots', 'remove', 'app', '--store', store]), 8, /no root "app"/, 'removed twice');
     assertUnchanged(before, store, 'a failed roots remove');
   });
+
+  test('--name: a bad name stores nothing; one program per import', () => {
+    const store = freshStore();
+    importLine(store, apps.v1Link);
+    const before = storeSnapshot(store);
+    for (const bad of ['a/b', 'x:y', '-x', '..', 'two words']) {
+      assertFails(
+        cald(['import', apps.v2, '--name', bad, '--store', store]),
+        2,
+        /bad program name/,
+        `--name ${bad}`,
+      );
+    }
+    assertFails(
+      cald(['import', apps.v1, apps.v2, '--name', 'both', '--store', store]),
+      2,
+      /--name names one program; 2 were given/,
+      '--name with two programs',
+    );
+    // Objects of the refused imports may be stored (unrooted, for gc), but no root or name moved.
+    const after = storeSnapshot(store);
+    assert.deepEqual(
+      [...after].filter(([k]) => k.startsWith('roots/')),
+      [...before].filter(([k]) => k.startsWith('roots/')),
+    );
+    assert.match(ok(['run', '--store', store, 'app']).stdout, /^app 1 /);
+    // Several names at once, each a tag.
+    const two = importLine(store, apps.v2, '--name', 'app2', '--name', 'latest');
+    for (const name of ['app2', 'latest'])
+      assert.match(ok(['run', '--store', store, name]).stdout, /^app 2 /);
+    assert.notEqual(two.digest, '');
+  });
 });
