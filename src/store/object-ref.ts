@@ -78,26 +78,9 @@ export function resolveObjectRef(
   ref: ObjectRef,
   options: ResolveRefOptions = {},
 ): ObjectMatch {
-  // The program-<name> root is read directly (one file) for `cald run NAME` and a URI's hint;
-  // everything else reads every root once.
   if (options.roots === undefined) {
-    const direct = ref.form === 'word' ? ref.text : ref.form === 'uri' ? ref.hint : undefined;
-    const root = direct === undefined ? undefined : readProgramRoot(files, direct);
-    const digest = root === undefined ? undefined : Digest.tryParse(root.target);
-    if (
-      root !== undefined &&
-      digest !== undefined &&
-      (ref.form === 'word' || (ref.form === 'uri' && digest.equals(ref.digest)))
-    ) {
-      if (files.statSync(digest) !== undefined) {
-        return {
-          digest,
-          via: ref.form === 'word' ? 'name' : 'uri',
-          name: direct,
-          roots: ref.form === 'word' ? [root] : [],
-        };
-      }
-    }
+    const quick = byProgramRoot(files, ref);
+    if (quick !== undefined) return quick;
   }
   const roots = options.roots ?? files.listRoots();
   const programs = listPrograms(roots);
@@ -164,6 +147,20 @@ function byPath(
       data: { program: text, store: files.root },
     },
   );
+}
+
+/**
+ * `cald run NAME` and a URI whose hint is a program name read that name's own root (one file)
+ * instead of every root; undefined when that does not settle it.
+ */
+function byProgramRoot(files: FileStore, ref: ObjectRef): ObjectMatch | undefined {
+  const name = ref.form === 'word' ? ref.text : ref.form === 'uri' ? ref.hint : undefined;
+  const root = readProgramRoot(files, name);
+  const digest = root === undefined ? undefined : Digest.tryParse(root.target);
+  if (root === undefined || digest === undefined || files.statSync(digest) === undefined) return undefined;
+  if (ref.form === 'word') return { digest, via: 'name', name, roots: [root] };
+  if (ref.form === 'uri' && digest.equals(ref.digest)) return { digest, via: 'uri', name, roots: [] };
+  return undefined;
 }
 
 /** The root `program-<name>`, when it is there and still gives that name. */
