@@ -125,6 +125,11 @@ export function register(program: Command, ctx: CommandContext): void {
             `${c.bold(c.red('cald:'))} ${pr.state} ${pr.name}${pr.path === null ? '' : ` (${pr.path})`}\n`,
           );
         }
+        if (r.problems.some((pr) => pr.state === 'tampered')) {
+          io.err(
+            `${c.yellow('hint:')} cald verify --repair restores changed objects from their original files\n`,
+          );
+        }
       }
       ctx.setStatus(r.ok ? EXIT.OK : EXIT.FAILURE);
     });
