@@ -383,7 +383,7 @@ static char *resolve(const char *name) {
         " (cald import) or set CALD_STORE to the store that has it");
   else if (o == MISMATCH)
     SAY("cald: refusing ", name, ": ", path, " has sha256 ", actual, ", not the hash in its name (changed or"
-        " corrupted); delete the object and import the library again");
+        " corrupted); cald verify --repair restores it from its original file");
   else
     SAY("cald: cannot load ", name, ": ", path, ": ", why);
   return NULL;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AUDIT_LIBRARY,
@@ -12,7 +13,7 @@ import {
   type Shell,
   shellCode,
 } from '../runtime/index.js';
-import { resolveStoreLocation } from '../store/index.js';
+import { MARKER_FILE, resolveStoreLocation } from '../store/index.js';
 
 export interface EnvOptions {
   /** audit (default) or names. */
@@ -35,6 +36,8 @@ export interface EnvResult {
   readonly settings: ModeSettings;
   /** Shell code for `eval "$(cald env)"`. */
   readonly script: string;
+  /** Whether a cald store is there (its marker file): programs cannot run from a store that is not. */
+  readonly storeExists: boolean;
 }
 
 /**
@@ -55,5 +58,6 @@ export async function envScript(options: EnvOptions = {}): Promise<EnvResult> {
   const audit =
     mode !== 'audit' ? undefined : unset ? join(nativeDir(env), AUDIT_LIBRARY) : auditLibraryPath(env);
   const settings = modeSettings(mode, store, audit);
-  return { mode, shell, store, settings, script: shellCode(settings, shell, unset) };
+  const storeExists = existsSync(join(store, MARKER_FILE));
+  return { mode, shell, store, settings, script: shellCode(settings, shell, unset), storeExists };
 }

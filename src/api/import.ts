@@ -15,6 +15,7 @@ import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
+import { checkProgramName, type NamingResult, nameImports, rootBook } from './program-names.js';
 
 /**
  * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
@@ -53,6 +54,8 @@ export interface ImportOptions {
    * audit library is installed system-wide (`cald install-audit`).
    */
   audit?: boolean;
+  /** Names for the one program imported (`--name`), instead of those of its path. */
+  names?: readonly string[];
 }
 
 /** The name imported programs give in DT_AUDIT: found by ld.so like a library (ld.so.cache). */
@@ -74,6 +77,12 @@ export interface ImportReport {
   hostProvided: Array<{ from: string; name: string }>;
   droppedCycleEdges: Array<{ from: string; name: string }>;
   warnings: string[];
+  /** The programs given, with the names they answer to (api/program-names.ts). */
+  programs: NamingResult['programs'];
+  /** Names taken from older imports. */
+  movedNames: NamingResult['moved'];
+  /** Host directories the programs probably read at run time, which stay host files. */
+  hostFiles: NamingResult['hostFiles'];
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -153,6 +162,7 @@ function missingError(closure: Closure): CaldError {
 export async function importFiles(options: ImportOptions): Promise<ImportReport> {
   if (options.paths.length === 0)
     throw new UsageError('nothing to import: give a program, library or directory');
+  for (const name of options.names ?? []) checkProgramName(name);
   const env = options.env ?? process.env;
   const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);
@@ -230,9 +240,9 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
       options.progress,
     );
     lease.addTemporaryRoots(outcome.roots.map((r) => r.digest));
-    for (const r of outcome.roots) {
-      store.addRoot({ kind: 'object', target: r.digest.toString(), note: r.path });
-    }
+    const naming = nameImports(rootBook(store), outcome.roots, options.paths, {
+      ...(options.names === undefined ? {} : { names: options.names }),
+    });
     const file = (o: { path: string; uri: string; digest: { toString(): string } }): ImportedFile => ({
       path: o.path,
       uri: o.uri,
@@ -248,6 +258,9 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         .map(([from, name]) => ({ from, name })),
       droppedCycleEdges: outcome.droppedCycleEdges.map(([from, name]) => ({ from, name })),
       warnings,
+      programs: naming.programs,
+      movedNames: naming.moved,
+      hostFiles: naming.hostFiles,
     };
   } finally {
     lease?.release();

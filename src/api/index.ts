@@ -33,6 +33,13 @@ export {
   type PatchTarget,
   patchFile,
 } from './patch-file.js';
+export {
+  listImported,
+  type ObjectInfoOptions,
+  type ObjectPathInfo,
+  objectPath,
+  type ProgramListing,
+} from './programs.js';
 export { type RootStatus, type RootsOptions, type RootsResult, roots } from './roots.js';
 export {
   type ChildOutcome,
@@ -46,3 +53,11 @@ export {
 export { type ShrinkRpathOptions, type ShrinkRpathResult, shrinkRpath } from './shrink-rpath.js';
 export { type StoreInfo, storeInfo } from './store-info.js';
 export { type VerifyApiOptions, type VerifyResult, verify } from './verify.js';
+export {
+  type ChainLink,
+  type Referrer,
+  type ReferrersResult,
+  referrers,
+  type WhyDependsOptions,
+  whyDepends,
+} from './why-depends.js';

@@ -16,6 +16,7 @@ import {
 import { describeNote, type GnuProperty } from '../elf/read/describe.js';
 import { ElfFile } from '../elf/read/index.js';
 import { ioErrorFrom, UsageError } from '../errors/index.js';
+import { NOTE_OWNER, NT_CALD_INTERP } from '../runtime/loader.js';
 import { toText } from '../util/elf-string.js';
 
 export interface InspectOptions {
@@ -112,7 +113,7 @@ export interface NoteReport {
   properties?: GnuProperty[];
   /** Set when a property note's contents run past its descriptor. */
   malformed?: boolean;
-  /** Text notes (gold version, Go build ID, FDO package metadata). */
+  /** Text notes (gold version, Go build ID, FDO package metadata; cald's NT_CALD_INTERP: the loader's digest). */
   text?: string;
 }
 
@@ -218,6 +219,12 @@ function buildReport(elf: ElfFile, path: string): InspectReport {
       offset: n.offset,
       desc: n.desc.toString('hex'),
     };
+    if (report.owner === NOTE_OWNER && n.type === NT_CALD_INTERP) {
+      // cald's own note: the digest of the loader the program was imported with (docs/running.md).
+      report.type = 'NT_CALD_INTERP';
+      report.text = n.desc.toString('latin1').replace(/\0+$/, '');
+      return report;
+    }
     const c = describeNote(n, h.littleEndian, h.is64);
     if (c.kind === 'build-id') report.buildId = c.buildId;
     else if (c.kind === 'abi-tag') report.abiTag = { os: c.os, version: c.version };

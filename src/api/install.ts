@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DT_AUDIT } from '../elf/format/constants.js';
 import type { ElfFile } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
@@ -14,6 +14,7 @@ import {
   launcherValues,
   nativeArtifact,
   openStore,
+  readLauncher,
   readProgram,
   resolveTarget,
 } from '../runtime/index.js';
@@ -26,8 +27,8 @@ export { isCommandName };
 export interface InstallOptions {
   /** PROGRAM|URI (a store object: an imported program's name, cas: URI, digest or hex prefix). */
   program: string;
-  /** Directory to write the command into (e.g. ~/.local/bin). */
-  bin: string;
+  /** Directory to write the command into; default ~/.local/bin. */
+  bin?: string;
   /** The command's file name; by default the name the program was imported under. */
   name?: string;
   store?: string;
@@ -41,6 +42,8 @@ export interface InstallOptions {
    * system-wide by `cald install-audit`); refused otherwise.
    */
   link?: boolean;
+  /** Replace an existing file that is not a cald command (a launcher or a link into a store). */
+  force?: boolean;
 }
 
 export interface InstallResult {
@@ -69,19 +72,12 @@ export interface InstallResult {
 export async function installLauncher(options: InstallOptions): Promise<InstallResult> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  if (options.program.includes('/')) {
-    throw new UsageError(`install runs store objects only; ${options.program} is a path`, {
-      hint: 'import it first (cald import), then install it by name or cas: URI',
-    });
-  }
   const { path: storePath, store } = openStore(options.store, env, cwd);
   if (store === undefined) throw new Error('unreachable: store is required');
-  const target = resolveTarget(options.program, store);
+  const target = resolveTarget(options.program, store, { pathsInStore: true, cwd });
   const digest = target.digest;
   if (digest === undefined) throw new Error('unreachable: store targets have digests');
-  const name =
-    options.name ??
-    (target.argv0 === options.program && target.via !== 'root' ? undefined : basename(target.argv0));
+  const name = options.name ?? target.name;
   if (name === undefined || !isCommandName(name)) {
     throw new UsageError(
       name === undefined
@@ -92,19 +88,21 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
   }
   const { elf } = readProgram(target);
   if (options.link === true) checkLinkable(options.program, elf);
-  const dir = resolve(cwd, options.bin);
+  const dir = resolve(cwd, options.bin ?? defaultBinDir(env));
+  const path = resolve(dir, name);
+  if (options.force !== true) refuseForeignFile(path);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw ioErrorFrom(e, 'create the directory', dir);
   }
-  const path = resolve(dir, name);
   const base = { path, name, digest: digest.toString() };
+  const pathNote = onPathNote(dir, name, env);
   const addRoot = (note: object) =>
     options.addRoot === false ? undefined : addIndirectRoot(storePath, path, JSON.stringify(note));
 
   if (options.link === true) {
-    const warnings: string[] = [];
+    const warnings: string[] = pathNote;
     let usual: string | undefined;
     try {
       usual = resolveStoreLocation({ env: { ...env, CALD_STORE: undefined }, cwd }).path;
@@ -124,9 +122,61 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
 
   const values = launcherValues(digest, storePath, elf, env);
   const template = readFileSync(nativeArtifact(LAUNCHER, env));
+  // writeFileAtomic writes through a symbolic link; a link here (an earlier --link) is replaced.
+  if (isSymlink(path)) rmSync(path, { force: true });
   await writeFileAtomic(path, fillLauncher(template, values), { mode: 0o755 });
   const root = await addRoot({ launcher: digest.toString() });
-  return { ...base, kind: 'launcher', values, object: undefined, warnings: [], root };
+  return { ...base, kind: 'launcher', values, object: undefined, warnings: pathNote, root };
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Where commands go by default: ~/.local/bin (XDG's place for a user's executables). */
+function defaultBinDir(env: Env): string {
+  const home = env.HOME;
+  if (home === undefined || home === '') {
+    throw new UsageError('no --bin given and HOME is not set', { hint: 'give the directory with --bin DIR' });
+  }
+  return join(home, '.local', 'bin');
+}
+
+/** A note when the directory is not on PATH: the command then does not run by its name alone. */
+function onPathNote(dir: string, name: string, env: Env): string[] {
+  const path = (env.PATH ?? '').split(':').filter((p) => p !== '');
+  if (path.some((p) => resolve(p) === dir)) return [];
+  return [`${dir} is not on PATH: add it (export PATH="${dir}:$PATH") to run ${name} by its name`];
+}
+
+/**
+ * Refuses to replace a file cald did not write: only a launcher (it carries the launcher's slots)
+ * or a symbolic link into a store's objects may be replaced without --force.
+ */
+function refuseForeignFile(path: string): void {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (st.isSymbolicLink() && /\/objects\/sha256\/[0-9a-f]{64}$/.test(readlinkSync(path))) return;
+  if (st.isFile()) {
+    try {
+      readLauncher(readFileSync(path));
+      return;
+    } catch {
+      // not a launcher
+    }
+  }
+  throw new CaldError('RUN_INSTALL_EXISTS', `${path} exists and is not a command cald installed`, {
+    hint: 'choose another name with --name NAME, or replace it with --force',
+    data: { path },
+  });
 }
 
 /** The DT_AUDIT list's elements naming libcald-audit.so (by file name or by a path ending in it). */

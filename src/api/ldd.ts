@@ -1,4 +1,4 @@
-import { isCaldError, UsageError } from '../errors/index.js';
+import { ElfFormatError, isCaldError, UsageError } from '../errors/index.js';
 import {
   auditLibraryPath,
   type Env,
@@ -88,7 +88,12 @@ export async function ldd(options: LddOptions): Promise<LddReport> {
   const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
   const target = resolveTarget(options.program, store);
   const { elf } = readProgram(target);
-  if (elf === undefined) throw new UsageError(`${target.path} is not an ELF file`);
+  if (elf === undefined) {
+    throw new ElfFormatError('ELF_NOT_ELF', `${target.path} is not an ELF file`, {
+      hint: 'cald ldd shows the libraries of an ELF program; a script names its interpreter on its #! line',
+      data: { path: target.path },
+    });
+  }
   let plan: ReturnType<typeof planLoader> | undefined;
   let loaderProblem: LddProblem | undefined;
   try {

@@ -2,7 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { type EditOptions, type ElfEdit, editElf } from '../elf/edit/index.js';
 import { DT_FLAGS_1, PT_GNU_STACK } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
-import { ioErrorFrom, UsageError } from '../errors/index.js';
+import { ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
+import { storeContaining } from '../store/containing-store.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 export type { ElfEdit } from '../elf/edit/index.js';
@@ -96,6 +97,9 @@ export async function patchFile(options: PatchFileOptions): Promise<PatchFileRes
   }
   const elf = ElfFile.parse(buffer);
   const list = typeof edits === 'function' ? await edits({ path, buffer, summary: summarize(elf) }) : edits;
+  // Printing from a stored object is fine; writing into a store never is.
+  if (output !== undefined) refuseStoreFile(output);
+  else if (list.length > 0) refuseStoreFile(path);
   const editOptions: EditOptions = pageSize === undefined ? {} : { pageSize };
   const result = editElf(buffer, list, editOptions);
   const sizeBefore = buffer.length;
@@ -108,6 +112,25 @@ export async function patchFile(options: PatchFileOptions): Promise<PatchFileRes
   if (!result.changed) return { changed: false, written: null, sizeBefore, sizeAfter };
   await writeFileAtomic(path, result.buffer, { durable });
   return { changed: true, written: path, sizeBefore, sizeAfter };
+}
+
+/**
+ * Stored objects are named by their content: an edit would make the name a lie (run and the
+ * resolver then refuse it, a launcher may still run it). Nothing inside any store is edited.
+ */
+function refuseStoreFile(path: string): void {
+  const found = storeContaining(path);
+  if (found === undefined) return;
+  const { store, real } = found;
+  const via = real === path ? '' : ` (it leads to ${real})`;
+  throw new ElfEditError(
+    'EDIT_IN_STORE',
+    `${path} is inside the cald store ${store}${via}; stored objects are never edited`,
+    {
+      hint: 'copy it out of the store and edit the copy (cp --no-preserve=mode OBJECT ./prog), then cald import that',
+      data: { path, store },
+    },
+  );
 }
 
 function summarize(elf: ElfFile): ElfSummary {

@@ -5,7 +5,15 @@ import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { decodeClosureManifest, isOciTag, MANIFEST_MEDIA_TYPE, openRegistry } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import { acquireLease, Digest, formatCasName, LocalStore, tryParseCasName } from '../store/index.js';
+import {
+  acquireLease,
+  Digest,
+  formatCasName,
+  LocalStore,
+  nameProgram,
+  tryParseCasName,
+} from '../store/index.js';
+import { isProgramName, rootBook } from './program-names.js';
 import { digestTag, eachLimited } from './push.js';
 import { locate } from './store-open.js';
 
@@ -108,8 +116,15 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     });
     for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
     const program = closure.objects[0]!;
-    const note = JSON.stringify({ name: program.name, from: `${registry.name}:${tag}` });
-    store.addRoot({ kind: 'object', target: program.digest.toString(), note });
+    // The program answers to its name, as after an import; a name moves to the newest pull.
+    const names = program.name !== undefined && isProgramName(program.name) ? [program.name] : [];
+    if (names.length > 0) nameProgram(rootBook(store), { digest: program.digest, names });
+    else
+      store.addRoot({
+        kind: 'object',
+        target: program.digest.toString(),
+        note: `pulled from ${registry.name}:${tag}`,
+      });
     return {
       remote: registry.name,
       reference: options.reference,

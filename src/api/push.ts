@@ -108,7 +108,7 @@ export async function push(options: PushOptions): Promise<PushReport> {
       hint: 'import it first (cald import), then push its name',
     });
   }
-  const name = basename(target.argv0);
+  const name = target.name ?? basename(target.argv0);
   const objects = closureOf(store, target.digest, name);
   let done = 0;
   let uploaded = 0;

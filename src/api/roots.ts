@@ -1,12 +1,15 @@
 import { lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BadNameError, StoreError } from '../errors/index.js';
+import { BadNameError, CaldError, NotFoundError, UsageError } from '../errors/index.js';
 import {
-  Digest,
+  defaultRootId,
   type FileStore,
-  parseCasName,
+  importedPathOf,
+  parseObjectRef,
+  programNameOf,
   type Root,
   type RootSpec,
+  resolveObjectRef,
   resolveRoot,
 } from '../store/index.js';
 import { openExisting, type StoreSelection } from './store-open.js';
@@ -18,6 +21,10 @@ export interface RootStatus {
   /** ISO 8601. */
   readonly added: string;
   readonly note: string | undefined;
+  /** The program name this root gives its object (program roots of imports), if any. */
+  readonly name: string | undefined;
+  /** The path the program was imported from, if recorded. */
+  readonly path: string | undefined;
   /** false for an indirect root whose file is gone (gc will release it). */
   readonly alive: boolean;
   /** The objects it keeps directly. */
@@ -29,15 +36,15 @@ export type RootsOptions = StoreSelection &
     | { action: 'list' }
     | {
         action: 'add';
-        /** A cas: name, a sha256: digest (or 64 hex digits), or a path outside the store (an indirect root). */
+        /** Any way to name an object (docs/cli.md, "Naming an object"), or a path outside the store (an indirect root). */
         target: string;
         id?: string;
         note?: string;
       }
     | {
         action: 'remove';
-        /** A root id, or the target it was added with. */
-        root: string;
+        /** Root ids, targets, or any way to name an object (its program name, URI, path...). */
+        root: string | readonly string[];
       }
   );
 
@@ -46,6 +53,8 @@ export interface RootsResult {
   readonly roots: RootStatus[];
   /** For remove: the ids removed. */
   readonly removed?: string[];
+  /** For add: true when the root was there already (and was left as it was). */
+  readonly existed?: boolean;
 }
 
 /** Lists, adds or removes gc roots (docs/lifecycle.md). */
@@ -61,6 +70,8 @@ export async function roots(options: RootsOptions): Promise<RootsResult> {
         target: r.target,
         added: new Date(r.added).toISOString(),
         note: r.note,
+        name: programNameOf(r),
+        path: importedPathOf(r),
         alive: resolved.alive,
         objects: resolved.digests.map((d) => d.toString()),
       };
@@ -70,37 +81,79 @@ export async function roots(options: RootsOptions): Promise<RootsResult> {
         return { store: store.root, roots: store.files.listRoots().map(status) };
       case 'add': {
         const spec = rootSpec(store.files, options.target, cwd);
+        const id = options.id ?? defaultRootId(spec.kind, spec.target);
+        const existing = store.files.listRoots().find((r) => r.id === id);
+        if (existing !== undefined) {
+          // Never overwrite: an import's root keeps its note (and the program its name).
+          if (existing.kind === spec.kind && existing.target === spec.target) {
+            return { store: store.root, roots: [status(existing)], existed: true };
+          }
+          throw new CaldError('ROOT_EXISTS', `root ${id} exists already and keeps ${existing.target}`, {
+            hint: `choose another --id, or remove it first (cald roots remove ${id})`,
+            data: { store: store.root, id, target: existing.target },
+          });
+        }
         const root = store.addRoot({
           ...spec,
-          ...(options.id === undefined ? {} : { id: options.id }),
+          id,
           ...(options.note === undefined ? {} : { note: options.note }),
         });
-        return { store: store.root, roots: [status(root)] };
+        return { store: store.root, roots: [status(root)], existed: false };
       }
       case 'remove': {
         const all = store.files.listRoots();
-        let matches = all.filter((r) => r.id === options.root);
-        if (matches.length === 0) {
-          const wanted = targetVariants(options.root, cwd);
-          matches = all.filter((r) => wanted.includes(r.target));
+        const asked = typeof options.root === 'string' ? [options.root] : options.root;
+        if (asked.length === 0)
+          throw new UsageError('roots remove: give a root id, program name, URI or path');
+        const matches = new Map<string, Root>();
+        for (const text of asked) {
+          for (const r of rootsNamedBy(store.files, all, text, cwd)) matches.set(r.id, r);
         }
-        if (matches.length === 0) {
-          throw new StoreError(
-            'STORE_NO_SUCH_ROOT',
-            `no root ${JSON.stringify(options.root)} in ${store.root}`,
-            {
-              hint: 'cald roots list shows the ids',
-              data: { store: store.root, root: options.root },
-            },
-          );
-        }
-        for (const r of matches) store.removeRoot(r.id);
-        return { store: store.root, roots: matches.map(status), removed: matches.map((r) => r.id) };
+        const removed = [...matches.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        for (const r of removed) store.removeRoot(r.id);
+        return { store: store.root, roots: removed.map(status), removed: removed.map((r) => r.id) };
       }
     }
   } finally {
     store.close();
   }
+}
+
+/**
+ * The roots one `roots remove` argument names: a root id or the exact target a root was added
+ * with; else whatever the object reference names (a program name: its root; an original path:
+ * the roots imported from it; a URI, digest or prefix: every root that keeps that object directly,
+ * launchers aside).
+ */
+function rootsNamedBy(files: FileStore, all: readonly Root[], text: string, cwd: string): Root[] {
+  const byId = all.filter((r) => r.id === text);
+  if (byId.length > 0) return byId;
+  const wanted = targetVariants(text, cwd);
+  const byTarget = all.filter((r) => wanted.includes(r.target));
+  if (byTarget.length > 0) return byTarget;
+  const notFound = (why: string, hint: string) =>
+    new NotFoundError('NOT_FOUND_ROOT', `no root ${JSON.stringify(text)} in ${files.root}: ${why}`, {
+      hint,
+      data: { store: files.root, root: text },
+    });
+  let match: ReturnType<typeof resolveObjectRef>;
+  try {
+    match = resolveObjectRef(files, parseObjectRef(text), { cwd, roots: all });
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    throw notFound(e.message, e.hint ?? 'cald roots list shows the roots');
+  }
+  if (match.via === 'name' || match.via === 'root' || match.roots.length > 0) return [...match.roots];
+  const keeping = all.filter(
+    (r) => r.kind !== 'indirect' && resolveRoot(files, r).digests.some((d) => d.equals(match.digest)),
+  );
+  if (keeping.length === 0) {
+    throw notFound(
+      `${match.digest} is stored but no root keeps it directly`,
+      'cald roots list shows the roots',
+    );
+  }
+  return keeping;
 }
 
 function targetVariants(text: string, cwd: string): string[] {
@@ -111,29 +164,13 @@ function targetVariants(text: string, cwd: string): string[] {
 
 /** What kind of root a command-line target is; one clear error for anything else. */
 function rootSpec(files: FileStore, target: string, cwd: string): Omit<RootSpec, 'id' | 'note'> {
-  const stored = (d: Digest, what: string) => {
-    if (files.statSync(d) === undefined) {
-      throw new StoreError('STORE_OBJECT_MISSING', `${what} is not in the store at ${files.root}`, {
-        hint: 'import the program first (cald import)',
-        data: { store: files.root, digest: d.toString() },
-      });
-    }
-  };
   if (target.trim() === '') {
     throw new BadNameError('NAME_BAD_ROOT', 'empty root target', {
-      hint: 'give a cas: name, a sha256: digest, or the path of a file outside the store',
+      hint: 'give a program name, a cas: name, a sha256: digest, or the path of a file outside the store',
     });
   }
-  if (target.startsWith('cas:')) {
-    stored(parseCasName(target).digest, target);
-    return { kind: 'name', target };
-  }
-  if (target.startsWith('sha256:') || /^[0-9a-f]{64}$/.test(target)) {
-    const d = Digest.parse(target.startsWith('sha256:') ? target : `sha256:${target}`);
-    stored(d, d.toString());
-    return { kind: 'object', target: d.toString() };
-  }
-  if (target.includes('/') || target === '.' || exists(resolve(cwd, target))) {
+  const ref = parseObjectRef(target);
+  if (ref.form === 'path' || (ref.form === 'word' && exists(resolve(cwd, target)))) {
     const path = resolve(cwd, target);
     if (!exists(path)) {
       throw new BadNameError('NAME_BAD_ROOT', `indirect root ${path} does not exist`, {
@@ -142,23 +179,17 @@ function rootSpec(files: FileStore, target: string, cwd: string): Omit<RootSpec,
       });
     }
     if (path === files.root || path.startsWith(`${files.root}/`)) {
-      throw new BadNameError('NAME_BAD_ROOT', `indirect root ${path} is inside the store`, {
-        hint: 'give the object as sha256:<hex> or its cas: name instead',
-        data: { value: target },
-      });
+      const d = resolveObjectRef(files, ref, { cwd }).digest;
+      return { kind: 'object', target: d.toString() };
     }
     return { kind: 'indirect', target: path };
   }
-  throw new BadNameError(
-    'NAME_BAD_ROOT',
-    `${JSON.stringify(target)} is not a cas: name, sha256: digest or path`,
-    {
-      hint: 'give cas:sha256:<hex>[?name=...], sha256:<hex>, or a path to a file outside the store',
-      data: { value: target },
-    },
-  );
+  const match = resolveObjectRef(files, ref, { cwd });
+  if (ref.form === 'uri') {
+    return { kind: 'name', target: target.trim().split(/\s+/)[0]! };
+  }
+  return { kind: 'object', target: match.digest.toString() };
 }
-
 function exists(path: string): boolean {
   try {
     lstatSync(path);

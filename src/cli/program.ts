@@ -8,12 +8,15 @@ import { register as registerInspect } from './commands/inspect.js';
 import { register as registerInstall } from './commands/install.js';
 import { register as registerInstallAudit } from './commands/install-audit.js';
 import { register as registerLdd } from './commands/ldd.js';
+import { register as registerList } from './commands/list.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
+import { register as registerPath } from './commands/path.js';
 import { register as registerRemote } from './commands/remote.js';
 import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStore } from './commands/store.js';
 import { register as registerVerify } from './commands/verify.js';
+import { register as registerWhyDepends } from './commands/why-depends.js';
 import type { CommandContext, RegisterCommand } from './context.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -31,6 +34,9 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerInstallAudit,
   registerLdd,
   registerGraph,
+  registerList,
+  registerPath,
+  registerWhyDepends,
   registerRoots,
   registerGc,
   registerVerify,
@@ -43,9 +49,16 @@ Examples:
   $ cald inspect /usr/bin/ls               what a program is and what it needs
   $ cald inspect --json /usr/lib/x86_64-linux-gnu/libc.so.6
   $ cald patchelf --print-needed ./prog    patchelf's command line
+  $ cald import /usr/bin/sqlite3 && cald run sqlite3 --version
+  $ cald list                              the imported programs, by name
 
-Exit status: 0 success, 1 failure, 2 usage, 3 not a (well-formed) ELF file, 4 edit refused,
-5 I/O error, 70 internal error (a bug). Set CALD_DEBUG=1 to see stack traces, NO_COLOR=1 for no colors.`;
+Programs and objects are named by: program name, cas: URI, sha256: digest, hex prefix, root id,
+or the path they were imported from (docs/cli.md, "Naming an object").
+
+Exit status: 0 success, 1 failure, 2 usage (also a malformed name), 3 not a (well-formed) ELF
+file, 4 edit refused, 5 I/O error, 6 store missing or inconsistent, 7 remote failed, 8 no such
+program, object or root, 70 internal error (a bug); cald run: 127 not found, 126 cannot run.
+Set CALD_DEBUG=1 to see stack traces, NO_COLOR=1 for no colors.`;
 
 /**
  * Parses the command line with commander and runs the command. Errors from a command's action

@@ -27,7 +27,7 @@ export function statusOf(e: unknown): number {
 
 /** The one-line message, naming the file unless the message already starts with it or names it. */
 function lineFor(e: CaldError, path: string | undefined): string {
-  if (path === undefined || e.data.path === path) return e.message;
+  if (path === undefined || e.data.path === path || e.message.startsWith(`${path} `)) return e.message;
   return `${path}: ${e.message}`;
 }
 

@@ -1,4 +1,11 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 import { RemoteError, UsageError } from '../errors/index.js';
 import type { Digest } from '../store/digest.js';
 
@@ -40,7 +47,8 @@ function split(text: string, what: string): { name: string; bytes: Buffer } {
 
 /** A new key pair named `name`: the secret as a line for a file, the public as a line to share. */
 export function generateKey(name: string): { secret: string; public: string } {
-  if (!NAME.test(name)) throw new UsageError(`${name}: a key name is letters, digits, '.', '_', '-' (128 at most)`);
+  if (!NAME.test(name))
+    throw new UsageError(`${name}: a key name is letters, digits, '.', '_', '-' (128 at most)`);
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const secret = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
   return { secret: `${name}:${secret}`, public: publicOf(publicKey, name) };
@@ -71,7 +79,10 @@ export function publicKeyOf(secret: SecretKey): string {
 export function parsePublicKey(text: string): PublicKey {
   const { name, bytes } = split(text.trim(), 'public key');
   if (bytes.length !== 32) throw new UsageError(`the public key ${name} is not 32 bytes`);
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') },
+    format: 'jwk',
+  });
   return { name, key };
 }
 
@@ -80,7 +91,10 @@ export function fingerprint(program: string, manifest: Digest): string {
 }
 
 export function signClosure(secret: SecretKey, program: string, manifest: Digest): Signature {
-  return { key: secret.name, sig: sign(null, Buffer.from(fingerprint(program, manifest)), secret.key).toString('base64') };
+  return {
+    key: secret.name,
+    sig: sign(null, Buffer.from(fingerprint(program, manifest)), secret.key).toString('base64'),
+  };
 }
 
 /**
@@ -113,7 +127,7 @@ export function checkSignatures(
 
 function untrusted(source: string, why: string): never {
   throw new RemoteError('REMOTE_UNTRUSTED', `${source}: refused: ${why}`, {
-    hint: 'add the signer\'s public key to trusted-public-keys (docs/distribution.md), or pass --allow-unsigned',
+    hint: "add the signer's public key to trusted-public-keys (docs/distribution.md), or pass --allow-unsigned",
     data: { remote: source },
   });
 }

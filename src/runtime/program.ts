@@ -42,8 +42,11 @@ export function readProgram(target: RunTarget): { bytes: Buffer; elf: ElfFile | 
     if (!actual.equals(target.digest)) {
       throw new StoreIntegrityError(
         'INTEGRITY_CORRUPT_OBJECT',
-        `refusing cas:${target.digest}?name=${target.argv0.slice(target.argv0.lastIndexOf('/') + 1)}: ${target.path} has ${actual}, not the hash in its name (changed or corrupted); delete the object and import the program again`,
-        { data: { digest: target.digest.toString(), actual: actual.toString(), path: target.path } },
+        `refusing cas:${target.digest}?name=${target.argv0.slice(target.argv0.lastIndexOf('/') + 1)}: ${target.path} has ${actual}, not the hash in its name (changed or corrupted)`,
+        {
+          hint: 'cald verify --repair restores it from its original file (or moves it to quarantine)',
+          data: { digest: target.digest.toString(), actual: actual.toString(), path: target.path },
+        },
       );
     }
   }

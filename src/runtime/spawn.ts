@@ -50,6 +50,13 @@ export interface SpawnOptions {
   readonly env: Record<string, string>;
 }
 
+/** Why an exec failed, in words (node's own message is `spawn FILE EACCES`). */
+const EXEC_REASONS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  ENOENT: 'no such file or directory',
+  ENOEXEC: 'not an executable format',
+};
+
 /**
  * Runs a program with the standard streams inherited, passes signals on (FORWARDED) and
  * resolves with how it ended. Rejects with RUN_EXEC_FAILED when it cannot be started.
@@ -84,14 +91,18 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
     child.once('error', (e: NodeJS.ErrnoException) => {
       detach();
       reject(
-        new CaldError('RUN_EXEC_FAILED', `cannot run ${options.file}: ${e.message}`, {
-          hint:
-            e.code === 'EACCES'
-              ? 'the file is not executable (programs and loaders are stored with mode 0555 by cald import)'
-              : 'check that the store has the object and is where CALD_STORE points',
-          data: { path: options.file, errno: e.code },
-          cause: e,
-        }),
+        new CaldError(
+          'RUN_EXEC_FAILED',
+          `cannot run ${options.file}: ${EXEC_REASONS[e.code ?? ''] ?? e.message}`,
+          {
+            hint:
+              e.code === 'EACCES'
+                ? 'the file is not executable: chmod +x it, or give it to its interpreter (sh FILE); store objects are imported with mode 0555'
+                : 'check that the store has the object and is where CALD_STORE points',
+            data: { path: options.file, errno: e.code },
+            cause: e,
+          },
+        ),
       );
     });
     child.once('exit', (status, signal) => {

@@ -11,6 +11,7 @@ export {
   parseCasName,
   tryParseCasName,
 } from './cas-name.js';
+export { storeContaining } from './containing-store.js';
 export {
   createHasher,
   DEFAULT_ALGORITHM,
@@ -42,6 +43,7 @@ export {
   type Ref,
 } from './index-db.js';
 export { type StoreStats, storeStats } from './info.js';
+export { MARKER_FILE, MARKER_TEXT } from './layout.js';
 export {
   type IndexRecovery,
   type LocalPutOptions,
@@ -66,7 +68,28 @@ export {
   withLease,
 } from './lock.js';
 export { MemoryStore } from './memory-store.js';
+export {
+  MIN_PREFIX,
+  type ObjectMatch,
+  type ObjectRef,
+  parseObjectRef,
+  type ResolveRefOptions,
+  resolveObjectRef,
+} from './object-ref.js';
 export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
+export {
+  importedPathOf,
+  listPrograms,
+  type MovedName,
+  nameProgram,
+  namesAlongLinks,
+  type ProgramEntry,
+  type ProgramNote,
+  type ProgramToName,
+  programNameOf,
+  programRootId,
+  type RootBook,
+} from './program-names.js';
 export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
 export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
 export {

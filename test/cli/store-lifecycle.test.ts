@@ -42,8 +42,10 @@ describe('lifecycle commands', { skip }, () => {
       'alive',
       'id',
       'kind',
+      'name',
       'note',
       'objects',
+      'path',
       'target',
     ]);
     assert.equal(roots[0]!.target, program);
@@ -107,14 +109,11 @@ describe('lifecycle commands', { skip }, () => {
     writeFileSync(file, 'x');
     oneLine(['gc', '--store', file], 6, /not a directory/);
     oneLine(['store', 'info', '--store', join(dir, 'nowhere')], 6, /no store/);
-    oneLine(
-      ['roots', 'add', 'not-a-root', '--store', store],
-      1,
-      /is not a cas: name, sha256: digest or path/,
-    );
-    oneLine(['roots', 'add', 'cas:sha256:XYZ', '--store', store], 1, /XYZ/);
-    oneLine(['roots', 'add', join(dir, 'missing-file'), '--store', store], 1, /does not exist/);
-    oneLine(['roots', 'remove', 'no-such-root', '--store', store], 6, /no root "no-such-root"/);
+    // Exit statuses of docs/cli.md: nothing by that name 8, a malformed name or target 2.
+    oneLine(['roots', 'add', 'not-a-root', '--store', store], 8, /not-a-root is not an imported program/);
+    oneLine(['roots', 'add', 'cas:sha256:XYZ', '--store', store], 2, /XYZ/);
+    oneLine(['roots', 'add', join(dir, 'missing-file'), '--store', store], 2, /does not exist/);
+    oneLine(['roots', 'remove', 'no-such-root', '--store', store], 8, /no root "no-such-root"/);
     oneLine(['gc', '--max-freed', '10X', '--store', store], 2, /is not a size/);
     oneLine(['verify', '--workers', '0', '--store', store], 2, /not a positive integer/);
   });

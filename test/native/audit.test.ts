@@ -124,7 +124,7 @@ describe('refusals', () => {
       lines[0]!.startsWith(`cald: refusing ${fx.uri}: ${s}/objects/sha256/${fx.hex} has sha256 `),
       lines[0],
     );
-    assert.match(lines[0]!, /import the library again/);
+    assert.match(lines[0]!, /cald verify --repair/);
   });
 
   test('a missing object: one line naming the URI and path, exit 127', () => {

@@ -50,6 +50,7 @@ test('a flipped byte in an object is reported as tampered, exit 1', () => {
   assert.equal(r.status, 1);
   assert.match(r.stdout, new RegExp(`cas:sha256:${f.libDigest.hex} => ${obj}  TAMPERED: hashes to sha256:`));
   assert.match(r.stderr, new RegExp(`^cald: tampered cas:sha256:${f.libDigest.hex} \\(${obj}\\)$`, 'm'));
+  assert.match(r.stderr, /^hint: cald verify --repair restores/m);
   const json = JSON.parse(
     cald(['ldd', '--json', f.name], { env: { ...env, CALD_STORE: copy } }).stdout,
   ) as LddReport;

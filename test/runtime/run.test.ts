@@ -150,13 +150,13 @@ test('where no launcher can be written argv[0] is the bare name, and CALD_DEBUG 
   assert.match(r.stderr, /^cald: argv\[0\] "argv-prog" \(no launcher for self-exec: /m);
 });
 
-test('unknown programs exit 127 with one line', () => {
+test('unknown programs exit 127 with one line; a malformed name is a usage error', () => {
   const r = runCald(['no-such-program']);
   assert.equal(r.status, 127);
   assert.match(r.stderr, /^cald: no-such-program is not an imported program/);
   const bad = runCald(['cas:sha256:1234']);
-  assert.equal(bad.status, 127);
-  assert.match(bad.stderr, /^cald: /);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^cald: bad sha256 digest "1234"/);
 });
 
 test('--mode names runs through <store>/names on LD_LIBRARY_PATH', () => {

@@ -39,10 +39,15 @@ export function register(program: Command, ctx: CommandContext): void {
         unset: flags.unset === true,
         ...(flags.store === undefined ? {} : { store: flags.store }),
       });
+      if (flags.unset !== true && !r.storeExists) {
+        ctx.io.err(
+          `cald env: warning: there is no cald store at ${r.store} yet: nothing imported can run from it (cald import creates it; --store or CALD_STORE choose another)\n`,
+        );
+      }
       if (flags.json === true) {
         const { prepend, set } = r.settings;
         ctx.io.out(
-          `${JSON.stringify({ mode: r.mode, store: r.store, prepend: Object.fromEntries(prepend), set: Object.fromEntries(set) }, null, 2)}\n`,
+          `${JSON.stringify({ mode: r.mode, store: r.store, storeExists: r.storeExists, prepend: Object.fromEntries(prepend), set: Object.fromEntries(set) }, null, 2)}\n`,
         );
       } else {
         ctx.io.out(r.script);

@@ -10,6 +10,11 @@ Examples:
                                                  with the extension modules python dlopens
   $ cald import --exclude 'libcuda*' ./app      keep a library host-provided
   $ cald import --json /usr/bin/git | jq -r '.imported[0].uri'
+  $ cald import ./build/app --name app           'cald run app' now runs this build
+
+Each program is named by its path (/usr/bin/python3 answers to python3 and to the name of the
+file the link leads to, python3.11) or by --name. A name moves to the newest import, as a tag
+does; the older object stays reachable by digest until cald gc frees it.
 
 Prints each imported file's content name (cas:sha256:<hex>?name=<file>). The closure is found
 exactly as ld.so would on this machine; GPU/graphics drivers stay host-provided by default
@@ -24,6 +29,7 @@ interface ImportFlags {
   audit?: boolean;
   store?: string;
   json?: boolean;
+  name?: string[];
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -49,6 +55,11 @@ export function register(program: Command, ctx: CommandContext): void {
       '--audit',
       "name libcald-audit.so in the programs' DT_AUDIT: they run with no environment once it is installed (cald install-audit)",
     )
+    .option(
+      '--name <name>',
+      "the name to run it by, instead of its path's (repeatable; moves from an older import, like a tag)",
+      collect,
+    )
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
@@ -64,6 +75,7 @@ export function register(program: Command, ctx: CommandContext): void {
           noDefaultExcludes: flags.defaultExcludes === false,
           useLdLibraryPath: flags.libraryPath === true,
           audit: flags.audit === true,
+          ...(flags.name === undefined ? {} : { names: flags.name }),
           ...(flags.store === undefined ? {} : { store: flags.store }),
           env: ctx.io.env,
           progress: (done, total, path) => bar.update(done, total, path),
@@ -74,7 +86,7 @@ export function register(program: Command, ctx: CommandContext): void {
       if (flags.json === true) {
         ctx.io.out(`${JSON.stringify(report, null, 2)}\n`);
       } else {
-        for (const f of report.imported) ctx.io.out(`${f.uri}  ${f.path}\n`);
+        printImported(ctx, report);
         for (const w of report.warnings) ctx.io.err(`cald: warning: ${w}\n`);
         if (report.droppedCycleEdges.length > 0) {
           ctx.io.err(
@@ -84,4 +96,36 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       ctx.setStatus(EXIT.OK);
     });
+}
+
+type Report = Awaited<ReturnType<typeof import('../../api/index.js').importFiles>>;
+
+/** One line per file asked for (`<uri>  <path as given>`), then what the user should know. */
+function printImported(ctx: CommandContext, report: Report): void {
+  const { io } = ctx;
+  const shown = new Set<string>();
+  for (const p of report.programs) {
+    const f = report.imported.find((i) => i.digest === p.digest);
+    if (f === undefined) continue;
+    shown.add(f.path);
+    io.out(`${f.uri}  ${p.path}\n`);
+  }
+  for (const f of report.imported) if (!shown.has(f.path)) io.out(`${f.uri}  ${f.path}\n`);
+  for (const p of report.programs) {
+    if (p.names.length > 1 || p.names[0] !== basenameOf(p.path)) {
+      io.err(`cald: note: ${p.path} runs as ${p.names.join(', ')}\n`);
+    }
+  }
+  for (const m of report.movedNames) {
+    io.err(`cald: note: ${m.name} now names ${m.to}; ${m.from} stays stored (by digest) until cald gc\n`);
+  }
+  for (const h of report.hostFiles) {
+    io.err(
+      `cald: note: ${h.path} stays on the host: what ${h.program} reads from it at run time (helpers, modules, data) was not imported; --with ${h.path} imports the ELF files in it\n`,
+    );
+  }
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }

@@ -4,7 +4,8 @@ import { EXIT } from '../exit-codes.js';
 
 const EXAMPLES = `
 Examples:
-  $ cald install ffmpeg --bin ~/.local/bin              ~/.local/bin/ffmpeg runs the imported ffmpeg
+  $ cald install ffmpeg                                 ~/.local/bin/ffmpeg runs the imported ffmpeg
+  $ cald install /usr/bin/python3 --bin ~/bin           by the path it was imported from
   $ cald install cas:sha256:3a1f…9c --bin ~/bin --name ff
   $ cald install --link git --bin ~/.local/bin           a symbolic link (git imported with --audit)
   $ cald install busybox --bin ~/bin --name ls --name cat --name sh
@@ -18,10 +19,14 @@ and CALD_STORE set (CALD_STORE from the environment wins, so a moved store still
 --link writes a symbolic link to the store object instead: no launcher, no extra exec. Only for
 programs imported with --audit (DT_AUDIT names libcald-audit.so; install it once with
 'sudo cald install-audit'). The store is then CALD_STORE if set, else the default location.
-See docs/running.md, "The launcher" and "Links".`;
+See docs/running.md, "The launcher" and "Links".
+
+An existing file of that name is replaced only if cald wrote it (a launcher, a link into a
+store); --force replaces anything. cald says when the directory is not on PATH.`;
 
 interface InstallFlags {
-  bin: string;
+  bin?: string;
+  force?: boolean;
   name: string[];
   store?: string;
   link?: boolean;
@@ -32,8 +37,9 @@ export function register(program: Command, ctx: CommandContext): void {
   program
     .command('install')
     .description('write a native command that runs an imported program (no cald or Node.js at start-up)')
-    .argument('<program>', 'imported program name, cas: URI, sha256: digest or hex prefix')
-    .requiredOption('--bin <dir>', 'directory to write the command into')
+    .argument('<program>', 'imported program name, cas: URI, sha256: digest, hex prefix or the path imported')
+    .option('--bin <dir>', 'directory to write the command into (default: ~/.local/bin)')
+    .option('--force', 'replace an existing file even if cald did not write it')
     .option(
       '--name <name>',
       'file name of the command (default: the name the program was imported under); repeat for several commands',
@@ -59,7 +65,9 @@ export function register(program: Command, ctx: CommandContext): void {
         results.push(
           await installLauncher({
             program: name,
-            bin: flags.bin,
+            ...(flags.bin === undefined ? {} : { bin: flags.bin }),
+            ...(flags.force === true ? { force: true } : {}),
+            env: ctx.io.env,
             ...(n === undefined ? {} : { name: n }),
             ...(flags.store === undefined ? {} : { store: flags.store }),
             ...(flags.link === true ? { link: true } : {}),

@@ -8,6 +8,8 @@ const EXAMPLES = `
 Examples:
   $ cald ldd ffmpeg
   $ cald ldd --json cas:sha256:3a1f…9c | jq '.problems'
+  $ cald ldd --flat ffmpeg                  each library once, by name (like ldd)
+  $ cald ldd --depth 1 ffmpeg               only what ffmpeg itself needs
 
 Each cas: name is shown with its object and whether the object exists and hashes to its name
 (cald reads and hashes every object); normal names (the loader, host libraries) with the file the
@@ -17,6 +19,16 @@ host loader picks (ld.so --list under the audit environment). A name already sho
 interface LddFlags {
   store?: string;
   json?: boolean;
+  depth?: string;
+  flat?: boolean;
+}
+
+/** How much of the tree the text shows. */
+export interface LddView {
+  /** Levels of the tree shown (1: the program's own needs); all by default. */
+  depth?: number;
+  /** Each object once, not indented, named by its hint (like ldd(1)). */
+  flat?: boolean;
 }
 
 type Node = LddReport['needed'][number];
@@ -40,7 +52,7 @@ function stateText(n: Node, c: Colors): string {
   }
 }
 
-export function formatLdd(r: LddReport, c: Colors): string {
+export function formatLdd(r: LddReport, c: Colors, view: LddView = {}): string {
   const lines: string[] = [];
   const p = r.program;
   lines.push(
@@ -58,11 +70,20 @@ export function formatLdd(r: LddReport, c: Colors): string {
             : c.red(`MISSING: imported with ${i.noted}, host is ${i.host ?? 'missing'}`);
     lines.push(`  interpreter ${i.path}: ${how}`);
   }
+  const maxDepth = view.depth ?? Number.POSITIVE_INFINITY;
+  const shown = new Set<string>();
   const walk = (nodes: readonly Node[], depth: number) => {
     for (const n of nodes) {
-      const pad = '  '.repeat(depth + 1);
-      lines.push(`${pad}${n.name} => ${n.path ?? 'not found'}  ${stateText(n, c)}`);
-      if (n.needed !== undefined) walk(n.needed, depth + 1);
+      if (view.flat === true) {
+        if (!shown.has(n.name)) {
+          const { seen: _, ...first } = n;
+          lines.push(`  ${n.hint ?? n.name} => ${n.path ?? 'not found'}  ${stateText(first, c)}`);
+        }
+        shown.add(n.name);
+      } else {
+        lines.push(`${'  '.repeat(depth + 1)}${n.name} => ${n.path ?? 'not found'}  ${stateText(n, c)}`);
+      }
+      if (n.needed !== undefined && depth + 1 < maxDepth) walk(n.needed, depth + 1);
     }
   };
   walk(r.needed, 0);
@@ -77,19 +98,36 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<program>', 'imported program name, cas: URI, sha256: digest, hex prefix, or a path')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--json', 'print the report as JSON')
+    .option('--depth <n>', 'show N levels of the tree (1: what the program itself needs)')
+    .option('--flat', 'each object once, by the name it is needed as (like ldd)')
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, flags: LddFlags) => {
       const { io } = ctx;
+      const depth = flags.depth === undefined ? undefined : Number(flags.depth);
+      if (depth !== undefined && !(Number.isInteger(depth) && depth > 0)) {
+        const { UsageError } = await import('../../errors/index.js');
+        throw new UsageError(`--depth ${JSON.stringify(flags.depth)} is not a positive integer`);
+      }
       const { ldd } = await import('../../api/ldd.js');
       const r = await ldd({ program: name, ...(flags.store === undefined ? {} : { store: flags.store }) });
       if (flags.json === true) {
         io.out(`${JSON.stringify(r, null, 2)}\n`);
       } else {
-        io.out(formatLdd(r, io.outColors));
+        io.out(
+          formatLdd(r, io.outColors, {
+            ...(depth === undefined ? {} : { depth }),
+            ...(flags.flat === true ? { flat: true } : {}),
+          }),
+        );
         const c = io.errColors;
         for (const pr of r.problems) {
           io.err(
             `${c.bold(c.red('cald:'))} ${pr.state} ${pr.name}${pr.path === null ? '' : ` (${pr.path})`}\n`,
+          );
+        }
+        if (r.problems.some((pr) => pr.state === 'tampered')) {
+          io.err(
+            `${c.yellow('hint:')} cald verify --repair restores changed objects from their original files\n`,
           );
         }
       }

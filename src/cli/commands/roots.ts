@@ -8,9 +8,13 @@ Examples:
   $ cald roots add cas:sha256:3a1f…9c?name=sqlite3     keep a program (and its closure)
   $ cald roots add ~/bin/sqlite3                       an indirect root: deleting the file releases it
   $ cald roots remove object-0123456789abcdef
+  $ cald roots remove sqlite3                          a program name: its import's root
+  $ cald roots remove /usr/bin/sqlite3                 the roots of what was imported from there
+  $ cald roots remove cas:sha256:3a1f…9c?name=sqlite3  the line cald import printed
 
 A root is a cas: name, a sha256: digest, or a path outside the store (a launcher, a symlink to an
-object). Imports add their programs as roots; cald install adds the command it writes.`;
+object). Each import roots its programs as program-<name> (the name moves to a newer import);
+cald install adds the command it writes. An existing root is never overwritten.`;
 
 interface Flags {
   store?: string;
@@ -30,12 +34,25 @@ export function register(program: Command, ctx: CommandContext): void {
     if (json) {
       ctx.io.out(`${JSON.stringify(r, null, 2)}\n`);
     } else {
-      const verb = options.action === 'remove' ? 'removed ' : options.action === 'add' ? 'added ' : '';
+      const verb =
+        options.action === 'remove'
+          ? 'removed '
+          : options.action === 'add'
+            ? r.existed === true
+              ? 'already a root: '
+              : 'added '
+            : '';
       for (const root of r.roots) {
         const state = root.alive ? '' : ' (released: file gone)';
-        ctx.io.out(
-          `${verb}${root.id}  ${root.kind}  ${root.target}${state}${root.note === undefined ? '' : `  # ${root.note}`}\n`,
-        );
+        const about =
+          root.name !== undefined
+            ? `  # ${root.name}${root.path === undefined ? '' : ` from ${root.path}`}`
+            : root.path !== undefined
+              ? `  # ${root.path}`
+              : root.note === undefined
+                ? ''
+                : `  # ${root.note}`;
+        ctx.io.out(`${verb}${root.id}  ${root.kind}  ${root.target}${state}${about}\n`);
       }
     }
     ctx.setStatus(EXIT.OK);
@@ -50,7 +67,10 @@ export function register(program: Command, ctx: CommandContext): void {
   roots
     .command('add')
     .description('add a root')
-    .argument('<target>', 'cas: name, sha256: digest, or a path outside the store (indirect root)')
+    .argument(
+      '<target>',
+      'program name, cas: URI, sha256: digest, hex prefix, or a path outside the store (indirect root)',
+    )
     .option('--id <id>', 'the root id (default: derived from kind and target)')
     .option('--note <text>', 'a note kept with the root')
     .option('--store <dir>', 'the store directory')
@@ -69,9 +89,9 @@ export function register(program: Command, ctx: CommandContext): void {
     );
   roots
     .command('remove')
-    .description('remove a root (by id, or by the target it was added with)')
-    .argument('<root>', 'root id or target')
+    .description('remove roots: by id, target, program name, original path, or cas: URI')
+    .argument('<root...>', 'root id, program name, cas: URI, sha256: digest or the path imported')
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print as JSON')
-    .action((root: string, f: Flags) => print({ action: 'remove', root, ...store(f) }, f.json === true));
+    .action((root: string[], f: Flags) => print({ action: 'remove', root, ...store(f) }, f.json === true));
 }

@@ -13,7 +13,8 @@ Examples:
 PROGRAM is an imported program's name, cas:sha256:<hex>, sha256:<hex>, a hex prefix of a stored
 object (6+ digits), or a path containing '/'. Options after PROGRAM go to the program.
 The exit status is the program's; a program killed by a signal makes cald die by the same
-signal. If cald cannot start it: 127 (not found), 126 (found but not runnable), 2 (usage).
+signal. If cald cannot start it: 127 (not found: no such program, object, file or store),
+126 (found but not runnable: a changed object, not executable), 2 (usage, a malformed name).
 argv[0] is <store>/launchers/<hex>/<name>: the name it was invoked by (a multi-call program picks
 its command by it), and a path back to the same object for a program that starts itself again.
 CALD_DEBUG=1 says how it starts (host loader, or the stored loader run explicitly) and its argv[0].
@@ -26,9 +27,9 @@ interface RunFlags {
 }
 
 /** Failures before the program starts, as env(1) and shells report them. */
-function startStatus(code: string): number {
-  if (code === 'USAGE') return EXIT.USAGE;
-  if (code === 'RUN_NOT_FOUND' || code.startsWith('STORE_') || code.startsWith('NAME_')) return 127;
+export function startStatus(code: string): number {
+  if (code === 'USAGE' || code.startsWith('NAME_')) return EXIT.USAGE;
+  if (code.startsWith('NOT_FOUND_') || code.startsWith('STORE_') || code === 'IO_ENOENT') return 127;
   return 126;
 }
 

@@ -29,6 +29,7 @@ function otherNotes(notes: readonly NoteReport[]): string[] {
   const counts = new Map<string, number>();
   for (const n of notes) {
     if (n.buildId !== undefined || n.abiTag !== undefined || n.properties !== undefined) continue;
+    if (n.type === 'NT_CALD_INTERP') continue;
     const key = `${n.owner} ${n.type === null ? `type ${n.typeValue}` : short(n.type)}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
@@ -80,6 +81,12 @@ export function formatReport(r: InspectReport, c: Colors): string {
   for (const n of r.notes)
     if (n.abiTag !== undefined) field('ABI tag', [`${n.abiTag.os} ${n.abiTag.version}`]);
   field('properties', r.notes.flatMap(propertyLine));
+  field(
+    'cald note',
+    r.notes
+      .filter((n) => n.type === 'NT_CALD_INTERP')
+      .map((n) => `imported with the loader ${n.text ?? n.desc}`),
+  );
   field('notes', otherNotes(r.notes));
   field('entry', [r.entry]);
   if (r.flags !== '0x0') field('flags', [r.flags]);
