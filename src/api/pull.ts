@@ -3,7 +3,16 @@ import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
-import { decodeClosureManifest, isOciTag, MANIFEST_MEDIA_TYPE, openRegistry } from '../remote/index.js';
+import {
+  checkSignatures,
+  decodeClosureManifest,
+  decodeSignatures,
+  isOciTag,
+  loadRemoteConfig,
+  MANIFEST_MEDIA_TYPE,
+  openRegistry,
+  signatureTag,
+} from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
 import {
   acquireLease,
@@ -25,6 +34,8 @@ export interface PullOptions {
   store?: string;
   env?: Env;
   cwd?: string;
+  /** Take a closure that no trusted key signed (default: refused, unless cald.conf says otherwise). */
+  allowUnsigned?: boolean;
   /** Downloads at once (default 4). */
   concurrency?: number;
   progress?: (done: number, total: number) => void;
@@ -39,6 +50,8 @@ export interface PullReport {
   readonly objects: number;
   readonly fetched: number;
   readonly fetchedBytes: number;
+  /** The trusted key whose signature was checked; null when unsigned closures were allowed. */
+  readonly signedBy: string | null;
 }
 
 /** The tag to ask for: a tag as given, or `sha256-<hex>` for a program named by content. */
@@ -80,6 +93,19 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       {
         data: { remote: registry.name },
       },
+    );
+  }
+  // Trust before any byte of an object is fetched (docs/distribution.md, "Signatures").
+  const config = loadRemoteConfig(env);
+  let signedBy: string | null = null;
+  if (config.requireSignatures && options.allowUnsigned !== true) {
+    const sigs = await registry.getManifest(signatureTag(fetched.digest), [MANIFEST_MEDIA_TYPE]);
+    signedBy = checkSignatures(
+      decodeSignatures(sigs?.bytes),
+      config.trustedKeys,
+      closure.program,
+      fetched.digest,
+      `${registry.name}:${tag}`,
     );
   }
   const location = locate({
@@ -134,6 +160,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       objects: closure.objects.length,
       fetched: fetchedCount,
       fetchedBytes,
+      signedBy,
     };
   } finally {
     lease.release();

@@ -1,16 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { StoreError, UsageError } from '../errors/index.js';
+import { ioErrorFrom, StoreError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import {
   type ClosureObject,
+  decodeSignatures,
   EMPTY_CONFIG,
   EMPTY_CONFIG_BYTES,
   encodeClosureManifest,
+  encodeSignatures,
   isOciTag,
+  loadRemoteConfig,
   MANIFEST_MEDIA_TYPE,
   manifestDigest,
+  type OciRegistry,
   openRegistry,
+  parseSecretKey,
+  signatureTag,
+  signClosure,
 } from '../remote/index.js';
 import { type Env, openStore, resolveTarget } from '../runtime/index.js';
 import { Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
@@ -25,6 +32,8 @@ export interface PushOptions {
   store?: string;
   env?: Env;
   cwd?: string;
+  /** Sign the closure with this secret key file (default: signing-key-file of cald.conf). */
+  signKey?: string;
   /** Uploads at once (default 4). */
   concurrency?: number;
   progress?: (done: number, total: number) => void;
@@ -38,6 +47,8 @@ export interface PushReport {
   readonly objects: number;
   readonly uploaded: number;
   readonly uploadedBytes: number;
+  /** The key that signed the closure, when one did. */
+  readonly signedBy: string | null;
 }
 
 /** `sha256-<hex>`: the tag every closure gets, so `pull` finds a program by its content name. */
@@ -130,6 +141,9 @@ export async function push(options: PushOptions): Promise<PushReport> {
     ...new Set([...(tags.length > 0 ? tags : isOciTag(name) ? [name] : []), digestTag(target.digest)]),
   ];
   for (const tag of allTags) await registry.putManifest(tag, manifest, MANIFEST_MEDIA_TYPE);
+  const keyFile = options.signKey ?? loadRemoteConfig(env).signingKeyFile;
+  const signedBy =
+    keyFile === undefined ? null : await signPushed(registry, keyFile, program, manifestDigest(manifest));
   return {
     remote: registry.name,
     program,
@@ -138,5 +152,28 @@ export async function push(options: PushOptions): Promise<PushReport> {
     objects: objects.length,
     uploaded,
     uploadedBytes,
+    signedBy,
   };
+}
+
+/** Adds this key's signature to those the closure already has (other signers' are kept). */
+async function signPushed(
+  registry: OciRegistry,
+  keyFile: string,
+  program: string,
+  manifest: Digest,
+): Promise<string> {
+  let text: string;
+  try {
+    text = readFileSync(keyFile, 'utf8');
+  } catch (e) {
+    throw ioErrorFrom(e, 'read the signing key', keyFile);
+  }
+  const secret = parseSecretKey(text);
+  const mine = signClosure(secret, program, manifest);
+  const tag = signatureTag(manifest);
+  const existing = decodeSignatures((await registry.getManifest(tag, [MANIFEST_MEDIA_TYPE]))?.bytes);
+  const all = [...existing.filter((s) => s.key !== mine.key), mine];
+  await registry.putManifest(tag, encodeSignatures(EMPTY_CONFIG, all), MANIFEST_MEDIA_TYPE);
+  return secret.name;
 }

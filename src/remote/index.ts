@@ -9,6 +9,18 @@ export {
   MANIFEST_MEDIA_TYPE,
   manifestDigest,
 } from './closure-manifest.js';
+export { configPath, loadRemoteConfig, type RemoteConfig } from './config.js';
 export { type Credentials, credentialsFor } from './oci/auth.js';
 export { isOciTag, type OciRepository, parseOciRepository } from './oci/reference.js';
 export { OciRegistry, openRegistry } from './oci/registry.js';
+export {
+  checkSignatures,
+  decodeSignatures,
+  encodeSignatures,
+  generateKey,
+  parseSecretKey,
+  publicKeyOf,
+  type Signature,
+  signatureTag,
+  signClosure,
+} from './signing.js';

@@ -131,3 +131,49 @@ function untrusted(source: string, why: string): never {
     data: { remote: source },
   });
 }
+
+export const SIGNATURE_ARTIFACT_TYPE = 'application/vnd.cald.signature.v1';
+const SIGNATURES_KEY = 'dev.cald.signatures';
+
+/** Where a closure manifest's signatures live: the tag `sha256-<manifest hex>.sig` (cosign's habit). */
+export function signatureTag(manifest: Digest): string {
+  return `${manifest.algorithm}-${manifest.hex}.sig`;
+}
+
+/** The signatures as an OCI manifest with no layers: they ride in one annotation. */
+export function encodeSignatures(
+  config: { mediaType: string; digest: string; size: number },
+  sigs: readonly Signature[],
+): Buffer {
+  const sorted = [...sigs].sort((a, b) => a.key.localeCompare(b.key) || a.sig.localeCompare(b.sig));
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: SIGNATURE_ARTIFACT_TYPE,
+      config,
+      layers: [],
+      annotations: { [SIGNATURES_KEY]: JSON.stringify(sorted) },
+    }),
+  );
+}
+
+/** The signatures a signature manifest holds; anything malformed is no signature at all. */
+export function decodeSignatures(bytes: Buffer | undefined): Signature[] {
+  if (bytes === undefined) return [];
+  try {
+    const m = JSON.parse(bytes.toString('utf8')) as {
+      artifactType?: unknown;
+      annotations?: Record<string, unknown>;
+    };
+    if (m.artifactType !== SIGNATURE_ARTIFACT_TYPE) return [];
+    const list = JSON.parse(String(m.annotations?.[SIGNATURES_KEY] ?? '[]')) as unknown;
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((s): s is Signature => typeof s?.key === 'string' && typeof s?.sig === 'string')
+      .slice(0, 64)
+      .map((s) => ({ key: s.key, sig: s.sig }));
+  } catch {
+    return [];
+  }
+}

@@ -17,8 +17,15 @@ import { join } from 'node:path';
 import { type RunResult, runOk } from '../helpers/run.js';
 import { hasStackTrace } from './cald.js';
 
+// argv0 is printed as the name the program was invoked by: its last component (cald run gives a
+// launcher path, <store>/launchers/<hex>/<name>, so a program that starts itself again can).
 const SOURCE = (version: number) => `#include <stdio.h>
-int main(int argc, char **argv) { printf("app ${version} argv0=%s argc=%d\\n", argv[0], argc); return ${version} == 1 ? 0 : 0; }
+#include <string.h>
+int main(int argc, char **argv) {
+  const char *slash = strrchr(argv[0], '/');
+  printf("app ${version} argv0=%s argc=%d\\n", slash ? slash + 1 : argv[0], argc);
+  return 0;
+}
 `;
 
 export interface AppBuilds {

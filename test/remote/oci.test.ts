@@ -4,7 +4,7 @@
 // lie must end in one line, exit status 7 and nothing stored.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,26 +25,40 @@ describe('cald push and pull with a registry', { skip: registryUnavailable() ?? 
   const source = join(dir, 'source');
   let registry: Registry;
   let program = '';
+  const secret = join(dir, 'secret.key');
+  let publicKey = '';
+  /** Pushes sign with the test key, pulls trust it (and nothing from the user's own config). */
+  const signed = (extra: Record<string, string> = {}) => ({
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    CALD_SIGNING_KEY_FILE: secret,
+    CALD_TRUSTED_PUBLIC_KEYS: publicKey,
+    ...extra,
+  });
 
   before(async () => {
     registry = await startRegistry(join(dir, 'registry'));
     const r = cald(['import', SQLITE3], { env: { CALD_STORE: source } });
     assert.equal(r.status, 0, r.stderr);
     program = r.stdout.split(/\s+/)[0]!;
+    const key = cald(['key', 'generate', 'test-cache-1', '--secret-file', secret]);
+    assert.equal(key.status, 0, key.stderr);
+    publicKey = key.stdout.trim();
+    assert.match(publicKey, /^test-cache-1:[A-Za-z0-9+/]{43}=$/);
   });
   after(async () => registry?.stop());
 
   test('push uploads the closure once; skopeo reads back every object, byte for byte', async (t) => {
     const remote = `oci://${registry.address}/tools/sqlite`;
-    const first = cald(['push', remote, 'sqlite3', '--json'], { env: { CALD_STORE: source } });
+    const first = cald(['push', remote, 'sqlite3', '--json'], { env: signed({ CALD_STORE: source }) });
     assert.equal(first.status, 0, first.stderr);
     const report = JSON.parse(first.stdout);
     assert.equal(report.program, program);
     assert.equal(report.objects, objectsOf(source).length);
     assert.equal(report.uploaded, report.objects);
     assert.deepEqual(report.tags, ['sqlite3', `sha256-${program.slice(11, 75)}`]);
+    assert.equal(report.signedBy, 'test-cache-1');
     const again = JSON.parse(
-      cald(['push', remote, 'sqlite3', '--json'], { env: { CALD_STORE: source } }).stdout,
+      cald(['push', remote, 'sqlite3', '--json'], { env: signed({ CALD_STORE: source }) }).stdout,
     );
     assert.equal(again.uploaded, 0, 'only what the registry lacks is sent');
     assert.equal(again.manifest, report.manifest, 'the same closure gives the same manifest');
@@ -77,12 +91,13 @@ describe('cald push and pull with a registry', { skip: registryUnavailable() ?? 
 
   test('pull into an empty store: the same objects, verified, and the program runs the same', () => {
     const remote = `oci://${registry.address}/tools/sqlite`;
-    assert.equal(cald(['push', remote, 'sqlite3'], { env: { CALD_STORE: source } }).status, 0);
+    assert.equal(cald(['push', remote, 'sqlite3'], { env: signed({ CALD_STORE: source }) }).status, 0);
     for (const reference of ['sqlite3', program]) {
       const dest = join(makeTmp({ after }, 'oci-dest'), 'store');
-      const r = cald(['pull', remote, reference, '--json'], { env: { CALD_STORE: dest } });
+      const r = cald(['pull', remote, reference, '--json'], { env: signed({ CALD_STORE: dest }) });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).program, program);
+      assert.equal(JSON.parse(r.stdout).signedBy, 'test-cache-1');
       assert.deepEqual(objectsOf(dest), objectsOf(source));
       assert.deepEqual(tmpOf(dest), []);
       const verify = cald(['verify', '--store', dest]);
@@ -92,10 +107,70 @@ describe('cald push and pull with a registry', { skip: registryUnavailable() ?? 
       assert.equal(ran.status, 0, ran.stderr);
       assert.equal(ran.stdout, host.stdout);
       const again = JSON.parse(
-        cald(['pull', remote, reference, '--json'], { env: { CALD_STORE: dest } }).stdout,
+        cald(['pull', remote, reference, '--json'], { env: signed({ CALD_STORE: dest }) }).stdout,
       );
       assert.equal(again.fetched, 0, 'nothing fetched twice');
     }
+  });
+
+  test('signatures: unsigned, signed by a key not trusted here, forged: refused before any object is fetched', () => {
+    const remote = `oci://${registry.address}/tools/unsigned`;
+    const unsignedPush = cald(['push', remote, 'sqlite3', '--json'], {
+      env: signed({ CALD_STORE: source, CALD_SIGNING_KEY_FILE: undefined as unknown as string }),
+    });
+    assert.equal(unsignedPush.status, 0, unsignedPush.stderr);
+    assert.equal(JSON.parse(unsignedPush.stdout).signedBy, null);
+    const dest = join(dir, 'untrusted-dest');
+    const unsigned = cald(['pull', remote, 'sqlite3'], { env: signed({ CALD_STORE: dest }) });
+    assert.equal(unsigned.status, 7);
+    assertOneLine(unsigned, 'unsigned', /refused: it is not signed/);
+    assert.ok(!existsSync(dest), 'nothing stored, not even a store made');
+    // Signed by a key the puller does not trust.
+    const other = join(dir, 'other.key');
+    assert.equal(cald(['key', 'generate', 'someone-else', '--secret-file', other]).status, 0);
+    assert.equal(
+      cald(['push', remote, 'sqlite3', '--sign-key', other], { env: signed({ CALD_STORE: source }) }).status,
+      0,
+    );
+    const untrusted = cald(['pull', remote, 'sqlite3'], { env: signed({ CALD_STORE: dest }) });
+    assert.equal(untrusted.status, 7);
+    assertOneLine(untrusted, 'untrusted', /signed by someone-else, none of them trusted here/);
+    // A signature under the trusted name that does not verify (made by another key).
+    const forger = join(dir, 'forger.key');
+    assert.equal(cald(['key', 'generate', 'test-cache-1', '--secret-file', forger]).status, 0);
+    assert.equal(
+      cald(['push', remote, 'sqlite3', '--sign-key', forger], { env: signed({ CALD_STORE: source }) }).status,
+      0,
+    );
+    const forged = cald(['pull', remote, 'sqlite3'], { env: signed({ CALD_STORE: dest }) });
+    assert.equal(forged.status, 7);
+    assertOneLine(forged, 'forged', /the signatures of test-cache-1 do not verify/);
+    assert.ok(!existsSync(dest));
+    // The real key signs too: both signatures kept, the pull takes it.
+    assert.equal(cald(['push', remote, 'sqlite3'], { env: signed({ CALD_STORE: source }) }).status, 0);
+    const ok = cald(['pull', remote, 'sqlite3', '--json'], { env: signed({ CALD_STORE: dest }) });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).signedBy, 'test-cache-1');
+    // --allow-unsigned takes what no one signed, and says the signature was not checked.
+    const other2 = join(dir, 'allowed-dest');
+    const allowed = cald(['pull', `oci://${registry.address}/tools/sqlite`, 'sqlite3', '--allow-unsigned'], {
+      env: signed({ CALD_STORE: other2, CALD_TRUSTED_PUBLIC_KEYS: '' }),
+    });
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.match(allowed.stderr, /signature not checked \(--allow-unsigned\)/);
+  });
+
+  test('keys: the secret file is 0600 and never replaced; its public key printed again', () => {
+    const file = join(dir, 'k2.key');
+    const made = cald(['key', 'generate', 'k2', '--secret-file', file]);
+    assert.equal(made.status, 0, made.stderr);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const again = cald(['key', 'generate', 'k2', '--secret-file', file]);
+    assert.equal(again.status, 2);
+    assertOneLine(again, 'existing key file', /exists: a secret key is never replaced/);
+    assert.equal(cald(['key', 'public', '--secret-file', file]).stdout, made.stdout);
+    const badName = cald(['key', 'generate', 'bad name', '--secret-file', join(dir, 'k3.key')]);
+    assert.equal(badName.status, 2);
   });
 
   test('an unknown tag and a bad remote: one line each', () => {
@@ -149,7 +224,7 @@ describe('a registry with basic authentication', { skip: registryUnavailable() ?
       }),
     );
     const dest = join(dir, 'dest');
-    const pulled = cald(['pull', remote, 'sqlite3'], {
+    const pulled = cald(['pull', remote, 'sqlite3', '--allow-unsigned'], {
       env: { CALD_STORE: dest, HOME: home, DOCKER_CONFIG: docker },
     });
     assert.equal(pulled.status, 0, pulled.stderr);
@@ -278,7 +353,7 @@ describe('a hostile registry: nothing stored, one line, exit 7', () => {
       try {
         const store = join(dir, c.name.replace(/\W+/g, '-'), 'store');
         const started = Date.now();
-        const r = await caldAsync(['pull', `oci://${server.address}/x`, 'tool'], {
+        const r = await caldAsync(['pull', `oci://${server.address}/x`, 'tool', '--allow-unsigned'], {
           env: { CALD_STORE: store },
         });
         assert.ok(Date.now() - started < 30_000, 'bounded time');
@@ -322,9 +397,12 @@ describe('a hostile registry: nothing stored, one line, exit 7', () => {
         res.end(body);
       });
       const dest = join(dir, 'halfway-dest');
-      const cut = await caldAsync(['pull', `oci://${proxy.address}/tools/sqlite`, 'sqlite3'], {
-        env: { CALD_STORE: dest },
-      });
+      const cut = await caldAsync(
+        ['pull', `oci://${proxy.address}/tools/sqlite`, 'sqlite3', '--allow-unsigned'],
+        {
+          env: { CALD_STORE: dest },
+        },
+      );
       await proxy.close();
       assert.equal(cut.status, 7, cut.stderr);
       assertOneLine(cut, 'cut short', /broke off|ended after/);
@@ -339,7 +417,9 @@ describe('a hostile registry: nothing stored, one line, exit 7', () => {
         );
       }
       assert.deepEqual(tmpOf(dest), []);
-      const done = cald(['pull', remote, 'sqlite3', '--json'], { env: { CALD_STORE: dest } });
+      const done = cald(['pull', remote, 'sqlite3', '--json', '--allow-unsigned'], {
+        env: { CALD_STORE: dest },
+      });
       assert.equal(done.status, 0, done.stderr);
       assert.equal(JSON.parse(done.stdout).fetched, objectsOf(source).length - partial.length);
       assert.deepEqual(objectsOf(dest), objectsOf(source));

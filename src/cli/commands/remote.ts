@@ -10,9 +10,10 @@ Examples:
 
 Uploads only the objects the registry lacks, each a blob whose digest is the object's hash, then
 one manifest (artifactType application/vnd.cald.closure.v1) listing the closure, tagged with the
-program's name (or --tag) and sha256-<hex> of the program. Credentials: CALD_REGISTRY_USER and
-CALD_REGISTRY_PASSWORD, else docker's config.json (docker login, skopeo login). A registry on this
-machine (127.0.0.1, localhost) is spoken to over plain HTTP; CALD_INSECURE_REGISTRY=1 for others.
+program's name (or --tag) and sha256-<hex> of the program; signed with --sign-key (cald key
+generate). Credentials: CALD_REGISTRY_USER and CALD_REGISTRY_PASSWORD, else docker's config.json
+(docker login, skopeo login). A registry on this machine (127.0.0.1, localhost) is spoken to over
+plain HTTP; CALD_INSECURE_REGISTRY=1 for others.
 Exit status 7 when the registry fails.`;
 
 const PULL_EXAMPLES = `
@@ -20,14 +21,18 @@ Examples:
   $ cald pull oci://registry.example.com/tools ffmpeg && cald run ffmpeg -version
   $ cald pull oci://127.0.0.1:5000/tools cas:sha256:9887cca5…b386
 
-Fetches only the objects the store lacks; every byte is checked against its digest while it
-streams into the store's tmp/, and an object becomes visible only when whole and verified. An
-interrupted pull stores nothing half-made: run it again to fetch the rest.`;
+Refused unless a key in trusted-public-keys (cald.conf, or CALD_TRUSTED_PUBLIC_KEYS) signed the
+closure, or --allow-unsigned. Fetches only the objects the store lacks; every byte is checked
+against its digest while it streams into the store's tmp/, and an object becomes visible only
+when whole and verified. An interrupted pull stores nothing half-made: run it again to fetch the
+rest.`;
 
 interface RemoteFlags {
   store?: string;
   json?: boolean;
   tag?: string[];
+  signKey?: string;
+  allowUnsigned?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -39,6 +44,10 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY')
     .argument('<program>', 'imported program name, cas: URI, sha256: digest or hex prefix')
     .option('--tag <tag>', 'tag the closure (repeatable; default: the program name)', collect)
+    .option(
+      '--sign-key <file>',
+      'sign the closure with this secret key (default: signing-key-file of cald.conf)',
+    )
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PUSH_EXAMPLES)
@@ -50,6 +59,7 @@ export function register(program: Command, ctx: CommandContext): void {
         remote,
         program: name,
         ...(flags.tag === undefined ? {} : { tags: flags.tag }),
+        ...(flags.signKey === undefined ? {} : { signKey: flags.signKey }),
         ...(flags.store === undefined ? {} : { store: flags.store }),
         progress: (done, total) => bar.update(done, total, ''),
       });
@@ -58,7 +68,7 @@ export function register(program: Command, ctx: CommandContext): void {
       else {
         io.out(`${r.program}  ${r.remote}:${r.tags.join(',')}  ${r.manifest}\n`);
         io.err(
-          `pushed ${r.objects} objects, ${r.uploaded} uploaded (${r.uploadedBytes} bytes), the rest already there\n`,
+          `pushed ${r.objects} objects, ${r.uploaded} uploaded (${r.uploadedBytes} bytes), the rest already there${r.signedBy === null ? '; not signed' : `; signed by ${r.signedBy}`}\n`,
         );
       }
     });
@@ -67,6 +77,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description("fetch a program's closure from an OCI registry into the store")
     .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY')
     .argument('<reference>', "a tag, or the program's cas: URI or sha256: digest")
+    .option('--allow-unsigned', 'take a closure that no trusted key signed')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PULL_EXAMPLES)
@@ -77,6 +88,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const r = await pull({
         remote,
         reference,
+        ...(flags.allowUnsigned === true ? { allowUnsigned: true } : {}),
         ...(flags.store === undefined ? {} : { store: flags.store }),
         progress: (done, total) => bar.update(done, total, ''),
       });
@@ -85,8 +97,41 @@ export function register(program: Command, ctx: CommandContext): void {
       else {
         io.out(`${r.program}  ${r.remote}:${reference}\n`);
         io.err(
-          `pulled ${r.objects} objects, ${r.fetched} fetched (${r.fetchedBytes} bytes), the rest already there\n`,
+          `pulled ${r.objects} objects, ${r.fetched} fetched (${r.fetchedBytes} bytes), the rest already there${r.signedBy === null ? '; signature not checked (--allow-unsigned)' : `; signed by ${r.signedBy}`}\n`,
         );
       }
+    });
+}
+
+const KEY_EXAMPLES = `
+Examples:
+  $ cald key generate cache.example.org-1 --secret-file ~/.config/cald/secret.key
+  cache.example.org-1:u1n1mo…=          (the public key: give it to those who pull)
+  $ cald key public --secret-file ~/.config/cald/secret.key
+
+The secret key file is written with mode 0600 and never replaced. Those who pull add the public
+key to trusted-public-keys in cald.conf (docs/distribution.md).`;
+
+export function registerKey(program: Command, ctx: CommandContext): void {
+  const key = program
+    .command('key')
+    .description('ed25519 keys that sign closures pushed to remotes')
+    .addHelpText('after', KEY_EXAMPLES);
+  key
+    .command('generate')
+    .description('make a key pair: the secret into a new file, the public key printed')
+    .argument('<name>', 'who the key is, e.g. cache.example.org-1')
+    .requiredOption('--secret-file <file>', 'where to write the secret key (must not exist)')
+    .action(async (name: string, flags: { secretFile: string }) => {
+      const { generateKeyFiles } = await import('../../api/keys.js');
+      ctx.io.out(`${generateKeyFiles({ name, secretFile: flags.secretFile })}\n`);
+    });
+  key
+    .command('public')
+    .description('print the public key of a secret key file')
+    .requiredOption('--secret-file <file>', 'the secret key file')
+    .action(async (flags: { secretFile: string }) => {
+      const { publicKeyOfFile } = await import('../../api/keys.js');
+      ctx.io.out(`${publicKeyOfFile(flags.secretFile)}\n`);
     });
 }
