@@ -9,8 +9,7 @@ import {
   decodeSignatures,
   isOciTag,
   loadRemoteConfig,
-  MANIFEST_MEDIA_TYPE,
-  openRegistry,
+  openRemote,
   signatureTag,
 } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
@@ -27,7 +26,7 @@ import { digestTag, eachLimited } from './push.js';
 import { locate } from './store-open.js';
 
 export interface PullOptions {
-  /** `oci://host[:port]/repository`. */
+  /** `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache). */
   remote: string;
   /** A tag, a program's `cas:` URI or its `sha256:` digest. */
   reference: string;
@@ -75,9 +74,9 @@ function tagOf(reference: string): string {
  */
 export async function pull(options: PullOptions): Promise<PullReport> {
   const env = options.env ?? process.env;
-  const registry = openRegistry(options.remote, env);
+  const registry = openRemote(options.remote, env);
   const tag = tagOf(options.reference);
-  const fetched = await registry.getManifest(tag, [MANIFEST_MEDIA_TYPE]);
+  const fetched = await registry.getManifest(tag);
   if (fetched === undefined) {
     throw new RemoteError('REMOTE_NOT_FOUND', `${registry.name} has no ${tag}`, {
       hint: `cald push ${registry.name} PROGRAM first, or check the tag`,
@@ -99,7 +98,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   const config = loadRemoteConfig(env);
   let signedBy: string | null = null;
   if (config.requireSignatures && options.allowUnsigned !== true) {
-    const sigs = await registry.getManifest(signatureTag(fetched.digest), [MANIFEST_MEDIA_TYPE]);
+    const sigs = await registry.getManifest(signatureTag(fetched.digest));
     signedBy = checkSignatures(
       decodeSignatures(sigs?.bytes),
       config.trustedKeys,
@@ -126,7 +125,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
         const fd = openSync(tmp, 'wx', 0o600);
         try {
           try {
-            await registry.readBlobInto(o.digest, o.size, fd);
+            await registry.readObjectInto(o.digest, o.size, fd);
           } finally {
             closeSync(fd);
           }

@@ -4,6 +4,7 @@ import { ioErrorFrom, StoreError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import {
   type ClosureObject,
+  type ClosureRemote,
   decodeSignatures,
   EMPTY_CONFIG,
   EMPTY_CONFIG_BYTES,
@@ -11,10 +12,8 @@ import {
   encodeSignatures,
   isOciTag,
   loadRemoteConfig,
-  MANIFEST_MEDIA_TYPE,
   manifestDigest,
-  type OciRegistry,
-  openRegistry,
+  openRemote,
   parseSecretKey,
   signatureTag,
   signClosure,
@@ -23,7 +22,7 @@ import { type Env, openStore, resolveTarget } from '../runtime/index.js';
 import { Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
 
 export interface PushOptions {
-  /** `oci://host[:port]/repository`. */
+  /** `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache). */
   remote: string;
   /** PROGRAM|URI, as for run. */
   program: string;
@@ -107,7 +106,7 @@ export async function eachLimited<T>(
  */
 export async function push(options: PushOptions): Promise<PushReport> {
   const env = options.env ?? process.env;
-  const registry = openRegistry(options.remote, env);
+  const registry = openRemote(options.remote, env);
   const tags = options.tags ?? [];
   for (const t of tags)
     if (!isOciTag(t)) throw new UsageError(`--tag ${t}: not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`);
@@ -125,22 +124,22 @@ export async function push(options: PushOptions): Promise<PushReport> {
   let uploaded = 0;
   let uploadedBytes = 0;
   await eachLimited(objects, options.concurrency ?? 4, async (o) => {
-    if ((await registry.blobSize(o.digest)) !== o.size) {
-      await registry.putBlob(o.digest, store.pathOf(o.digest));
+    if ((await registry.objectSize(o.digest)) !== o.size) {
+      await registry.putObject(o.digest, store.pathOf(o.digest));
       uploaded++;
       uploadedBytes += o.size;
     }
     options.progress?.(++done, objects.length);
   });
   const config = Digest.parse(EMPTY_CONFIG.digest);
-  if ((await registry.blobSize(config)) === undefined)
-    await registry.putBlobBytes(config, EMPTY_CONFIG_BYTES);
+  if ((await registry.objectSize(config)) === undefined)
+    await registry.putObjectBytes(config, EMPTY_CONFIG_BYTES);
   const program = formatCasName(target.digest, name);
   const manifest = encodeClosureManifest({ program, objects });
   const allTags = [
     ...new Set([...(tags.length > 0 ? tags : isOciTag(name) ? [name] : []), digestTag(target.digest)]),
   ];
-  for (const tag of allTags) await registry.putManifest(tag, manifest, MANIFEST_MEDIA_TYPE);
+  for (const tag of allTags) await registry.putManifest(tag, manifest);
   const keyFile = options.signKey ?? loadRemoteConfig(env).signingKeyFile;
   const signedBy =
     keyFile === undefined ? null : await signPushed(registry, keyFile, program, manifestDigest(manifest));
@@ -158,7 +157,7 @@ export async function push(options: PushOptions): Promise<PushReport> {
 
 /** Adds this key's signature to those the closure already has (other signers' are kept). */
 async function signPushed(
-  registry: OciRegistry,
+  registry: ClosureRemote,
   keyFile: string,
   program: string,
   manifest: Digest,
@@ -172,8 +171,8 @@ async function signPushed(
   const secret = parseSecretKey(text);
   const mine = signClosure(secret, program, manifest);
   const tag = signatureTag(manifest);
-  const existing = decodeSignatures((await registry.getManifest(tag, [MANIFEST_MEDIA_TYPE]))?.bytes);
+  const existing = decodeSignatures((await registry.getManifest(tag))?.bytes);
   const all = [...existing.filter((s) => s.key !== mine.key), mine];
-  await registry.putManifest(tag, encodeSignatures(EMPTY_CONFIG, all), MANIFEST_MEDIA_TYPE);
+  await registry.putManifest(tag, encodeSignatures(EMPTY_CONFIG, all));
   return secret.name;
 }

@@ -11,7 +11,7 @@ import { register as registerLdd } from './commands/ldd.js';
 import { register as registerList } from './commands/list.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
 import { register as registerPath } from './commands/path.js';
-import { registerKey, register as registerRemote } from './commands/remote.js';
+import { registerKey, register as registerRemote, registerServe } from './commands/remote.js';
 import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStore } from './commands/store.js';
@@ -44,6 +44,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerIndex,
   registerRemote,
   registerKey,
+  registerServe,
 ];
 const EXAMPLES = `
 Examples:

@@ -9,7 +9,10 @@ export {
   MANIFEST_MEDIA_TYPE,
   manifestDigest,
 } from './closure-manifest.js';
+export { type ClosureRemote, openRemote } from './closure-remote.js';
 export { configPath, loadRemoteConfig, type RemoteConfig } from './config.js';
+export { HttpCache } from './http-cache.js';
+export { createCacheServer, type ServeOptions } from './http-cache-server.js';
 export { type Credentials, credentialsFor } from './oci/auth.js';
 export { isOciTag, type OciRepository, parseOciRepository } from './oci/reference.js';
 export { OciRegistry, openRegistry } from './oci/registry.js';

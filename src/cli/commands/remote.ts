@@ -135,3 +135,38 @@ export function registerKey(program: Command, ctx: CommandContext): void {
       ctx.io.out(`${publicKeyOfFile(flags.secretFile)}\n`);
     });
 }
+
+const SERVE_EXAMPLES = `
+Examples:
+  $ cald serve --dir /srv/cald-cache --writable --listen 127.0.0.1:8377 &
+  $ cald push http://127.0.0.1:8377 ffmpeg --sign-key ~/.config/cald/secret.key
+  $ cald pull http://127.0.0.1:8377 ffmpeg
+
+Serves the HTTP cache layout (objects/sha256/<hex>, tags/<tag>) that any static web server or
+bucket holding the same files serves too (docs/distribution.md): GET and HEAD with ETag and byte
+ranges. With --writable it accepts PUT: an object only when its bytes hash to its name, a tag only
+when it is a closure or signature manifest. Stops on SIGINT or SIGTERM.`;
+
+export function registerServe(program: Command, ctx: CommandContext): void {
+  program
+    .command('serve')
+    .description('serve a directory as an HTTP cache of closures')
+    .requiredOption('--dir <dir>', 'the cache directory (made if missing)')
+    .option('--listen <addr>', 'HOST:PORT to listen on (default 127.0.0.1:8377; port 0 picks one)')
+    .option('--writable', 'accept PUT of objects and closure manifests')
+    .addHelpText('after', SERVE_EXAMPLES)
+    .action(async (flags: { dir: string; listen?: string; writable?: boolean }) => {
+      const { serve } = await import('../../api/serve.js');
+      const s = await serve({
+        dir: flags.dir,
+        ...(flags.listen === undefined ? {} : { listen: flags.listen }),
+        ...(flags.writable === true ? { writable: true } : {}),
+      });
+      ctx.io.out(`serving ${s.dir} at ${s.url} (${flags.writable === true ? 'writable' : 'read-only'})\n`);
+      await new Promise<void>((done) => {
+        const stop = () => void s.close().then(done);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

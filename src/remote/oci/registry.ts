@@ -1,8 +1,10 @@
-import { createReadStream, writeSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { RemoteError } from '../../errors/index.js';
-import { createHasher, type Digest, digestOfBuffer } from '../../store/digest.js';
-import { type Answer, readBody, readSmallBody, request } from '../http.js';
+import { type Digest, digestOfBuffer } from '../../store/digest.js';
+import { MANIFEST_MEDIA_TYPE } from '../closure-manifest.js';
+import type { ClosureRemote } from '../closure-remote.js';
+import { type Answer, readSmallBody, request, streamVerified } from '../http.js';
 import { answerChallenge, type Credentials, credentialsFor, refused } from './auth.js';
 import { type OciRepository, parseOciRepository } from './reference.js';
 
@@ -20,7 +22,7 @@ export interface FetchedManifest {
   readonly mediaType: string;
 }
 
-export class OciRegistry {
+export class OciRegistry implements ClosureRemote {
   /** The Authorization header that the registry last accepted. */
   private authorization: string | undefined;
 
@@ -65,7 +67,7 @@ export class OciRegistry {
   }
 
   /** The blob's size when the registry has it, else undefined. */
-  async blobSize(digest: Digest): Promise<number | undefined> {
+  async objectSize(digest: Digest): Promise<number | undefined> {
     const answer = await this.call(this.url(`blobs/${digest}`), { method: 'HEAD' });
     await answer.body?.cancel();
     if (answer.status === 404) return undefined;
@@ -74,47 +76,19 @@ export class OciRegistry {
     return Number.isSafeInteger(size) ? size : undefined;
   }
 
-  /**
-   * Streams the blob into `fd` (from its start), checking size and digest as it arrives: more than
-   * `size` bytes, fewer, or other bytes fail with one REMOTE_* error and the caller discards fd.
-   */
-  async readBlobInto(digest: Digest, size: number, fd: number): Promise<void> {
+  /** Streams the blob into `fd`, checking size and digest as it arrives (http.ts, streamVerified). */
+  async readObjectInto(digest: Digest, size: number, fd: number): Promise<void> {
     const answer = await this.call(this.url(`blobs/${digest}`));
     if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
-    const hasher = createHasher(digest.algorithm);
-    let offset = 0;
-    const got = await readBody(answer, size, (chunk) => {
-      hasher.update(chunk);
-      let done = 0;
-      while (done < chunk.byteLength)
-        done += writeSync(fd, chunk, done, chunk.byteLength - done, offset + done);
-      offset += chunk.byteLength;
-    });
-    if (got !== size) {
-      throw new RemoteError(
-        'REMOTE_TRUNCATED',
-        `${this.name}: blob ${digest} ended after ${got} of ${size} bytes`,
-        {
-          hint: 'try again; nothing was stored',
-          data: { remote: this.name, digest: digest.toString() },
-        },
-      );
-    }
-    const actual = hasher.digest();
-    if (!actual.equals(digest)) {
-      throw new RemoteError('REMOTE_DIGEST_MISMATCH', `${this.name}: blob ${digest} arrived as ${actual}`, {
-        hint: 'the registry sent other bytes than asked for; nothing was stored',
-        data: { remote: this.name, digest: digest.toString(), actual: actual.toString() },
-      });
-    }
+    await streamVerified(answer, digest, size, fd, `${this.name}: blob ${digest}`);
   }
 
   /** Uploads a file as the blob `digest`. */
-  async putBlob(digest: Digest, path: string): Promise<void> {
+  async putObject(digest: Digest, path: string): Promise<void> {
     await this.upload(digest, () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>);
   }
 
-  async putBlobBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
+  async putObjectBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
     await this.upload(digest, () => bytes);
   }
 
@@ -139,7 +113,11 @@ export class OciRegistry {
     if (done.status !== 201) throw await this.failure(done, `upload of ${digest}`);
   }
 
-  async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<void> {
+  async putManifest(
+    reference: string,
+    bytes: Buffer,
+    mediaType: string = MANIFEST_MEDIA_TYPE,
+  ): Promise<void> {
     const answer = await this.call(this.url(`manifests/${reference}`), {
       method: 'PUT',
       headers: { 'content-type': mediaType },
@@ -150,7 +128,10 @@ export class OciRegistry {
   }
 
   /** The manifest `reference` (tag or digest); undefined when the registry has none. */
-  async getManifest(reference: string, accept: readonly string[]): Promise<FetchedManifest | undefined> {
+  async getManifest(
+    reference: string,
+    accept: readonly string[] = [MANIFEST_MEDIA_TYPE],
+  ): Promise<FetchedManifest | undefined> {
     const answer = await this.call(this.url(`manifests/${reference}`), {
       headers: { accept: accept.join(', ') },
     });

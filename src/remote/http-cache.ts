@@ -1,0 +1,109 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { RemoteError } from '../errors/index.js';
+import { type Digest, digestOfBuffer } from '../store/digest.js';
+import type { ClosureRemote } from './closure-remote.js';
+import { type Answer, readSmallBody, request, streamVerified } from './http.js';
+
+// A cache over plain HTTP (docs/distribution.md, "HTTP caches"): files any static web server or
+// bucket can hold, written with PUT (nginx's dav module, `cald serve --writable`, a bucket).
+//   <base>/objects/sha256/<hex>   an object's bytes
+//   <base>/tags/<tag>             a closure manifest (the same bytes as in a registry)
+
+const MAX_MANIFEST = 4 * 1024 * 1024;
+
+export class HttpCache implements ClosureRemote {
+  readonly name: string;
+  private readonly base: string;
+  private readonly authorization: string | undefined;
+
+  constructor(url: string, env: Readonly<Record<string, string | undefined>>) {
+    const u = new URL(url);
+    if (u.username !== '' || u.password !== '') {
+      throw new RemoteError('REMOTE_AUTH', `${u.origin}: put no credentials in the URL`, {
+        hint: 'set CALD_HTTP_TOKEN (sent as a bearer token) instead',
+        data: { remote: u.origin },
+      });
+    }
+    this.base = u.toString().replace(/\/+$/, '');
+    this.name = this.base;
+    this.authorization = env.CALD_HTTP_TOKEN === undefined ? undefined : `Bearer ${env.CALD_HTTP_TOKEN}`;
+  }
+
+  private send(
+    path: string,
+    init: { method?: string; body?: Uint8Array | ReadableStream<Uint8Array> } = {},
+  ): Promise<Answer> {
+    return request(`${this.base}/${path}`, {
+      ...init,
+      ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
+    });
+  }
+
+  private objectPath(digest: Digest): string {
+    return `objects/${digest.algorithm}/${digest.hex}`;
+  }
+
+  async objectSize(digest: Digest): Promise<number | undefined> {
+    const answer = await this.send(this.objectPath(digest), { method: 'HEAD' });
+    await answer.body?.cancel();
+    if (answer.status === 404) return undefined;
+    if (answer.status !== 200) throw this.failure(answer, `HEAD ${digest}`);
+    const size = Number(answer.headers.get('content-length'));
+    return Number.isSafeInteger(size) ? size : undefined;
+  }
+
+  async putObject(digest: Digest, path: string): Promise<void> {
+    await this.put(
+      this.objectPath(digest),
+      () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+    );
+  }
+
+  async putObjectBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
+    await this.put(this.objectPath(digest), () => bytes);
+  }
+
+  async readObjectInto(digest: Digest, size: number, fd: number): Promise<void> {
+    const answer = await this.send(this.objectPath(digest));
+    if (answer.status !== 200) {
+      await answer.body?.cancel();
+      throw this.failure(answer, `GET ${digest}`);
+    }
+    await streamVerified(answer, digest, size, fd, `${this.name}: object ${digest}`);
+  }
+
+  async putManifest(tag: string, bytes: Buffer): Promise<void> {
+    await this.put(`tags/${encodeURIComponent(tag)}`, () => bytes);
+  }
+
+  async getManifest(tag: string): Promise<{ bytes: Buffer; digest: Digest } | undefined> {
+    const answer = await this.send(`tags/${encodeURIComponent(tag)}`);
+    if (answer.status === 404) {
+      await answer.body?.cancel();
+      return undefined;
+    }
+    if (answer.status !== 200) {
+      await answer.body?.cancel();
+      throw this.failure(answer, `GET tag ${tag}`);
+    }
+    const bytes = await readSmallBody(answer, MAX_MANIFEST);
+    return { bytes, digest: digestOfBuffer(bytes) };
+  }
+
+  private async put(path: string, body: () => Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
+    const answer = await this.send(path, { method: 'PUT', body: body() });
+    await answer.body?.cancel();
+    if (answer.status !== 200 && answer.status !== 201 && answer.status !== 204) {
+      throw this.failure(answer, `PUT ${path}`);
+    }
+  }
+
+  private failure(answer: Answer, what: string): RemoteError {
+    const code = answer.status === 401 || answer.status === 403 ? 'REMOTE_AUTH' : 'REMOTE_FAILED';
+    return new RemoteError(code, `${this.name}: ${what} failed with HTTP ${answer.status}`, {
+      ...(code === 'REMOTE_AUTH' ? { hint: 'set CALD_HTTP_TOKEN, or check the server allows this' } : {}),
+      data: { remote: this.name, url: answer.url, status: answer.status },
+    });
+  }
+}
