@@ -36,7 +36,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <link.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -216,9 +215,6 @@ static int store_state; /* 0: not computed yet, 1: store_root valid, -1: none */
 static char store_root[ROOT_CAP];
 static char store_why[2 * PATH_CAP]; /* why there is no usable store, for the refusal line */
 
-/* Is this character one that ld.so or a search path would read specially in a path we hand back? */
-static int special_in_path(const char *s) { return c_has(s, '$') || c_has(s, ':') || c_has(s, ';') || c_has(s, '\n'); }
-
 static int store_ready(void) {
   if (store_state != 0) return store_state > 0;
   const char *s = env("CALD_STORE"), *d, *h;
@@ -246,8 +242,8 @@ static int store_ready(void) {
     cat(store_why, sizeof store_why, "the store ", given, " is not trusted: ", pb.path, " ", pb.why, pb.hint, NULL);
     return 0;
   }
-  if (special_in_path(real)) { /* ld.so would expand $ORIGIN etc. in the path we hand back */
-    cat(store_why, sizeof store_why, "the store path ", real, " contains '$', ':', ';' or a newline; move the store", NULL);
+  if (c_has(real, '$')) { /* ld.so would expand $ORIGIN etc. in the path we hand back */
+    cat(store_why, sizeof store_why, "the store path ", real, " contains '$', which ld.so would expand; move the store", NULL);
     return 0;
   }
   cat(store_root, sizeof store_root, real, NULL);
@@ -347,28 +343,6 @@ static long hash_fd(int fd, uint8_t out[32]) {
   }
   sha256_final(&c, out);
   return 0;
-}
-
-/*
- * Does any process have the file open for writing? Then its bytes can change without its stat
- * signature moving (writes through a shared mapping dirtied earlier update no timestamp), so it
- * is refused. A read lease is granted only when no one has the file open for writing: one is
- * taken and dropped at once. Only the file's owner may take a lease; for a file of another
- * trusted owner that no one else may write (t_check), only that owner could be writing it.
- * Returns 1: open for writing, 0: not (or only by its trusted owner), -1: cannot tell.
- */
-static int open_for_writing(int fd, const struct stat *st) {
-  /* If a writer opened the file in the moment we hold the lease, its break signal would come to
-     this process: make it SIGURG, ignored by default, rather than SIGIO, which kills. */
-  sys(SYS_fcntl, fd, F_SETSIG, SIGURG, 0);
-  long r = sys(SYS_fcntl, fd, F_SETLEASE, F_RDLCK, 0);
-  if (r == 0) {
-    sys(SYS_fcntl, fd, F_SETLEASE, F_UNLCK, 0);
-    return 0;
-  }
-  if (r == -EAGAIN) return 1;
-  if (r == -EACCES && st->st_uid != (uid_t)c_uid(1)) return 0;
-  return -1; /* leases off (fs.leases-enable=0) or not supported here: hash, do not cache */
 }
 
 /* Is path's content the one named by hex? actual gets the computed hash (MISMATCH); why and hint, the reason. */

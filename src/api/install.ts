@@ -38,6 +38,11 @@ export interface InstallOptions {
    * system-wide by `cald install-audit`); refused otherwise.
    */
   link?: boolean;
+  /**
+   * Let an inherited CALD_STORE choose the store the launcher uses (a store that moves). By default
+   * the launcher uses only the store it was installed from (docs/threat-model.md).
+   */
+  storeFromEnv?: boolean;
 }
 
 export interface InstallResult {
@@ -138,6 +143,7 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
     interp,
     'interp-digest': noted?.toString() ?? '',
     'interp-sig': sig,
+    flags: options.storeFromEnv === true ? 'store-env' : '',
   };
   const template = readFileSync(nativeArtifact(LAUNCHER, env));
   await writeFileAtomic(path, fillLauncher(template, values), { mode: 0o755 });

@@ -7,8 +7,10 @@ import {
   describePlan,
   type Env,
   exitLike,
+  LAUNCHER,
   type LoaderPlan,
   modeSettings,
+  nativeArtifact,
   openStore,
   planLoader,
   type RunMode,
@@ -63,8 +65,13 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   const plan: LoaderPlan =
     elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
   const argv0 = options.argv0 ?? target.argv0;
-  const cmd = commandFor(plan, target.path, argv0, options.args ?? []);
   const settings = modeSettings(mode, storePath, mode === 'audit' ? auditLibraryPath(env) : undefined);
+  // A store object is started by the launcher template, which checks it (and the stored loader)
+  // again through one descriptor and executes exactly that descriptor (docs/running.md).
+  const cmd =
+    target.digest !== undefined && elf !== undefined
+      ? verifiedExec(storePath, target.digest.toString(), plan, argv0, options.args ?? [], env)
+      : commandFor(plan, target.path, argv0, options.args ?? []);
   return {
     target,
     mode,
@@ -75,6 +82,23 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     argv0: cmd.argv0,
     env: runEnvironment(env, settings),
     debugLine: describePlan(plan, target.path),
+  };
+}
+
+/** `cald-launch --cald-exec STORE TARGET LOADER ARGV0 ARGS...` (native/cald-launch.c). */
+function verifiedExec(
+  store: string,
+  target: string,
+  plan: LoaderPlan,
+  argv0: string,
+  args: readonly string[],
+  env: Env,
+): { file: string; args: string[]; argv0: string } {
+  const loader = plan.kind === 'stored-loader' ? plan.noted.toString() : '';
+  return {
+    file: nativeArtifact(LAUNCHER, env),
+    args: ['--cald-exec', store, target, loader, argv0, ...args],
+    argv0: LAUNCHER,
   };
 }
 

@@ -6,6 +6,7 @@ export {
   fishQuote,
   type ModeSettings,
   modeSettings,
+  NAMES_MODE_TRUST,
   prependToList,
   RUN_MODES,
   type RunMode,
