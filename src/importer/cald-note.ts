@@ -1,14 +1,23 @@
 import { ElfFile } from '../elf/read/index.js';
-import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP } from '../runtime/index.js';
+import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP, NT_CALD_PATHS } from '../runtime/index.js';
 import { type Digest, isCasName } from '../store/index.js';
 
 /** Owner and type of the note in which an imported program records its interpreter's digest (runtime reads it). */
 export const CALD_NOTE_OWNER = NOTE_OWNER;
-export { NT_CALD_INTERP };
+export { NT_CALD_INTERP, NT_CALD_PATHS };
 
 /** The note's descriptor: the interpreter's digest as text (`sha256:<hex>`), no NUL. */
 export function interpreterNoteDesc(digest: Digest): Buffer {
   return Buffer.from(digest.toString(), 'latin1');
+}
+
+/**
+ * The path note's descriptor: for each file imported with a program, its object's hex digits, its
+ * original absolute path and a NUL, sorted by path. Paths holding a NUL cannot be written (none do).
+ */
+export function pathNoteDesc(files: ReadonlyArray<readonly [string, Digest]>): Buffer {
+  const sorted = [...files].filter(([p]) => !p.includes('\0')).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Buffer.concat(sorted.map(([path, d]) => Buffer.from(`${d.hex}${path}\0`, 'utf8')));
 }
 
 /**

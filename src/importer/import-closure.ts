@@ -4,7 +4,7 @@ import { DT_AUDIT } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { CaldError } from '../errors/index.js';
 import { type Digest, digestOfBuffer, formatCasName, hintFromName, type LocalStore } from '../store/index.js';
-import { CALD_NOTE_OWNER, interpreterNoteDesc, NT_CALD_INTERP } from './cald-note.js';
+import { CALD_NOTE_OWNER, interpreterNoteDesc, NT_CALD_INTERP, NT_CALD_PATHS, pathNoteDesc } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
 import { checkOneGlibc } from './glibc-check.js';
 
@@ -109,7 +109,15 @@ export async function importClosure(
   }
 
   // One file in memory at a time: a closure can be hundreds of megabytes.
-  const { order, dropped } = orderBottomUp(dag, (id) => digestOfBuffer(input.readFile(id)).hex);
+  const sorted = orderBottomUp(dag, (id) => digestOfBuffer(input.readFile(id)).hex);
+  const { dropped } = sorted;
+  // Programs among the roots come last, so their path note can name every other file imported
+  // with them (python's extension modules, dlopened by path). Nothing depends on a program.
+  const depended = new Set([...dag.values()].flatMap((n) => n.deps));
+  const isProgram = (p: string) =>
+    input.roots.includes(p) && !depended.has(p) && ElfFile.parse(input.readFile(p)).interp !== undefined;
+  const programs = new Set(sorted.order.filter(isProgram));
+  const order = [...sorted.order.filter((p) => !programs.has(p)), ...programs];
   const droppedSet = new Set(dropped.map(([a, b]) => `${a}\0${b}`));
   const done = new Map<string, ImportedObject>();
   const keptNames: Array<[string, string]> = [];
@@ -148,6 +156,15 @@ export async function importClosure(
         name: CALD_NOTE_OWNER,
         type: NT_CALD_INTERP,
         desc: interpreterNoteDesc(loader.digest),
+      });
+    }
+    const withIt = input.roots.filter((r) => !programs.has(r) && done.has(r));
+    if (programs.has(path) && withIt.length > 0) {
+      edits.push({
+        kind: 'setNote',
+        name: CALD_NOTE_OWNER,
+        type: NT_CALD_PATHS,
+        desc: pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const)),
       });
     }
     const out = editElf(original, edits).buffer;

@@ -30,6 +30,7 @@ export {
   type LoaderPlan,
   NOTE_OWNER,
   NT_CALD_INTERP,
+  NT_CALD_PATHS,
   planLoader,
   statSignature,
 } from './loader.js';
