@@ -347,7 +347,7 @@ static int run(struct plan *pl, char **envp) {
     int e = c_stat(pl->audit, &st);
     if (e != 0 || !S_ISREG(st.st_mode)) {
       char buf[40];
-      SAY("refusing to start the program unverified: the audit library ", pl->audit, " is ",
+      SAY("refusing to start the program unverified: cannot use the audit library ", pl->audit, ": ",
           e != 0 ? error_text(-e, buf) : "not a regular file", "; reinstall cald, then cald install the command again");
       return 127;
     }

@@ -20,6 +20,7 @@ import {
   runEnvironment,
   spawnForeground,
 } from '../runtime/index.js';
+import { resolveStoreLocation } from '../store/location.js';
 
 export interface RunOptions {
   /** PROGRAM|URI: an imported program's name, a cas: URI, a sha256: digest, a hex prefix or a path. */
@@ -59,13 +60,15 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const mode = checkMode(options.mode ?? 'audit');
+  // The mode's settings first: a store path that would split a search path is refused before use.
+  const location = resolveStoreLocation({ option: options.store, env, cwd });
+  const settings = modeSettings(mode, location.path, mode === 'audit' ? auditLibraryPath(env) : undefined);
   const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
   const target = resolveTarget(options.program, store);
   const { elf } = readProgram(target);
   const plan: LoaderPlan =
     elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
   const argv0 = options.argv0 ?? target.argv0;
-  const settings = modeSettings(mode, storePath, mode === 'audit' ? auditLibraryPath(env) : undefined);
   // A store object is started by the launcher template, which checks it (and the stored loader)
   // again through one descriptor and executes exactly that descriptor (docs/running.md).
   const cmd =
