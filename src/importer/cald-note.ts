@@ -16,7 +16,9 @@ export function interpreterNoteDesc(digest: Digest): Buffer {
  * original absolute path and a NUL, sorted by path. Paths holding a NUL cannot be written (none do).
  */
 export function pathNoteDesc(files: ReadonlyArray<readonly [string, Digest]>): Buffer {
-  const sorted = [...files].filter(([p]) => !p.includes('\0')).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = [...files]
+    .filter(([p]) => !p.includes('\0'))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Buffer.concat(sorted.map(([path, d]) => Buffer.from(`${d.hex}${path}\0`, 'utf8')));
 }
 

@@ -4,7 +4,13 @@ import { DT_AUDIT } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { CaldError } from '../errors/index.js';
 import { type Digest, digestOfBuffer, formatCasName, hintFromName, type LocalStore } from '../store/index.js';
-import { CALD_NOTE_OWNER, interpreterNoteDesc, NT_CALD_INTERP, NT_CALD_PATHS, pathNoteDesc } from './cald-note.js';
+import {
+  CALD_NOTE_OWNER,
+  interpreterNoteDesc,
+  NT_CALD_INTERP,
+  NT_CALD_PATHS,
+  pathNoteDesc,
+} from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
 import { checkOneGlibc } from './glibc-check.js';
 

@@ -56,10 +56,14 @@ export function nativeArtifact(
 export function auditLibraryPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const path = nativeArtifact(AUDIT_LIBRARY, env);
   if (SEARCH_PATH_SPECIALS.test(path)) {
-    throw new CaldError('RUN_AUDIT_PATH', `the audit library's path ${JSON.stringify(path)} contains ':', ';', '$' or a newline`, {
-      hint: "LD_AUDIT splits on ':' and ld.so expands '$'; install cald under a plainer path",
-      data: { path },
-    });
+    throw new CaldError(
+      'RUN_AUDIT_PATH',
+      `the audit library's path ${JSON.stringify(path)} contains ':', ';', '$' or a newline`,
+      {
+        hint: "LD_AUDIT splits on ':' and ld.so expands '$'; install cald under a plainer path",
+        data: { path },
+      },
+    );
   }
   return path;
 }

@@ -66,6 +66,9 @@ export {
   withLease,
 } from './lock.js';
 export { MemoryStore } from './memory-store.js';
+export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
+export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
+export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
 export {
   adminOwners,
   checkSearchPathSafe,
@@ -74,9 +77,6 @@ export {
   STORE_OWNERS_FILE,
   type TrustOptions,
 } from './trust.js';
-export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
-export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
-export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
 export {
   type RestoreFromOriginal,
   type VerifyMismatch,

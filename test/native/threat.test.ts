@@ -14,7 +14,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -25,7 +24,16 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cald } from '../cli/cald.js';
-import { auditLib, buildFixture, exec, type Fixture, mustRun, type Result, requireBuilt, sha256File } from './fixture.js';
+import {
+  auditLib,
+  buildFixture,
+  exec,
+  type Fixture,
+  mustRun,
+  type Result,
+  requireBuilt,
+  sha256File,
+} from './fixture.js';
 
 let fx: Fixture;
 let n = 0;
@@ -49,8 +57,17 @@ after(() => {
   if (fx) rmSync(fx.dir, { recursive: true, force: true });
 });
 
-function env(extra: Record<string, string> = {}, cache = join(fx.dir, `cache-${n++}`)): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', HOME: join(fx.dir, 'home'), XDG_CACHE_HOME: cache, ...extra };
+function env(
+  extra: Record<string, string> = {},
+  cache = join(fx.dir, `cache-${n++}`),
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LC_ALL: 'C',
+    HOME: join(fx.dir, 'home'),
+    XDG_CACHE_HOME: cache,
+    ...extra,
+  };
 }
 function audited(store: string, extra: Record<string, string> = {}, cache?: string): Record<string, string> {
   return env({ LD_AUDIT: auditLib, CALD_STORE: store, ...extra }, cache);
@@ -113,7 +130,8 @@ describe('finding 1: the store must not choose what a dlopen by path loads', () 
     const store = join(dir, 'store');
     const imp = cald(['import', '--json', '--store', store, fx.dlprog, '--with', lib], { env: env() });
     assert.equal(imp.status, 0, imp.stderr);
-    const imported = (JSON.parse(imp.stdout) as { imported: Array<{ path: string; digest: string }> }).imported;
+    const imported = (JSON.parse(imp.stdout) as { imported: Array<{ path: string; digest: string }> })
+      .imported;
     const libHex = imported.find((f) => f.path === lib)?.digest.replace('sha256:', '');
     assert.ok(libHex !== undefined, imp.stdout);
     // The store's owner re-points paths/ at another object: the note still decides.
@@ -128,12 +146,18 @@ describe('finding 1: the store must not choose what a dlopen by path loads', () 
       env: { ...env(), CALD_DEBUG: '1' },
     });
     assert.equal(r.stdout, 'hello from libgreet, pinned\n', r.stderr);
-    assert.match(r.stderr, new RegExp(`^cald: ${lib} is imported as cas:sha256:${libHex} \\(the program's path note\\)$`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(`^cald: ${lib} is imported as cas:sha256:${libHex} \\(the program's path note\\)$`, 'm'),
+    );
   });
 
   test('a relative CALD_STORE is refused with one line', () => {
     const r = exec(fx.prog, [], audited('store'), fx.dir);
-    assertRefused(r, `cald: refusing ${fx.uri}: CALD_STORE=store is a relative path; set it to an absolute one`);
+    assertRefused(
+      r,
+      `cald: refusing ${fx.uri}: CALD_STORE=store is a relative path; set it to an absolute one`,
+    );
     const c = cald(['run', 'prog'], { env: { ...env(), CALD_STORE: 'store' }, cwd: fx.dir });
     assert.equal(c.status, 127);
     assert.equal(c.stderr.split('\n')[0], 'cald: CALD_STORE=store is a relative path');
@@ -202,8 +226,14 @@ describe('finding 2: writes through a shared mapping cannot fool the cache', () 
       await new Promise((r) => child.once('exit', r));
     }
     const verified = join(cache, 'cald', 'verified');
-    assert.deepEqual(existsSync(verified) ? readdirSync(verified).filter((e) => e.startsWith(fx.hex)) : [], []);
-    assertRefused(exec(fx.prog, [], audited(store, {}, cache)), /^cald: refusing .* has sha256 [0-9a-f]{64}, not the hash in its name/);
+    assert.deepEqual(
+      existsSync(verified) ? readdirSync(verified).filter((e) => e.startsWith(fx.hex)) : [],
+      [],
+    );
+    assertRefused(
+      exec(fx.prog, [], audited(store, {}, cache)),
+      /^cald: refusing .* has sha256 [0-9a-f]{64}, not the hash in its name/,
+    );
   });
 
   test('with no writer the cache is used as before', async () => {
@@ -219,7 +249,7 @@ describe('finding 2: writes through a shared mapping cannot fool the cache', () 
 });
 
 describe('finding 4: another user cannot change what a program loads', { skip: noOtherUser ?? false }, () => {
-  test("a store another user owns is refused; so is one below a directory others can write", () => {
+  test('a store another user owns is refused; so is one below a directory others can write', () => {
     const theirs = storeCopy();
     for (const p of [theirs, join(theirs, 'objects'), join(theirs, 'objects', 'sha256'), objectIn(theirs)]) {
       chownSync(p, NOBODY, NOBODY);
@@ -240,7 +270,10 @@ describe('finding 4: another user cannot change what a program loads', { skip: n
     // The cald commands keep the same rule (one line, the store's exit status).
     const v = cald(['verify', '--store', theirs], { env: env() });
     assert.equal(v.status, 6);
-    assert.equal(v.stderr.split('\n')[0], `cald: refusing the store ${theirs}: ${theirs} is owned by uid ${NOBODY}; it must belong to you (uid 0) or root (or an owner named in /etc/cald/store-owners)`);
+    assert.equal(
+      v.stderr.split('\n')[0],
+      `cald: refusing the store ${theirs}: ${theirs} is owned by uid ${NOBODY}; it must belong to you (uid 0) or root (or an owner named in /etc/cald/store-owners)`,
+    );
   });
 
   test('an object another user owns or can write is refused', () => {
@@ -286,7 +319,11 @@ describe('finding 4: another user cannot change what a program loads', { skip: n
     const home = join(fx.dir, `nobody-home-${n++}`);
     mkdirSync(home);
     chownSync(home, NOBODY, NOBODY);
-    const r = asNobody(fx.prog, ['nobody'], { ...audited(store), HOME: home, XDG_CACHE_HOME: join(home, 'cache') });
+    const r = asNobody(fx.prog, ['nobody'], {
+      ...audited(store),
+      HOME: home,
+      XDG_CACHE_HOME: join(home, 'cache'),
+    });
     assert.equal(r.stdout, 'hello from libgreet, nobody\n', r.stderr);
     assert.equal(r.status, 0);
   });
@@ -319,7 +356,8 @@ describe('finding 7: the verification cache is used only where no one else can w
 function whyNoSecure(): string | null {
   if (noOtherUser !== null) return noOtherUser;
   for (const tool of ['setcap', 'unshare']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool} || test -x /usr/sbin/${tool}`]).status !== 0) return `${tool} is missing`;
+    if (spawnSync('sh', ['-c', `command -v ${tool} || test -x /usr/sbin/${tool}`]).status !== 0)
+      return `${tool} is missing`;
   }
   const r = spawnSync('unshare', ['-m', '--', 'sh', '-c', 'mount -t tmpfs none /mnt']);
   if (r.status !== 0) return 'no private mount namespace here (unshare -m)';
@@ -346,7 +384,12 @@ describe('finding 5: secure-execution mode ignores the environment', { skip: why
       `env CALD_STORE=${store} CALD_FALLBACK=hint LD_LIBRARY_PATH=${fx.hostLib} CALD_DEBUG=1 ${prog} secure`;
     const r = exec('unshare', ['-m', '--', 'sh', '-c', script], env());
     // The effective user's own default store (nobody's home is /nonexistent), no fallback.
-    assertRefused(r, new RegExp(`^cald: cannot load ${fx.uri}: /nonexistent/\\.local/share/cald/store/objects/sha256/${fx.hex} does not exist`));
+    assertRefused(
+      r,
+      new RegExp(
+        `^cald: cannot load ${fx.uri}: /nonexistent/\\.local/share/cald/store/objects/sha256/${fx.hex} does not exist`,
+      ),
+    );
     assert.doesNotMatch(r.stdout, /hello/);
     // The same program without the capability uses CALD_STORE (the legitimate use).
     const plain = join(fx.dir, `prog-plain-${n++}`);

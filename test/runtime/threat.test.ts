@@ -84,12 +84,22 @@ test('finding 3: the stored loader is verified before it runs', () => {
 test('finding 3: cald run executes what it verified: an object swapped after the check is refused', async () => {
   const store = join(f.dir, `swap-${n++}`);
   cpSync(f.store, store, { recursive: true, verbatimSymlinks: true });
-  const prepared = await prepareRun({ program: f.name, args: ['--exe'], store, env: { ...env, CALD_STORE: undefined } });
-  const start = () => spawnSync(prepared.file, prepared.args, { argv0: prepared.argv0, env: prepared.env, encoding: 'utf8' });
+  const prepared = await prepareRun({
+    program: f.name,
+    args: ['--exe'],
+    store,
+    env: { ...env, CALD_STORE: undefined },
+  });
+  const start = () =>
+    spawnSync(prepared.file, prepared.args, { argv0: prepared.argv0, env: prepared.env, encoding: 'utf8' });
   const ok = start();
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /^word-from-libword argc=2$/m);
-  assert.match(ok.stdout, new RegExp(`^exe=${prepared.target.path}$`, 'm'), '/proc/self/exe: the store object');
+  assert.match(
+    ok.stdout,
+    new RegExp(`^exe=${prepared.target.path}$`, 'm'),
+    '/proc/self/exe: the store object',
+  );
   // Between cald run's check and its exec the owner's file is replaced (rename, as an import would).
   const object = prepared.target.path;
   const b = readFileSync(object);
