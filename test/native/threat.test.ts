@@ -276,6 +276,34 @@ describe('finding 4: another user cannot change what a program loads', { skip: n
     );
   });
 
+  test('a store owner the administrator names in /etc/cald/store-owners is trusted', (t) => {
+    if (whyNoSecure() !== null) return t.skip(`cannot give /etc a private overlay: ${whyNoSecure()}`);
+    const theirs = storeCopy();
+    for (const p of [theirs, join(theirs, 'objects'), join(theirs, 'objects', 'sha256'), objectIn(theirs)]) {
+      chownSync(p, NOBODY, NOBODY);
+    }
+    const etc = join(fx.dir, `etc-${n++}`);
+    mkdirSync(join(etc, 'cald'), { recursive: true });
+    writeFileSync(join(etc, 'cald', 'store-owners'), `# stores the build user keeps\n${NOBODY}\n`, {
+      mode: 0o644,
+    });
+    // Seen only inside a private mount namespace: /etc with the file laid over it.
+    const inNamespace = (cmd: string) =>
+      exec(
+        'unshare',
+        ['-m', '--', 'sh', '-c', `mount -t overlay overlay -o lowerdir=${etc}:/etc /etc && ${cmd}`],
+        {
+          ...audited(theirs),
+        },
+      );
+    const r = inNamespace(`exec ${fx.prog} named`);
+    assert.equal(r.stdout, 'hello from libgreet, named\n', r.stderr);
+    assert.equal(r.status, 0);
+    // A file someone else could write names no one.
+    chmodSync(join(etc, 'cald', 'store-owners'), 0o666);
+    assertRefused(inNamespace(`exec ${fx.prog}`), /is owned by uid 65534; it must belong to you or root/);
+  });
+
   test('an object another user owns or can write is refused', () => {
     const store = storeCopy();
     chownSync(objectIn(store), NOBODY, NOBODY);
