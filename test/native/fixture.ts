@@ -49,6 +49,28 @@ export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+let caches = 0;
+
+/** A minimal environment for running fixture programs: a private home, a fresh (or given) cache. */
+export function minimalEnv(
+  fixture: Fixture,
+  extra: Record<string, string> = {},
+  cache = join(fixture.dir, `cache-${caches++}`),
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LC_ALL: 'C',
+    HOME: join(fixture.dir, 'home'),
+    XDG_CACHE_HOME: cache,
+    ...extra,
+  };
+}
+
+/** The lines cald printed on stderr. */
+export function caldLines(r: Result): string[] {
+  return r.stderr.split('\n').filter((l) => l.startsWith('cald:'));
+}
+
 export function requireBuilt(): void {
   assert.ok(existsSync(auditLib), `${auditLib} is missing: run node scripts/build-native.mjs first`);
 }

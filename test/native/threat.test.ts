@@ -27,8 +27,10 @@ import { cald } from '../cli/cald.js';
 import {
   auditLib,
   buildFixture,
+  caldLines,
   exec,
   type Fixture,
+  minimalEnv,
   mustRun,
   type Result,
   requireBuilt,
@@ -57,23 +59,9 @@ after(() => {
   if (fx) rmSync(fx.dir, { recursive: true, force: true });
 });
 
-function env(
-  extra: Record<string, string> = {},
-  cache = join(fx.dir, `cache-${n++}`),
-): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    LC_ALL: 'C',
-    HOME: join(fx.dir, 'home'),
-    XDG_CACHE_HOME: cache,
-    ...extra,
-  };
-}
+const env = (extra: Record<string, string> = {}, cache?: string) => minimalEnv(fx, extra, cache);
 function audited(store: string, extra: Record<string, string> = {}, cache?: string): Record<string, string> {
   return env({ LD_AUDIT: auditLib, CALD_STORE: store, ...extra }, cache);
-}
-function caldLines(r: Result): string[] {
-  return r.stderr.split('\n').filter((l) => l.startsWith('cald:'));
 }
 /** A copy of the fixture store, owned by root, writable only by its owner. */
 function storeCopy(): string {
