@@ -63,7 +63,9 @@ static int c_lstat(const char *p, struct stat *st) {
   return (int)sys(SYS_newfstatat, AT_FDCWD, L(p), L(st), AT_SYMLINK_NOFOLLOW);
 }
 static void c_mkdir(const char *p) { sys(SYS_mkdirat, AT_FDCWD, L(p), 0700, 0); }
-static long c_uid(int effective) { return sys(effective ? SYS_geteuid : SYS_getuid, 0, 0, 0, 0); }
+/* The uids never change in an audited process's start-up: asked once (cald_init). */
+static long uid_real, uid_eff;
+static long c_uid(int effective) { return effective ? uid_eff : uid_real; }
 static long long c_now_ns(int clock) {
   struct timespec t = {0, 0};
   sys(SYS_clock_gettime, clock, L(&t), 0, 0);
@@ -167,6 +169,7 @@ static void read_auxv(char **envp) {
 /* glibc runs an audit library's constructors (with argc, argv, envp) before calling la_version. */
 __attribute__((constructor)) static void cald_init(int argc, char **argv, char **envp) {
   (void)argc, (void)argv;
+  uid_real = sys(SYS_getuid, 0, 0, 0, 0), uid_eff = sys(SYS_geteuid, 0, 0, 0, 0);
   secure = c_uid(0) != c_uid(1) || sys(SYS_getgid, 0, 0, 0, 0) != sys(SYS_getegid, 0, 0, 0, 0);
   read_auxv(envp);
   environ_ = envp; /* env() reads nothing in secure mode */
@@ -362,7 +365,7 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
     c_close(fd);
     return UNTRUSTED;
   }
-  int writers = open_for_writing(fd, &st);
+  int writers = open_for_writing(fd, &st, (uid_t)c_uid(1));
   if (writers > 0) {
     *why = "is open for writing by a process, so its bytes could change after any check; close that writer";
     c_close(fd);
@@ -370,7 +373,7 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
   }
   int use_cache = writers == 0 && cache_ready();
   signature(sig, hex, &st);
-  if (use_cache && cache_hit(sig)) { /* fast path: open, fstat, three fcntl, lstat, close */
+  if (use_cache && cache_hit(sig)) { /* fast path: open, fstat, two fcntl, lstat, close */
     c_close(fd);
     return CACHED;
   }

@@ -239,7 +239,7 @@ static int open_verified(const char *path, const char *hex, const char *what) {
   const char *why = NULL, *hint = "";
   if (sys(SYS_fstat, fd, L(&st), 0, 0) != 0 || t_check(path, &st, (unsigned long long)sys(SYS_geteuid, 0, 0, 0, 0), 0, 0, &pb) != 0)
     why = pb.why, hint = pb.hint;
-  else if (open_for_writing(fd, &st) > 0)
+  else if (open_for_writing(fd, &st, (uid_t)sys(SYS_geteuid, 0, 0, 0, 0)) > 0)
     why = "is open for writing by a process, so its bytes could change after the check", hint = "; close that writer";
   else if (hash_fd(fd, have) != 0)
     why = "cannot be read";

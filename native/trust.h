@@ -202,22 +202,19 @@ static int path_trusted(const char *dir, const char *sub, unsigned long long me,
 /*
  * Does any process have the file open for writing? Then its bytes can change without its stat
  * signature moving (writes through a shared mapping dirtied earlier update no timestamp), so it
- * is refused. A read lease is granted only when no one has the file open for writing: one is
- * taken and dropped at once. Only the file's owner may take a lease; for a file of another
+ * is refused. A read lease is granted only when no one has the file open for writing. Only the file's owner may take a lease; for a file of another
  * trusted owner that no one else may write (t_check), only that owner could be writing it.
+ * The lease is left to the caller's close(), so no writer can open the file while it is checked.
  * Returns 1: open for writing, 0: not (or only by its trusted owner), -1: cannot tell.
  */
-static int open_for_writing(int fd, const struct stat *st) {
+static int open_for_writing(int fd, const struct stat *st, uid_t me) {
   /* If a writer opened the file in the moment we hold the lease, its break signal would come to
      this process: make it SIGURG, ignored by default, rather than SIGIO, which kills. */
   sys(SYS_fcntl, fd, F_SETSIG, SIGURG, 0);
   long r = sys(SYS_fcntl, fd, F_SETLEASE, F_RDLCK, 0);
-  if (r == 0) {
-    sys(SYS_fcntl, fd, F_SETLEASE, F_UNLCK, 0);
-    return 0;
-  }
+  if (r == 0) return 0; /* held until fd is closed: a writer's open waits for that meanwhile */
   if (r == -EAGAIN) return 1;
-  if (r == -EACCES && st->st_uid != (uid_t)sys(SYS_geteuid, 0, 0, 0, 0)) return 0;
+  if (r == -EACCES && st->st_uid != me) return 0;
   return -1; /* leases off (fs.leases-enable=0) or not supported here: hash, do not cache */
 }
 
