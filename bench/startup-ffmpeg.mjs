@@ -2,7 +2,7 @@
 // content, side by side in one run (runs interleaved), with ratios to stock. The small-program
 // comparison is bench/startup.mjs.
 //
-//   npm run build && node bench/startup-ffmpeg.mjs [--runs 100] [--rounds 3] [--warmup 5]
+//   npm run build && node bench/startup-ffmpeg.mjs [--runs 100] [--rounds 3] [--warmup 5] [--compare LIB]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ const opt = (name, dflt) => {
 const RUNS = Number(opt('--runs', 100));
 const ROUNDS = Number(opt('--rounds', 3));
 const WARMUP = Number(opt('--warmup', 5));
+// Another build of libcald-audit.so to run beside this one (e.g. the previous commit's).
+const COMPARE = opt('--compare', undefined);
 const repo = resolve(new URL('..', import.meta.url).pathname);
 const cald = join(repo, 'bin/cald.js');
 const native = process.env.CALD_NATIVE_DIR || join(repo, 'native/build');
@@ -97,6 +99,9 @@ try {
   const modes = [
     ['stock', program, {}],
     ['audit (eval "$(cald env)")', object, auditEnv],
+    ...(COMPARE === undefined
+      ? []
+      : [['audit, --compare library', object, { ...auditEnv, LD_AUDIT: resolve(COMPARE) }]]),
     ['LD_AUDIT, la_version only', program, { LD_AUDIT: trivial }],
     ['name directory', object, { LD_LIBRARY_PATH: join(store, 'names') }],
     ['launcher (cald install)', join(dir, 'bin', 'ffmpeg'), { XDG_CACHE_HOME: cache }],
