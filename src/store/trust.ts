@@ -1,11 +1,11 @@
-import { lstatSync, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { StoreError } from '../errors/index.js';
 
 /**
  * The store rule (docs/threat-model.md), the same as native/trust.h checks in the resolver and
- * the launcher: a store is used only when every directory from / down to it, and its objects
- * directories, are owned by the user, by root or by an owner the administrator names in
+ * the launcher: a store is used only when every directory from / down to it, and its own
+ * directories (objects/, objects/sha256/, names/, roots/, tmp/...), are owned by the user, by root or by an owner the administrator names in
  * /etc/cald/store-owners, and no one else can write them. A directory above the store may be
  * sticky and world-writable (/tmp): others cannot rename or remove what is not theirs there.
  */
@@ -52,6 +52,17 @@ function untrusted(store: string, path: string, why: string): StoreError {
   });
 }
 
+/** The store's own directories; none when it cannot be listed (opening it then says why). */
+function subdirectories(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Checks the store at `root` (absolute) and returns its real path; throws STORE_UNTRUSTED naming
  * the directory at fault and why. Directories below it that do not exist yet are skipped.
@@ -66,7 +77,8 @@ export function checkStoreTrust(root: string, options: TrustOptions = {}): strin
     return root; // not there: nothing to trust yet (opening it reports what is missing)
   }
   const parts = real.split(sep).filter((p) => p !== '');
-  const below = ['objects', join('objects', 'sha256')];
+  // Every directory of the store itself (objects/, names/, roots/, tmp/...), and objects/sha256/.
+  const below = [...subdirectories(real), join('objects', 'sha256')];
   const chain = ['/', ...parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`)];
   for (const [i, dir] of chain.entries()) {
     let st: Stats;
