@@ -354,29 +354,35 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
   struct stat st, st2;
   char sig[256], sig2[256];
   uint8_t d[32];
+  unsigned long long me = (unsigned long long)c_uid(1);
+  /*
+   * Fast path, two system calls: lstat the object, look for its signature in the cache. Only for
+   * a file with no write bits: nobody but root (trusted) can then open it for writing without a
+   * chmod, which moves its ctime and so its signature; and an entry is made only when no process
+   * had it open for writing (below). So a matching entry means no writer can have been at work.
+   */
+  int use_cache = cache_ready();
+  if (use_cache && c_lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0 &&
+      t_check(path, &st, me, 0, 0, &pb) == 0 && (signature(sig, hex, &st), cache_hit(sig)))
+    return CACHED;
   /* Open once, check that descriptor: the file it names cannot be swapped for the checks. */
   int fd = c_open(path, O_RDONLY | O_NOCTTY | O_NOFOLLOW, 0);
   if (fd < 0) {
     *why = fd == -ELOOP ? "is a symbolic link, not an object" : errtext(fd);
     return fd == -ENOENT ? MISSING : fd == -ELOOP ? UNTRUSTED : FAILED;
   }
-  if (c_fstat(fd, &st) != 0 || t_check(path, &st, (unsigned long long)c_uid(1), 0, 0, &pb) != 0) {
+  if (c_fstat(fd, &st) != 0 || t_check(path, &st, me, 0, 0, &pb) != 0) {
     *why = pb.why, *hint = pb.hint;
     c_close(fd);
     return UNTRUSTED;
   }
-  int writers = open_for_writing(fd, &st, (uid_t)c_uid(1));
+  int writers = open_for_writing(fd, &st, (uid_t)me); /* the lease, if granted, lasts until close */
   if (writers > 0) {
     *why = "is open for writing by a process, so its bytes could change after any check; close that writer";
     c_close(fd);
     return UNTRUSTED;
   }
-  int use_cache = writers == 0 && cache_ready();
-  signature(sig, hex, &st);
-  if (use_cache && cache_hit(sig)) { /* fast path: open, fstat, two fcntl, lstat, close */
-    c_close(fd);
-    return CACHED;
-  }
+  signature(sig, hex, &st); /* of the file actually hashed */
   long r = hash_fd(fd, d);
   int changed = r == 0 && (c_fstat(fd, &st2) != 0 || (signature(sig2, hex, &st2), !c_eq(sig, sig2)));
   c_close(fd);
@@ -389,7 +395,8 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
   /* A file changed less than a second ago could change again within the same clock tick
      without moving its timestamps: verify it now, but do not vouch for it in the cache yet. */
   long long ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-  if (use_cache && c_now_ns(CLOCK_REALTIME) - ctime_ns >= RACY_NS) cache_put(sig);
+  if (use_cache && writers == 0 && (st.st_mode & 0222) == 0 && c_now_ns(CLOCK_REALTIME) - ctime_ns >= RACY_NS)
+    cache_put(sig);
   return VERIFIED;
 }
 

@@ -224,6 +224,18 @@ describe('finding 2: writes through a shared mapping cannot fool the cache', () 
     );
   });
 
+  test('an object with write bits is verified every time, never cached (a writer could open it unseen)', async () => {
+    const store = storeCopy();
+    chmodSync(objectIn(store), 0o644);
+    const cache = join(fx.dir, `cache-${n++}`);
+    const st = statSync(objectIn(store));
+    await new Promise((r) => setTimeout(r, Math.max(0, st.ctimeMs + 1100 - Date.now())));
+    for (const r of [1, 2].map(() => exec(fx.prog, [], audited(store, { CALD_DEBUG: '1' }, cache)))) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(caldLines(r)[0]!, /\(verified sha256/);
+    }
+  });
+
   test('with no writer the cache is used as before', async () => {
     const store = storeCopy();
     const cache = join(fx.dir, `cache-${n++}`);
