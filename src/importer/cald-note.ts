@@ -22,9 +22,22 @@ export function pathNoteDesc(files: ReadonlyArray<readonly [string, Digest]>): B
   return Buffer.concat(sorted.map(([path, d]) => Buffer.from(`${d.hex}${path}\0`, 'utf8')));
 }
 
+/** The objects a path note names (`cas:sha256:<hex>` each), in order; a damaged entry names none. */
+export function pathNoteRefs(desc: Buffer): string[] {
+  const refs: string[] = [];
+  for (let at = 0; at + 66 <= desc.length; ) {
+    const end = desc.indexOf(0, at + 64);
+    if (end < 0) break;
+    const hex = desc.toString('latin1', at, at + 64);
+    if (/^[0-9a-f]{64}$/.test(hex)) refs.push(`cas:sha256:${hex}`);
+    at = end + 1;
+  }
+  return refs;
+}
+
 /**
- * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names and
- * the interpreter it records. This is what lets the index be rebuilt from the objects alone.
+ * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names, the
+ * interpreter it records and the files its path note names (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
  * Non-ELF objects (and malformed notes) refer to nothing more.
  */
 export function objectRefs(bytes: Buffer): string[] {
@@ -41,5 +54,7 @@ export function objectRefs(bytes: Buffer): string[] {
   } catch {
     // A malformed note names nothing.
   }
+  for (const n of elf.notes)
+    if (n.name === NOTE_OWNER && n.type === NT_CALD_PATHS) refs.push(...pathNoteRefs(n.desc));
   return refs;
 }

@@ -10,6 +10,7 @@ import {
   NT_CALD_INTERP,
   NT_CALD_PATHS,
   pathNoteDesc,
+  pathNoteRefs,
 } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
 import { checkOneGlibc } from './glibc-check.js';
@@ -164,22 +165,18 @@ export async function importClosure(
         desc: interpreterNoteDesc(loader.digest),
       });
     }
-    const withIt = input.roots.filter((r) => !programs.has(r) && done.has(r));
-    if (programs.has(path) && withIt.length > 0) {
-      edits.push({
-        kind: 'setNote',
-        name: CALD_NOTE_OWNER,
-        type: NT_CALD_PATHS,
-        desc: pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const)),
-      });
-    }
+    const withIt = programs.has(path) ? input.roots.filter((r) => !programs.has(r) && done.has(r)) : [];
+    const pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
+    if (withIt.length > 0)
+      edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
     const out = editElf(original, edits).buffer;
     const executable = input.isExecutable(path);
     const names = [...new Set(edits.flatMap((e) => (e.kind === 'replaceNeeded' ? [e.to] : [])))];
-    const refs =
-      loader !== undefined && elf.interp !== undefined
-        ? [...names, `cas:${loader.digest.toString()}`]
-        : names;
+    const refs = [
+      ...names,
+      ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
+      ...pathNoteRefs(pathNote),
+    ];
     const digest = await store.put(out, { executable, refs });
     // The name directory: entries named exactly like the DT_NEEDED strings now in use.
     for (const name of names) store.addName(name);

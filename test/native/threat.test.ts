@@ -14,6 +14,7 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -23,6 +24,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { objectRefs } from '../../src/importer/cald-note.js';
 import { cald } from '../cli/cald.js';
 import {
   auditLib,
@@ -122,6 +124,9 @@ describe('finding 1: the store must not choose what a dlopen by path loads', () 
       .imported;
     const libHex = imported.find((f) => f.path === lib)?.digest.replace('sha256:', '');
     assert.ok(libHex !== undefined, imp.stdout);
+    // The program refers to what its note names, so a gc keeps those files while it keeps the program.
+    const program = imported.find((f) => f.path === fx.dlprog)!.digest.replace('sha256:', '');
+    assert.ok(objectRefs(readFileSync(objectIn(store, program))).includes(`cas:sha256:${libHex}`));
     // The store's owner re-points paths/ at another object: the note still decides.
     const evil = evilLibrary();
     const evilHex = sha256File(evil);
