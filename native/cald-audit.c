@@ -47,11 +47,11 @@
 #include "nolibc.h"
 #include "sha256.h"
 #include "trust.h"
+#include "verify-cache.h"
 
 #define API __attribute__((visibility("default")))
 #define PATH_CAP 4096
 #define ROOT_CAP (PATH_CAP - 128) /* room for "/objects/sha256/<hex>" and cache file names */
-#define RACY_NS 1000000000LL      /* files changed less than 1 s ago are verified, not cached */
 
 /* ---- system calls (nolibc.h): return the result, or -errno */
 static int c_open(const char *p, int fl, int mode) { return (int)sys(SYS_openat, AT_FDCWD, L(p), fl | O_CLOEXEC, mode); }
@@ -62,7 +62,6 @@ static int c_fstat(int fd, struct stat *st) { return (int)sys(SYS_fstat, fd, L(s
 static int c_lstat(const char *p, struct stat *st) {
   return (int)sys(SYS_newfstatat, AT_FDCWD, L(p), L(st), AT_SYMLINK_NOFOLLOW);
 }
-static void c_mkdir(const char *p) { sys(SYS_mkdirat, AT_FDCWD, L(p), 0700, 0); }
 /* The uids never change in an audited process's start-up: asked once (cald_init). */
 static long uid_real, uid_eff;
 static long c_uid(int effective) { return effective ? uid_eff : uid_real; }
@@ -81,20 +80,6 @@ static int c_has(const char *s, char c) {
   for (; *s; s++)
     if (*s == c) return 1;
   return 0;
-}
-/* Concatenates the NULL-terminated list into buf. Returns the length, or -1 if it does not fit. */
-static int cat(char *buf, size_t cap, ...) {
-  va_list ap;
-  size_t n = 0;
-  int ok = 1;
-  va_start(ap, cap);
-  for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
-    for (; *s; s++)
-      if (n + 1 < cap) buf[n++] = *s;
-      else ok = 0;
-  va_end(ap);
-  buf[n] = '\0';
-  return ok ? (int)n : -1;
 }
 #define SAY(...) say(__VA_ARGS__, (const char *)NULL)
 /* One line on stderr, in a single write() so lines from several processes do not mix. */
@@ -181,36 +166,10 @@ __attribute__((constructor)) static void cald_init(int argc, char **argv, char *
 /* $HOME, or the home field of our uid's line in /etc/passwd (there is no NSS here); in
    secure-execution mode always the effective user's. */
 static const char *home_dir(void) {
-  static char home[ROOT_CAP];
-  static char buf[8192];
+  static char home[VC_CAP];
   const char *h = env_abs("HOME");
   if (h != NULL || home[0] != '\0') return h != NULL ? h : home;
-  char uidbuf[24];
-  const char *uid = num(uidbuf, (unsigned long long)c_uid(secure), 1);
-  int fd = c_open("/etc/passwd", O_RDONLY, 0);
-  if (fd < 0) return NULL;
-  size_t have = 0;
-  for (int eof = 0; !eof && home[0] == '\0';) {
-    long r = c_read(fd, buf + have, sizeof buf - 1 - have);
-    if (r <= 0) eof = 1, buf[have++] = '\n';
-    else have += (size_t)r;
-    size_t start = 0;
-    for (size_t i = 0; i < have && home[0] == '\0'; i++) {
-      if (buf[i] != '\n') continue;
-      buf[i] = '\0'; /* name:pw:uid:gid:gecos:home:shell */
-      char *f[7] = {buf + start}, *p = buf + start;
-      int k = 1;
-      for (; *p && k < 7; p++)
-        if (*p == ':') *p = '\0', f[k++] = p + 1;
-      if (k == 7 && c_eq(f[2], uid) && f[5][0] == '/') cat(home, sizeof home, f[5], NULL);
-      start = i + 1;
-    }
-    for (size_t i = start; i < have; i++) buf[i - start] = buf[i]; /* keep the partial line */
-    have -= start;
-    if (have >= sizeof buf - 1) have = 0; /* an overlong line: skip it */
-  }
-  c_close(fd);
-  return home[0] != '\0' ? home : NULL;
+  return passwd_home((unsigned long long)c_uid(secure), home);
 }
 
 /* ---- the store: CALD_STORE, else $XDG_DATA_HOME/cald/store, else ~/.local/share/cald/store */
@@ -254,71 +213,25 @@ static int store_ready(void) {
   return 1;
 }
 
-/* ---- the verification cache: <XDG_CACHE_HOME or ~/.cache>/cald/verified/<hex> */
+/* ---- the verification cache (verify-cache.h): <XDG_CACHE_HOME or ~/.cache>/cald/verified/ */
 static int cache_state; /* 0: not set up yet, 1: cache_dir usable, -1: hash every time */
-static char cache_dir[ROOT_CAP];
-
-/* Ours alone: a directory owned by us that nobody else can write, under directories only we or root can write. */
-static int dir_is_private(const char *dir, char real[TRUST_PATH_CAP]) {
-  struct stat st;
-  struct trust_problem pb;
-  unsigned long long me = (unsigned long long)c_uid(1);
-  return real_dir(dir, real, &pb) == 0 && c_lstat(real, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me &&
-         (st.st_mode & 022) == 0 && path_trusted(real, NULL, me, &pb) == 0;
-}
+static char cache_dir[VC_CAP];
 
 static int cache_ready(void) {
   if (cache_state != 0) return cache_state > 0;
   cache_state = -1;
   if (secure) return 0; /* the invoking user controls the environment: trust no cache */
-  const char *base = env_abs("XDG_CACHE_HOME"), *h = NULL;
-  char top[ROOT_CAP], parent[ROOT_CAP], dir[ROOT_CAP], real[TRUST_PATH_CAP];
-  if (base == NULL && (h = home_dir()) == NULL) return 0;
-  if ((base ? cat(top, sizeof top, base, NULL) : cat(top, sizeof top, h, "/.cache", NULL)) < 0 ||
-      cat(parent, sizeof parent, top, "/cald", NULL) < 0 || cat(dir, sizeof dir, parent, "/verified", NULL) < 0)
+  const char *base = env_abs("XDG_CACHE_HOME");
+  const char *why = vc_open(base, base != NULL ? NULL : home_dir(), (unsigned long long)c_uid(1), cache_dir);
+  if (why != NULL) {
+    if (debug) SAY("cald: verification cache ", why, "; hashing every time");
     return 0;
-  if (!dir_is_private(dir, real)) {
-    c_mkdir(top), c_mkdir(parent), c_mkdir(dir);
-    if (!dir_is_private(dir, real)) {
-      if (debug) SAY("cald: verification cache ", dir, " unusable (missing, not ours, or it or a directory above it"
-                     " writable by others); hashing every time");
-      return 0;
-    }
   }
-  if (cat(cache_dir, sizeof cache_dir, real, NULL) < 0) return 0;
   cache_state = 1;
   return 1;
 }
-
-/*
- * A cache entry is an empty file whose *name* is the stat signature of a file that hashed to hex:
- *   <hex>-<st_dev>-<st_ino>-<st_size>-<mtime s.ns>-<ctime s.ns>
- * so checking it costs one lstat, and creating it (O_EXCL) is atomic with nothing to tear.
- */
-static void signature(char out[256], const char *hex, const struct stat *st) {
-  char a[24], b[24], c[24], d[24], e[24], f[24], g[24];
-  cat(out, 256, hex, "-", num(a, st->st_dev, 1), "-", num(b, st->st_ino, 1), "-",
-      num(c, (unsigned long long)st->st_size, 1), "-", num(d, (unsigned long long)st->st_mtim.tv_sec, 1), ".",
-      num(e, (unsigned long long)st->st_mtim.tv_nsec, 9), "-", num(f, (unsigned long long)st->st_ctim.tv_sec, 1),
-      ".", num(g, (unsigned long long)st->st_ctim.tv_nsec, 9), NULL);
-}
-
-/* Does the cache say this exact file (same inode, size, mtime and ctime) had this hash? */
-static int cache_hit(const char *sig) {
-  char path[PATH_CAP];
-  struct stat st;
-  return cat(path, sizeof path, cache_dir, "/", sig, NULL) > 0 && c_lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-         st.st_uid == (uid_t)c_uid(1);
-}
-
-/* Records a verified signature; a failure only costs a re-hash next time. */
-static void cache_put(const char *sig) {
-  char path[PATH_CAP];
-  int fd = cat(path, sizeof path, cache_dir, "/", sig, NULL) > 0
-               ? c_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)
-               : -1;
-  if (fd >= 0) c_close(fd);
-}
+static int cache_hit(const char *sig) { return vc_hit(cache_dir, sig, (unsigned long long)c_uid(1)); }
+static void cache_put(const char *sig) { vc_put(cache_dir, sig); }
 
 /* ---- verification */
 enum outcome { VERIFIED, CACHED, MISSING, MISMATCH, UNTRUSTED, FAILED };
@@ -363,7 +276,7 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
    */
   int use_cache = cache_ready();
   if (use_cache && c_lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0 &&
-      t_check(path, &st, me, 0, 0, &pb) == 0 && (signature(sig, hex, &st), cache_hit(sig)))
+      t_check(path, &st, me, 0, 0, &pb) == 0 && (vc_signature(sig, hex, &st), cache_hit(sig)))
     return CACHED;
   /* Open once, check that descriptor: the file it names cannot be swapped for the checks. */
   int fd = c_open(path, O_RDONLY | O_NOCTTY | O_NOFOLLOW, 0);
@@ -382,9 +295,9 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
     c_close(fd);
     return UNTRUSTED;
   }
-  signature(sig, hex, &st); /* of the file actually hashed */
+  vc_signature(sig, hex, &st); /* of the file actually hashed */
   long r = hash_fd(fd, d);
-  int changed = r == 0 && (c_fstat(fd, &st2) != 0 || (signature(sig2, hex, &st2), !c_eq(sig, sig2)));
+  int changed = r == 0 && (c_fstat(fd, &st2) != 0 || (vc_signature(sig2, hex, &st2), !c_eq(sig, sig2)));
   c_close(fd);
   if (r != 0 || changed) {
     *why = r != 0 ? errtext(r) : "the file changed while it was being hashed";
@@ -392,11 +305,7 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
   }
   sha256_hex(d, actual);
   if (!c_eq(actual, hex)) return MISMATCH;
-  /* A file changed less than a second ago could change again within the same clock tick
-     without moving its timestamps: verify it now, but do not vouch for it in the cache yet. */
-  long long ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-  if (use_cache && writers == 0 && (st.st_mode & 0222) == 0 && c_now_ns(CLOCK_REALTIME) - ctime_ns >= RACY_NS)
-    cache_put(sig);
+  if (use_cache && writers == 0 && vc_may_enter(&st)) cache_put(sig);
   return VERIFIED;
 }
 

@@ -44,6 +44,7 @@
 #include "nolibc.h"
 #include "sha256.h"
 #include "trust.h"
+#include "verify-cache.h"
 
 #define SLOT_HEADER 32
 #define SLOT(name, size)                                                                        \
@@ -219,16 +220,32 @@ static int digest_file(const char *path, char out[72]) {
   return r;
 }
 
+/* The verification cache the audit resolver uses (verify-cache.h), found from the environment. */
+static const char *cache_dir(char **envp) {
+  static char dir[VC_CAP], home[VC_CAP];
+  static int state; /* 0: not looked for, 1: dir usable, -1: none */
+  if (state != 0) return state > 0 ? dir : NULL;
+  const char *base = NULL, *h = NULL, *v;
+  for (size_t i = 0; envp[i]; i++)
+    if ((v = after(envp[i], "XDG_CACHE_HOME=")) && v[0] == '/' && !base) base = v;
+    else if ((v = after(envp[i], "HOME=")) && v[0] == '/' && !h) h = v;
+  if (base == NULL && h == NULL) h = passwd_home((unsigned long long)sys(SYS_getuid, 0, 0, 0, 0), home);
+  state = vc_open(base, h, (unsigned long long)sys(SYS_geteuid, 0, 0, 0, 0), dir) == NULL ? 1 : -1;
+  return state > 0 ? dir : NULL;
+}
+
 /*
  * Opens a store object once and checks that descriptor: a regular file that only its owner (you
- * or root) can write, that no process has open for writing, whose sha256 is hex. Returns the
- * descriptor (close-on-exec) to execute, or after one line naming the file and the reason -2
- * when it does not exist, -1 otherwise.
+ * or root) can write, whose sha256 is hex: vouched for by the verification cache (no write bits,
+ * same signature), else hashed while no process has it open for writing. Returns the descriptor
+ * (close-on-exec) to execute, or after one line naming the file and the reason -2 when it does
+ * not exist, -1 otherwise.
  */
-static int open_verified(const char *path, const char *hex, const char *what) {
+static int open_verified(const char *path, const char *hex, const char *what, char **envp) {
   static struct trust_problem pb;
   struct stat st;
-  char have[65];
+  char have[65], sig[256];
+  unsigned long long me = (unsigned long long)sys(SYS_geteuid, 0, 0, 0, 0);
   int fd = (int)sys(SYS_openat, AT_FDCWD, L(path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
   if (fd < 0) {
     char buf[40];
@@ -236,16 +253,23 @@ static int open_verified(const char *path, const char *hex, const char *what) {
         fd == -ENOENT ? " (is the store the one the program was installed from?)" : "");
     return fd == -ENOENT ? -2 : -1;
   }
-  const char *why = NULL, *hint = "";
-  if (sys(SYS_fstat, fd, L(&st), 0, 0) != 0 || t_check(path, &st, (unsigned long long)sys(SYS_geteuid, 0, 0, 0, 0), 0, 0, &pb) != 0)
+  const char *why = NULL, *hint = "", *cache = NULL;
+  int writers = -1;
+  if (sys(SYS_fstat, fd, L(&st), 0, 0) != 0 || t_check(path, &st, me, 0, 0, &pb) != 0)
     why = pb.why, hint = pb.hint;
-  else if (open_for_writing(fd, &st, (uid_t)sys(SYS_geteuid, 0, 0, 0, 0)) > 0)
+  else if ((st.st_mode & 0222) == 0 && (cache = cache_dir(envp)) != NULL &&
+           (vc_signature(sig, hex, &st), vc_hit(cache, sig, me)))
+    return fd;
+  else if ((writers = open_for_writing(fd, &st, (uid_t)me)) > 0)
     why = "is open for writing by a process, so its bytes could change after the check", hint = "; close that writer";
   else if (hash_fd(fd, have) != 0)
     why = "cannot be read";
   else if (!c_eq(have, hex))
     why = "has another sha256 than its name (changed or corrupted)", hint = "; delete it and import the program again";
-  if (why == NULL) return fd;
+  if (why == NULL) {
+    if (cache != NULL && writers == 0 && vc_may_enter(&st)) vc_put(cache, sig);
+    return fd;
+  }
   c_close(fd);
   SAY("refusing to run ", what, " ", path, ": it ", why, hint);
   return -1;
@@ -386,7 +410,7 @@ static int run(struct plan *pl, char **envp) {
   *put(loader + dir_len, hex) = '\0';
   int stored = pl->use_stored_loader || (*pl->interp && !host_loader_matches(pl->interp, pl->interp_digest, pl->debug));
 
-  int fd = open_verified(program, colon + 1, "the program");
+  int fd = open_verified(program, colon + 1, "the program", envp);
   if (fd < 0) return fd == -2 ? 127 : 126;
   const char *ran = program;
   char *args[(size_t)pl->nargs + 5];
@@ -402,7 +426,7 @@ static int run(struct plan *pl, char **envp) {
       SAY("host loader ", pl->interp, " is not ", pl->interp_digest,
           " (the program's interpreter note); running the stored loader ", loader, " explicitly");
     }
-    if ((fd = open_verified(loader, hex, "the stored loader")) < 0) return fd == -2 ? 127 : 126;
+    if ((fd = open_verified(loader, hex, "the stored loader", envp)) < 0) return fd == -2 ? 127 : 126;
     ran = loader;
     args[a++] = loader;
     args[a++] = "--argv0";

@@ -5,7 +5,16 @@
 // legitimate run beside it still works.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { prepareRun } from '../../src/api/run.js';
@@ -58,6 +67,25 @@ test('finding 3: the launcher refuses a changed program object, naming it', () =
     `cald-launch: refusing to run the program ${bad.object}: it has another sha256 than its name (changed or corrupted); delete it and import the program again\n`,
   );
   assert.equal(r.stdout, '');
+});
+
+test("finding 3: the launcher verifies through the resolver's cache: an entry once hashed, used while unchanged", async () => {
+  const cache = join(f.dir, `cache-${n++}`);
+  const st = statSync(f.object);
+  await new Promise((r) => setTimeout(r, Math.max(0, st.ctimeMs + 1100 - Date.now())));
+  const first = launch(join(bin, f.name), ['x'], { XDG_CACHE_HOME: cache });
+  assert.equal(first.status, 0, first.stderr);
+  const entries = readdirSync(join(cache, 'cald', 'verified'));
+  const sig = `${f.digest.hex}-${st.dev}-${st.ino}-${st.size}-`;
+  assert.ok(
+    entries.some((e) => e.startsWith(sig)),
+    `no entry ${sig}… in ${entries.join(' ')}`,
+  );
+  // The entry vouches for the object only while its signature holds: a changed copy is hashed.
+  const bad = changedCopy(f.object);
+  const r = launch(launcherWith({ store: bad.store }), ['x'], { XDG_CACHE_HOME: cache });
+  assert.equal(r.status, 126);
+  assert.match(r.stderr, /it has another sha256 than its name/);
 });
 
 test('finding 3: an inherited CALD_STORE does not choose the store of an installed launcher', () => {
