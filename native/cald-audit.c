@@ -440,7 +440,7 @@ static char *map_path(const char *name) {
       for (const char *c = "cas:sha256:"; *c; c++) *p++ = *c;
       for (int i = 0; i < 64; i++) *p++ = hex[i];
       *p = '\0';
-      if (debug) SAY("cald: ", name, " is imported as ", cas, " (the program's path note)");
+      if (debug) SAY("cald: ", name, " is imported as ", cas); /* from the program's path note */
       return resolve(cas);
     }
     at += 64 + len + 1;
