@@ -9,32 +9,19 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import {
-  auditLib,
-  buildFixture,
-  caldLines,
-  exec,
-  type Fixture,
-  minimalEnv,
-  requireBuilt,
-} from './fixture.js';
+import { describe, test } from 'node:test';
+import { auditLib, caldLines, exec, type Fixture, minimalEnv, setUpFixture } from './fixture.js';
 
 let fx: Fixture;
 let n = 0;
 
-before(() => {
-  requireBuilt();
-  fx = buildFixture();
-});
-after(() => {
-  if (fx) rmSync(fx.dir, { recursive: true, force: true });
+setUpFixture((f) => {
+  fx = f;
 });
 
 const env = (extra: Record<string, string> = {}, cache?: string) => minimalEnv(fx, extra, cache);

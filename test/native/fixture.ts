@@ -11,11 +11,13 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { repoPath } from '../helpers/paths.js';
 
 export const auditLib = repoPath('native', 'build', 'libcald-audit.so');
@@ -69,6 +71,21 @@ export function minimalEnv(
 /** The lines cald printed on stderr. */
 export function caldLines(r: Result): string[] {
   return r.stderr.split('\n').filter((l) => l.startsWith('cald:'));
+}
+
+/**
+ * Builds the fixture before a test file's tests (handing it to `use`) and removes it after them.
+ */
+export function setUpFixture(use: (f: Fixture) => void): void {
+  let built: Fixture | undefined;
+  before(() => {
+    requireBuilt();
+    built = buildFixture();
+    use(built);
+  });
+  after(() => {
+    if (built) rmSync(built.dir, { recursive: true, force: true });
+  });
 }
 
 export function requireBuilt(): void {

@@ -16,26 +16,24 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { objectRefs } from '../../src/importer/cald-note.js';
 import { cald } from '../cli/cald.js';
 import {
   auditLib,
-  buildFixture,
   caldLines,
   exec,
   type Fixture,
   minimalEnv,
   mustRun,
   type Result,
-  requireBuilt,
+  setUpFixture,
   sha256File,
 } from './fixture.js';
 
@@ -52,13 +50,9 @@ function whyNoOtherUser(): string | null {
 }
 const noOtherUser = whyNoOtherUser();
 
-before(() => {
-  requireBuilt();
-  fx = buildFixture();
-  chmodSync(fx.dir, 0o755); // nobody must reach the stores the tests build below it
-});
-after(() => {
-  if (fx) rmSync(fx.dir, { recursive: true, force: true });
+setUpFixture((f) => {
+  fx = f;
+  chmodSync(f.dir, 0o755); // nobody must reach the stores the tests build below it
 });
 
 const env = (extra: Record<string, string> = {}, cache?: string) => minimalEnv(fx, extra, cache);
@@ -139,10 +133,7 @@ describe('finding 1: the store must not choose what a dlopen by path loads', () 
       env: { ...env(), CALD_DEBUG: '1' },
     });
     assert.equal(r.stdout, 'hello from libgreet, pinned\n', r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(`^cald: ${lib} is imported as cas:sha256:${libHex}$`, 'm'),
-    );
+    assert.match(r.stderr, new RegExp(`^cald: ${lib} is imported as cas:sha256:${libHex}$`, 'm'));
   });
 
   test('a relative CALD_STORE is refused with one line', () => {
