@@ -1,11 +1,11 @@
 // Start-up of a big closure: `ffmpeg -version` (215 libraries) stock vs each way of running it by
-// content, side by side in one run, with ratios to stock. The small-program comparison is
-// bench/startup.mjs.
+// content, side by side in one run (runs interleaved), with ratios to stock. The small-program
+// comparison is bench/startup.mjs.
 //
-//   npm run build && node bench/startup-ffmpeg.mjs [--runs 100] [--rounds 3]
+//   npm run build && node bench/startup-ffmpeg.mjs [--runs 100] [--rounds 3] [--warmup 5] [--compare LIB]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const opt = (name, dflt) => {
@@ -14,15 +14,62 @@ const opt = (name, dflt) => {
 };
 const RUNS = Number(opt('--runs', 100));
 const ROUNDS = Number(opt('--rounds', 3));
+const WARMUP = Number(opt('--warmup', 5));
+// Another build of libcald-audit.so to run beside this one (e.g. the previous commit's).
+const COMPARE = opt('--compare', undefined);
 const repo = resolve(new URL('..', import.meta.url).pathname);
 const cald = join(repo, 'bin/cald.js');
 const native = process.env.CALD_NATIVE_DIR || join(repo, 'native/build');
 const program = '/usr/bin/ffmpeg';
 
-if (spawnSync('sh', ['-c', 'command -v hyperfine']).status !== 0) {
-  console.error('startup-ffmpeg: needs hyperfine (apt-get install hyperfine)');
-  process.exit(1);
-}
+const HARNESS = `#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+/* harness WARMUP RUNS -- VAR=V... FILE ARGS... -- ...: prints "mode wall_us cpu_us" per measured run */
+int main(int argc, char **argv) {
+  int warm = atoi(argv[1]), runs = atoi(argv[2]), n = 0;
+  char **start[64];
+  for (int i = 3; i < argc && n < 64; i++)
+    if (strcmp(argv[i], "--") == 0) argv[i] = NULL, start[n++] = argv + i + 1;
+  for (int r = 0; r < warm + runs; r++)
+    for (int k = 0; k < n; k++) {
+      int m = (r + k) % n;
+      char **env = start[m], **file = env;
+      while (*file && strchr(*file, '=')) file++;
+      char *saved = *file;
+      *file = NULL; /* env ends where the program starts */
+      struct timespec a, b;
+      clock_gettime(CLOCK_MONOTONIC, &a);
+      pid_t pid = fork();
+      if (pid == 0) {
+        int null = open("/dev/null", 1);
+        dup2(null, 1), dup2(null, 2);
+        *file = saved;
+        char *e[64];
+        int ne = 0;
+        for (char **p = env; p < file && ne < 63; p++) e[ne++] = *p;
+        e[ne] = NULL;
+        execve(saved, file, e);
+        _exit(127);
+      }
+      int st;
+      struct rusage ru;
+      wait4(pid, &st, 0, &ru);
+      clock_gettime(CLOCK_MONOTONIC, &b);
+      *file = saved;
+      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "mode %d failed\\n", m); return 1; }
+      double wall = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
+      double cpu = ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
+      if (r >= warm) printf("%d %.0f %.0f\\n", m, wall, cpu);
+    }
+  return 0;
+}`;
+
 const dir = mkdtempSync(join(tmpdir(), 'cald-startup-ffmpeg-'));
 try {
   const store = join(dir, 'store');
@@ -47,51 +94,66 @@ try {
     '-c',
     `printf '#include <link.h>\\nunsigned int la_version(unsigned int v) { return v; }\\n' | cc -shared -fPIC -O2 -x c -o ${trivial} -`,
   ]);
-  const audit = `LD_AUDIT=${join(native, 'libcald-audit.so')} CALD_STORE=${store} XDG_CACHE_HOME=${join(dir, 'cache')}`;
+  const cache = join(dir, 'cache');
+  const auditEnv = { LD_AUDIT: join(native, 'libcald-audit.so'), CALD_STORE: store, XDG_CACHE_HOME: cache };
   const modes = [
-    ['stock', `${program} -version`],
-    ['audit (eval "$(cald env)")', `env ${audit} ${object} -version`],
-    ['LD_AUDIT, la_version only', `env LD_AUDIT=${trivial} ${program} -version`],
-    ['name directory', `env LD_LIBRARY_PATH=${join(store, 'names')} ${object} -version`],
-    [
-      'launcher (cald install)',
-      `env CALD_STORE=${store} XDG_CACHE_HOME=${join(dir, 'cache')} ${join(dir, 'bin', 'ffmpeg')} -version`,
-    ],
+    ['stock', program, {}],
+    ['audit (eval "$(cald env)")', object, auditEnv],
+    ...(COMPARE === undefined
+      ? []
+      : [['audit, --compare library', object, { ...auditEnv, LD_AUDIT: resolve(COMPARE) }]]),
+    ['LD_AUDIT, la_version only', program, { LD_AUDIT: trivial }],
+    ['name directory', object, { LD_LIBRARY_PATH: join(store, 'names') }],
+    ['launcher (cald install)', join(dir, 'bin', 'ffmpeg'), { XDG_CACHE_HOME: cache }],
+    // What starting any process costs from here: subtracted from every line.
+    ['(/bin/true, subtracted)', '/bin/true', {}],
   ];
-  // Warm the verification cache and check every way works.
-  for (const [name, cmd] of modes) {
-    const r = spawnSync('sh', ['-c', `${cmd} >/dev/null`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+  const base = [`PATH=${process.env.PATH}`, `HOME=${process.env.HOME ?? dir}`, 'LC_ALL=C'];
+  // A small C harness forks and execs the modes in turn (a rotating order, so load from other
+  // work on the machine falls on every mode alike) and reports each run's wall time and the
+  // child's CPU time (user + system, from wait4), which other load disturbs far less.
+  const harness = join(dir, 'harness');
+  execFileSync('sh', ['-c', `cc -O2 -x c -o ${harness} - <<'EOF'\n${HARNESS}\nEOF`]);
+  const args = [String(WARMUP), String(RUNS * ROUNDS)];
+  for (const [, file, extra] of modes) {
+    const vars = [...base, ...Object.entries(extra).map(([k, v]) => `${k}=${v}`)];
+    args.push('--', ...vars, file, ...(file === '/bin/true' ? [] : ['-version']));
   }
-  // `env` is on every line but stock's: measure it alone so it can be subtracted fairly.
-  modes.push(['(env true, subtracted from the env lines)', 'env true']);
-  const medians = new Map(modes.map(([n]) => [n, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const out = join(dir, `round-${round}.json`);
-    execFileSync(
-      'hyperfine',
-      ['-N', '--warmup', '10', '--runs', String(RUNS), '--export-json', out, ...modes.map(([, c]) => c)],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const results = JSON.parse(execFileSync('cat', [out], { encoding: 'utf8' })).results;
-    for (const [i, r] of results.entries()) medians.get(modes[i][0]).push(r.median * 1e6);
+  const lines = execFileSync(harness, args, { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .trim()
+    .split('\n');
+  const wall = modes.map(() => []);
+  const cpu = modes.map(() => []);
+  for (const l of lines) {
+    const [j, w, c] = l.split(' ').map(Number);
+    wall[j].push(w);
+    cpu[j].push(c);
   }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const envCost = med(medians.get('(env true, subtracted from the env lines)'));
-  const stock = med(medians.get('stock'));
+  const med = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const last = modes.length - 1;
+  const netWall = wall.map((t) => med(t) - med(wall[last]));
+  const netCpu = cpu.map((t) => med(t) - med(cpu[last]));
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(
-    `ffmpeg -version: ${report.objects} objects; hyperfine -N, ${RUNS} runs x ${ROUNDS} rounds, median of round medians`,
+    `ffmpeg -version: ${report.objects} objects; ${RUNS * ROUNDS} interleaved runs per way, medians; load average ${load} (${cpus().length} CPUs)`,
   );
-  for (const [name, cmd] of modes.slice(0, -1)) {
-    const raw = med(medians.get(name));
-    const net = cmd.startsWith('env ') ? raw - envCost : raw;
+  console.log(
+    `${'way'.padEnd(28)} ${'wall'.padStart(9)} ${'ratio'.padStart(7)} ${'CPU'.padStart(9)} ${'ratio'.padStart(7)}   command`,
+  );
+  for (const [j, [name, file, extra]] of modes.slice(0, -1).entries()) {
+    const vars = Object.entries(extra)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     console.log(
-      `${name.padEnd(28)} ${net.toFixed(0).padStart(7)} us  ${(net / stock).toFixed(3)}x   ${cmd.slice(0, 90)}`,
+      `${name.padEnd(28)} ${netWall[j].toFixed(0).padStart(6)} us ${(netWall[j] / netWall[0]).toFixed(3).padStart(6)}x ${netCpu[j].toFixed(0).padStart(6)} us ${(netCpu[j] / netCpu[0]).toFixed(3).padStart(6)}x   ${`${vars} ${file} -version`.trim().slice(0, 100)}`,
     );
   }
-  console.log(`(env itself: ${envCost.toFixed(0)} us, subtracted from the lines run through env)`);
+  console.log(
+    `(/bin/true: ${med(wall[last]).toFixed(0)} us wall, ${med(cpu[last]).toFixed(0)} us CPU, subtracted from every line)`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -9,20 +9,22 @@
  *     cas:sha256:<64 lowercase hex>[?name=<original needed name>]
  *
  * is answered with <store>/objects/sha256/<hex> after checking that the file's
- * sha256 is <hex> (or that a per-user cache proves this very file was checked);
- * every other name is returned untouched. A malformed name, a missing object or a
+ * sha256 is <hex> (or that a per-user cache proves this very file was checked),
+ * and only from a store that no one but its owner (the user or root) can write
+ * (trust.h, docs/threat-model.md); every other name is returned untouched. A malformed name, a missing object or a
  * changed object makes one line on stderr and a NULL return: the load fails
  * (exit 127 at start-up, an error from dlopen). Nothing else is ever loaded in
  * its place unless CALD_FALLBACK=hint asks for the hint name to be searched.
  *
  * Environment (all optional; see docs/resolver.md):
- *   CALD_STORE      store root; default $XDG_DATA_HOME/cald/store, then
+ *   CALD_STORE      store root, an absolute path; default $XDG_DATA_HOME/cald/store, then
  *                   $HOME/.local/share/cald/store (HOME from /etc/passwd if unset)
  *   XDG_CACHE_HOME  verification cache in <it>/cald/verified, default ~/.cache/...
  *   CALD_DEBUG=1    one line per resolution on stderr
  *   CALD_FALLBACK=hint  missing or changed object: search the ?name= hint instead
  *   CALD_STRIP_ENV=1    remove LD_AUDIT from the environment before main()
- * In secure-execution mode (setuid programs) the cache and the fallback are off.
+ * In secure-execution mode (AT_SECURE: setuid, setgid or capabilities) the environment is
+ * ignored entirely: the store is the effective user's default one, cache and fallback are off.
  *
  * No C library: an audit library lives in its own link-map namespace, and linking
  * libc would load and initialise a second copy of it in every audited process
@@ -44,11 +46,12 @@
 #endif
 #include "nolibc.h"
 #include "sha256.h"
+#include "trust.h"
+#include "verify-cache.h"
 
 #define API __attribute__((visibility("default")))
 #define PATH_CAP 4096
 #define ROOT_CAP (PATH_CAP - 128) /* room for "/objects/sha256/<hex>" and cache file names */
-#define RACY_NS 1000000000LL      /* files changed less than 1 s ago are verified, not cached */
 
 /* ---- system calls (nolibc.h): return the result, or -errno */
 static int c_open(const char *p, int fl, int mode) { return (int)sys(SYS_openat, AT_FDCWD, L(p), fl | O_CLOEXEC, mode); }
@@ -59,8 +62,9 @@ static int c_fstat(int fd, struct stat *st) { return (int)sys(SYS_fstat, fd, L(s
 static int c_lstat(const char *p, struct stat *st) {
   return (int)sys(SYS_newfstatat, AT_FDCWD, L(p), L(st), AT_SYMLINK_NOFOLLOW);
 }
-static void c_mkdir(const char *p) { sys(SYS_mkdirat, AT_FDCWD, L(p), 0700, 0); }
-static long c_uid(int effective) { return sys(effective ? SYS_geteuid : SYS_getuid, 0, 0, 0, 0); }
+/* The uids never change in an audited process's start-up: asked once (cald_init). */
+static long uid_real, uid_eff;
+static long c_uid(int effective) { return effective ? uid_eff : uid_real; }
 static long long c_now_ns(int clock) {
   struct timespec t = {0, 0};
   sys(SYS_clock_gettime, clock, L(&t), 0, 0);
@@ -76,20 +80,6 @@ static int c_has(const char *s, char c) {
   for (; *s; s++)
     if (*s == c) return 1;
   return 0;
-}
-/* Concatenates the NULL-terminated list into buf. Returns the length, or -1 if it does not fit. */
-static int cat(char *buf, size_t cap, ...) {
-  va_list ap;
-  size_t n = 0;
-  int ok = 1;
-  va_start(ap, cap);
-  for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
-    for (; *s; s++)
-      if (n + 1 < cap) buf[n++] = *s;
-      else ok = 0;
-  va_end(ap);
-  buf[n] = '\0';
-  return ok ? (int)n : -1;
 }
 #define SAY(...) say(__VA_ARGS__, (const char *)NULL)
 /* One line on stderr, in a single write() so lines from several processes do not mix. */
@@ -110,6 +100,7 @@ static char **environ_;
 static int secure, debug, fallback_hint;
 
 static const char *env(const char *name) {
+  if (secure) return NULL; /* the invoking user chose the environment */
   size_t n = c_len(name);
   for (char **e = environ_; e != NULL && *e != NULL; e++)
     if (c_starts(*e, name) && (*e)[n] == '=') return *e + n + 1;
@@ -125,146 +116,125 @@ static const char *env_abs(const char *name) {
   return v != NULL && v[0] == '/' ? v : NULL;
 }
 
+/*
+ * Secure-execution mode, from the kernel's auxiliary vector: /proc/self/auxv when it can be read,
+ * else the copy on the stack. The stack copy follows the initial environment, but ld.so removes
+ * unsafe variables in secure mode by shifting the array down, which leaves NULL words between
+ * the environment's new end and the vector: those are skipped (no auxv entry has type 0 first).
+ * Also fills the main program's program headers (AT_PHDR, AT_PHNUM) for main_notes().
+ */
+static unsigned long at_phdr, at_phnum;
+
+static void read_auxv(char **envp) {
+  static ElfW(auxv_t) buf[64];
+  ElfW(auxv_t) *a = NULL;
+  int fd = c_open("/proc/self/auxv", O_RDONLY, 0);
+  if (fd >= 0) {
+    long n = c_read(fd, buf, sizeof buf - sizeof *buf);
+    c_close(fd);
+    if (n > 0) a = buf, buf[n / sizeof *buf].a_type = AT_NULL;
+  }
+  if (a == NULL && envp != NULL) {
+    char **e = envp;
+    while (*e) e++;
+    while (*e == NULL) e++; /* the NULLs left by removed variables, then the vector */
+    a = (ElfW(auxv_t) *)e;
+  }
+  if (a == NULL) {
+    secure = 1; /* cannot tell: assume the worst */
+    return;
+  }
+  for (; a->a_type != AT_NULL; a++) {
+    if (a->a_type == AT_SECURE && a->a_un.a_val) secure = 1;
+    else if (a->a_type == AT_PHDR) at_phdr = a->a_un.a_val;
+    else if (a->a_type == AT_PHNUM) at_phnum = a->a_un.a_val;
+  }
+}
+
 /* glibc runs an audit library's constructors (with argc, argv, envp) before calling la_version. */
 __attribute__((constructor)) static void cald_init(int argc, char **argv, char **envp) {
   (void)argc, (void)argv;
-  environ_ = envp;
-  secure = c_uid(0) != c_uid(1);
-  if (envp != NULL) { /* the auxiliary vector follows the initial environment on the stack */
-    char **e = envp;
-    while (*e) e++;
-    for (ElfW(auxv_t) *a = (ElfW(auxv_t) *)(e + 1); a->a_type != AT_NULL; a++)
-      if (a->a_type == AT_SECURE && a->a_un.a_val) secure = 1;
-  }
+  uid_real = sys(SYS_getuid, 0, 0, 0, 0), uid_eff = sys(SYS_geteuid, 0, 0, 0, 0);
+  secure = c_uid(0) != c_uid(1) || sys(SYS_getgid, 0, 0, 0, 0) != sys(SYS_getegid, 0, 0, 0, 0);
+  read_auxv(envp);
+  environ_ = envp; /* env() reads nothing in secure mode */
   debug = env_is("CALD_DEBUG", "1");
-  fallback_hint = !secure && env_is("CALD_FALLBACK", "hint");
+  fallback_hint = env_is("CALD_FALLBACK", "hint");
   sha256_select(0);
 }
 
-/* $HOME, or the home field of our uid's line in /etc/passwd (there is no NSS here). */
+/* $HOME, or the home field of our uid's line in /etc/passwd (there is no NSS here); in
+   secure-execution mode always the effective user's. */
 static const char *home_dir(void) {
-  static char home[ROOT_CAP];
-  static char buf[8192];
+  static char home[VC_CAP];
   const char *h = env_abs("HOME");
   if (h != NULL || home[0] != '\0') return h != NULL ? h : home;
-  char uidbuf[24];
-  const char *uid = num(uidbuf, (unsigned long long)c_uid(0), 1);
-  int fd = c_open("/etc/passwd", O_RDONLY, 0);
-  if (fd < 0) return NULL;
-  size_t have = 0;
-  for (int eof = 0; !eof && home[0] == '\0';) {
-    long r = c_read(fd, buf + have, sizeof buf - 1 - have);
-    if (r <= 0) eof = 1, buf[have++] = '\n';
-    else have += (size_t)r;
-    size_t start = 0;
-    for (size_t i = 0; i < have && home[0] == '\0'; i++) {
-      if (buf[i] != '\n') continue;
-      buf[i] = '\0'; /* name:pw:uid:gid:gecos:home:shell */
-      char *f[7] = {buf + start}, *p = buf + start;
-      int k = 1;
-      for (; *p && k < 7; p++)
-        if (*p == ':') *p = '\0', f[k++] = p + 1;
-      if (k == 7 && c_eq(f[2], uid) && f[5][0] == '/') cat(home, sizeof home, f[5], NULL);
-      start = i + 1;
-    }
-    for (size_t i = start; i < have; i++) buf[i - start] = buf[i]; /* keep the partial line */
-    have -= start;
-    if (have >= sizeof buf - 1) have = 0; /* an overlong line: skip it */
-  }
-  c_close(fd);
-  return home[0] != '\0' ? home : NULL;
+  return passwd_home((unsigned long long)c_uid(secure), home);
 }
 
 /* ---- the store: CALD_STORE, else $XDG_DATA_HOME/cald/store, else ~/.local/share/cald/store */
 static int store_state; /* 0: not computed yet, 1: store_root valid, -1: none */
 static char store_root[ROOT_CAP];
+static char store_why[2 * PATH_CAP]; /* why there is no usable store, for the refusal line */
 
 static int store_ready(void) {
   if (store_state != 0) return store_state > 0;
   const char *s = env("CALD_STORE"), *d, *h;
-  char cwd[PATH_CAP];
+  char given[ROOT_CAP], real[TRUST_PATH_CAP];
+  struct trust_problem pb;
   int n = -1;
-  if (s != NULL && s[0] == '/') n = cat(store_root, sizeof store_root, s, NULL);
-  else if (s != NULL && s[0] != '\0' && sys(SYS_getcwd, L(cwd), sizeof cwd, 0, 0) > 0) /* relative: anchor it */
-    n = cat(store_root, sizeof store_root, cwd, "/", s, NULL);
-  else if ((d = env_abs("XDG_DATA_HOME")) != NULL) n = cat(store_root, sizeof store_root, d, "/cald/store", NULL);
-  else if ((h = home_dir()) != NULL) n = cat(store_root, sizeof store_root, h, "/.local/share/cald/store", NULL);
   store_state = -1;
-  if (n <= 0) SAY("cald: no usable store location (set CALD_STORE to the store directory)");
-  else if (c_has(store_root, '$')) /* ld.so would expand $ORIGIN etc. in the path we hand back */
-    SAY("cald: the store path ", store_root, " contains '$', which ld.so would expand; move the store");
-  else {
-    while (n > 1 && store_root[n - 1] == '/') store_root[--n] = '\0';
-    store_state = 1;
+  if (s != NULL && s[0] != '\0' && s[0] != '/') { /* another directory's store in each child: refuse */
+    cat(store_why, sizeof store_why, "CALD_STORE=", s, " is a relative path; set it to an absolute one", NULL);
+    return 0;
   }
-  return store_state > 0;
+  if (s != NULL && s[0] == '/') n = cat(given, sizeof given, s, NULL);
+  else if ((d = env_abs("XDG_DATA_HOME")) != NULL) n = cat(given, sizeof given, d, "/cald/store", NULL);
+  else if ((h = home_dir()) != NULL) n = cat(given, sizeof given, h, "/.local/share/cald/store", NULL);
+  if (n <= 0) {
+    cat(store_why, sizeof store_why, "no store location; set CALD_STORE to the store directory", NULL);
+    return 0;
+  }
+  int bad = real_dir(given, real, &pb) != 0 || path_trusted(real, "objects/sha256", (unsigned long long)c_uid(1), &pb) != 0;
+  if (bad && c_eq(pb.why, "does not exist")) { /* no store (yet): every object is then reported missing */
+    bad = 0;
+    cat(real, sizeof real, given, NULL);
+  }
+  if (bad) {
+    cat(store_why, sizeof store_why, "the store ", given, " is not trusted: ", pb.path, " ", pb.why, pb.hint, NULL);
+    return 0;
+  }
+  if (c_has(real, '$')) { /* ld.so would expand $ORIGIN etc. in the path we hand back */
+    cat(store_why, sizeof store_why, "the store path ", real, " contains '$', which ld.so would expand; move the store", NULL);
+    return 0;
+  }
+  cat(store_root, sizeof store_root, real, NULL);
+  store_state = 1;
+  return 1;
 }
 
-/* ---- the verification cache: <XDG_CACHE_HOME or ~/.cache>/cald/verified/<hex> */
+/* ---- the verification cache (verify-cache.h): <XDG_CACHE_HOME or ~/.cache>/cald/verified/ */
 static int cache_state; /* 0: not set up yet, 1: cache_dir usable, -1: hash every time */
-static char cache_dir[ROOT_CAP];
-
-/* Ours alone: a directory owned by us that nobody else can write. */
-static int dir_is_private(const char *dir) {
-  struct stat st;
-  return c_lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == (uid_t)c_uid(1) && (st.st_mode & 022) == 0;
-}
+static char cache_dir[VC_CAP];
 
 static int cache_ready(void) {
   if (cache_state != 0) return cache_state > 0;
   cache_state = -1;
   if (secure) return 0; /* the invoking user controls the environment: trust no cache */
-  const char *base = env_abs("XDG_CACHE_HOME"), *h = NULL;
-  char top[ROOT_CAP], parent[ROOT_CAP];
-  if (base == NULL && (h = home_dir()) == NULL) return 0;
-  if ((base ? cat(top, sizeof top, base, NULL) : cat(top, sizeof top, h, "/.cache", NULL)) < 0 ||
-      cat(parent, sizeof parent, top, "/cald", NULL) < 0 ||
-      cat(cache_dir, sizeof cache_dir, parent, "/verified", NULL) < 0)
+  const char *base = env_abs("XDG_CACHE_HOME");
+  const char *why = vc_open(base, base != NULL ? NULL : home_dir(), (unsigned long long)c_uid(1), cache_dir);
+  if (why != NULL) {
+    if (debug) SAY("cald: verification cache ", why, "; hashing every time");
     return 0;
-  if (!dir_is_private(cache_dir)) {
-    c_mkdir(top), c_mkdir(parent), c_mkdir(cache_dir);
-    if (!dir_is_private(cache_dir)) {
-      if (debug) SAY("cald: verification cache ", cache_dir, " unusable (missing, not ours or writable by others);"
-                     " hashing every time");
-      return 0;
-    }
   }
   cache_state = 1;
   return 1;
 }
-
-/*
- * A cache entry is an empty file whose *name* is the stat signature of a file that hashed to hex:
- *   <hex>-<st_dev>-<st_ino>-<st_size>-<mtime s.ns>-<ctime s.ns>
- * so checking it costs one lstat, and creating it (O_EXCL) is atomic with nothing to tear.
- */
-static void signature(char out[256], const char *hex, const struct stat *st) {
-  char a[24], b[24], c[24], d[24], e[24], f[24], g[24];
-  cat(out, 256, hex, "-", num(a, st->st_dev, 1), "-", num(b, st->st_ino, 1), "-",
-      num(c, (unsigned long long)st->st_size, 1), "-", num(d, (unsigned long long)st->st_mtim.tv_sec, 1), ".",
-      num(e, (unsigned long long)st->st_mtim.tv_nsec, 9), "-", num(f, (unsigned long long)st->st_ctim.tv_sec, 1),
-      ".", num(g, (unsigned long long)st->st_ctim.tv_nsec, 9), NULL);
-}
-
-/* Does the cache say this exact file (same inode, size, mtime and ctime) had this hash? */
-static int cache_hit(const char *sig) {
-  char path[PATH_CAP];
-  struct stat st;
-  return cat(path, sizeof path, cache_dir, "/", sig, NULL) > 0 && c_lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-         st.st_uid == (uid_t)c_uid(1);
-}
-
-/* Records a verified signature; a failure only costs a re-hash next time. */
-static void cache_put(const char *sig) {
-  char path[PATH_CAP];
-  int fd = cat(path, sizeof path, cache_dir, "/", sig, NULL) > 0
-               ? c_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)
-               : -1;
-  if (fd >= 0) c_close(fd);
-}
+static int cache_hit(const char *sig) { return vc_hit(cache_dir, sig, (unsigned long long)c_uid(1)); }
+static void cache_put(const char *sig) { vc_put(cache_dir, sig); }
 
 /* ---- verification */
-enum outcome { VERIFIED, CACHED, MISSING, MISMATCH, FAILED };
+enum outcome { VERIFIED, CACHED, MISSING, MISMATCH, UNTRUSTED, FAILED };
 
 static const char *errtext(long e) {
   switch (e) {
@@ -291,28 +261,43 @@ static long hash_fd(int fd, uint8_t out[32]) {
   return 0;
 }
 
-/* Is path's content the one named by hex? actual gets the computed hash (MISMATCH); why, the reason (FAILED). */
-static enum outcome verify(const char *path, const char *hex, char actual[65], const char **why) {
+/* Is path's content the one named by hex? actual gets the computed hash (MISMATCH); why and hint, the reason. */
+static enum outcome verify(const char *path, const char *hex, char actual[65], const char **why, const char **hint) {
+  static struct trust_problem pb;
   struct stat st, st2;
   char sig[256], sig2[256];
   uint8_t d[32];
-  /* Fast path, two system calls: stat the object (ld.so opens it next), look for its signature. */
+  unsigned long long me = (unsigned long long)c_uid(1);
+  /*
+   * Fast path, two system calls: lstat the object, look for its signature in the cache. Only for
+   * a file with no write bits: nobody but root (trusted) can then open it for writing without a
+   * chmod, which moves its ctime and so its signature; and an entry is made only when no process
+   * had it open for writing (below). So a matching entry means no writer can have been at work.
+   */
   int use_cache = cache_ready();
-  long e = sys(SYS_newfstatat, AT_FDCWD, L(path), L(&st), 0);
-  if (e == 0 && use_cache && S_ISREG(st.st_mode) && (signature(sig, hex, &st), cache_hit(sig))) return CACHED;
-  int fd = e == 0 ? c_open(path, O_RDONLY | O_NOCTTY, 0) : (int)e;
+  if (use_cache && c_lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0 &&
+      t_check(path, &st, me, 0, 0, &pb) == 0 && (vc_signature(sig, hex, &st), cache_hit(sig)))
+    return CACHED;
+  /* Open once, check that descriptor: the file it names cannot be swapped for the checks. */
+  int fd = c_open(path, O_RDONLY | O_NOCTTY | O_NOFOLLOW, 0);
   if (fd < 0) {
-    *why = errtext(fd);
-    return fd == -ENOENT ? MISSING : FAILED;
+    *why = fd == -ELOOP ? "is a symbolic link, not an object" : errtext(fd);
+    return fd == -ENOENT ? MISSING : fd == -ELOOP ? UNTRUSTED : FAILED;
   }
-  if (c_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    *why = "not a regular file";
+  if (c_fstat(fd, &st) != 0 || t_check(path, &st, me, 0, 0, &pb) != 0) {
+    *why = pb.why, *hint = pb.hint;
     c_close(fd);
-    return FAILED;
+    return UNTRUSTED;
   }
-  signature(sig, hex, &st); /* of the file actually hashed */
+  int writers = open_for_writing(fd, &st, (uid_t)me); /* the lease, if granted, lasts until close */
+  if (writers > 0) {
+    *why = "is open for writing by a process, so its bytes could change after any check; close that writer";
+    c_close(fd);
+    return UNTRUSTED;
+  }
+  vc_signature(sig, hex, &st); /* of the file actually hashed */
   long r = hash_fd(fd, d);
-  int changed = r == 0 && (c_fstat(fd, &st2) != 0 || (signature(sig2, hex, &st2), !c_eq(sig, sig2)));
+  int changed = r == 0 && (c_fstat(fd, &st2) != 0 || (vc_signature(sig2, hex, &st2), !c_eq(sig, sig2)));
   c_close(fd);
   if (r != 0 || changed) {
     *why = r != 0 ? errtext(r) : "the file changed while it was being hashed";
@@ -320,10 +305,7 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
   }
   sha256_hex(d, actual);
   if (!c_eq(actual, hex)) return MISMATCH;
-  /* A file changed less than a second ago could change again within the same clock tick
-     without moving its timestamps: verify it now, but do not vouch for it in the cache yet. */
-  long long ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-  if (use_cache && c_now_ns(CLOCK_REALTIME) - ctime_ns >= RACY_NS) cache_put(sig);
+  if (use_cache && writers == 0 && vc_may_enter(&st)) cache_put(sig);
   return VERIFIED;
 }
 
@@ -334,7 +316,7 @@ static char result[PATH_CAP]; /* handed to ld.so, which copies it at once (under
 static char *resolve(const char *name) {
   static const char prefix[] = "cas:sha256:", hint_key[] = "?name=";
   char hex[65], actual[65] = "", path[PATH_CAP] = "", us[24];
-  const char *why = "no store location";
+  const char *why = "no store location", *why_hint = "";
   long long t0 = debug ? c_now_ns(CLOCK_MONOTONIC) : 0;
 
   /* Parse: cas:sha256:<64 lowercase hex>, then nothing or ?name=<1..255 bytes without '/'>. */
@@ -359,7 +341,7 @@ static char *resolve(const char *name) {
 
   enum outcome o = FAILED;
   if (store_ready() && cat(path, sizeof path, store_root, "/objects/sha256/", hex, NULL) > 0)
-    o = verify(path, hex, actual, &why);
+    o = verify(path, hex, actual, &why, &why_hint);
   if (o == VERIFIED || o == CACHED) {
     if (debug)
       SAY("cald: ", name, " -> ", path, o == CACHED ? " (cached verification, " : " (verified sha256, ",
@@ -371,19 +353,24 @@ static char *resolve(const char *name) {
     if (o == MISMATCH)
       SAY("cald: ", name, ": ", path, " has sha256 ", actual, " (changed or corrupted); CALD_FALLBACK=hint: searching ",
           hint, " instead");
+    else if (o == UNTRUSTED)
+      SAY("cald: ", name, ": ", path, " ", why, "; CALD_FALLBACK=hint: searching ", hint, " instead");
     else if (debug)
-      SAY("cald: ", name, ": no usable object (", why, "); CALD_FALLBACK=hint: searching ", hint);
+      SAY("cald: ", name, ": no usable object (", store_state < 0 ? store_why : why, "); CALD_FALLBACK=hint: searching ",
+          hint);
     cat(result, sizeof result, hint, NULL);
     return result;
   }
   if (store_state < 0)
-    SAY("cald: cannot load ", name, ": no store location; set CALD_STORE to the store directory");
+    SAY("cald: refusing ", name, ": ", store_why);
   else if (o == MISSING)
     SAY("cald: cannot load ", name, ": ", path, " does not exist; import the library into this store"
         " (cald import) or set CALD_STORE to the store that has it");
   else if (o == MISMATCH)
     SAY("cald: refusing ", name, ": ", path, " has sha256 ", actual, ", not the hash in its name (changed or"
         " corrupted); cald verify --repair restores it from its original file");
+  else if (o == UNTRUSTED)
+    SAY("cald: refusing ", name, ": ", path, " ", why, why_hint);
   else
     SAY("cald: cannot load ", name, ": ", path, ": ", why);
   return NULL;
@@ -395,25 +382,70 @@ static char *resolve(const char *name) {
 API unsigned int la_version(unsigned int version) { return version < LAV_CURRENT ? version : LAV_CURRENT; }
 
 /*
- * Programs dlopen some files by absolute path (python's extension modules). An import records
- * each imported file's original path as <store>/paths<original path>, a symbolic link to its
- * object; such a load is answered with the object, verified like any content name, so it pulls
- * in the content-named closure rather than the host's libraries. Paths with no entry load as
- * they are. The entry must end in objects/sha256/<hex>: anything else is ignored.
+ * Programs dlopen some files by absolute path (python's extension modules). The importer writes
+ * into each imported program a note (owner "cald", type NT_CALD_PATHS) that maps the original
+ * paths of the files imported with it to their objects: entries of 64 hex digits followed by the
+ * absolute path and a NUL. Such a load is answered with the object, verified like any content
+ * name. The note is read from the main program's own mapped image, so the program's hash covers
+ * the mapping; a program without the note (a host program that inherits LD_AUDIT, or ld.so run
+ * as a program) gets no mapping at all, and paths not in the note load as they are.
  */
+#define NT_CALD_PATHS 2
+static const char *path_note;   /* the note's descriptor, in the main program's memory */
+static unsigned long path_note_len;
+
+/* Finds the main program's path note once, from its program headers (AT_PHDR). */
+static void find_path_note(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  const ElfW(Phdr) *ph = (const ElfW(Phdr) *)at_phdr;
+  unsigned long bias = 0;
+  int has_phdr = 0, has_interp = 0;
+  for (unsigned long i = 0; ph != NULL && i < at_phnum; i++) {
+    if (ph[i].p_type == PT_PHDR) bias = at_phdr - ph[i].p_vaddr, has_phdr = 1;
+    if (ph[i].p_type == PT_INTERP) has_interp = 1;
+  }
+  if (!has_phdr || !has_interp) return; /* not a dynamically linked program the kernel started: ld.so itself */
+  for (unsigned long i = 0; i < at_phnum; i++) {
+    if (ph[i].p_type != PT_NOTE) continue;
+    const unsigned char *p = (const unsigned char *)(bias + ph[i].p_vaddr), *end = p + ph[i].p_memsz;
+    while (end - p >= 12) {
+      const ElfW(Word) *w = (const ElfW(Word) *)p;
+      unsigned long namesz = w[0], descsz = w[1], type = w[2];
+      unsigned long name_pad = (namesz + 3) & ~3UL, desc_pad = (descsz + 3) & ~3UL;
+      if ((unsigned long)(end - p) - 12 < name_pad + desc_pad) break;
+      const char *nm = (const char *)p + 12;
+      if (type == NT_CALD_PATHS && namesz == 5 && c_eq(nm, "cald")) {
+        path_note = nm + name_pad, path_note_len = descsz;
+        return;
+      }
+      p += 12 + name_pad + desc_pad;
+    }
+  }
+}
+
 static char *map_path(const char *name) {
-  char entry[PATH_CAP], target[PATH_CAP], cas[96];
-  if (!store_ready() || cat(entry, sizeof entry, store_root, "/paths", name, NULL) <= 0) return (char *)name;
-  long n = sys(SYS_readlinkat, AT_FDCWD, L(entry), L(target), sizeof target - 1);
-  if (n < 64 + 15) return (char *)name;
-  target[n] = '\0';
-  const char *hex = target + n - 64;
-  if (!c_starts(hex - 15, "objects/sha256/")) return (char *)name;
-  for (int i = 0; i < 64; i++)
-    if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'))) return (char *)name;
-  if (cat(cas, sizeof cas, "cas:sha256:", hex, NULL) <= 0) return (char *)name;
-  if (debug) SAY("cald: ", name, " is imported as ", cas);
-  return resolve(cas);
+  char cas[96];
+  find_path_note();
+  for (unsigned long at = 0; path_note != NULL && at + 66 <= path_note_len;) {
+    const char *hex = path_note + at, *path = hex + 64;
+    unsigned long len = 0;
+    while (at + 64 + len < path_note_len && path[len] != '\0') len++;
+    if (at + 64 + len >= path_note_len) break; /* no NUL: a damaged note maps nothing more */
+    if (c_eq(path, name)) {
+      for (int i = 0; i < 64; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'))) return (char *)name;
+      char *p = cas;
+      for (const char *c = "cas:sha256:"; *c; c++) *p++ = *c;
+      for (int i = 0; i < 64; i++) *p++ = hex[i];
+      *p = '\0';
+      if (debug) SAY("cald: ", name, " is imported as ", cas); /* from the program's path note */
+      return resolve(cas);
+    }
+    at += 64 + len + 1;
+  }
+  return (char *)name;
 }
 
 API char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {

@@ -5,20 +5,30 @@
  * slots below by byte search and replace (docs/running.md, "The launcher"). At run time the
  * launcher:
  *
- *   1. takes the store from CALD_STORE if set and non-empty, else from its store slot;
- *   2. sets CALD_STORE=<store> and LD_AUDIT=<audit library> (prepended to an LD_AUDIT that does
+ *   1. takes the store from its store slot (an inherited CALD_STORE only when installed with
+ *      --store-from-env: the flags slot holds "store-env"), and refuses a store that anyone but
+ *      its owner (you or root) could write, up to / (trust.h, docs/threat-model.md);
+ *   2. refuses to start when its audit library is missing: ld.so would otherwise ignore LD_AUDIT
+ *      and search the `cas:` names unverified;
+ *   3. opens the program object once, checks that descriptor (owner, mode, no writer) and its
+ *      sha256 against the digest in its target slot;
+ *   4. sets CALD_STORE=<store> and LD_AUDIT=<audit library> (prepended to an LD_AUDIT that does
  *      not already name it), and changes nothing else in the environment;
- *   3. execs <store>/objects/sha256/<hex> with its own argv unchanged (argv[0] is kept; only an
+ *   5. executes the verified descriptor (execveat) with its own argv (argv[0] is kept; only an
  *      empty or missing one is replaced by the launcher's own path, see exec_name), or, when
  *      the program was imported with a different ld.so than the host's (the interpreter slots
- *      below), execs the stored copy of that loader: `<loader> --argv0 ARGV0 PROGRAM ARGS...`.
+ *      below), the verified descriptor of the stored copy of that loader:
+ *      `<loader> --argv0 ARGV0 PROGRAM ARGS...`.
+ *
+ * The template itself (target slot empty) is also what `cald run` executes, as
+ * `cald-launch --cald-exec STORE TARGET LOADER-DIGEST ARGV0 ARGS...`: the same checks and the same
+ * execveat, with the environment left exactly as given (cald run prepared it).
  *
  * It runs before every installed program, so it costs as little as it can: on x86-64 and AArch64
  * (CALD_NOLIBC, set by scripts/build-native.mjs) it has no C library and no dynamic loader: it is
  * linked -nostdlib -static, starts at its own _start, makes its own system calls (the technique of
- * native/cald-audit.c), builds the new environment on its stack and, on the normal path, makes one
- * stat and the execve. The whole image is a few KB of code plus the slots. Elsewhere it is the same
- * code on top of libc (main() and syscall()).
+ * native/cald-audit.c) and builds the new environment on its stack. Elsewhere it is the same code
+ * on top of libc (main() and syscall()).
  *
  * Slot format: each slot is a 32-byte header (an ASCII marker padded with NULs, unique in the
  * file) followed by a value area of fixed size holding a NUL-terminated string, all NULs in the
@@ -34,6 +44,8 @@
 
 #include "nolibc.h"
 #include "sha256.h"
+#include "trust.h"
+#include "verify-cache.h"
 
 #define SLOT_HEADER 32
 #define SLOT(name, size)                                                                        \
@@ -53,6 +65,7 @@ __attribute__((used)) const SLOT(cald_slot_audit, 4096) = {"CALD-LAUNCH-SLOT:aud
 __attribute__((used)) const SLOT(cald_slot_interp, 1024) = {"CALD-LAUNCH-SLOT:interp:1", {0}};
 __attribute__((used)) const SLOT(cald_slot_interp_digest, 128) = {"CALD-LAUNCH-SLOT:interp-digest:1", {0}};
 __attribute__((used)) const SLOT(cald_slot_interp_sig, 256) = {"CALD-LAUNCH-SLOT:interp-sig:1", {0}};
+__attribute__((used)) const SLOT(cald_slot_flags, 64) = {"CALD-LAUNCH-SLOT:flags:1", {0}};
 
 /* The slot's value as the file holds it (an empty string when install left it empty). */
 static const char *value(const char *p) {
@@ -89,9 +102,6 @@ static int c_open(const char *p) { return (int)sys(SYS_openat, AT_FDCWD, L(p), O
 static long c_read(int fd, void *b, size_t n) { return sys(SYS_read, fd, L(b), L(n), 0); }
 static void c_close(int fd) { sys(SYS_close, fd, 0, 0, 0); }
 static int c_stat(const char *p, struct stat *st) { return (int)sys(SYS_newfstatat, AT_FDCWD, L(p), L(st), 0); }
-static int c_execve(const char *p, char *const *argv, char *const *envp) {
-  return (int)sys(SYS_execve, L(p), L(argv), L(envp), 0);
-}
 
 #ifdef CALD_NOLIBC
 __attribute__((noreturn)) static void c_exit(int status) {
@@ -183,29 +193,87 @@ static int signature(const char *path, char out[256]) {
   return 0;
 }
 
-/* "sha256:<hex>" of a file, or -1. */
-static int digest_file(const char *path, char out[72]) {
-  uint8_t chunk[1 << 15];
-  int fd = c_open(path);
-  if (fd < 0) return -1;
+/* sha256 of what fd reads, as 64 hex digits; -1 on a read error. */
+static int hash_fd(int fd, char hex[65]) {
+  static uint8_t chunk[1 << 16];
   sha256_ctx c;
   sha256_select(0);
   sha256_init(&c);
   for (;;) {
     long r = c_read(fd, chunk, sizeof chunk);
     if (r == -EINTR) continue;
-    if (r < 0) {
-      c_close(fd);
-      return -1;
-    }
+    if (r < 0) return -1;
     if (r == 0) break;
     sha256_update(&c, chunk, (size_t)r);
   }
-  c_close(fd);
   uint8_t d[32];
   sha256_final(&c, d);
-  sha256_hex(d, put(out, "sha256:"));
+  sha256_hex(d, hex);
   return 0;
+}
+
+/* "sha256:<hex>" of a file, or -1. */
+static int digest_file(const char *path, char out[72]) {
+  int fd = c_open(path);
+  if (fd < 0) return -1;
+  int r = hash_fd(fd, put(out, "sha256:"));
+  c_close(fd);
+  return r;
+}
+
+/* The verification cache the audit resolver uses (verify-cache.h), found from the environment. */
+static const char *cache_dir(char **envp) {
+  static char dir[VC_CAP], home[VC_CAP];
+  static int state; /* 0: not looked for, 1: dir usable, -1: none */
+  if (state != 0) return state > 0 ? dir : NULL;
+  const char *base = NULL, *h = NULL, *v;
+  for (size_t i = 0; envp[i]; i++)
+    if ((v = after(envp[i], "XDG_CACHE_HOME=")) && v[0] == '/' && !base) base = v;
+    else if ((v = after(envp[i], "HOME=")) && v[0] == '/' && !h) h = v;
+  if (base == NULL && h == NULL) h = passwd_home((unsigned long long)sys(SYS_getuid, 0, 0, 0, 0), home);
+  state = vc_open(base, h, (unsigned long long)sys(SYS_geteuid, 0, 0, 0, 0), dir) == NULL ? 1 : -1;
+  return state > 0 ? dir : NULL;
+}
+
+/*
+ * Opens a store object once and checks that descriptor: a regular file that only its owner (you
+ * or root) can write, whose sha256 is hex: vouched for by the verification cache (no write bits,
+ * same signature), else hashed while no process has it open for writing. Returns the descriptor
+ * (close-on-exec) to execute, or after one line naming the file and the reason -2 when it does
+ * not exist, -1 otherwise.
+ */
+static int open_verified(const char *path, const char *hex, const char *what, char **envp) {
+  static struct trust_problem pb;
+  struct stat st;
+  char have[65], sig[256];
+  unsigned long long me = (unsigned long long)sys(SYS_geteuid, 0, 0, 0, 0);
+  int fd = (int)sys(SYS_openat, AT_FDCWD, L(path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0) {
+    char buf[40];
+    SAY("cannot run ", path, ": ", error_text(-fd, buf),
+        fd == -ENOENT ? " (is the store the one the program was installed from?)" : "");
+    return fd == -ENOENT ? -2 : -1;
+  }
+  const char *why = NULL, *hint = "", *cache = NULL;
+  int writers = -1;
+  if (sys(SYS_fstat, fd, L(&st), 0, 0) != 0 || t_check(path, &st, me, 0, 0, &pb) != 0)
+    why = pb.why, hint = pb.hint;
+  else if ((st.st_mode & 0222) == 0 && (cache = cache_dir(envp)) != NULL &&
+           (vc_signature(sig, hex, &st), vc_hit(cache, sig, me)))
+    return fd;
+  else if ((writers = open_for_writing(fd, &st, (uid_t)me)) > 0)
+    why = "is open for writing by a process, so its bytes could change after the check", hint = "; close that writer";
+  else if (hash_fd(fd, have) != 0)
+    why = "cannot be read";
+  else if (!c_eq(have, hex))
+    why = "has another sha256 than its name (changed or corrupted)", hint = "; delete it and import the program again";
+  if (why == NULL) {
+    if (cache != NULL && writers == 0 && vc_may_enter(&st)) vc_put(cache, sig);
+    return fd;
+  }
+  c_close(fd);
+  SAY("refusing to run ", what, " ", path, ": it ", why, hint);
+  return -1;
 }
 
 /*
@@ -242,13 +310,144 @@ static int list_has(const char *list, const char *item) {
   }
 }
 
-/* ---- argv[0] */
+/* How to start: what the slots (or, for `cald run`, the command line) say. */
+struct plan {
+  const char *store;         /* as given: the slot, CALD_STORE or cald run's argument */
+  const char *target;        /* "sha256:<hex>" of the program object */
+  const char *interp;        /* the program's PT_INTERP ("" with cald run: it decided already) */
+  const char *interp_digest; /* "sha256:<hex>" of the loader the program was imported with, or "" */
+  int use_stored_loader;     /* cald run: 1 when it chose the stored loader */
+  const char *audit;         /* the audit library to set in LD_AUDIT; NULL: leave the environment */
+  const char *argv0;         /* the program's argv[0] */
+  char **args;               /* the program's arguments after argv[0] */
+  int nargs;
+  int debug;
+};
+
+/* The environment: everything inherited except CALD_STORE and LD_AUDIT, which are set. */
+static void build_env(char **envp, size_t n, const char *store, const char *audit, const char *old_audit, char **env,
+                      char *store_var, char *audit_var) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!after(envp[i], "CALD_STORE=") && !after(envp[i], "LD_AUDIT=")) env[k++] = envp[i];
+  *put(put(store_var, "CALD_STORE="), store) = '\0';
+  env[k++] = store_var;
+  int prepend = old_audit && *old_audit && !list_has(old_audit, audit);
+  const char *kept = old_audit && *old_audit ? old_audit : "";
+  char *p = put(audit_var, "LD_AUDIT=");
+  if (prepend || !*kept) p = put(p, audit);
+  if (prepend) *p++ = ':';
+  *put(p, kept) = '\0';
+  env[k++] = audit_var;
+  env[k] = NULL;
+}
+
+/* The store, checked (trust.h): its real path in real, or after one line -2 when it does not exist, else -1. */
+static int trusted_store(const char *store, char real[TRUST_PATH_CAP]) {
+  static struct trust_problem pb;
+  if (store[0] != '/') {
+    SAY("refusing the store ", store, ": not an absolute path");
+    return -1;
+  }
+  if (real_dir(store, real, &pb) == 0 &&
+      path_trusted(real, "objects/sha256", (unsigned long long)sys(SYS_geteuid, 0, 0, 0, 0), &pb) == 0)
+    return 0;
+  if (c_eq(pb.why, "does not exist")) {
+    SAY("cannot run the program: ", pb.path, " does not exist (is the store ", store,
+        " the one the program was installed from?)");
+    return -2;
+  }
+  SAY("refusing the store ", store, ": ", pb.path, " ", pb.why, pb.hint);
+  return -1;
+}
+
+static int run(struct plan *pl, char **envp) {
+  const char *colon = find(pl->target, ':');
+  if (!*pl->target || !colon) {
+    SAY("this launcher has no program in it; make one with: cald install PROGRAM --bin DIR");
+    return 127;
+  }
+  if (pl->audit != NULL) { /* fail closed: without it ld.so would search the cas: names unverified */
+    struct stat st;
+    int e = c_stat(pl->audit, &st);
+    if (e != 0 || !S_ISREG(st.st_mode)) {
+      char buf[40];
+      SAY("refusing to start the program unverified: cannot use the audit library ", pl->audit, ": ",
+          e != 0 ? error_text(-e, buf) : "not a regular file", "; reinstall cald, then cald install the command again");
+      return 127;
+    }
+  }
+  char store[TRUST_PATH_CAP];
+  int bad = trusted_store(pl->store, store);
+  if (bad != 0) return bad == -2 ? 127 : 126;
+
+  /* <store>/objects/<algorithm>/<hex>; dir keeps the "<store>/objects/<algorithm>/" prefix. */
+  size_t store_len = c_len(store), target_len = c_len(pl->target);
+  char program[store_len + target_len + 16];
+  char *p = put(program, store);
+  p = put(p, "/objects/");
+  for (const char *t = pl->target; t < colon; t++) *p++ = *t;
+  *p++ = '/';
+  size_t dir_len = (size_t)(p - program);
+  *put(p, colon + 1) = '\0';
+
+  size_t n = 0;
+  const char *old_audit = NULL;
+  for (; envp[n]; n++) {
+    const char *v = after(envp[n], "LD_AUDIT=");
+    if (v) old_audit = v; /* the last, as before */
+  }
+  char *env_set[n + 3];
+  char store_var[store_len + 12];
+  char audit_var[(pl->audit ? c_len(pl->audit) : 0) + (old_audit ? c_len(old_audit) : 0) + 11];
+  char **env = envp;
+  if (pl->audit != NULL) build_env(envp, n, store, pl->audit, old_audit, env = env_set, store_var, audit_var);
+
+  /* The stored loader, <dir>/<hex of the note>, used when the host's is not the noted one. */
+  const char *hex = find(pl->interp_digest, ':');
+  hex = hex ? hex + 1 : pl->interp_digest;
+  char loader[dir_len + c_len(hex) + 1];
+  for (size_t i = 0; i < dir_len; i++) loader[i] = program[i];
+  *put(loader + dir_len, hex) = '\0';
+  int stored = pl->use_stored_loader || (*pl->interp && !host_loader_matches(pl->interp, pl->interp_digest, pl->debug));
+
+  int fd = open_verified(program, colon + 1, "the program", envp);
+  if (fd < 0) return fd == -2 ? 127 : 126;
+  const char *ran = program;
+  char *args[(size_t)pl->nargs + 5];
+  size_t a = 0;
+  if (!stored) {
+    if (pl->debug) SAY("exec: ", program);
+    args[a++] = (char *)pl->argv0;
+  } else {
+    /* ld.so run as a program: /proc/self/exe is then the loader (docs/running.md). ld.so opens
+       the program by path, in a store no one but its owner can write (checked above). */
+    c_close(fd);
+    if (pl->debug) {
+      SAY("host loader ", pl->interp, " is not ", pl->interp_digest,
+          " (the program's interpreter note); running the stored loader ", loader, " explicitly");
+    }
+    if ((fd = open_verified(loader, hex, "the stored loader", envp)) < 0) return fd == -2 ? 127 : 126;
+    ran = loader;
+    args[a++] = loader;
+    args[a++] = "--argv0";
+    args[a++] = (char *)pl->argv0;
+    args[a++] = program;
+  }
+  for (int i = 0; i < pl->nargs; i++) args[a++] = pl->args[i];
+  args[a] = NULL;
+  int e = (int)-sys5(SYS_execveat, fd, L(""), L(args), L(env), AT_EMPTY_PATH);
+  char buf[40];
+  SAY("cannot run ", ran, ": ", error_text(e, buf));
+  return e == ENOENT ? 127 : 126;
+}
+
 #ifndef AT_EXECFN
 #define AT_EXECFN 31
 #endif
 /*
  * The path this launcher was exec'd by (AT_EXECFN from the auxiliary vector, which follows the
- * environment's NULL on the initial stack), or NULL. A multi-call program (busybox) chooses what
+ * environment's NULL on the initial stack), or "". A multi-call program (busybox) chooses what
  * it does by the basename of argv[0]: when the caller gave no argv[0], or an empty one, the
  * launcher's own path stands in, so the program runs under the launcher's own name.
  */
@@ -257,104 +456,33 @@ static const char *exec_name(char **envp) {
   while (*p) p++;
   for (const unsigned long *a = (const unsigned long *)(p + 1); a[0] != 0; a += 2)
     if (a[0] == AT_EXECFN) return (const char *)a[1];
-  return NULL;
+  return "";
 }
 
+/* An installed launcher: everything from its slots; argv as given. */
 static int launch(int argc, char **argv, char **envp) {
-  const char *target = value(cald_slot_target.value);
-  const char *audit = value(cald_slot_audit.value);
-  const char *interp = value(cald_slot_interp.value);
-  const char *interp_digest = value(cald_slot_interp_digest.value);
-
-  /* One pass over the environment: what it sets that we read or replace. */
-  const char *store = NULL, *old_audit = NULL;
-  int debug = 0;
-  size_t n = 0;
-  for (; envp[n]; n++) {
+  struct plan pl = {
+      .store = value(cald_slot_store.value),
+      .target = value(cald_slot_target.value),
+      .interp = value(cald_slot_interp.value),
+      .interp_digest = value(cald_slot_interp_digest.value),
+      .audit = value(cald_slot_audit.value),
+      .argv0 = argc > 0 && argv[0][0] ? argv[0] : exec_name(envp),
+      .args = argv + (argc > 0),
+      .nargs = argc > 0 ? argc - 1 : 0,
+  };
+  int store_env = c_eq(value(cald_slot_flags.value), "store-env");
+  for (size_t n = 0; envp[n]; n++) {
     const char *v;
-    if (!store && (v = after(envp[n], "CALD_STORE="))) store = v; /* the first, as getenv */
-    else if ((v = after(envp[n], "LD_AUDIT="))) old_audit = v;     /* the last, as before */
-    else if ((v = after(envp[n], "CALD_DEBUG=")) && !debug) debug = c_eq(v, "1");
+    if (store_env && (v = after(envp[n], "CALD_STORE=")) && *v) pl.store = v, store_env = 0; /* the first, as getenv */
+    else if ((v = after(envp[n], "CALD_DEBUG=")) && !pl.debug) pl.debug = c_eq(v, "1");
   }
-
-  /* target is "<algorithm>:<hex>" */
-  const char *colon = find(target, ':');
-  if (!*target || !colon) {
-    SAY("this launcher has no program in it; make one with: cald install PROGRAM --bin DIR");
-    return 127;
+  if (!*pl.target && argc >= 6 && c_eq(argv[1], "--cald-exec")) { /* the template, run by cald run */
+    pl.store = argv[2], pl.target = argv[3], pl.interp = "", pl.interp_digest = argv[4];
+    pl.use_stored_loader = *argv[4] != '\0', pl.audit = NULL, pl.argv0 = argv[5];
+    pl.args = argv + 6, pl.nargs = argc - 6;
   }
-  if (!store || !*store) store = value(cald_slot_store.value);
-
-  /* <store>/objects/<algorithm>/<hex>; dir keeps the "<store>/objects/<algorithm>/" prefix. */
-  size_t store_len = c_len(store), target_len = c_len(target);
-  char program[store_len + target_len + 16];
-  char *p = put(program, store);
-  p = put(p, "/objects/");
-  for (const char *t = target; t < colon; t++) *p++ = *t;
-  *p++ = '/';
-  size_t dir_len = (size_t)(p - program);
-  *put(p, colon + 1) = '\0';
-
-  /* The environment: everything inherited except CALD_STORE and LD_AUDIT, which are set. */
-  char *env[n + 3];
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!after(envp[i], "CALD_STORE=") && !after(envp[i], "LD_AUDIT=")) env[k++] = envp[i];
-  char store_var[store_len + 12];
-  *put(put(store_var, "CALD_STORE="), store) = '\0';
-  env[k++] = store_var;
-  int prepend = old_audit && *old_audit && !list_has(old_audit, audit);
-  const char *kept = old_audit && *old_audit ? old_audit : "";
-  char audit_var[c_len(audit) + c_len(kept) + 11];
-  p = put(audit_var, "LD_AUDIT=");
-  if (prepend || !*kept) p = put(p, audit);
-  if (prepend) *p++ = ':';
-  *put(p, kept) = '\0';
-  env[k++] = audit_var;
-  env[k] = NULL;
-
-  /* The stored loader, <dir>/<hex of the note>, used when the host's is not the noted one. */
-  const char *hex = find(interp_digest, ':');
-  hex = hex ? hex + 1 : interp_digest;
-  char loader[dir_len + c_len(hex) + 1];
-  for (size_t i = 0; i < dir_len; i++) loader[i] = program[i];
-  *put(loader + dir_len, hex) = '\0';
-
-  char *named[2] = {NULL, NULL};
-  if (argc == 0 || !argv[0][0]) {
-    const char *self = exec_name(envp);
-    if (self) {
-      if (argc == 0) argv = named, argc = 1; /* kernels before 5.18 allow an empty argv */
-      argv[0] = (char *)self;
-    }
-  }
-
-  const char *ran = program;
-  int e;
-  if (host_loader_matches(interp, interp_digest, debug)) {
-    if (debug) SAY("exec: ", program);
-    e = (int)-c_execve(program, argv, env);
-  } else {
-    /* ld.so run as a program: /proc/self/exe is then the loader (docs/running.md). */
-    if (debug) {
-      SAY("host loader ", interp, " is not ", interp_digest,
-          " (the program's interpreter note); running the stored loader ", loader, " explicitly");
-    }
-    char *args[(size_t)argc + 4];
-    size_t a = 0;
-    args[a++] = loader;
-    args[a++] = "--argv0";
-    args[a++] = argc > 0 ? argv[0] : program;
-    args[a++] = program;
-    for (int i = 1; i < argc; i++) args[a++] = argv[i];
-    args[a] = NULL;
-    e = (int)-c_execve(loader, args, env);
-    ran = loader;
-  }
-  char buf[40];
-  SAY("cannot run ", ran, ": ", error_text(e, buf),
-      e == ENOENT ? " (is CALD_STORE the store the program was installed from?)" : "");
-  return e == ENOENT ? 127 : 126;
+  return run(&pl, envp);
 }
 
 #ifdef CALD_NOLIBC

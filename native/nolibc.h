@@ -8,6 +8,7 @@
 #define CALD_NOLIBC_H
 
 #include <errno.h> /* constants only */
+#include <stdarg.h>
 #include <stddef.h>
 
 #define L(x) ((long)(x))
@@ -60,6 +61,20 @@ static inline size_t c_len(const char *s) {
 static inline int c_eq(const char *a, const char *b) {
   while (*a && *a == *b) a++, b++;
   return *a == *b;
+}
+/* Concatenates the NULL-terminated list into buf. Returns the length, or -1 if it does not fit. */
+static inline int cat(char *buf, size_t cap, ...) {
+  va_list ap;
+  size_t n = 0;
+  int ok = 1;
+  va_start(ap, cap);
+  for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+    for (; *s; s++)
+      if (n + 1 < cap) buf[n++] = *s;
+      else ok = 0;
+  va_end(ap);
+  buf[n] = '\0';
+  return ok ? (int)n : -1;
 }
 /* Decimal, zero-padded to width digits. */
 static inline const char *num(char out[24], unsigned long long v, int width) {

@@ -8,12 +8,13 @@ import {
   type Env,
   type ModeSettings,
   modeSettings,
+  NAMES_MODE_TRUST,
   nativeDir,
   type RunMode,
   type Shell,
   shellCode,
 } from '../runtime/index.js';
-import { MARKER_FILE, resolveStoreLocation } from '../store/index.js';
+import { checkStoreTrust, MARKER_FILE, resolveStoreLocation } from '../store/index.js';
 
 export interface EnvOptions {
   /** audit (default) or names. */
@@ -34,6 +35,8 @@ export interface EnvResult {
   readonly store: string;
   /** The variables and values the code sets (or removes). */
   readonly settings: ModeSettings;
+  /** What the mode trusts, when it does not verify (names mode); printed as a comment in script. */
+  readonly trust: string | undefined;
   /** Shell code for `eval "$(cald env)"`. */
   readonly script: string;
   /** Whether a cald store is there (its marker file): programs cannot run from a store that is not. */
@@ -43,7 +46,9 @@ export interface EnvResult {
 /**
  * Shell code that lets imported programs run with no cald process (docs/running.md):
  * audit mode sets LD_AUDIT and CALD_STORE, names mode puts <store>/names on LD_LIBRARY_PATH.
- * The store need not exist yet; the audit library must be built (except for `unset`).
+ * The store need not exist yet; the audit library must be there (except for `unset`): without it
+ * ld.so would ignore LD_AUDIT and search the `cas:` names unverified, so that is refused.
+ * An existing store must keep the store rule (docs/threat-model.md).
  */
 export async function envScript(options: EnvOptions = {}): Promise<EnvResult> {
   const env = options.env ?? process.env;
@@ -55,9 +60,20 @@ export async function envScript(options: EnvOptions = {}): Promise<EnvResult> {
     env,
     cwd: options.cwd ?? process.cwd(),
   });
+  if (!unset) checkStoreTrust(store);
   const audit =
     mode !== 'audit' ? undefined : unset ? join(nativeDir(env), AUDIT_LIBRARY) : auditLibraryPath(env);
   const settings = modeSettings(mode, store, audit);
   const storeExists = existsSync(join(store, MARKER_FILE));
-  return { mode, shell, store, settings, script: shellCode(settings, shell, unset), storeExists };
+  const trust = mode === 'names' ? NAMES_MODE_TRUST : undefined;
+  const note = trust === undefined || unset ? '' : `# cald: ${trust}\n`;
+  return {
+    mode,
+    shell,
+    store,
+    settings,
+    trust,
+    script: note + shellCode(settings, shell, unset),
+    storeExists,
+  };
 }

@@ -44,6 +44,11 @@ export interface InstallOptions {
   link?: boolean;
   /** Replace an existing file that is not a cald command (a launcher or a link into a store). */
   force?: boolean;
+  /**
+   * Let an inherited CALD_STORE choose the store the launcher uses (a store that moves). By default
+   * the launcher uses only the store it was installed from (docs/threat-model.md).
+   */
+  storeFromEnv?: boolean;
 }
 
 export interface InstallResult {
@@ -120,7 +125,7 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
     return { ...base, kind: 'link', values: undefined, object: target.path, warnings, root };
   }
 
-  const values = launcherValues(digest, storePath, elf, env);
+  const values = launcherValues(digest, storePath, elf, env, undefined, options.storeFromEnv === true);
   const template = readFileSync(nativeArtifact(LAUNCHER, env));
   // writeFileAtomic writes through a symbolic link; a link here (an earlier --link) is replaced.
   if (isSymlink(path)) rmSync(path, { force: true });

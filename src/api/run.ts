@@ -26,6 +26,7 @@ import {
   selfExecLauncher,
   spawnForeground,
 } from '../runtime/index.js';
+import { resolveStoreLocation } from '../store/location.js';
 
 export interface RunOptions {
   /** PROGRAM|URI: an imported program's name, a cas: URI, a sha256: digest, a hex prefix or a path. */
@@ -68,6 +69,9 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const mode = checkMode(options.mode ?? 'audit');
+  // The mode's settings first: a store path that would split a search path is refused before use.
+  const location = resolveStoreLocation({ option: options.store, env, cwd });
+  const settings = modeSettings(mode, location.path, mode === 'audit' ? auditLibraryPath(env) : undefined);
   const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
   const target = resolveTarget(options.program, store);
   const { elf } = readProgram(target);
@@ -75,8 +79,12 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
   const selfExec = options.argv0 === undefined ? selfExecArgv0(target, storePath, elf, plan, env) : undefined;
   const argv0 = options.argv0 ?? selfExec?.path ?? target.argv0;
-  const cmd = commandFor(plan, target.path, argv0, options.args ?? []);
-  const settings = modeSettings(mode, storePath, mode === 'audit' ? auditLibraryPath(env) : undefined);
+  // A store object is started by the launcher template, which checks it (and the stored loader)
+  // again through one descriptor and executes exactly that descriptor (docs/running.md).
+  const cmd =
+    target.digest !== undefined && elf !== undefined
+      ? verifiedExec(storePath, target.digest.toString(), plan, argv0, options.args ?? [], env)
+      : commandFor(plan, target.path, argv0, options.args ?? []);
   return {
     target,
     mode,
@@ -87,6 +95,23 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     argv0: cmd.argv0,
     env: runEnvironment(env, settings),
     debugLine: `${describePlan(plan, target.path)}\ncald: argv[0] ${selfExec?.note ?? JSON.stringify(argv0)}`,
+  };
+}
+
+/** `cald-launch --cald-exec STORE TARGET LOADER ARGV0 ARGS...` (native/cald-launch.c). */
+function verifiedExec(
+  store: string,
+  target: string,
+  plan: LoaderPlan,
+  argv0: string,
+  args: readonly string[],
+  env: Env,
+): { file: string; args: string[]; argv0: string } {
+  const loader = plan.kind === 'stored-loader' ? plan.noted.toString() : '';
+  return {
+    file: nativeArtifact(LAUNCHER, env),
+    args: ['--cald-exec', store, target, loader, argv0, ...args],
+    argv0: LAUNCHER,
   };
 }
 

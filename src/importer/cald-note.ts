@@ -1,10 +1,10 @@
 import { ElfFile } from '../elf/read/index.js';
-import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP } from '../runtime/index.js';
+import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP, NT_CALD_PATHS } from '../runtime/index.js';
 import { type Digest, isCasName } from '../store/index.js';
 
 /** Owner and type of the note in which an imported program records its interpreter's digest (runtime reads it). */
 export const CALD_NOTE_OWNER = NOTE_OWNER;
-export { NT_CALD_INTERP };
+export { NT_CALD_INTERP, NT_CALD_PATHS };
 
 /** The note's descriptor: the interpreter's digest as text (`sha256:<hex>`), no NUL. */
 export function interpreterNoteDesc(digest: Digest): Buffer {
@@ -12,8 +12,32 @@ export function interpreterNoteDesc(digest: Digest): Buffer {
 }
 
 /**
- * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names and
- * the interpreter it records. This is what lets the index be rebuilt from the objects alone.
+ * The path note's descriptor: for each file imported with a program, its object's hex digits, its
+ * original absolute path and a NUL, sorted by path. Paths holding a NUL cannot be written (none do).
+ */
+export function pathNoteDesc(files: ReadonlyArray<readonly [string, Digest]>): Buffer {
+  const sorted = [...files]
+    .filter(([p]) => !p.includes('\0'))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Buffer.concat(sorted.map(([path, d]) => Buffer.from(`${d.hex}${path}\0`, 'utf8')));
+}
+
+/** The objects a path note names (`cas:sha256:<hex>` each), in order; a damaged entry names none. */
+export function pathNoteRefs(desc: Buffer): string[] {
+  const refs: string[] = [];
+  for (let at = 0; at + 66 <= desc.length; ) {
+    const end = desc.indexOf(0, at + 64);
+    if (end < 0) break;
+    const hex = desc.toString('latin1', at, at + 64);
+    if (/^[0-9a-f]{64}$/.test(hex)) refs.push(`cas:sha256:${hex}`);
+    at = end + 1;
+  }
+  return refs;
+}
+
+/**
+ * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names, the
+ * interpreter it records and the files its path note names (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
  * Non-ELF objects (and malformed notes) refer to nothing more.
  */
 export function objectRefs(bytes: Buffer): string[] {
@@ -30,5 +54,7 @@ export function objectRefs(bytes: Buffer): string[] {
   } catch {
     // A malformed note names nothing.
   }
+  for (const n of elf.notes)
+    if (n.name === NOTE_OWNER && n.type === NT_CALD_PATHS) refs.push(...pathNoteRefs(n.desc));
   return refs;
 }

@@ -4,7 +4,14 @@ import { DT_AUDIT } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { CaldError } from '../errors/index.js';
 import { type Digest, digestOfBuffer, formatCasName, hintFromName, type LocalStore } from '../store/index.js';
-import { CALD_NOTE_OWNER, interpreterNoteDesc, NT_CALD_INTERP } from './cald-note.js';
+import {
+  CALD_NOTE_OWNER,
+  interpreterNoteDesc,
+  NT_CALD_INTERP,
+  NT_CALD_PATHS,
+  pathNoteDesc,
+  pathNoteRefs,
+} from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
 import { checkOneGlibc } from './glibc-check.js';
 
@@ -109,7 +116,15 @@ export async function importClosure(
   }
 
   // One file in memory at a time: a closure can be hundreds of megabytes.
-  const { order, dropped } = orderBottomUp(dag, (id) => digestOfBuffer(input.readFile(id)).hex);
+  const sorted = orderBottomUp(dag, (id) => digestOfBuffer(input.readFile(id)).hex);
+  const { dropped } = sorted;
+  // Programs among the roots come last, so their path note can name every other file imported
+  // with them (python's extension modules, dlopened by path). Nothing depends on a program.
+  const depended = new Set([...dag.values()].flatMap((n) => n.deps));
+  const isProgram = (p: string) =>
+    input.roots.includes(p) && !depended.has(p) && ElfFile.parse(input.readFile(p)).interp !== undefined;
+  const programs = new Set(sorted.order.filter(isProgram));
+  const order = [...sorted.order.filter((p) => !programs.has(p)), ...programs];
   const droppedSet = new Set(dropped.map(([a, b]) => `${a}\0${b}`));
   const done = new Map<string, ImportedObject>();
   const keptNames: Array<[string, string]> = [];
@@ -150,13 +165,18 @@ export async function importClosure(
         desc: interpreterNoteDesc(loader.digest),
       });
     }
+    const withIt = programs.has(path) ? input.roots.filter((r) => !programs.has(r) && done.has(r)) : [];
+    const pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
+    if (withIt.length > 0)
+      edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
     const out = editElf(original, edits).buffer;
     const executable = input.isExecutable(path);
     const names = [...new Set(edits.flatMap((e) => (e.kind === 'replaceNeeded' ? [e.to] : [])))];
-    const refs =
-      loader !== undefined && elf.interp !== undefined
-        ? [...names, `cas:${loader.digest.toString()}`]
-        : names;
+    const refs = [
+      ...names,
+      ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
+      ...pathNoteRefs(pathNote),
+    ];
     const digest = await store.put(out, { executable, refs });
     // The name directory: entries named exactly like the DT_NEEDED strings now in use.
     for (const name of names) store.addName(name);

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.js';
+import { checkSearchPathSafe } from '../store/trust.js';
 
 /**
  * How a process finds `cas:` names (docs/running.md):
  * - `audit`: LD_AUDIT=<libcald-audit.so> and CALD_STORE=<store>; every object is verified.
- * - `names`: <store>/names prepended to LD_LIBRARY_PATH; the stock search, no verification.
+ * - `names`: <store>/names prepended to LD_LIBRARY_PATH; the stock search, no verification: it
+ *   trusts the store's owner (NAMES_MODE_TRUST, docs/threat-model.md).
  */
 export type RunMode = 'audit' | 'names';
 export const RUN_MODES: readonly RunMode[] = ['audit', 'names'];
@@ -13,6 +15,10 @@ export function checkMode(mode: string): RunMode {
   if ((RUN_MODES as readonly string[]).includes(mode)) return mode as RunMode;
   throw new UsageError(`unknown mode ${JSON.stringify(mode)}: expected audit or names`);
 }
+
+/** What names mode trusts, said by `cald env --mode names` (a comment line in the shell code). */
+export const NAMES_MODE_TRUST =
+  "names mode trusts the store's owner: libraries are found by name in <store>/names and not verified (docs/threat-model.md)";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -25,7 +31,11 @@ export interface ModeSettings {
 }
 
 export function modeSettings(mode: RunMode, store: string, auditLibrary: string | undefined): ModeSettings {
-  if (mode === 'names') return { prepend: [['LD_LIBRARY_PATH', join(store, 'names')]], set: [] };
+  if (mode === 'names') {
+    const names = join(store, 'names');
+    checkSearchPathSafe(names, 'the name directory');
+    return { prepend: [['LD_LIBRARY_PATH', names]], set: [] };
+  }
   if (auditLibrary === undefined) throw new Error('audit mode needs the audit library path');
   return { prepend: [['LD_AUDIT', auditLibrary]], set: [['CALD_STORE', store]] };
 }

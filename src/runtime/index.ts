@@ -6,6 +6,7 @@ export {
   fishQuote,
   type ModeSettings,
   modeSettings,
+  NAMES_MODE_TRUST,
   prependToList,
   RUN_MODES,
   type RunMode,
@@ -30,6 +31,7 @@ export {
   type LoaderPlan,
   NOTE_OWNER,
   NT_CALD_INTERP,
+  NT_CALD_PATHS,
   planLoader,
   statSignature,
 } from './loader.js';

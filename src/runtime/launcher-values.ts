@@ -18,6 +18,8 @@ export function launcherValues(
   env: Env,
   /** Whether the host loader is the noted one, when the caller has already hashed it (run's plan). */
   hostLoaderMatches?: boolean,
+  /** Let an inherited CALD_STORE choose the store (docs/threat-model.md); default: the store given. */
+  storeFromEnv = false,
 ): LauncherValues {
   const interp = elf?.interp?.value ?? '';
   const noted = elf === undefined ? undefined : interpreterNote(elf);
@@ -36,5 +38,6 @@ export function launcherValues(
     interp,
     'interp-digest': noted?.toString() ?? '',
     'interp-sig': sig,
+    flags: storeFromEnv ? 'store-env' : '',
   };
 }

@@ -9,7 +9,7 @@ export const SLOT_HEADER_BYTES = 32;
 export const LAUNCHER_SLOTS = {
   /** `sha256:<hex>` of the program object. */
   target: 128,
-  /** Absolute store path, used when CALD_STORE is unset. */
+  /** Absolute store path; an inherited CALD_STORE is ignored unless `flags` is `store-env`. */
   store: 4096,
   /** Absolute path of libcald-audit.so. */
   audit: 4096,
@@ -19,6 +19,8 @@ export const LAUNCHER_SLOTS = {
   'interp-digest': 128,
   /** Stat signature of the host's PT_INTERP file when install found it to match the note. */
   'interp-sig': 256,
+  /** `store-env`: an inherited CALD_STORE chooses the store (install --store-from-env); else empty. */
+  flags: 64,
 } as const;
 export type LauncherSlot = keyof typeof LAUNCHER_SLOTS;
 export type LauncherValues = Readonly<Record<LauncherSlot, string>>;
@@ -88,5 +90,6 @@ export function readLauncher(bytes: Buffer): LauncherValues {
     interp: read('interp'),
     'interp-digest': read('interp-digest'),
     'interp-sig': read('interp-sig'),
+    flags: read('flags'),
   };
 }

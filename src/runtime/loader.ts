@@ -7,6 +7,12 @@ import type { FileStore } from '../store/file-store.js';
 /** The ELF note the importer adds to a program: owner "cald", type 1, text `sha256:<hex>`. */
 export const NOTE_OWNER = 'cald';
 export const NT_CALD_INTERP = 1;
+/**
+ * Type 2: the original paths of the files imported with a program, each the object's 64 hex digits
+ * then the absolute path and a NUL. The resolver answers a dlopen by one of these paths from this
+ * note in the program's own image only (docs/resolver.md), so the program's hash pins the mapping.
+ */
+export const NT_CALD_PATHS = 2;
 
 /** The interpreter a program was imported with, from its cald note; undefined without one. */
 export function interpreterNote(elf: ElfFile): Digest | undefined {

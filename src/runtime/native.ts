@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CaldError } from '../errors/index.js';
+import { SEARCH_PATH_SPECIALS } from '../store/trust.js';
 
 /** The native artifacts the runtime uses (built by scripts/build-native.mjs at `npm ci`). */
 export const AUDIT_LIBRARY = 'libcald-audit.so';
@@ -49,16 +50,20 @@ export function nativeArtifact(
 }
 
 /**
- * Absolute path of libcald-audit.so, checked to be usable in LD_AUDIT: ':' would split the list
- * and '$' would be expanded by ld.so.
+ * Absolute path of libcald-audit.so, checked to be usable in LD_AUDIT: ':' or ';' would split the
+ * list, '$' would be expanded by ld.so, and a newline would break the shell line `cald env` prints.
  */
 export function auditLibraryPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const path = nativeArtifact(AUDIT_LIBRARY, env);
-  if (/[:$]/.test(path)) {
-    throw new CaldError('RUN_AUDIT_PATH', `the audit library's path ${path} contains ':' or '$'`, {
-      hint: "LD_AUDIT splits on ':' and ld.so expands '$'; install cald under a plainer path",
-      data: { path },
-    });
+  if (SEARCH_PATH_SPECIALS.test(path)) {
+    throw new CaldError(
+      'RUN_AUDIT_PATH',
+      `the audit library's path ${JSON.stringify(path)} contains ':', ';', '$' or a newline`,
+      {
+        hint: "LD_AUDIT splits on ':' and ld.so expands '$'; install cald under a plainer path",
+        data: { path },
+      },
+    );
   }
   return path;
 }

@@ -54,6 +54,7 @@ import {
 } from './layout.js';
 import type { LocalObjectStore, ObjectInfo, PutOptions, PutSource } from './object-store.js';
 import { checkRootId, makeRoot, type Root, type RootSpec, rootFromJson } from './roots.js';
+import { checkStoreTrust } from './trust.js';
 
 export interface OpenFileStoreOptions {
   /** Create the store (and missing parent directories) if the path does not exist or is an empty directory. */
@@ -108,6 +109,7 @@ export class FileStore implements LocalObjectStore {
         data: { store: root },
       });
     }
+    checkStoreTrust(root);
     let entries: string[];
     try {
       entries = readdirSync(root);

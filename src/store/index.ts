@@ -93,6 +93,14 @@ export {
 export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
 export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
 export {
+  adminOwners,
+  checkSearchPathSafe,
+  checkStoreTrust,
+  SEARCH_PATH_SPECIALS,
+  STORE_OWNERS_FILE,
+  type TrustOptions,
+} from './trust.js';
+export {
   type RestoreFromOriginal,
   type VerifyMismatch,
   type VerifyOptions,

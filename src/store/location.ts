@@ -23,13 +23,22 @@ export interface StoreLocationInput {
  * Where the store lives, in order: `--store`, `CALD_STORE`, `$XDG_DATA_HOME/cald/store`,
  * `$HOME/.local/share/cald/store` (the embedded default). A pure function of its input.
  * Empty values count as unset; a relative XDG_DATA_HOME is ignored, as the XDG base directory
- * specification requires.
+ * specification requires; a relative CALD_STORE is refused (a relative --store is taken from cwd).
  */
 export function resolveStoreLocation(input: StoreLocationInput): StoreLocation {
   const set = (v: string | undefined): v is string => v !== undefined && v !== '';
   if (set(input.option)) return { path: resolve(input.cwd, input.option), source: 'option' };
   const { CALD_STORE, XDG_DATA_HOME, HOME } = input.env;
-  if (set(CALD_STORE)) return { path: resolve(input.cwd, CALD_STORE), source: 'CALD_STORE' };
+  if (set(CALD_STORE)) {
+    // Inherited by every child in every directory: a relative one would name another store in each.
+    if (!isAbsolute(CALD_STORE)) {
+      throw new StoreError('STORE_RELATIVE', `CALD_STORE=${CALD_STORE} is a relative path`, {
+        hint: 'set CALD_STORE to an absolute path (or pass --store DIR)',
+        data: { store: CALD_STORE },
+      });
+    }
+    return { path: resolve(CALD_STORE), source: 'CALD_STORE' };
+  }
   if (set(XDG_DATA_HOME) && isAbsolute(XDG_DATA_HOME)) {
     return { path: join(resolve(XDG_DATA_HOME), 'cald', 'store'), source: 'XDG_DATA_HOME' };
   }

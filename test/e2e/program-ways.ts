@@ -90,8 +90,8 @@ export function programWays(key: string): void {
       });
     }
     if (key === 'python3') {
-      // Only the audit resolver reads <store>/paths/: with the name directory alone, a dlopen by
-      // absolute path (python's extension modules) loads the host's file (docs/running.md).
+      // Only the audit resolver maps paths (from the program's path note): with the name directory
+      // alone, a dlopen by absolute path (python's extension modules) loads the host's file.
       test(`${key} ${c.label}: names mode loads the extension modules from the host, and shows it`, () => {
         const got = runCase(
           c,

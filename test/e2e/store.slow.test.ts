@@ -198,7 +198,16 @@ if (skip) {
   test('after mv of the store and CALD_STORE pointing at the new place, every program still runs', (t) => {
     for (const p of PROGRAMS) {
       const r = caldCli(
-        ['install', a.get(p.key)!.program.name, '--bin', join(dir, 'bin'), '--store', storeA],
+        // --store-from-env: an installed launcher otherwise keeps to the store it was installed from.
+        [
+          'install',
+          a.get(p.key)!.program.name,
+          '--bin',
+          join(dir, 'bin'),
+          '--store',
+          storeA,
+          '--store-from-env',
+        ],
         env,
       );
       assert.equal(r.status, 0, r.stderr);

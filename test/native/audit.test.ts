@@ -9,45 +9,24 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { auditLib, buildFixture, exec, type Fixture, type Result, requireBuilt } from './fixture.js';
+import { describe, test } from 'node:test';
+import { auditLib, caldLines, exec, type Fixture, minimalEnv, setUpFixture } from './fixture.js';
 
 let fx: Fixture;
 let n = 0;
 
-before(() => {
-  requireBuilt();
-  fx = buildFixture();
-});
-after(() => {
-  if (fx) rmSync(fx.dir, { recursive: true, force: true });
+setUpFixture((f) => {
+  fx = f;
 });
 
-/** A minimal environment with a private home and a fresh (or given) verification cache. */
-function env(
-  extra: Record<string, string> = {},
-  cache = join(fx.dir, `cache-${n++}`),
-): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    LC_ALL: 'C',
-    HOME: join(fx.dir, 'home'),
-    XDG_CACHE_HOME: cache,
-    ...extra,
-  };
-}
+const env = (extra: Record<string, string> = {}, cache?: string) => minimalEnv(fx, extra, cache);
 function audited(extra: Record<string, string> = {}, cache?: string): Record<string, string> {
   return env({ LD_AUDIT: auditLib, CALD_STORE: fx.store, ...extra }, cache);
-}
-/** The lines cald printed. */
-function caldLines(r: Result): string[] {
-  return r.stderr.split('\n').filter((l) => l.startsWith('cald:'));
 }
 /** A copy of the store whose object has one bit flipped. */
 function tamperedStore(): string {

@@ -11,11 +11,13 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { repoPath } from '../helpers/paths.js';
 
 export const auditLib = repoPath('native', 'build', 'libcald-audit.so');
@@ -47,6 +49,43 @@ export function mustRun(cmd: string, args: readonly string[], cwd?: string): str
 
 export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+let caches = 0;
+
+/** A minimal environment for running fixture programs: a private home, a fresh (or given) cache. */
+export function minimalEnv(
+  fixture: Fixture,
+  extra: Record<string, string> = {},
+  cache = join(fixture.dir, `cache-${caches++}`),
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LC_ALL: 'C',
+    HOME: join(fixture.dir, 'home'),
+    XDG_CACHE_HOME: cache,
+    ...extra,
+  };
+}
+
+/** The lines cald printed on stderr. */
+export function caldLines(r: Result): string[] {
+  return r.stderr.split('\n').filter((l) => l.startsWith('cald:'));
+}
+
+/**
+ * Builds the fixture before a test file's tests (handing it to `use`) and removes it after them.
+ */
+export function setUpFixture(use: (f: Fixture) => void): void {
+  let built: Fixture | undefined;
+  before(() => {
+    requireBuilt();
+    built = buildFixture();
+    use(built);
+  });
+  after(() => {
+    if (built) rmSync(built.dir, { recursive: true, force: true });
+  });
 }
 
 export function requireBuilt(): void {

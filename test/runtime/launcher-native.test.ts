@@ -125,7 +125,7 @@ test('an object that cannot be executed: 126 and the reason', () => {
   const obj = join(store, 'objects', 'sha256', hex);
   copyFileSync(f.object, obj);
   chmodSync(obj, 0o644);
-  const r = launch(join(bin, f.name), [], { CALD_STORE: store });
+  const r = launch(launcherWith('no-exec', { store }), []);
   assert.equal(r.status, 126);
   assert.equal(r.stderr, `cald-launch: cannot run ${obj}: Permission denied\n`);
 });

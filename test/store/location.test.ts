@@ -17,9 +17,14 @@ test('--store wins over everything, relative to cwd', () => {
 });
 
 test('then CALD_STORE, then XDG_DATA_HOME, then HOME', () => {
-  assert.deepEqual(resolveStoreLocation({ env: { CALD_STORE: 's', HOME: '/h' }, cwd }), {
-    path: '/work/here/s',
+  assert.deepEqual(resolveStoreLocation({ env: { CALD_STORE: '/st/s/', HOME: '/h' }, cwd }), {
+    path: '/st/s',
     source: 'CALD_STORE',
+  });
+  // Inherited by children in other directories, a relative CALD_STORE would name another store in each.
+  assert.throws(() => resolveStoreLocation({ env: { CALD_STORE: 's', HOME: '/h' }, cwd }), {
+    code: 'STORE_RELATIVE',
+    message: 'CALD_STORE=s is a relative path',
   });
   assert.deepEqual(resolveStoreLocation({ env: { XDG_DATA_HOME: '/x/data/', HOME: '/h' }, cwd }), {
     path: '/x/data/cald/store',

@@ -13,8 +13,9 @@ Examples:
                                                          sees the name it was run by as argv[0]
 
 The command is a copy of cald's native launcher (no Node.js at start-up) with the program's
-digest, the store and the audit library written into it. It execs the store object with LD_AUDIT
-and CALD_STORE set (CALD_STORE from the environment wins, so a moved store still works).
+digest, the store and the audit library written into it. It checks the program object's sha256
+and executes exactly the file it checked, with LD_AUDIT and CALD_STORE set. It uses only the store
+it was installed from; --store-from-env lets an inherited CALD_STORE choose (a store that moves).
 
 --link writes a symbolic link to the store object instead: no launcher, no extra exec. Only for
 programs imported with --audit (DT_AUDIT names libcald-audit.so; install it once with
@@ -30,6 +31,7 @@ interface InstallFlags {
   name: string[];
   store?: string;
   link?: boolean;
+  storeFromEnv?: boolean;
   json?: boolean;
 }
 
@@ -48,6 +50,7 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option('--link', 'write a symbolic link to the object (programs imported with --audit; no launcher)')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option('--store-from-env', 'let an inherited CALD_STORE choose the store at run time (launcher only)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, flags: InstallFlags) => {
@@ -71,6 +74,7 @@ export function register(program: Command, ctx: CommandContext): void {
             ...(n === undefined ? {} : { name: n }),
             ...(flags.store === undefined ? {} : { store: flags.store }),
             ...(flags.link === true ? { link: true } : {}),
+            ...(flags.storeFromEnv === true ? { storeFromEnv: true } : {}),
           }),
         );
       }
