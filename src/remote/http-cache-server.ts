@@ -70,7 +70,8 @@ function serveFile(req: IncomingMessage, res: ServerResponse, file: string, hex:
   try {
     st = statSync(file);
   } catch {
-    return reply(res, 404, 'not found');
+    reply(res, 404, 'not found');
+    return;
   }
   // An object's ETag is its name; a tag's changes with it (size and time are enough to revalidate).
   const etag =
@@ -95,7 +96,10 @@ function serveFile(req: IncomingMessage, res: ServerResponse, file: string, hex:
     const m = /^bytes=(\d*)-(\d*)$/.exec(range);
     const first = m?.[1] === '' ? undefined : Number(m?.[1]);
     const last = m?.[2] === '' ? undefined : Number(m?.[2]);
-    if (m === null || (first === undefined && last === undefined)) return reply(res, 416, 'bad range');
+    if (m === null || (first === undefined && last === undefined)) {
+      reply(res, 416, 'bad range');
+      return;
+    }
     if (first === undefined) start = Math.max(0, st.size - last!);
     else {
       start = first;
