@@ -65,6 +65,8 @@ export function verifyCandidate(fs: ClosureFs, path: string, abi: LoaderAbi): Ve
   const st = fs.stat(path);
   if (st === undefined) return { kind: 'absent' };
   if (st.isDirectory) return { kind: 'invalid', reason: 'cannot read file data: Is a directory' };
+  // ld.so would open a FIFO and wait for a writer; cald never reads anything but regular files.
+  if (!st.isFile) return { kind: 'invalid', reason: 'not a regular file' };
   let head: Buffer;
   try {
     head = fs.readRange(path, 0, HEAD_READ);
@@ -137,9 +139,23 @@ interface Segment {
 
 /**
  * Reads the header, program headers, dynamic table and the strings it names. `head` is the start
- * of the file when the caller already has it. Throws ElfFormatError when the file is malformed.
+ * of the file when the caller already has it. Throws ElfFormatError, naming `path`, when the file
+ * is malformed: every range read is checked against the file's size before anything is allocated.
  */
 export function readDynamicInfo(fs: ClosureFs, path: string, head?: Buffer): DynamicInfo {
+  try {
+    return readDynamicInfoOf(fs, path, head);
+  } catch (e) {
+    if (!(e instanceof ElfFormatError) || e.message.startsWith(`${path}:`)) throw e;
+    throw new ElfFormatError(e.code as `ELF_${string}`, `${path}: ${e.message}`, {
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      data: { ...e.data, path },
+      cause: e,
+    });
+  }
+}
+
+function readDynamicInfoOf(fs: ClosureFs, path: string, head?: Buffer): DynamicInfo {
   let buf = head ?? fs.readRange(path, 0, HEAD_READ);
   if (buf.length < EI_NIDENT || !buf.subarray(0, 4).equals(ELFMAG)) {
     throw new ElfFormatError('ELF_NOT_ELF', `${path}: not an ELF file (no \\x7fELF magic at the start)`);
