@@ -1,15 +1,13 @@
+import { closeSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import {
-  closeSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  realpathSync,
-  statSync,
-} from 'node:fs';
-import { basename, join } from 'node:path';
-import { type Closure, resolveClosure } from '../closure/index.js';
+  type Closure,
+  openRegular,
+  readAt,
+  resolveClosure,
+  SnapshotFs,
+  type SourceFile,
+} from '../closure/index.js';
 import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
@@ -53,6 +51,12 @@ export interface ImportOptions {
    * audit library is installed system-wide (`cald install-audit`).
    */
   audit?: boolean;
+  /**
+   * Import files that other users cannot read. They are then stored readable by the store's owner
+   * only, and their directories mirrored under paths/ with their own restrictions. Without it such
+   * a file is refused when the store is one that others can reach (docs/import.md).
+   */
+  allowPrivate?: boolean;
 }
 
 /** The name imported programs give in DT_AUDIT: found by ld.so like a library (ld.so.cache). */
@@ -84,14 +88,18 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+/** The first bytes of a file, read without blocking; empty for anything but a regular file. */
 function readHead(path: string): Buffer {
-  const fd = openSync(path, 'r');
+  let opened: ReturnType<typeof openRegular>;
   try {
-    const head = Buffer.alloc(4);
-    readSync(fd, head, 0, 4, 0);
-    return head;
+    opened = openRegular(path);
+  } catch {
+    return Buffer.alloc(0);
+  }
+  try {
+    return readAt(opened.fd, Number(opened.st.size), 0, 4);
   } finally {
-    closeSync(fd);
+    closeSync(opened.fd);
   }
 }
 
@@ -146,6 +154,81 @@ function missingError(closure: Closure): CaldError {
   );
 }
 
+function interpreterError(root: string, closure: Closure): CaldError {
+  const i = closure.interpreter!;
+  return new CaldError(
+    'IMPORT_BAD_INTERPRETER',
+    `${root}: its interpreter ${i.requested} ${i.problem ?? ''}`,
+    {
+      hint: 'PT_INTERP must name the ELF loader for the program\'s machine (e.g. /lib64/ld-linux-x86-64.so.2); cald reads it, never runs it',
+      data: { path: root, interpreter: i.requested },
+    },
+  );
+}
+
+function privateSourceError(f: SourceFile, count: number, store: string): CaldError {
+  const more = count > 1 ? ` (and ${count - 1} more)` : '';
+  return new CaldError(
+    'IMPORT_PRIVATE_SOURCE',
+    `${f.path} cannot be read by other users, but the store ${store} can${more}`,
+    {
+      hint: 'pass --allow-private to store it readable by you only, or make it readable by others first',
+      data: { path: f.path, store },
+    },
+  );
+}
+
+/**
+ * Who can read what: a file is private when others cannot read it (no o+r on the file, or no o+x
+ * on a directory above it). Directory modes are looked up once each.
+ */
+class Privacy {
+  private readonly modes = new Map<string, number>();
+
+  dirMode(dir: string): number {
+    let m = this.modes.get(dir);
+    if (m === undefined) {
+      try {
+        m = statSync(dir).mode & 0o7777;
+      } catch {
+        m = 0o700;
+      }
+      this.modes.set(dir, m);
+    }
+    return m;
+  }
+
+  /** Whether others can reach `path`: every directory from '/' down to it searchable by others. */
+  othersReach(path: string): boolean {
+    // A store yet to be made: its nearest existing parent decides.
+    let d = path;
+    for (;;) {
+      try {
+        d = realpathSync(d);
+        break;
+      } catch {
+        if (d === dirname(d)) return false;
+        d = dirname(d);
+      }
+    }
+    for (; ; d = dirname(d)) {
+      if ((this.dirMode(d) & 0o001) === 0) return false;
+      if (d === dirname(d)) return true;
+    }
+  }
+
+  isPrivate(f: SourceFile): boolean {
+    if ((f.mode & 0o004) === 0) return true;
+    let real: string;
+    try {
+      real = realpathSync(f.path);
+    } catch {
+      return true;
+    }
+    return !this.othersReach(dirname(real));
+  }
+}
+
 /**
  * Imports programs and libraries with their whole closure into the store, bottom-up, and returns
  * their content names. The closure is what ld.so would load on this machine.
@@ -163,19 +246,30 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   const hostProvided = (path: string) => patterns.some((re) => re.test(basename(path)) || re.test(path));
 
   const nodes = new Map<string, ImportNode>();
+  // Every file is read once, by the walk; the rewrite works on those very bytes.
+  const fs = new SnapshotFs();
+  const sources = new Map<string, SourceFile>();
   let interpreter: string | undefined;
   const warnings: string[] = [];
   const ldLibraryPath = options.useLdLibraryPath === true ? env.LD_LIBRARY_PATH : undefined;
   for (const root of roots) {
     const closure = resolveClosure({
       program: root,
+      fs,
       ...(ldLibraryPath === undefined ? {} : { env: { LD_LIBRARY_PATH: ldLibraryPath } }),
     });
+    if (closure.interpreter?.problem !== undefined) throw interpreterError(root, closure);
     const missing = closure.missing.filter((m) => !hostProvided(m.name));
     if (missing.length > 0) throw missingError({ ...closure, missing });
-    warnings.push(...closure.warnings);
+    warnings.push(...closure.warnings.filter((w) => !/^the interpreter /.test(w)));
+    for (const o of closure.objects) {
+      const source = fs.source(o.source);
+      if (source !== undefined && !sources.has(o.realPath)) sources.set(o.realPath, source);
+    }
     const interp = closure.interpreter?.realPath;
     if (interp !== undefined) {
+      const source = fs.source(interp);
+      if (source !== undefined && !sources.has(interp)) sources.set(interp, source);
       if (interpreter !== undefined && interpreter !== interp) {
         throw new CaldError(
           'IMPORT_MIXED_INTERPRETERS',
@@ -205,6 +299,17 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     );
   }
 
+  const privacy = new Privacy();
+  const privateFiles = [...sources.values()].filter((f) => privacy.isPrivate(f));
+  if (privateFiles.length > 0 && options.allowPrivate !== true && privacy.othersReach(location.path)) {
+    throw privateSourceError(privateFiles[0]!, privateFiles.length, location.path);
+  }
+  const source = (p: string): SourceFile => {
+    const f = sources.get(p);
+    if (f === undefined) throw new CaldError('IMPORT_NOT_READ', `${p} was not read by the closure walk`);
+    return f;
+  };
+
   const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
   // Lifecycle (docs/lifecycle.md): a shared lease keeps gc out until the roots are recorded.
   let lease: ReturnType<typeof acquireLease> | undefined;
@@ -217,14 +322,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         roots,
         interpreter,
         hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
-        readFile: (p) => {
-          try {
-            return readFileSync(p);
-          } catch (e) {
-            throw ioErrorFrom(e, 'read', p);
-          }
-        },
-        isExecutable: (p) => (lstatSync(p).mode & 0o111) !== 0,
+        readFile: (p) => source(p).bytes,
+        isExecutable: (p) => (source(p).mode & 0o111) !== 0,
+        isPrivate: (p) => privacy.isPrivate(source(p)),
+        dirMode: (d) => privacy.dirMode(d),
         ...(options.audit === true ? { audit: AUDIT_LIBRARY_NAME } : {}),
       },
       options.progress,

@@ -2,6 +2,15 @@ export { ClosureError, LdCacheError } from './closure-error.js';
 export type { DynamicInfo, LoaderAbi, Verdict } from './elf-probe.js';
 export { readDynamicInfo, verifyCandidate } from './elf-probe.js';
 export { type ClosureFs, type ClosureStat, type FileIdentity, nodeFs } from './fs.js';
+export { SnapshotFs } from './snapshot-fs.js';
+export {
+  fileKind,
+  MAX_SOURCE_SIZE,
+  openRegular,
+  readAt,
+  readSource,
+  type SourceFile,
+} from './source-file.js';
 export {
   type CacheTarget,
   cacheFlagsFor,
@@ -17,8 +26,10 @@ export {
   type LoaderFacts,
   legacyCombinations,
   parseLoaderHelp,
+  isTrustedLoader,
   probeLoaderFacts,
   searchSubdirs,
+  systemLoaderPath,
 } from './loader-facts.js';
 export {
   type Closure,

@@ -22,6 +22,7 @@ interface ImportFlags {
   defaultExcludes?: boolean;
   libraryPath?: boolean;
   audit?: boolean;
+  allowPrivate?: boolean;
   store?: string;
   json?: boolean;
 }
@@ -49,6 +50,10 @@ export function register(program: Command, ctx: CommandContext): void {
       '--audit',
       "name libcald-audit.so in the programs' DT_AUDIT: they run with no environment once it is installed (cald install-audit)",
     )
+    .option(
+      '--allow-private',
+      'import files other users cannot read; they are stored readable by you only (docs/import.md)',
+    )
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
@@ -64,6 +69,7 @@ export function register(program: Command, ctx: CommandContext): void {
           noDefaultExcludes: flags.defaultExcludes === false,
           useLdLibraryPath: flags.libraryPath === true,
           audit: flags.audit === true,
+          allowPrivate: flags.allowPrivate === true,
           ...(flags.store === undefined ? {} : { store: flags.store }),
           env: ctx.io.env,
           progress: (done, total, path) => bar.update(done, total, path),
