@@ -32,8 +32,9 @@ function keptPrefixLength(elf: ElfFile): number {
   let end = 1;
   const use = (off: number) => {
     if (off >= table.size) return;
-    const nul = buf.indexOf(0, table.offset + off);
-    end = Math.max(end, nul - table.offset + 1);
+    // Inside the table only (a hostile table may have no NUL): no scan of the rest of the file.
+    const nul = buf.subarray(table.offset + off, table.offset + table.size).indexOf(0);
+    end = nul < 0 ? table.size : Math.max(end, off + nul + 1);
   };
   for (const off of elf.dynamicSymbolNameOffsets()) use(off);
   for (const v of elf.versionNeeds) for (const a of v.entries) use(a.nameOffset);

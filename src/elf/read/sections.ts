@@ -61,8 +61,10 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
     const end = strtab.offset + strtab.size;
     for (const s of raw) {
       if (s.nameOffset < strtab.size) {
-        const nul = view.buf.indexOf(0, strtab.offset + s.nameOffset);
-        if (nul >= 0 && nul < end) s.name = view.buf.toString('latin1', strtab.offset + s.nameOffset, nul);
+        // Searched inside the table only: a table with no NUL must not cost a scan of the file per section.
+        const start = strtab.offset + s.nameOffset;
+        const nul = view.buf.subarray(start, end).indexOf(0);
+        if (nul >= 0) s.name = view.buf.toString('latin1', start, start + nul);
       }
     }
   }
