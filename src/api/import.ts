@@ -141,6 +141,7 @@ function expandPaths(paths: readonly string[]): string[] {
 
 function missingError(closure: Closure): CaldError {
   const m = closure.missing[0]!;
+  if (m.formatError !== undefined) return m.formatError;
   const dirs = m.searched.flatMap((s) => s.dirs).slice(0, 6);
   return new CaldError(
     'IMPORT_MISSING_LIBRARY',

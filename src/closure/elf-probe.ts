@@ -29,6 +29,7 @@ import {
   PT_LOAD,
 } from '../elf/format/constants.js';
 import { layoutsFor } from '../elf/format/layouts.js';
+import { StringTable } from '../elf/read/string-table.js';
 import { ElfFormatError } from '../errors/index.js';
 import { ByteView } from '../util/byte-view.js';
 import type { ClosureFs } from './fs.js';
@@ -247,13 +248,20 @@ function readDynamicInfoOf(fs: ClosureFs, path: string, head?: Buffer): DynamicI
   }
   const size = Number(strsz);
   const sv = read(load.offset + Number(strtab) - load.vaddr, size, '.dynstr');
+  const strings = new StringTable(sv.buf, 0, size);
   const str = (v: bigint, what: string) => {
     if (v >= strsz) {
       throw new ElfFormatError('ELF_BAD_STRING', `${path}: ${what} string offset ${v} lies outside .dynstr`, {
         hint: 'the file is corrupt',
       });
     }
-    return sv.cstring(Number(v), size, what);
+    const s = strings.at(Number(v));
+    if (s === undefined) {
+      throw new ElfFormatError('ELF_BAD_STRING', `${path}: ${what} at .dynstr offset ${v} is not NUL-terminated inside the table`, {
+        hint: 'the file is truncated or corrupt',
+      });
+    }
+    return s;
   };
   for (const e of entries) {
     if (e.tag === DT_NEEDED) info.needed.push(str(e.value, 'DT_NEEDED'));

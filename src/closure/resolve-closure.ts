@@ -3,7 +3,7 @@
 // already loaded, then searched (search-path.ts). The result is the load order and the DAG's edges.
 import { basename, dirname } from 'node:path';
 import { ET_DYN } from '../elf/format/constants.js';
-import { isCaldError } from '../errors/index.js';
+import { ElfFormatError, isCaldError } from '../errors/index.js';
 import { ClosureError } from './closure-error.js';
 import { type DynamicInfo, type LoaderAbi, readDynamicInfo, verifyCandidate } from './elf-probe.js';
 import { type ClosureFs, nodeFs } from './fs.js';
@@ -88,6 +88,8 @@ export interface MissingLibrary {
   reason: string;
   /** The file ld.so refused, when it stopped at one. */
   path: string | undefined;
+  /** When the file was found but is malformed: the ElfFormatError, naming it. */
+  formatError?: ElfFormatError;
   searched: SearchedDirs[];
   usedCache: boolean;
   skipped: SkippedCandidate[];
@@ -167,7 +169,8 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   try {
     info = readDynamicInfo(fs, programReal);
   } catch (e) {
-    if (!isCaldError(e)) throw e;
+    // A malformed ELF file is an ElfFormatError naming the file (exit 3 from the command line).
+    if (!isCaldError(e) || e instanceof ElfFormatError) throw e;
     throw new ClosureError('CLOSURE_NOT_ELF', `${options.program} is not a usable ELF file: ${e.message}`, {
       hint: 'give a dynamically linked program or shared library',
       data: { path: options.program },
@@ -393,6 +396,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
           neededBy: obj.object.index,
           neededByPath: obj.path,
           reason: e.message,
+          ...(e instanceof ElfFormatError ? { formatError: e } : {}),
           path: r.path,
           searched: outcome.searched,
           usedCache: outcome.usedCache,

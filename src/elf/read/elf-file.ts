@@ -33,6 +33,7 @@ import { type ElfHeader, readHeader } from './header.js';
 import { MAX_NOTES, type Note, readNotes } from './notes.js';
 import { type ProgramHeader, readProgramHeaders } from './program-headers.js';
 import { readSections, type SectionHeader } from './sections.js';
+import { MAX_STRING, StringTable } from './string-table.js';
 import { dynamicSymbolCount, dynamicSymbolNameOffsets } from './symbols.js';
 import { readVersionDefs, readVersionNeeds, type VersionDef, type VersionNeed } from './versions.js';
 
@@ -82,6 +83,7 @@ export class ElfFile {
   readonly notes: readonly Note[];
   /** Where .gnu.version_r lives, when the file has one. */
   readonly verneedRegion: Region | undefined;
+  private dynstrTable: StringTable | undefined;
 
   private constructor(
     readonly buf: Buffer,
@@ -156,7 +158,16 @@ export class ElfFile {
         },
       );
     }
-    return this.view.cstring(table.offset + off, table.offset + table.size, what);
+    this.dynstrTable ??= new StringTable(this.buf, table.offset, table.size);
+    const s = this.dynstrTable.at(off);
+    if (s === undefined) {
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        `${what} at offset 0x${(table.offset + off).toString(16)} is not NUL-terminated inside .dynstr (within ${MAX_STRING} bytes)`,
+        { hint: 'the file is truncated or corrupt' },
+      );
+    }
+    return s;
   }
 
   private stringsOf(tag: bigint): string[] {

@@ -2,6 +2,7 @@ import { ElfFormatError } from '../../errors/index.js';
 import type { ByteView } from '../../util/byte-view.js';
 import { SHT_NOBITS } from '../format/constants.js';
 import { layoutsFor } from '../format/layouts.js';
+import { StringTable } from './string-table.js';
 import type { ElfHeader } from './header.js';
 
 export interface SectionHeader {
@@ -58,15 +59,8 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
   }
   const strtab = h.shstrndx > 0 && h.shstrndx < raw.length ? raw[h.shstrndx] : undefined;
   if (strtab !== undefined && strtab.type !== SHT_NOBITS) {
-    const end = strtab.offset + strtab.size;
-    for (const s of raw) {
-      if (s.nameOffset < strtab.size) {
-        // Searched inside the table only: a table with no NUL must not cost a scan of the file per section.
-        const start = strtab.offset + s.nameOffset;
-        const nul = view.buf.subarray(start, end).indexOf(0);
-        if (nul >= 0) s.name = view.buf.toString('latin1', start, start + nul);
-      }
-    }
+    const names = new StringTable(view.buf, strtab.offset, strtab.size);
+    for (const s of raw) s.name = names.at(s.nameOffset) ?? '';
   }
   return raw.map(({ nameOffset: _n, ...s }) => s);
 }
