@@ -327,8 +327,21 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
 
   for (let q = 0; q < order.length; q++) {
     const obj = order[q] as Loaded;
+    const earlier = new Map<string, NeededEdge>();
     for (const raw of obj.info.needed) {
+      const before = earlier.get(raw);
+      if (before !== undefined) {
+        // The same name again: ld.so finds what it just loaded by that name (or failed on it
+        // already). Resolved once, so 50,000 copies of one entry cost one search.
+        obj.object.needed.push({
+          name: raw,
+          object: before.object,
+          how: before.object === undefined ? 'missing' : 'loaded',
+        });
+        continue;
+      }
       const edge: NeededEdge = { name: raw, object: undefined, how: 'missing' };
+      earlier.set(raw, edge);
       obj.object.needed.push(edge);
       // dl-deps.c expands tokens in DT_NEEDED before anything else.
       const name = expandDst(raw, { ...dstBase, origin: obj.origin });

@@ -128,8 +128,16 @@ export async function importClosure(
   progress?: ImportProgress,
 ): Promise<ImportOutcome> {
   const { nodes } = input;
-  const keep = (target: string | undefined) =>
-    target !== undefined && (target === input.interpreter || input.hostProvided(target));
+  const kept = new Map<string, boolean>();
+  const keep = (target: string | undefined): boolean => {
+    if (target === undefined) return false;
+    let k = kept.get(target);
+    if (k === undefined) {
+      k = target === input.interpreter || input.hostProvided(target);
+      kept.set(target, k);
+    }
+    return k;
+  };
   const missing: Array<[string, string]> = [];
   for (const n of nodes.values()) {
     for (const d of n.needed) if (d.target === undefined) missing.push([n.path, d.name]);
@@ -174,7 +182,14 @@ export async function importClosure(
     const newNames: Array<string | null> = [];
     const produced = new Set<string>();
     let hostDeps = false;
+    // Each distinct name decided once: a file may repeat one DT_NEEDED thousands of times.
+    const decided = new Map<string, string | null>();
     for (const d of node.needed) {
+      const again = decided.get(d.name);
+      if (again !== undefined) {
+        newNames.push(again);
+        continue;
+      }
       if (keep(d.target)) {
         keptNames.push([path, d.name]);
         newNames.push(d.name);
@@ -188,6 +203,7 @@ export async function importClosure(
         newNames.push(to);
         produced.add(to);
       }
+      decided.set(d.name, newNames.at(-1)!);
     }
     const edits: ElfEdit[] = node.needed.length > 0 ? [{ kind: 'setNeeded', names: newNames }] : [];
     // Search paths only matter for names that are still searched; dropping them keeps the host's
