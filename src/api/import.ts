@@ -161,7 +161,7 @@ function interpreterError(root: string, closure: Closure): CaldError {
     'IMPORT_BAD_INTERPRETER',
     `${root}: its interpreter ${i.requested} ${i.problem ?? ''}`,
     {
-      hint: 'PT_INTERP must name the ELF loader for the program\'s machine (e.g. /lib64/ld-linux-x86-64.so.2); cald reads it, never runs it',
+      hint: "PT_INTERP must name the ELF loader for the program's machine (e.g. /lib64/ld-linux-x86-64.so.2); cald reads it, never runs it",
       data: { path: root, interpreter: i.requested },
     },
   );

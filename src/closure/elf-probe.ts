@@ -257,9 +257,13 @@ function readDynamicInfoOf(fs: ClosureFs, path: string, head?: Buffer): DynamicI
     }
     const s = strings.at(Number(v));
     if (s === undefined) {
-      throw new ElfFormatError('ELF_BAD_STRING', `${path}: ${what} at .dynstr offset ${v} is not NUL-terminated inside the table`, {
-        hint: 'the file is truncated or corrupt',
-      });
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        `${path}: ${what} at .dynstr offset ${v} is not NUL-terminated inside the table`,
+        {
+          hint: 'the file is truncated or corrupt',
+        },
+      );
     }
     return s;
   };

@@ -2,15 +2,6 @@ export { ClosureError, LdCacheError } from './closure-error.js';
 export type { DynamicInfo, LoaderAbi, Verdict } from './elf-probe.js';
 export { readDynamicInfo, verifyCandidate } from './elf-probe.js';
 export { type ClosureFs, type ClosureStat, type FileIdentity, nodeFs } from './fs.js';
-export { SnapshotFs } from './snapshot-fs.js';
-export {
-  fileKind,
-  MAX_SOURCE_SIZE,
-  openRegular,
-  readAt,
-  readSource,
-  type SourceFile,
-} from './source-file.js';
 export {
   type CacheTarget,
   cacheFlagsFor,
@@ -23,10 +14,10 @@ export {
 } from './ld-so-cache.js';
 export {
   fallbackLoaderFacts,
+  isTrustedLoader,
   type LoaderFacts,
   legacyCombinations,
   parseLoaderHelp,
-  isTrustedLoader,
   probeLoaderFacts,
   searchSubdirs,
   systemLoaderPath,
@@ -51,3 +42,12 @@ export {
   type SkippedCandidate,
   splitSearchList,
 } from './search-path.js';
+export { SnapshotFs } from './snapshot-fs.js';
+export {
+  fileKind,
+  MAX_SOURCE_SIZE,
+  openRegular,
+  readAt,
+  readSource,
+  type SourceFile,
+} from './source-file.js';

@@ -470,7 +470,8 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
  */
 function loaderFactsFor(info: DynamicInfo, abi: LoaderAbi, warnings: string[]): LoaderFacts {
   const system = systemLoaderPath(abi.machine, abi.is64);
-  const ours = info.interp === undefined || (system !== undefined && basename(info.interp) === basename(system));
+  const ours =
+    info.interp === undefined || (system !== undefined && basename(info.interp) === basename(system));
   const facts = system !== undefined && ours ? probeLoaderFacts(system) : undefined;
   if (facts !== undefined) return facts;
   warnings.push(
@@ -495,7 +496,8 @@ function checkInterpreter(
   if (real === undefined) return { real, dyn: undefined, problem: 'does not exist' };
   const v = verifyCandidate(fs, real, abi);
   if (v.kind === 'absent') return { real, dyn: undefined, problem: 'cannot be read' };
-  if (v.kind !== 'ok') return { real, dyn: undefined, problem: `is not an ELF loader for the program: ${v.reason}` };
+  if (v.kind !== 'ok')
+    return { real, dyn: undefined, problem: `is not an ELF loader for the program: ${v.reason}` };
   let dyn: DynamicInfo;
   try {
     dyn = readDynamicInfo(fs, real, v.head);
@@ -507,7 +509,11 @@ function checkInterpreter(
     return { real, dyn, problem: 'is not an ELF loader for the program: not a shared object (ET_DYN)' };
   }
   if (dyn.interp !== undefined) {
-    return { real, dyn, problem: `is not an ELF loader for the program: it names an interpreter itself (${dyn.interp})` };
+    return {
+      real,
+      dyn,
+      problem: `is not an ELF loader for the program: it names an interpreter itself (${dyn.interp})`,
+    };
   }
   return { real, dyn, problem: undefined };
 }

@@ -81,8 +81,13 @@ function namingFile<T>(path: string, step: () => T): T {
   try {
     return step();
   } catch (e) {
-    if (!(e instanceof ElfFormatError || e instanceof ElfEditError) || e.message.startsWith(`${path}:`)) throw e;
-    const options = { ...(e.hint === undefined ? {} : { hint: e.hint }), data: { ...e.data, path }, cause: e };
+    if (!(e instanceof ElfFormatError || e instanceof ElfEditError) || e.message.startsWith(`${path}:`))
+      throw e;
+    const options = {
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      data: { ...e.data, path },
+      cause: e,
+    };
     throw e instanceof ElfFormatError
       ? new ElfFormatError(e.code as `ELF_${string}`, `${path}: ${e.message}`, options)
       : new ElfEditError(e.code as `EDIT_${string}`, `${path}: ${e.message}`, options);
@@ -96,7 +101,10 @@ function checkSameNeeded(path: string, elf: ElfFile, node: ImportNode): void {
     throw new CaldError(
       'IMPORT_NEEDED_MISMATCH',
       `${path}: its dynamic table lists ${have.length} DT_NEEDED entries where the closure walk read ${node.needed.length}`,
-      { hint: 'the file\'s section headers and program headers disagree about its dynamic table; it is corrupt', data: { path } },
+      {
+        hint: "the file's section headers and program headers disagree about its dynamic table; it is corrupt",
+        data: { path },
+      },
     );
   }
 }

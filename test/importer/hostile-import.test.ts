@@ -46,8 +46,23 @@ describe('hostile input to cald import (issue 14)', () => {
     const t0 = performance.now();
     const r = run(
       '/usr/bin/time',
-      ['-o', timeFile, '-f', '%M %U %S', 'timeout', '-s', 'KILL', String(HANG_S), process.execPath, ...node, ...args],
-      { cwd, env: { FORCE_COLOR: undefined, NO_COLOR: undefined, CALD_DEBUG: undefined, CALD_STORE: undefined } },
+      [
+        '-o',
+        timeFile,
+        '-f',
+        '%M %U %S',
+        'timeout',
+        '-s',
+        'KILL',
+        String(HANG_S),
+        process.execPath,
+        ...node,
+        ...args,
+      ],
+      {
+        cwd,
+        env: { FORCE_COLOR: undefined, NO_COLOR: undefined, CALD_DEBUG: undefined, CALD_STORE: undefined },
+      },
     );
     const wallMs = performance.now() - t0;
     const [rss, user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
@@ -92,7 +107,9 @@ describe('hostile input to cald import (issue 14)', () => {
   const cc = (args: string[]) => runOk('cc', args, { cwd: dir });
   const patchelf = (args: string[]) => runOk('patchelf', args);
   const neededOf = (file: string) =>
-    [...runOk('readelf', ['-dW', file]).stdout.matchAll(/\(NEEDED\)\s+Shared library: \[(.*)\]$/gm)].map((m) => m[1]!);
+    [...runOk('readelf', ['-dW', file]).stdout.matchAll(/\(NEEDED\)\s+Shared library: \[(.*)\]$/gm)].map(
+      (m) => m[1]!,
+    );
 
   // A C file whose code, if anything ever ran it, creates the marker.
   const touching = (body: string) => `#include <fcntl.h>
@@ -114,7 +131,13 @@ ${body}
     mkdirSync(join(dir, 'stores'));
     libDir = join(dir, 'lib');
     mkdirSync(libDir);
-    cc(['-shared', '-fPIC', '-o', join(libDir, 'libleaf.so'), src('leaf.c', touching('int leaf(void) { return 7; }'))]);
+    cc([
+      '-shared',
+      '-fPIC',
+      '-o',
+      join(libDir, 'libleaf.so'),
+      src('leaf.c', touching('int leaf(void) { return 7; }')),
+    ]);
     prog = join(dir, 'prog');
     cc([
       '-o',
@@ -171,7 +194,11 @@ ${body}
     const fifo = join(dir, 'interp.fifo');
     runOk('mkfifo', [fifo]);
     const cases: Array<[string, string, RegExp]> = [
-      ['a private text file', secret, /is not an ELF loader for the program: (invalid ELF header|file too short)/],
+      [
+        'a private text file',
+        secret,
+        /is not an ELF loader for the program: (invalid ELF header|file too short)/,
+      ],
       ['/dev/zero', '/dev/zero', /not a regular file/],
       ['a FIFO', fifo, /not a regular file/],
       ['a directory', priv, /Is a directory/],
@@ -179,7 +206,13 @@ ${body}
     ];
     for (const [what, interp, pattern] of cases) {
       const s = store('interp');
-      assertRefused(importing([withInterp(`i${n}`, interp), '--store', s]), s, 1, pattern, `PT_INTERP = ${what}`);
+      assertRefused(
+        importing([withInterp(`i${n}`, interp), '--store', s]),
+        s,
+        1,
+        pattern,
+        `PT_INTERP = ${what}`,
+      );
     }
   });
 
@@ -190,11 +223,21 @@ ${body}
     copyFileSync(prog, p);
     runOk('mkfifo', [join(d, 'lib', 'libleaf.so')]);
     const s = store('fifo-lib');
-    assertRefused(importing([p, '--store', s]), s, 1, /needs libleaf\.so: not a regular file/, 'libleaf.so is a FIFO');
+    assertRefused(
+      importing([p, '--store', s]),
+      s,
+      1,
+      /needs libleaf\.so: not a regular file/,
+      'libleaf.so is a FIFO',
+    );
   });
 
   /** An ELF64 x86-64 executable written from scratch: one PT_LOAD over the file and `extra` headers. */
-  function craftedElf(phdrs: Array<[type: number, offset: number, size: number, align: number]>, tail: Buffer, shdrs?: { table: Buffer; strndx: number; count: number }): Buffer {
+  function craftedElf(
+    phdrs: Array<[type: number, offset: number, size: number, align: number]>,
+    tail: Buffer,
+    shdrs?: { table: Buffer; strndx: number; count: number },
+  ): Buffer {
     const phoff = 64;
     const phnum = phdrs.length + 1;
     const tailAt = phoff + phnum * 56;
@@ -214,7 +257,15 @@ ${body}
     b.writeUInt16LE(64, 58);
     b.writeUInt16LE(shdrs?.count ?? 0, 60);
     b.writeUInt16LE(shdrs?.strndx ?? 0, 62);
-    const ph = (i: number, type: number, flags: number, offset: number, vaddr: number, filesz: number, align: number) => {
+    const ph = (
+      i: number,
+      type: number,
+      flags: number,
+      offset: number,
+      vaddr: number,
+      filesz: number,
+      align: number,
+    ) => {
       const at = phoff + i * 56;
       b.writeUInt32LE(type, at);
       b.writeUInt32LE(flags, at + 4);
@@ -226,7 +277,9 @@ ${body}
       b.writeBigUInt64LE(BigInt(align), at + 48);
     };
     ph(0, 1, 4, 0, 0x400000, size, 0x1000); // PT_LOAD, R
-    phdrs.forEach(([type, offset, sz, align], i) => ph(i + 1, type, 4, tailAt + offset, 0x400000 + tailAt + offset, sz, align));
+    for (const [i, [type, offset, sz, align]] of phdrs.entries()) {
+      ph(i + 1, type, 4, tailAt + offset, 0x400000 + tailAt + offset, sz, align);
+    }
     tail.copy(b, tailAt);
     shdrs?.table.copy(b, shoff);
     return b;
@@ -236,7 +289,14 @@ ${body}
     const PT_NOTE = 4;
     // 20,000 headers over one 64 KB of zeros: ld.so runs such a file; cald reads the region once.
     const same = join(dir, 'notes-same');
-    writeFileSync(same, craftedElf(Array.from({ length: 20_000 }, () => [PT_NOTE, 0, 65_536, 4]), Buffer.alloc(65_536)), { mode: 0o755 });
+    writeFileSync(
+      same,
+      craftedElf(
+        Array.from({ length: 20_000 }, () => [PT_NOTE, 0, 65_536, 4]),
+        Buffer.alloc(65_536),
+      ),
+      { mode: 0o755 },
+    );
     const s = store('notes-same');
     const m = importing([same, '--store', s]);
     assertBounded(m, '20,000 identical PT_NOTE over 64 KB of zeros');
@@ -244,9 +304,22 @@ ${body}
     assert.equal(objectsIn(s).length, 1);
     // 2,000 headers each 4 bytes further over 96 KB of zeros: over 10 million notes if all were read.
     const shifted = join(dir, 'notes-shifted');
-    writeFileSync(shifted, craftedElf(Array.from({ length: 2_000 }, (_, i) => [PT_NOTE, 4 * i, 65_536, 4]), Buffer.alloc(98_304)), { mode: 0o755 });
+    writeFileSync(
+      shifted,
+      craftedElf(
+        Array.from({ length: 2_000 }, (_, i) => [PT_NOTE, 4 * i, 65_536, 4]),
+        Buffer.alloc(98_304),
+      ),
+      { mode: 0o755 },
+    );
     const s2 = store('notes-shifted');
-    assertRefused(importing([shifted, '--store', s2]), s2, 3, /notes-shifted: the file holds more than \d+ notes/, '2,000 overlapping PT_NOTE');
+    assertRefused(
+      importing([shifted, '--store', s2]),
+      s2,
+      3,
+      /notes-shifted: the file holds more than \d+ notes/,
+      '2,000 overlapping PT_NOTE',
+    );
   });
 
   test('5. a file changed between the closure walk and the rewrite: the walked bytes are what is stored', () => {
@@ -273,12 +346,17 @@ console.log(r.imported[0].uri, swapped);`;
     assertBounded(m, 'program swapped in place during the import');
     assert.equal(m.status, 0, m.stderr);
     assert.match(m.stdout, / true\n$/, 'the program was not swapped during the import');
-    assert.deepEqual(neededOf(p), [join(d, 'lib', 'libleaf.so'), 'libc.so.6'], 'the swap did not happen on disk');
+    assert.deepEqual(
+      neededOf(p),
+      [join(d, 'lib', 'libleaf.so'), 'libc.so.6'],
+      'the swap did not happen on disk',
+    );
     const digest = importedDigest(m.stdout)!;
     const stored = join(s, 'objects', 'sha256', digest.slice('sha256:'.length));
     const needed = neededOf(stored);
     assert.equal(needed.length, 2);
-    for (const name of needed) assert.match(name, /^cas:sha256:[0-9a-f]{64}\?name=/, `stored DT_NEEDED ${name}`);
+    for (const name of needed)
+      assert.match(name, /^cas:sha256:[0-9a-f]{64}\?name=/, `stored DT_NEEDED ${name}`);
     assert.match(needed[0]!, /\?name=libleaf\.so$/);
     // The same digest as the unswapped program imported on its own.
     copyFileSync(prog, join(d, 'prog-again'));
@@ -297,13 +375,23 @@ console.log(r.imported[0].uri, swapped);`;
     chmodSync(join(priv, 'libleaf.so'), 0o600);
     chmodSync(priv, 0o700);
     const s = store('private');
-    assertRefused(importing([p, '--store', s]), s, 1, /libleaf\.so cannot be read by other users, but the store .* can/, 'private library, shared store');
+    assertRefused(
+      importing([p, '--store', s]),
+      s,
+      1,
+      /libleaf\.so cannot be read by other users, but the store .* can/,
+      'private library, shared store',
+    );
     const m = importing([p, '--store', s, '--allow-private']);
     assertBounded(m, '--allow-private');
     assert.equal(m.status, 0, m.stderr);
     const leafObject = statSync(join(s, 'paths', priv, 'libleaf.so'));
     assert.equal(leafObject.mode & 0o777, 0o400, 'the private library is stored for the owner only');
-    assert.equal(lstatSync(join(s, 'paths', priv)).mode & 0o777, 0o700, 'its directory is mirrored as private');
+    assert.equal(
+      lstatSync(join(s, 'paths', priv)).mode & 0o777,
+      0o700,
+      'its directory is mirrored as private',
+    );
     const libc = statSync(join(s, 'paths', '/usr/lib/x86_64-linux-gnu/libc.so.6'));
     assert.equal(libc.mode & 0o444, 0o444, 'public libraries stay readable by all');
     // A store only its owner can reach exposes nothing: imported without the flag, still owner-only.
@@ -320,7 +408,9 @@ console.log(r.imported[0].uri, swapped);`;
     // Fill the program's spare DT_NULL slots with copies of its DT_NEEDED libleaf.so entry.
     const dup = join(dir, 'prog-dup');
     copyFileSync(prog, dup);
-    const dyn = /\.dynamic\s+DYNAMIC\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)/.exec(runOk('readelf', ['-SW', dup]).stdout)!;
+    const dyn = /\.dynamic\s+DYNAMIC\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)/.exec(
+      runOk('readelf', ['-SW', dup]).stdout,
+    )!;
     const [off, size] = [Number.parseInt(dyn[1]!, 16), Number.parseInt(dyn[2]!, 16)];
     const b = readFileSync(dup);
     const entries = Array.from({ length: size / 16 }, (_, i) => off + i * 16);
@@ -349,28 +439,67 @@ console.log(r.imported[0].uri, swapped);`;
     // libone.so, and libtwo.so whose soname is the content name libone.so gets: each entry keeps its own target.
     const d = join(dir, 'twin');
     mkdirSync(d);
-    cc(['-shared', '-fPIC', '-o', join(d, 'libone.so'), src('one.c', touching('int one(void) { return 1; }'))]);
+    cc([
+      '-shared',
+      '-fPIC',
+      '-o',
+      join(d, 'libone.so'),
+      src('one.c', touching('int one(void) { return 1; }')),
+    ]);
     // The content name libone.so gets in a program's closure (as a root on its own, with no
     // interpreter, libc's closure differs).
     const first = join(d, 'first');
-    cc(['-o', first, src('first.c', touching('int one(void);\nint main(void) { return one(); }')), `-L${d}`, '-lone', '-Wl,-rpath,$ORIGIN', '-Wl,--enable-new-dtags']);
+    cc([
+      '-o',
+      first,
+      src('first.c', touching('int one(void);\nint main(void) { return one(); }')),
+      `-L${d}`,
+      '-lone',
+      '-Wl,-rpath,$ORIGIN',
+      '-Wl,--enable-new-dtags',
+    ]);
     const oneStore = store('one');
     const one = importing([first, '--store', oneStore]);
     assert.equal(one.status, 0, one.stderr);
     const oneName = readdirSync(join(oneStore, 'names')).find((x) => x.endsWith('?name=libone.so'))!;
-    cc(['-shared', '-fPIC', `-Wl,-soname,${oneName}`, '-o', join(d, 'libtwo.so'), src('two.c', touching('int two(void) { return 2; }'))]);
+    cc([
+      '-shared',
+      '-fPIC',
+      `-Wl,-soname,${oneName}`,
+      '-o',
+      join(d, 'libtwo.so'),
+      src('two.c', touching('int two(void) { return 2; }')),
+    ]);
     copyFileSync(join(d, 'libtwo.so'), join(d, oneName));
     const twin = join(d, 'prog');
-    cc(['-o', twin, src('twin.c', touching('int one(void); int two(void);\nint main(void) { return one() + two() == 3 ? 0 : 1; }')), `-L${d}`, '-lone', join(d, 'libtwo.so'), '-Wl,-rpath,$ORIGIN', '-Wl,--enable-new-dtags']);
+    cc([
+      '-o',
+      twin,
+      src(
+        'twin.c',
+        touching('int one(void); int two(void);\nint main(void) { return one() + two() == 3 ? 0 : 1; }'),
+      ),
+      `-L${d}`,
+      '-lone',
+      join(d, 'libtwo.so'),
+      '-Wl,-rpath,$ORIGIN',
+      '-Wl,--enable-new-dtags',
+    ]);
     assert.deepEqual(neededOf(twin).slice(0, 2), ['libone.so', oneName]);
     const s2 = store('twin');
     const m2 = importing([twin, '--store', s2]);
     assertBounded(m2, 'a DT_NEEDED spelled like the content name of another');
     assert.equal(m2.status, 0, m2.stderr);
-    const twinNeeded = neededOf(join(s2, 'objects', 'sha256', importedDigest(m2.stdout)!.slice('sha256:'.length)));
+    const twinNeeded = neededOf(
+      join(s2, 'objects', 'sha256', importedDigest(m2.stdout)!.slice('sha256:'.length)),
+    );
     assert.equal(twinNeeded[0], oneName, 'libone.so became its own content name');
     assert.match(twinNeeded[1]!, /^cas:sha256:[0-9a-f]{64}/);
-    assert.notEqual(twinNeeded[1]!.slice(0, 75), oneName.slice(0, 75), 'the second entry was redirected to libone.so');
+    assert.notEqual(
+      twinNeeded[1]!.slice(0, 75),
+      oneName.slice(0, 75),
+      'the second entry was redirected to libone.so',
+    );
   });
 
   test('8. absurd sizes and a section-name table without NUL: ELF errors naming the file, bounded', () => {
@@ -383,7 +512,8 @@ console.log(r.imported[0].uri, swapped);`;
     };
     const phdr = (b: Buffer, type: number) => {
       const phoff = Number(b.readBigUInt64LE(32));
-      for (let i = 0; i < b.readUInt16LE(56); i++) if (b.readUInt32LE(phoff + i * 56) === type) return phoff + i * 56;
+      for (let i = 0; i < b.readUInt16LE(56); i++)
+        if (b.readUInt32LE(phoff + i * 56) === type) return phoff + i * 56;
       throw new Error(`no segment of type ${type}`);
     };
     const cases: Array<[string, string]> = [
@@ -392,7 +522,13 @@ console.log(r.imported[0].uri, swapped);`;
     ];
     for (const [what, p] of cases) {
       const s = store('absurd');
-      assertRefused(importing([p, '--store', s]), s, 3, new RegExp(`^cald: ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `), what);
+      assertRefused(
+        importing([p, '--store', s]),
+        s,
+        3,
+        new RegExp(`^cald: ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `),
+        what,
+      );
     }
     // 30,000 sections whose names point into a 4 MB string table with no NUL.
     const count = 30_000;
@@ -405,7 +541,9 @@ console.log(r.imported[0].uri, swapped);`;
     table.writeBigUInt64LE(BigInt(strtabAt), 1 * 64 + 24);
     table.writeBigUInt64LE(BigInt(strtabSize), 1 * 64 + 32);
     const names = join(dir, 'sections-no-nul');
-    writeFileSync(names, craftedElf([], Buffer.alloc(strtabSize, 0x41), { table, strndx: 1, count }), { mode: 0o755 });
+    writeFileSync(names, craftedElf([], Buffer.alloc(strtabSize, 0x41), { table, strndx: 1, count }), {
+      mode: 0o755,
+    });
     const s = store('shstrtab');
     const m = importing([names, '--store', s]);
     assertBounded(m, '30,000 section names over a 4 MB table without NUL');

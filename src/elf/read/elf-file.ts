@@ -279,7 +279,9 @@ export class ElfFile {
     const regions =
       segs.length > 0
         ? segs.map((p) => [p.offset, p.filesz, p.align] as const)
-        : this.sections.filter((s) => s.type === SHT_NOTE).map((s) => [s.offset, s.size, s.addralign] as const);
+        : this.sections
+            .filter((s) => s.type === SHT_NOTE)
+            .map((s) => [s.offset, s.size, s.addralign] as const);
     const seen = new Set<string>();
     const out: Note[] = [];
     for (const [offset, size, align] of regions) {

@@ -2,8 +2,8 @@ import { ElfFormatError } from '../../errors/index.js';
 import type { ByteView } from '../../util/byte-view.js';
 import { SHT_NOBITS } from '../format/constants.js';
 import { layoutsFor } from '../format/layouts.js';
-import { StringTable } from './string-table.js';
 import type { ElfHeader } from './header.js';
+import { StringTable } from './string-table.js';
 
 export interface SectionHeader {
   index: number;
