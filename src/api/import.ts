@@ -6,7 +6,7 @@ import {
   readAt,
   resolveClosure,
   SnapshotFs,
-  type SourceFile,
+  type WalkedFile,
 } from '../closure/index.js';
 import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
@@ -167,7 +167,7 @@ function interpreterError(root: string, closure: Closure): CaldError {
   );
 }
 
-function privateSourceError(f: SourceFile, count: number, store: string): CaldError {
+function privateSourceError(f: WalkedFile, count: number, store: string): CaldError {
   const more = count > 1 ? ` (and ${count - 1} more)` : '';
   return new CaldError(
     'IMPORT_PRIVATE_SOURCE',
@@ -218,7 +218,7 @@ class Privacy {
     }
   }
 
-  isPrivate(f: SourceFile): boolean {
+  isPrivate(f: WalkedFile): boolean {
     if ((f.mode & 0o004) === 0) return true;
     let real: string;
     try {
@@ -249,7 +249,8 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   const nodes = new Map<string, ImportNode>();
   // Every file is read once, by the walk; the rewrite works on those very bytes.
   const fs = new SnapshotFs();
-  const sources = new Map<string, SourceFile>();
+  // Real path -> the path the walk read it by.
+  const walkedAs = new Map<string, string>();
   let interpreter: string | undefined;
   const warnings: string[] = [];
   const ldLibraryPath = options.useLdLibraryPath === true ? env.LD_LIBRARY_PATH : undefined;
@@ -263,14 +264,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     const missing = closure.missing.filter((m) => !hostProvided(m.name));
     if (missing.length > 0) throw missingError({ ...closure, missing });
     warnings.push(...closure.warnings.filter((w) => !/^the interpreter /.test(w)));
-    for (const o of closure.objects) {
-      const source = fs.source(o.source);
-      if (source !== undefined && !sources.has(o.realPath)) sources.set(o.realPath, source);
-    }
+    for (const o of closure.objects) if (!walkedAs.has(o.realPath)) walkedAs.set(o.realPath, o.source);
     const interp = closure.interpreter?.realPath;
     if (interp !== undefined) {
-      const source = fs.source(interp);
-      if (source !== undefined && !sources.has(interp)) sources.set(interp, source);
+      if (!walkedAs.has(interp)) walkedAs.set(interp, interp);
       if (interpreter !== undefined && interpreter !== interp) {
         throw new CaldError(
           'IMPORT_MIXED_INTERPRETERS',
@@ -300,16 +297,16 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     );
   }
 
-  const privacy = new Privacy();
-  const privateFiles = [...sources.values()].filter((f) => privacy.isPrivate(f));
-  if (privateFiles.length > 0 && options.allowPrivate !== true && privacy.othersReach(location.path)) {
-    throw privateSourceError(privateFiles[0]!, privateFiles.length, location.path);
-  }
-  const source = (p: string): SourceFile => {
-    const f = sources.get(p);
+  const walked = (p: string): WalkedFile => {
+    const f = fs.walked(walkedAs.get(p) ?? p);
     if (f === undefined) throw new CaldError('IMPORT_NOT_READ', `${p} was not read by the closure walk`);
     return f;
   };
+  const privacy = new Privacy();
+  const privateFiles = [...walkedAs.keys()].map(walked).filter((f) => privacy.isPrivate(f));
+  if (privateFiles.length > 0 && options.allowPrivate !== true && privacy.othersReach(location.path)) {
+    throw privateSourceError(privateFiles[0]!, privateFiles.length, location.path);
+  }
 
   const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
   // Lifecycle (docs/lifecycle.md): a shared lease keeps gc out until the roots are recorded.
@@ -323,9 +320,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         roots,
         interpreter,
         hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
-        readFile: (p) => source(p).bytes,
-        isExecutable: (p) => (source(p).mode & 0o111) !== 0,
-        isPrivate: (p) => privacy.isPrivate(source(p)),
+        // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
+        readFile: (p) => fs.source(walked(p).path)!.bytes,
+        isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
+        isPrivate: (p) => privacy.isPrivate(walked(p)),
         dirMode: (d) => privacy.dirMode(d),
         ...(options.audit === true ? { audit: AUDIT_LIBRARY_NAME } : {}),
       },

@@ -42,7 +42,7 @@ export {
   type SkippedCandidate,
   splitSearchList,
 } from './search-path.js';
-export { SnapshotFs } from './snapshot-fs.js';
+export { SNAPSHOT_BUDGET, SnapshotFs, type WalkedFile } from './snapshot-fs.js';
 export {
   fileKind,
   MAX_SOURCE_SIZE,

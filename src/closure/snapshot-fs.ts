@@ -1,57 +1,163 @@
-// A ClosureFs for importing: each regular file the walk looks at is read whole, once
-// (source-file.ts), and every later look at it is served from those bytes. The import then
-// rewrites exactly the bytes the walk saw: a file that changes on disk meanwhile cannot slip a
-// DT_NEEDED the walk never resolved into the store.
+// A ClosureFs for importing: what the walk sees of each file is what the import rewrites.
+// - Up to a memory budget, each regular file the walk looks at is read whole, once
+//   (source-file.ts), every later look is served from those bytes, and the importer rewrites
+//   that very buffer.
+// - Past the budget (a closure of hundreds of megabytes), a file is opened once to fix its
+//   identity and size, the walk's reads (header, program headers, dynamic table, strings) are
+//   kept, and the importer's one full read must show the same identity, size and walked bytes,
+//   or the import stops (CLOSURE_SOURCE_CHANGED).
+// Either way a file that changes on disk meanwhile cannot slip a DT_NEEDED the walk never resolved
+// into the store.
+import { closeSync } from 'node:fs';
 import { isCaldError } from '../errors/index.js';
+import { ClosureError } from './closure-error.js';
 import { type ClosureFs, type ClosureStat, nodeFs } from './fs.js';
-import { MAX_SOURCE_SIZE, readSource, type SourceFile } from './source-file.js';
+import {
+  MAX_SOURCE_SIZE,
+  openRegular,
+  readAt,
+  readSource,
+  type SourceFile,
+  tooLarge,
+} from './source-file.js';
+
+/** Whole files kept in memory by one import, at most (ffmpeg's closure is 247 MB). */
+export const SNAPSHOT_BUDGET = 64 * 1024 * 1024;
+
+/** What the walk fixed about a file when it first opened it. */
+export interface WalkedFile {
+  path: string;
+  dev: bigint;
+  ino: bigint;
+  size: number;
+  /** st_mode permission bits (& 0o7777). */
+  mode: number;
+}
+
+interface Walked extends WalkedFile {
+  /** The whole file, when it fitted the budget. */
+  whole: SourceFile | undefined;
+  /** Otherwise every range the walk read, as it read it. */
+  ranges: Array<{ position: number; bytes: Buffer }>;
+}
 
 export class SnapshotFs implements ClosureFs {
-  private readonly files = new Map<string, SourceFile>();
+  private readonly files = new Map<string, Walked>();
+  private kept = 0;
 
-  constructor(private readonly maxFileSize: number = MAX_SOURCE_SIZE) {}
+  constructor(
+    private readonly maxFileSize: number = MAX_SOURCE_SIZE,
+    private readonly budget: number = SNAPSHOT_BUDGET,
+  ) {}
 
   readFile(path: string): Buffer {
     return nodeFs.readFile(path);
   }
 
   readRange(path: string, position: number, length: number): Buffer {
-    const f = this.load(path);
-    return f.bytes.subarray(Math.min(position, f.bytes.length), Math.min(position + length, f.bytes.length));
+    const w = this.load(path);
+    if (w.whole !== undefined) {
+      const b = w.whole.bytes;
+      return b.subarray(Math.min(position, b.length), Math.min(position + length, b.length));
+    }
+    const { fd, st } = openRegular(path);
+    try {
+      if (st.dev !== w.dev || st.ino !== w.ino || Number(st.size) !== w.size) throw changed(path);
+      const bytes = readAt(fd, w.size, position, length);
+      w.ranges.push({ position, bytes });
+      return bytes;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**
-   * A regular file is read here, so its identity is that of the bytes kept. A file that cannot be
-   * opened is absent (as for ld.so); one that is too large or changes while read stops the walk.
+   * A regular file is opened here, so its identity is that of the bytes the walk reads. A file
+   * that cannot be opened is absent (as for ld.so); one that is too large stops the walk.
    */
   stat(path: string): ClosureStat | undefined {
     const st = nodeFs.stat(path);
     if (st === undefined || !st.isFile) return st;
-    let f: SourceFile;
+    let w: Walked;
     try {
-      f = this.load(path);
+      w = this.load(path);
     } catch (e) {
       if (isCaldError(e)) throw e;
       return undefined;
     }
-    return { dev: f.dev, ino: f.ino, isFile: true, isDirectory: false, size: f.bytes.length };
+    return { dev: w.dev, ino: w.ino, isFile: true, isDirectory: false, size: w.size };
   }
 
   realpath(path: string): string {
     return nodeFs.realpath(path);
   }
 
-  /** The bytes read from `path` by the walk (undefined when the walk never read it). */
-  source(path: string): SourceFile | undefined {
-    return this.files.get(path);
+  /** The identity and mode the walk found `path` with; undefined when the walk never read it. */
+  walked(path: string): WalkedFile | undefined {
+    const w = this.files.get(path);
+    return w === undefined ? undefined : { path: w.path, dev: w.dev, ino: w.ino, size: w.size, mode: w.mode };
   }
 
-  private load(path: string): SourceFile {
-    let f = this.files.get(path);
-    if (f === undefined) {
-      f = readSource(path, this.maxFileSize);
-      this.files.set(path, f);
-    }
+  /**
+   * The whole file as the walk saw it: the kept bytes, or one full read checked against the walk's
+   * (same file, same size, every walked range the same). Undefined when the walk never read it.
+   */
+  source(path: string): SourceFile | undefined {
+    const w = this.files.get(path);
+    if (w === undefined) return undefined;
+    if (w.whole !== undefined) return w.whole;
+    const f = readSource(path, this.maxFileSize);
+    const same =
+      f.dev === w.dev &&
+      f.ino === w.ino &&
+      f.bytes.length === w.size &&
+      w.ranges.every((r) => f.bytes.subarray(r.position, r.position + r.bytes.length).equals(r.bytes));
+    if (!same) throw changed(path);
     return f;
   }
+
+  private load(path: string): Walked {
+    let w = this.files.get(path);
+    if (w !== undefined) return w;
+    const { fd, st } = openRegular(path);
+    let size: number;
+    try {
+      size = Number(st.size);
+      if (st.size > BigInt(this.maxFileSize)) throw tooLarge(path, st.size, this.maxFileSize);
+    } finally {
+      closeSync(fd);
+    }
+    if (this.kept + size <= this.budget) {
+      const whole = readSource(path, this.maxFileSize);
+      this.kept += whole.bytes.length;
+      w = {
+        path,
+        dev: whole.dev,
+        ino: whole.ino,
+        size: whole.bytes.length,
+        mode: whole.mode,
+        whole,
+        ranges: [],
+      };
+    } else {
+      w = {
+        path,
+        dev: st.dev,
+        ino: st.ino,
+        size,
+        mode: Number(st.mode) & 0o7777,
+        whole: undefined,
+        ranges: [],
+      };
+    }
+    this.files.set(path, w);
+    return w;
+  }
+}
+
+function changed(path: string): ClosureError {
+  return new ClosureError('CLOSURE_SOURCE_CHANGED', `${path} changed while it was being imported`, {
+    hint: 'import it again once nothing is writing to it',
+    data: { path },
+  });
 }

@@ -76,6 +76,17 @@ export function readAt(fd: number, size: number, position: number, length: numbe
   return got === n ? buf : buf.subarray(0, got);
 }
 
+export function tooLarge(path: string, size: bigint, max: number): ClosureError {
+  return new ClosureError(
+    'CLOSURE_FILE_TOO_LARGE',
+    `${path} is ${size} bytes, more than the ${max} an import reads`,
+    {
+      hint: 'a shared library or program this large is not expected; check the file',
+      data: { path },
+    },
+  );
+}
+
 /**
  * The whole of a regular file of at most `maxSize` bytes, read once. A file that changes size or
  * identity while it is read is refused (CLOSURE_SOURCE_CHANGED): what is returned is exactly one
@@ -85,13 +96,7 @@ export function readSource(path: string, maxSize: number = MAX_SOURCE_SIZE): Sou
   const { fd, st } = openRegular(path);
   try {
     const size = Number(st.size);
-    if (st.size > BigInt(maxSize)) {
-      throw new ClosureError(
-        'CLOSURE_FILE_TOO_LARGE',
-        `${path} is ${st.size} bytes, more than the ${maxSize} an import reads`,
-        { hint: 'a shared library or program this large is not expected; check the file', data: { path } },
-      );
-    }
+    if (st.size > BigInt(maxSize)) throw tooLarge(path, st.size, maxSize);
     const bytes = readAt(fd, size, 0, size);
     const after = fstatSync(fd, { bigint: true });
     if (bytes.length !== size || after.size !== st.size || after.mtimeNs !== st.mtimeNs) {

@@ -90,6 +90,23 @@ describe('files cald does not trust', () => {
     assert.equal(fs.source(p)?.bytes, bytes, 'the same buffer, not a second read');
   });
 
+  test('past the memory budget, the walked bytes are checked again when the file is read whole', () => {
+    const p = join(dir, 'prog-spilled');
+    copyFileSync('/usr/bin/true', p);
+    const fs = new SnapshotFs(undefined, 0); // no file kept whole
+    resolveClosure({ program: p, fs });
+    assert.ok(fs.source(p)?.bytes.equals(readFileSync('/usr/bin/true')), 'unchanged: read whole');
+    // Same size, same inode, one byte of the walked dynamic strings changed: refused.
+    const b = readFileSync(p);
+    const at = b.indexOf('libc.so.6');
+    b[at] = 0x4c; // 'L'
+    writeFileSync(p, b);
+    assert.throws(
+      () => fs.source(p),
+      (e: unknown) => isCaldError(e) && e.code === 'CLOSURE_SOURCE_CHANGED',
+    );
+  });
+
   test("the loader's facts come from the trusted system loader only, never from PT_INTERP", () => {
     const marker = join(dir, 'ran');
     const fake = join(dir, 'ld-linux-x86-64.so.2');
