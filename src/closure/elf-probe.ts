@@ -276,3 +276,15 @@ function readDynamicInfoOf(fs: ClosureFs, path: string, head?: Buffer): DynamicI
   if (info.runpath !== undefined) info.rpath = undefined;
   return info;
 }
+
+/** readDynamicInfo over bytes in memory (`path` names them in errors): a light, independent check of an edited file. */
+export function dynamicInfoOfBuffer(buf: Buffer, path: string): DynamicInfo {
+  const fs: ClosureFs = {
+    readFile: () => buf,
+    readRange: (_p, position, length) =>
+      buf.subarray(Math.min(position, buf.length), Math.min(position + length, buf.length)),
+    stat: () => ({ dev: 0n, ino: 0n, isFile: true, isDirectory: false, size: buf.length }),
+    realpath: (p) => p,
+  };
+  return readDynamicInfo(fs, path);
+}

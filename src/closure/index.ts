@@ -1,6 +1,6 @@
 export { ClosureError, LdCacheError } from './closure-error.js';
 export type { DynamicInfo, LoaderAbi, Verdict } from './elf-probe.js';
-export { readDynamicInfo, verifyCandidate } from './elf-probe.js';
+export { dynamicInfoOfBuffer, readDynamicInfo, verifyCandidate } from './elf-probe.js';
 export { type ClosureFs, type ClosureStat, type FileIdentity, nodeFs } from './fs.js';
 export {
   type CacheTarget,

@@ -16,6 +16,7 @@ import {
   MAX_SOURCE_SIZE,
   openRegular,
   readAt,
+  readOpened,
   readSource,
   type SourceFile,
   tooLarge,
@@ -120,35 +121,19 @@ export class SnapshotFs implements ClosureFs {
     let w = this.files.get(path);
     if (w !== undefined) return w;
     const { fd, st } = openRegular(path);
-    let size: number;
     try {
-      size = Number(st.size);
       if (st.size > BigInt(this.maxFileSize)) throw tooLarge(path, st.size, this.maxFileSize);
+      const size = Number(st.size);
+      const mode = Number(st.mode) & 0o7777;
+      if (this.kept + size <= this.budget) {
+        const whole = readOpened(path, fd, st);
+        this.kept += size;
+        w = { path, dev: st.dev, ino: st.ino, size, mode, whole, ranges: [] };
+      } else {
+        w = { path, dev: st.dev, ino: st.ino, size, mode, whole: undefined, ranges: [] };
+      }
     } finally {
       closeSync(fd);
-    }
-    if (this.kept + size <= this.budget) {
-      const whole = readSource(path, this.maxFileSize);
-      this.kept += whole.bytes.length;
-      w = {
-        path,
-        dev: whole.dev,
-        ino: whole.ino,
-        size: whole.bytes.length,
-        mode: whole.mode,
-        whole,
-        ranges: [],
-      };
-    } else {
-      w = {
-        path,
-        dev: st.dev,
-        ino: st.ino,
-        size,
-        mode: Number(st.mode) & 0o7777,
-        whole: undefined,
-        ranges: [],
-      };
     }
     this.files.set(path, w);
     return w;

@@ -95,18 +95,23 @@ export function tooLarge(path: string, size: bigint, max: number): ClosureError 
 export function readSource(path: string, maxSize: number = MAX_SOURCE_SIZE): SourceFile {
   const { fd, st } = openRegular(path);
   try {
-    const size = Number(st.size);
     if (st.size > BigInt(maxSize)) throw tooLarge(path, st.size, maxSize);
-    const bytes = readAt(fd, size, 0, size);
-    const after = fstatSync(fd, { bigint: true });
-    if (bytes.length !== size || after.size !== st.size || after.mtimeNs !== st.mtimeNs) {
-      throw new ClosureError('CLOSURE_SOURCE_CHANGED', `${path} changed while it was being read`, {
-        hint: 'import it again once nothing is writing to it',
-        data: { path },
-      });
-    }
-    return { path, bytes, dev: st.dev, ino: st.ino, mode: Number(st.mode) & 0o7777, uid: Number(st.uid) };
+    return readOpened(path, fd, st);
   } finally {
     closeSync(fd);
   }
+}
+
+/** The whole of a file opened by openRegular, checked by fstat again after reading. */
+export function readOpened(path: string, fd: number, st: BigIntStats): SourceFile {
+  const size = Number(st.size);
+  const bytes = readAt(fd, size, 0, size);
+  const after = fstatSync(fd, { bigint: true });
+  if (bytes.length !== size || after.size !== st.size || after.mtimeNs !== st.mtimeNs) {
+    throw new ClosureError('CLOSURE_SOURCE_CHANGED', `${path} changed while it was being read`, {
+      hint: 'import it again once nothing is writing to it',
+      data: { path },
+    });
+  }
+  return { path, bytes, dev: st.dev, ino: st.ino, mode: Number(st.mode) & 0o7777, uid: Number(st.uid) };
 }

@@ -1,3 +1,4 @@
+import { dynamicInfoOfBuffer } from '../closure/index.js';
 import type { ElfEdit } from '../elf/edit/index.js';
 import { editElf } from '../elf/edit/index.js';
 import { DT_AUDIT } from '../elf/format/constants.js';
@@ -114,7 +115,8 @@ function checkSameNeeded(path: string, elf: ElfFile, node: ImportNode): void {
  * import produced or a name it kept on purpose, in the file's order, and nothing else.
  */
 function checkNeededAfterEdit(path: string, out: Buffer, want: ReadonlyArray<string | null>): void {
-  const got = namingFile(path, () => ElfFile.parse(out).needed);
+  // Read back by the closure walk's own reader (headers, dynamic table, strings only).
+  const got = dynamicInfoOfBuffer(out, path).needed;
   const expected = want.filter((n) => n !== null);
   if (got.length !== expected.length || got.some((n, i) => n !== expected[i])) {
     throw new CaldError(
