@@ -167,14 +167,14 @@ function interpreterError(root: string, closure: Closure): CaldError {
   );
 }
 
-function privateSourceError(f: WalkedFile, count: number, store: string): CaldError {
+function privateSourceError(path: string, count: number, store: string): CaldError {
   const more = count > 1 ? ` (and ${count - 1} more)` : '';
   return new CaldError(
     'IMPORT_PRIVATE_SOURCE',
-    `${f.path} cannot be read by other users, but the store ${store} can${more}`,
+    `${path} cannot be read by other users, but the store ${store} can${more}`,
     {
       hint: 'pass --allow-private to store it readable by you only, or make it readable by others first',
-      data: { path: f.path, store },
+      data: { path, store },
     },
   );
 }
@@ -199,34 +199,34 @@ class Privacy {
     return m;
   }
 
-  /** Whether others can reach `path`: every directory from '/' down to it searchable by others. */
+  private readonly reach = new Map<string, boolean>();
+
+  /** Whether others can reach the real directory `dir`: it and every directory above searchable by others. */
+  private reaches(dir: string): boolean {
+    let r = this.reach.get(dir);
+    if (r === undefined) {
+      r = (this.dirMode(dir) & 0o001) !== 0 && (dir === dirname(dir) || this.reaches(dirname(dir)));
+      this.reach.set(dir, r);
+    }
+    return r;
+  }
+
+  /** Whether others can reach `path` (a store yet to be made: its nearest existing parent). */
   othersReach(path: string): boolean {
-    // A store yet to be made: its nearest existing parent decides.
     let d = path;
     for (;;) {
       try {
-        d = realpathSync(d);
-        break;
+        return this.reaches(realpathSync(d));
       } catch {
         if (d === dirname(d)) return false;
         d = dirname(d);
       }
     }
-    for (; ; d = dirname(d)) {
-      if ((this.dirMode(d) & 0o001) === 0) return false;
-      if (d === dirname(d)) return true;
-    }
   }
 
-  isPrivate(f: WalkedFile): boolean {
-    if ((f.mode & 0o004) === 0) return true;
-    let real: string;
-    try {
-      real = realpathSync(f.path);
-    } catch {
-      return true;
-    }
-    return !this.othersReach(dirname(real));
+  /** A file at the real path `realPath` with permission bits `mode`. */
+  isPrivate(realPath: string, mode: number): boolean {
+    return (mode & 0o004) === 0 || !this.reaches(dirname(realPath));
   }
 }
 
@@ -303,7 +303,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     return f;
   };
   const privacy = new Privacy();
-  const privateFiles = [...walkedAs.keys()].map(walked).filter((f) => privacy.isPrivate(f));
+  const privateFiles = [...walkedAs.keys()].filter((p) => privacy.isPrivate(p, walked(p).mode));
   if (privateFiles.length > 0 && options.allowPrivate !== true && privacy.othersReach(location.path)) {
     throw privateSourceError(privateFiles[0]!, privateFiles.length, location.path);
   }
@@ -323,7 +323,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
         readFile: (p) => fs.source(walked(p).path)!.bytes,
         isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
-        isPrivate: (p) => privacy.isPrivate(walked(p)),
+        isPrivate: (p) => privacy.isPrivate(p, walked(p).mode),
         dirMode: (d) => privacy.dirMode(d),
         ...(options.audit === true ? { audit: AUDIT_LIBRARY_NAME } : {}),
       },
