@@ -122,6 +122,28 @@ ${body}
     writeFileSync(p, text);
     return p;
   };
+  /** A program from `code`, linked against `libs` in `linkDir` with RUNPATH `runpath`. */
+  const program = (
+    out: string,
+    name: string,
+    code: string,
+    linkDir: string,
+    libs: string[],
+    runpath: string,
+    extra: string[] = [],
+  ) => {
+    cc([
+      '-o',
+      out,
+      src(name, touching(code)),
+      `-L${linkDir}`,
+      ...libs,
+      `-Wl,-rpath,${runpath}`,
+      '-Wl,--enable-new-dtags',
+      ...extra,
+    ]);
+    return out;
+  };
   let prog = '';
   let libDir = '';
 
@@ -138,17 +160,15 @@ ${body}
       join(libDir, 'libleaf.so'),
       src('leaf.c', touching('int leaf(void) { return 7; }')),
     ]);
-    prog = join(dir, 'prog');
-    cc([
-      '-o',
-      prog,
-      src('prog.c', touching('int leaf(void);\nint main(void) { return leaf() == 7 ? 0 : 1; }')),
-      `-L${libDir}`,
-      '-lleaf',
-      `-Wl,-rpath,$ORIGIN/lib`,
-      '-Wl,--enable-new-dtags',
-      '-Wl,--spare-dynamic-tags=50010',
-    ]);
+    prog = program(
+      join(dir, 'prog'),
+      'prog.c',
+      'int leaf(void);\nint main(void) { return leaf() == 7 ? 0 : 1; }',
+      libDir,
+      ['-lleaf'],
+      '$ORIGIN/lib',
+      ['-Wl,--spare-dynamic-tags=50010'],
+    );
   });
 
   const withInterp = (label: string, interp: string): string => {
@@ -448,16 +468,14 @@ console.log(r.imported[0].uri, swapped);`;
     ]);
     // The content name libone.so gets in a program's closure (as a root on its own, with no
     // interpreter, libc's closure differs).
-    const first = join(d, 'first');
-    cc([
-      '-o',
-      first,
-      src('first.c', touching('int one(void);\nint main(void) { return one(); }')),
-      `-L${d}`,
-      '-lone',
-      '-Wl,-rpath,$ORIGIN',
-      '-Wl,--enable-new-dtags',
-    ]);
+    const first = program(
+      join(d, 'first'),
+      'first.c',
+      'int one(void);\nint main(void) { return one(); }',
+      d,
+      ['-lone'],
+      '$ORIGIN',
+    );
     const oneStore = store('one');
     const one = importing([first, '--store', oneStore]);
     assert.equal(one.status, 0, one.stderr);
@@ -471,20 +489,14 @@ console.log(r.imported[0].uri, swapped);`;
       src('two.c', touching('int two(void) { return 2; }')),
     ]);
     copyFileSync(join(d, 'libtwo.so'), join(d, oneName));
-    const twin = join(d, 'prog');
-    cc([
-      '-o',
-      twin,
-      src(
-        'twin.c',
-        touching('int one(void); int two(void);\nint main(void) { return one() + two() == 3 ? 0 : 1; }'),
-      ),
-      `-L${d}`,
-      '-lone',
-      join(d, 'libtwo.so'),
-      '-Wl,-rpath,$ORIGIN',
-      '-Wl,--enable-new-dtags',
-    ]);
+    const twin = program(
+      join(d, 'prog'),
+      'twin.c',
+      'int one(void); int two(void);\nint main(void) { return one() + two() == 3 ? 0 : 1; }',
+      d,
+      ['-lone', join(d, 'libtwo.so')],
+      '$ORIGIN',
+    );
     assert.deepEqual(neededOf(twin).slice(0, 2), ['libone.so', oneName]);
     const s2 = store('twin');
     const m2 = importing([twin, '--store', s2]);
