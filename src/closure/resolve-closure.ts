@@ -279,14 +279,19 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   // The interpreter is loaded before anything else, under its PT_INTERP string and its SONAME,
   // with no file identity: a library naming it any other way gets a second copy (loader-facts.md).
   // It is only read, never run, and must be an ELF loader for the program's ABI.
+  // A shared library has no PT_INTERP, but whatever program loads it brings the system loader:
+  // libc.so.6 then finds ld.so by its SONAME, as in a program's closure.
+  const requested =
+    info.interp ?? (info.type === ET_DYN ? systemLoaderPath(abi.machine, abi.is64) : undefined);
+  const implied = info.interp === undefined;
   let interp: Loaded | undefined;
   let interpProblem: string | undefined;
-  if (info.interp !== undefined) {
-    const checked = checkInterpreter(fs, info.interp, abi, realpathOr);
+  const checked = requested === undefined ? undefined : checkInterpreter(fs, requested, abi, realpathOr);
+  if (requested !== undefined && checked !== undefined && !(implied && checked.problem !== undefined)) {
     const real = checked.real;
     const dyn = checked.dyn;
     interpProblem = checked.problem;
-    if (interpProblem !== undefined) warnings.push(`the interpreter ${info.interp} ${interpProblem}`);
+    if (interpProblem !== undefined) warnings.push(`the interpreter ${requested} ${interpProblem}`);
     const d: DynamicInfo = dyn ?? {
       ...info,
       needed: [],
@@ -295,15 +300,15 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
       runpath: undefined,
       interp: undefined,
     };
-    const names = [info.interp, ...(d.soname !== undefined && d.soname !== info.interp ? [d.soname] : [])];
+    const names = [requested, ...(d.soname !== undefined && d.soname !== requested ? [d.soname] : [])];
     interp = makeLoaded(
       'interpreter',
-      info.interp,
-      real ?? info.interp,
+      requested,
+      real ?? requested,
       names,
       d,
-      real ?? info.interp,
-      dirname(info.interp),
+      real ?? requested,
+      dirname(requested),
       undefined,
       'interpreter',
       undefined,
@@ -316,7 +321,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   // musl's loader is its libc: it answers libc.*, libm.*, libpthread.* ... itself, by name, and never
   // searches for them (ldso/dynlink.c, load_library's "reserved" names).
   const muslSelf =
-    interp !== undefined && basename(info.interp ?? '').startsWith('ld-musl-') ? interp : undefined;
+    interp !== undefined && basename(interp.path).startsWith('ld-musl-') ? interp : undefined;
   const matchLoaded = (name: string): Loaded | undefined =>
     (muslSelf !== undefined && MUSL_RESERVED.test(name) ? muslSelf : undefined) ??
     all.find(
@@ -438,7 +443,8 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   }
 
   let interpreter: InterpreterInfo | undefined;
-  if (interp !== undefined) {
+  // The loader a library implies counts only when something in its closure names it.
+  if (interp !== undefined && (!implied || interp.queued)) {
     const index = interp.queued ? interp.object.index : undefined;
     interpreter = {
       requested: interp.path,
