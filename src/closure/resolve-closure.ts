@@ -320,8 +320,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   // none: its l_name is empty) or its path, then by its SONAME.
   // musl's loader is its libc: it answers libc.*, libm.*, libpthread.* ... itself, by name, and never
   // searches for them (ldso/dynlink.c, load_library's "reserved" names).
-  const muslSelf =
-    interp !== undefined && basename(interp.path).startsWith('ld-musl-') ? interp : undefined;
+  const muslSelf = interp !== undefined && basename(interp.path).startsWith('ld-musl-') ? interp : undefined;
   const matchLoaded = (name: string): Loaded | undefined =>
     (muslSelf !== undefined && MUSL_RESERVED.test(name) ? muslSelf : undefined) ??
     all.find(
