@@ -263,7 +263,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     if (closure.interpreter?.problem !== undefined) throw interpreterError(root, closure);
     const missing = closure.missing.filter((m) => !hostProvided(m.name));
     if (missing.length > 0) throw missingError({ ...closure, missing });
-    warnings.push(...closure.warnings.filter((w) => !/^the interpreter /.test(w)));
+    warnings.push(...closure.warnings);
     for (const o of closure.objects) if (!walkedAs.has(o.realPath)) walkedAs.set(o.realPath, o.source);
     const interp = closure.interpreter?.realPath;
     if (interp !== undefined) {
