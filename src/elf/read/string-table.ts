@@ -4,6 +4,7 @@
 
 /** The longest string read from a table: real names and search paths are far shorter. */
 export const MAX_STRING = 64 * 1024;
+const SHORT = 64;
 
 export class StringTable {
   private readonly memo = new Map<number, string | undefined>();
@@ -20,13 +21,23 @@ export class StringTable {
    * table within MAX_STRING bytes.
    */
   at(off: number): string | undefined {
-    if (!Number.isSafeInteger(off) || off < 0 || off >= this.size) return undefined;
     if (this.memo.has(off)) return this.memo.get(off);
-    const start = this.offset + off;
-    const stop = Math.min(this.offset + this.size, start + MAX_STRING, this.buf.length);
-    const nul = start < stop ? this.buf.subarray(start, stop).indexOf(0) : -1;
-    const s = nul < 0 ? undefined : this.buf.toString('latin1', start, start + nul);
+    const nul = this.nulAfter(off);
+    const s = nul < 0 ? undefined : this.buf.toString('latin1', this.offset + off, nul);
     this.memo.set(off, s);
     return s;
+  }
+
+  /** The file offset of the NUL that ends the string at `off`, or -1 (as for `at`). */
+  nulAfter(off: number): number {
+    if (!Number.isSafeInteger(off) || off < 0 || off >= this.size) return -1;
+    const start = this.offset + off;
+    const stop = Math.min(this.offset + this.size, start + MAX_STRING, this.buf.length);
+    // Most strings are short: look at their bytes directly before a bounded native scan.
+    const near = Math.min(stop, start + SHORT);
+    for (let i = start; i < near; i++) if (this.buf[i] === 0) return i;
+    if (near === stop) return -1;
+    const found = this.buf.subarray(near, stop).indexOf(0);
+    return found < 0 ? -1 : near + found;
   }
 }
