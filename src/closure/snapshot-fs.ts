@@ -8,6 +8,7 @@
 //   or the import stops (CLOSURE_SOURCE_CHANGED).
 // Either way a file that changes on disk meanwhile cannot slip a DT_NEEDED the walk never resolved
 // into the store.
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import { isCaldError } from '../errors/index.js';
 import { ClosureError } from './closure-error.js';
@@ -38,8 +39,12 @@ export interface WalkedFile {
 interface Walked extends WalkedFile {
   /** The whole file, when it fitted the budget. */
   whole: SourceFile | undefined;
-  /** Otherwise every range the walk read, as it read it. */
-  ranges: Array<{ position: number; bytes: Buffer }>;
+  /**
+   * Otherwise where the walk read (position, length) and the sha256 of those bytes in order: a
+   * few bytes to keep, where the ranges themselves would pile up tens of megabytes.
+   */
+  ranges: Array<[position: number, length: number]>;
+  walkedHash: Hash | undefined;
 }
 
 export class SnapshotFs implements ClosureFs {
@@ -65,7 +70,9 @@ export class SnapshotFs implements ClosureFs {
     try {
       if (st.dev !== w.dev || st.ino !== w.ino || Number(st.size) !== w.size) throw changed(path);
       const bytes = readAt(fd, w.size, position, length);
-      w.ranges.push({ position, bytes });
+      w.ranges.push([position, bytes.length]);
+      w.walkedHash ??= createHash('sha256');
+      w.walkedHash.update(bytes);
       return bytes;
     } finally {
       closeSync(fd);
@@ -108,12 +115,12 @@ export class SnapshotFs implements ClosureFs {
     if (w === undefined) return undefined;
     if (w.whole !== undefined) return w.whole;
     const f = readSource(path, this.maxFileSize);
-    const same =
-      f.dev === w.dev &&
-      f.ino === w.ino &&
-      f.bytes.length === w.size &&
-      w.ranges.every((r) => f.bytes.subarray(r.position, r.position + r.bytes.length).equals(r.bytes));
-    if (!same) throw changed(path);
+    if (f.dev !== w.dev || f.ino !== w.ino || f.bytes.length !== w.size) throw changed(path);
+    if (w.walkedHash !== undefined) {
+      const again = createHash('sha256');
+      for (const [position, length] of w.ranges) again.update(f.bytes.subarray(position, position + length));
+      if (again.digest('hex') !== w.walkedHash.copy().digest('hex')) throw changed(path);
+    }
     return f;
   }
 
@@ -128,9 +135,18 @@ export class SnapshotFs implements ClosureFs {
       if (this.kept + size <= this.budget) {
         const whole = readOpened(path, fd, st);
         this.kept += size;
-        w = { path, dev: st.dev, ino: st.ino, size, mode, whole, ranges: [] };
+        w = { path, dev: st.dev, ino: st.ino, size, mode, whole, ranges: [], walkedHash: undefined };
       } else {
-        w = { path, dev: st.dev, ino: st.ino, size, mode, whole: undefined, ranges: [] };
+        w = {
+          path,
+          dev: st.dev,
+          ino: st.ino,
+          size,
+          mode,
+          whole: undefined,
+          ranges: [],
+          walkedHash: undefined,
+        };
       }
     } finally {
       closeSync(fd);
