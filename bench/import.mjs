@@ -2,7 +2,9 @@
 // with the references that bound it: hashing the same bytes once (the hashing limit, node:crypto)
 // and copying them (`cp`, the I/O of storing them). Prints wall times, ratios and cald's peak memory.
 //
-//   npm run build && node bench/import.mjs [--program /usr/bin/ffmpeg] [--reps 3]
+//   npm run build && node bench/import.mjs [--program /usr/bin/ffmpeg] [--reps 3] [--before OLD/bin/cald.js]
+//
+// --before runs a previous build's cald the same way in each repetition, alternating with this one.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readSync, realpathSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ const program = arg('--program', '/usr/bin/ffmpeg');
 const reps = Number(arg('--reps', '3'));
 const repo = resolve(new URL('..', import.meta.url).pathname);
 const cald = join(repo, 'bin/cald.js');
+const before = arg('--before', undefined);
 
 const ldd = spawnSync('ldd', [program], { encoding: 'utf8' }).stdout;
 const files = [
@@ -64,14 +67,33 @@ console.log(
 console.log(`cald:    node ${cald} import ${program}   (fresh store each time, CALD_STORE=<tmp>)`);
 console.log(`hash:    sha256 of every file once, node:crypto, 4 MiB reads (the hashing limit)`);
 console.log(`copy:    cp ${unique.length} files into a fresh directory`);
+if (before !== undefined)
+  console.log(`before:  node ${before} import ${program}   (the previous build, same way)`);
 const rows = [];
 for (let rep = 1; rep <= reps; rep++) {
   const work = mkdtempSync(join(tmpdir(), 'cald-bench-import-'));
   try {
+    const b =
+      before === undefined
+        ? undefined
+        : time(process.execPath, [before, 'import', program], { CALD_STORE: join(work, 'store-before') });
     const c = time(process.execPath, [cald, 'import', program], { CALD_STORE: join(work, 'store') });
     const h = hashAll();
     const copy = time('cp', [...unique, mkdtempSync(join(work, 'copy-'))]);
-    rows.push({ cald: c.ms, rss: c.rssKiB, hash: h.ms, copy: copy.ms, bytes: h.bytes });
+    rows.push({
+      cald: c.ms,
+      rss: c.rssKiB,
+      hash: h.ms,
+      copy: copy.ms,
+      bytes: h.bytes,
+      before: b?.ms,
+      beforeRss: b?.rssKiB,
+    });
+    if (b !== undefined) {
+      console.log(
+        `rep ${rep}: before ${b.ms.toFixed(0)} ms (peak ${(b.rssKiB / 1024).toFixed(0)} MiB); now/before ${(c.ms / b.ms).toFixed(2)}x`,
+      );
+    }
     console.log(
       `rep ${rep}: cald import ${c.ms.toFixed(0)} ms (peak ${(c.rssKiB / 1024).toFixed(0)} MiB), hash ${h.ms.toFixed(0)} ms (${(h.bytes / 1e6).toFixed(0)} MB, ${(h.bytes / 1e6 / (h.ms / 1000)).toFixed(0)} MB/s), cp ${copy.ms.toFixed(0)} ms; cald/hash ${(c.ms / h.ms).toFixed(1)}x, cald/cp ${(c.ms / copy.ms).toFixed(1)}x`,
     );
@@ -83,3 +105,8 @@ const med = (k) => [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(r
 console.log(
   `median: cald import ${med('cald').toFixed(0)} ms (target < 2000 ms), peak ${(Math.max(...rows.map((r) => r.rss)) / 1024).toFixed(0)} MiB (target < 300 MB); hash ${med('hash').toFixed(0)} ms; cp ${med('copy').toFixed(0)} ms; cald/hash ${(med('cald') / med('hash')).toFixed(1)}x`,
 );
+if (before !== undefined) {
+  console.log(
+    `median: before ${med('before').toFixed(0)} ms, peak ${(Math.max(...rows.map((r) => r.beforeRss)) / 1024).toFixed(0)} MiB; now/before ${(med('cald') / med('before')).toFixed(2)}x`,
+  );
+}

@@ -1,15 +1,13 @@
+import { closeSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import {
-  closeSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  realpathSync,
-  statSync,
-} from 'node:fs';
-import { basename, join } from 'node:path';
-import { type Closure, resolveClosure } from '../closure/index.js';
+  type Closure,
+  openRegular,
+  readAt,
+  resolveClosure,
+  SnapshotFs,
+  type WalkedFile,
+} from '../closure/index.js';
 import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
@@ -56,6 +54,12 @@ export interface ImportOptions {
   audit?: boolean;
   /** Names for the one program imported (`--name`), instead of those of its path. */
   names?: readonly string[];
+  /**
+   * Import files that other users cannot read. They are then stored readable by the store's owner
+   * only, and their directories mirrored under paths/ with their own restrictions. Without it such
+   * a file is refused when the store is one that others can reach (docs/import.md).
+   */
+  allowPrivate?: boolean;
 }
 
 /** The name imported programs give in DT_AUDIT: found by ld.so like a library (ld.so.cache). */
@@ -93,14 +97,18 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+/** The first bytes of a file, read without blocking; empty for anything but a regular file. */
 function readHead(path: string): Buffer {
-  const fd = openSync(path, 'r');
+  let opened: ReturnType<typeof openRegular>;
   try {
-    const head = Buffer.alloc(4);
-    readSync(fd, head, 0, 4, 0);
-    return head;
+    opened = openRegular(path);
+  } catch {
+    return Buffer.alloc(0);
+  }
+  try {
+    return readAt(opened.fd, Number(opened.st.size), 0, 4);
   } finally {
-    closeSync(fd);
+    closeSync(opened.fd);
   }
 }
 
@@ -142,6 +150,7 @@ function expandPaths(paths: readonly string[]): string[] {
 
 function missingError(closure: Closure): CaldError {
   const m = closure.missing[0]!;
+  if (m.formatError !== undefined) return m.formatError;
   const dirs = m.searched.flatMap((s) => s.dirs).slice(0, 6);
   return new CaldError(
     'IMPORT_MISSING_LIBRARY',
@@ -153,6 +162,81 @@ function missingError(closure: Closure): CaldError {
       },
     },
   );
+}
+
+function interpreterError(root: string, closure: Closure): CaldError {
+  const i = closure.interpreter!;
+  return new CaldError(
+    'IMPORT_BAD_INTERPRETER',
+    `${root}: its interpreter ${i.requested} ${i.problem ?? ''}`,
+    {
+      hint: "PT_INTERP must name the ELF loader for the program's machine (e.g. /lib64/ld-linux-x86-64.so.2); cald reads it, never runs it",
+      data: { path: root, interpreter: i.requested },
+    },
+  );
+}
+
+function privateSourceError(path: string, count: number, store: string): CaldError {
+  const more = count > 1 ? ` (and ${count - 1} more)` : '';
+  return new CaldError(
+    'IMPORT_PRIVATE_SOURCE',
+    `${path} cannot be read by other users, but the store ${store} can${more}`,
+    {
+      hint: 'pass --allow-private to store it readable by you only, or make it readable by others first',
+      data: { path, store },
+    },
+  );
+}
+
+/**
+ * Who can read what: a file is private when others cannot read it (no o+r on the file, or no o+x
+ * on a directory above it). Directory modes are looked up once each.
+ */
+class Privacy {
+  private readonly modes = new Map<string, number>();
+
+  dirMode(dir: string): number {
+    let m = this.modes.get(dir);
+    if (m === undefined) {
+      try {
+        m = statSync(dir).mode & 0o7777;
+      } catch {
+        m = 0o700;
+      }
+      this.modes.set(dir, m);
+    }
+    return m;
+  }
+
+  private readonly reach = new Map<string, boolean>();
+
+  /** Whether others can reach the real directory `dir`: it and every directory above searchable by others. */
+  private reaches(dir: string): boolean {
+    let r = this.reach.get(dir);
+    if (r === undefined) {
+      r = (this.dirMode(dir) & 0o001) !== 0 && (dir === dirname(dir) || this.reaches(dirname(dir)));
+      this.reach.set(dir, r);
+    }
+    return r;
+  }
+
+  /** Whether others can reach `path` (a store yet to be made: its nearest existing parent). */
+  othersReach(path: string): boolean {
+    let d = path;
+    for (;;) {
+      try {
+        return this.reaches(realpathSync(d));
+      } catch {
+        if (d === dirname(d)) return false;
+        d = dirname(d);
+      }
+    }
+  }
+
+  /** A file at the real path `realPath` with permission bits `mode`. */
+  isPrivate(realPath: string, mode: number): boolean {
+    return (mode & 0o004) === 0 || !this.reaches(dirname(realPath));
+  }
 }
 
 /**
@@ -173,19 +257,27 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   const hostProvided = (path: string) => patterns.some((re) => re.test(basename(path)) || re.test(path));
 
   const nodes = new Map<string, ImportNode>();
+  // Every file is read once, by the walk; the rewrite works on those very bytes.
+  const fs = new SnapshotFs();
+  // Real path -> the path the walk read it by.
+  const walkedAs = new Map<string, string>();
   let interpreter: string | undefined;
   const warnings: string[] = [];
   const ldLibraryPath = options.useLdLibraryPath === true ? env.LD_LIBRARY_PATH : undefined;
   for (const root of roots) {
     const closure = resolveClosure({
       program: root,
+      fs,
       ...(ldLibraryPath === undefined ? {} : { env: { LD_LIBRARY_PATH: ldLibraryPath } }),
     });
+    if (closure.interpreter?.problem !== undefined) throw interpreterError(root, closure);
     const missing = closure.missing.filter((m) => !hostProvided(m.name));
     if (missing.length > 0) throw missingError({ ...closure, missing });
     warnings.push(...closure.warnings);
+    for (const o of closure.objects) if (!walkedAs.has(o.realPath)) walkedAs.set(o.realPath, o.source);
     const interp = closure.interpreter?.realPath;
     if (interp !== undefined) {
+      if (!walkedAs.has(interp)) walkedAs.set(interp, interp);
       if (interpreter !== undefined && interpreter !== interp) {
         throw new CaldError(
           'IMPORT_MIXED_INTERPRETERS',
@@ -215,6 +307,17 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     );
   }
 
+  const walked = (p: string): WalkedFile => {
+    const f = fs.walked(walkedAs.get(p) ?? p);
+    if (f === undefined) throw new CaldError('IMPORT_NOT_READ', `${p} was not read by the closure walk`);
+    return f;
+  };
+  const privacy = new Privacy();
+  const privateFiles = [...walkedAs.keys()].filter((p) => privacy.isPrivate(p, walked(p).mode));
+  if (privateFiles.length > 0 && options.allowPrivate !== true && privacy.othersReach(location.path)) {
+    throw privateSourceError(privateFiles[0]!, privateFiles.length, location.path);
+  }
+
   const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
   // Lifecycle (docs/lifecycle.md): a shared lease keeps gc out until the roots are recorded.
   let lease: ReturnType<typeof acquireLease> | undefined;
@@ -227,14 +330,11 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         roots,
         interpreter,
         hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
-        readFile: (p) => {
-          try {
-            return readFileSync(p);
-          } catch (e) {
-            throw ioErrorFrom(e, 'read', p);
-          }
-        },
-        isExecutable: (p) => (lstatSync(p).mode & 0o111) !== 0,
+        // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
+        readFile: (p) => fs.source(walked(p).path)!.bytes,
+        isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
+        isPrivate: (p) => privacy.isPrivate(p, walked(p).mode),
+        dirMode: (d) => privacy.dirMode(d),
         ...(options.audit === true ? { audit: AUDIT_LIBRARY_NAME } : {}),
       },
       options.progress,

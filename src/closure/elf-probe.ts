@@ -29,6 +29,7 @@ import {
   PT_LOAD,
 } from '../elf/format/constants.js';
 import { layoutsFor } from '../elf/format/layouts.js';
+import { StringTable } from '../elf/read/string-table.js';
 import { ElfFormatError } from '../errors/index.js';
 import { ByteView } from '../util/byte-view.js';
 import type { ClosureFs } from './fs.js';
@@ -65,6 +66,8 @@ export function verifyCandidate(fs: ClosureFs, path: string, abi: LoaderAbi): Ve
   const st = fs.stat(path);
   if (st === undefined) return { kind: 'absent' };
   if (st.isDirectory) return { kind: 'invalid', reason: 'cannot read file data: Is a directory' };
+  // ld.so would open a FIFO and wait for a writer; cald never reads anything but regular files.
+  if (!st.isFile) return { kind: 'invalid', reason: 'not a regular file' };
   let head: Buffer;
   try {
     head = fs.readRange(path, 0, HEAD_READ);
@@ -137,9 +140,23 @@ interface Segment {
 
 /**
  * Reads the header, program headers, dynamic table and the strings it names. `head` is the start
- * of the file when the caller already has it. Throws ElfFormatError when the file is malformed.
+ * of the file when the caller already has it. Throws ElfFormatError, naming `path`, when the file
+ * is malformed: every range read is checked against the file's size before anything is allocated.
  */
 export function readDynamicInfo(fs: ClosureFs, path: string, head?: Buffer): DynamicInfo {
+  try {
+    return readDynamicInfoOf(fs, path, head);
+  } catch (e) {
+    if (!(e instanceof ElfFormatError) || e.message.startsWith(`${path}:`)) throw e;
+    throw new ElfFormatError(e.code as `ELF_${string}`, `${path}: ${e.message}`, {
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      data: { ...e.data, path },
+      cause: e,
+    });
+  }
+}
+
+function readDynamicInfoOf(fs: ClosureFs, path: string, head?: Buffer): DynamicInfo {
   let buf = head ?? fs.readRange(path, 0, HEAD_READ);
   if (buf.length < EI_NIDENT || !buf.subarray(0, 4).equals(ELFMAG)) {
     throw new ElfFormatError('ELF_NOT_ELF', `${path}: not an ELF file (no \\x7fELF magic at the start)`);
@@ -231,13 +248,24 @@ export function readDynamicInfo(fs: ClosureFs, path: string, head?: Buffer): Dyn
   }
   const size = Number(strsz);
   const sv = read(load.offset + Number(strtab) - load.vaddr, size, '.dynstr');
+  const strings = new StringTable(sv.buf, 0, size);
   const str = (v: bigint, what: string) => {
     if (v >= strsz) {
       throw new ElfFormatError('ELF_BAD_STRING', `${path}: ${what} string offset ${v} lies outside .dynstr`, {
         hint: 'the file is corrupt',
       });
     }
-    return sv.cstring(Number(v), size, what);
+    const s = strings.at(Number(v));
+    if (s === undefined) {
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        `${path}: ${what} at .dynstr offset ${v} is not NUL-terminated inside the table`,
+        {
+          hint: 'the file is truncated or corrupt',
+        },
+      );
+    }
+    return s;
   };
   for (const e of entries) {
     if (e.tag === DT_NEEDED) info.needed.push(str(e.value, 'DT_NEEDED'));
@@ -247,4 +275,16 @@ export function readDynamicInfo(fs: ClosureFs, path: string, head?: Buffer): Dyn
   }
   if (info.runpath !== undefined) info.rpath = undefined;
   return info;
+}
+
+/** readDynamicInfo over bytes in memory (`path` names them in errors): a light, independent check of an edited file. */
+export function dynamicInfoOfBuffer(buf: Buffer, path: string): DynamicInfo {
+  const fs: ClosureFs = {
+    readFile: () => buf,
+    readRange: (_p, position, length) =>
+      buf.subarray(Math.min(position, buf.length), Math.min(position + length, buf.length)),
+    stat: () => ({ dev: 0n, ino: 0n, isFile: true, isDirectory: false, size: buf.length }),
+    realpath: (p) => p,
+  };
+  return readDynamicInfo(fs, path);
 }

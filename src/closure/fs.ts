@@ -1,13 +1,9 @@
 // The narrow file-system interface the closure walk needs, so tests can run it over a fake tree.
-import {
-  type BigIntStats,
-  closeSync,
-  openSync,
-  readFileSync,
-  readSync,
-  realpathSync,
-  statSync,
-} from 'node:fs';
+import { type BigIntStats, closeSync, realpathSync, statSync } from 'node:fs';
+import { openRegular, readAt, readSource } from './source-file.js';
+
+/** ld.so.cache is a few hundred KB; a bigger one is not read. */
+const MAX_CACHE_SIZE = 64 * 1024 * 1024;
 
 export interface FileIdentity {
   dev: bigint;
@@ -36,20 +32,17 @@ export interface ClosureFs {
   realpath(path: string): string;
 }
 
-/** The real file system through node:fs. */
+/**
+ * The real file system through node:fs. Reads open without blocking and read regular files only
+ * (source-file.ts), and never allocate more than the file holds: a FIFO, a device or an absurd
+ * size in a header cannot hang the walk or exhaust memory.
+ */
 export const nodeFs: ClosureFs = {
-  readFile: (path) => readFileSync(path),
+  readFile: (path) => readSource(path, MAX_CACHE_SIZE).bytes,
   readRange(path, position, length) {
-    const fd = openSync(path, 'r');
+    const { fd, st } = openRegular(path);
     try {
-      const buf = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const n = readSync(fd, buf, got, length - got, position + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return got === length ? buf : buf.subarray(0, got);
+      return readAt(fd, Number(st.size), position, length);
     } finally {
       closeSync(fd);
     }

@@ -1,6 +1,6 @@
 export { ClosureError, LdCacheError } from './closure-error.js';
 export type { DynamicInfo, LoaderAbi, Verdict } from './elf-probe.js';
-export { readDynamicInfo, verifyCandidate } from './elf-probe.js';
+export { dynamicInfoOfBuffer, readDynamicInfo, verifyCandidate } from './elf-probe.js';
 export { type ClosureFs, type ClosureStat, type FileIdentity, nodeFs } from './fs.js';
 export {
   type CacheTarget,
@@ -14,11 +14,13 @@ export {
 } from './ld-so-cache.js';
 export {
   fallbackLoaderFacts,
+  isTrustedLoader,
   type LoaderFacts,
   legacyCombinations,
   parseLoaderHelp,
   probeLoaderFacts,
   searchSubdirs,
+  systemLoaderPath,
 } from './loader-facts.js';
 export {
   type Closure,
@@ -40,3 +42,12 @@ export {
   type SkippedCandidate,
   splitSearchList,
 } from './search-path.js';
+export { SNAPSHOT_BUDGET, SnapshotFs, type WalkedFile } from './snapshot-fs.js';
+export {
+  fileKind,
+  MAX_SOURCE_SIZE,
+  openRegular,
+  readAt,
+  readSource,
+  type SourceFile,
+} from './source-file.js';

@@ -1,9 +1,12 @@
 // What a glibc dynamic loader on this machine does that depends on how glibc was built and on the
 // CPU: its system directories, the glibc-hwcaps and legacy hwcap subdirectories it searches, and the
 // values of $PLATFORM and $LIB. The loader knows them best, so they are read from `ld.so --help`
-// (glibc >= 2.33; elf/dl-usage.c prints exactly the lists elf/dl-hwcaps.c and elf/dl-load.c use).
+// (glibc >= 2.33; elf/dl-usage.c prints exactly the lists elf/dl-hwcaps.c and elf/dl-load.c use)
+// of the system loader at its fixed path; otherwise cald's own table (fallbackLoaderFacts).
 import { spawnSync } from 'node:child_process';
-import { EM_386, EM_X86_64 } from '../elf/format/constants.js';
+import { realpathSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EM_386, EM_AARCH64, EM_X86_64 } from '../elf/format/constants.js';
 
 export interface LoaderFacts {
   /** The default directories (`--help`: "system search path"), in order, without trailing '/'. */
@@ -115,17 +118,66 @@ function stripSlash(dir: string): string {
 const probed = new Map<string, LoaderFacts | undefined>();
 
 /**
- * Asks the loader at `interpreter` (normally the program's PT_INTERP) for its facts; undefined when
- * it cannot be run or does not support --help (glibc < 2.33, musl, another architecture).
- * The answer is cached per path. GLIBC_TUNABLES is passed on, since it changes the hwcaps.
+ * The system's glibc loader for each ABI, at the fixed path the psABI gives it. cald asks only
+ * these for their facts, never the interpreter a program names: PT_INTERP is input to import,
+ * and import never runs what it imports (docs/closure.md, "Where the loader's facts come from").
+ */
+const SYSTEM_LOADERS: ReadonlyArray<{ machine: number; is64: boolean; path: string }> = [
+  { machine: EM_X86_64, is64: true, path: '/lib64/ld-linux-x86-64.so.2' },
+  { machine: EM_X86_64, is64: false, path: '/libx32/ld-linux-x32.so.2' },
+  { machine: EM_386, is64: false, path: '/lib/ld-linux.so.2' },
+  { machine: EM_AARCH64, is64: true, path: '/lib/ld-linux-aarch64.so.1' },
+];
+
+/** The fixed path of the system loader for a class and machine, if cald knows one. */
+export function systemLoaderPath(machine: number, is64: boolean): string | undefined {
+  return SYSTEM_LOADERS.find((l) => l.machine === machine && l.is64 === is64)?.path;
+}
+
+/**
+ * Whether `path` may be run to ask it for facts: one of the fixed system loader paths, and the file
+ * and every directory on its real path owned by root and writable by no one else (what sshd's
+ * StrictModes asks of a key file). Anything else is never executed.
+ */
+export function isTrustedLoader(path: string): boolean {
+  if (!SYSTEM_LOADERS.some((l) => l.path === path)) return false;
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return false;
+  }
+  const chain = [real];
+  for (let d = dirname(real); ; d = dirname(d)) {
+    chain.push(d);
+    if (d === '/') break;
+  }
+  return chain.every((p, i) => {
+    try {
+      const st = statSync(p);
+      return (i === 0 ? st.isFile() : st.isDirectory()) && st.uid === 0 && (st.mode & 0o022) === 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Asks the system loader at `interpreter` (a fixed trusted path: isTrustedLoader) for its facts;
+ * undefined when the path is not trusted, it cannot be run or it does not support --help
+ * (glibc < 2.33, another architecture). The answer is cached per path. GLIBC_TUNABLES is passed
+ * on, since it changes the hwcaps.
  */
 export function probeLoaderFacts(interpreter: string): LoaderFacts | undefined {
   if (probed.has(interpreter)) return probed.get(interpreter);
-  const env: Record<string, string> = { LC_ALL: 'C' };
-  const tunables = process.env.GLIBC_TUNABLES;
-  if (tunables !== undefined) env.GLIBC_TUNABLES = tunables;
-  const r = spawnSync(interpreter, ['--help'], { env, encoding: 'utf8', timeout: 10_000 });
-  const facts = r.status === 0 ? parseLoaderHelp(r.stdout, `${interpreter} --help`) : undefined;
+  let facts: LoaderFacts | undefined;
+  if (isTrustedLoader(interpreter)) {
+    const env: Record<string, string> = { LC_ALL: 'C' };
+    const tunables = process.env.GLIBC_TUNABLES;
+    if (tunables !== undefined) env.GLIBC_TUNABLES = tunables;
+    const r = spawnSync(interpreter, ['--help'], { env, encoding: 'utf8', timeout: 10_000 });
+    facts = r.status === 0 ? parseLoaderHelp(r.stdout, `${interpreter} --help`) : undefined;
+  }
   probed.set(interpreter, facts);
   return facts;
 }

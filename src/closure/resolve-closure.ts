@@ -2,10 +2,10 @@
 // DT_NEEDED (_dl_map_object_deps, elf/dl-deps.c), each name first matched against the objects
 // already loaded, then searched (search-path.ts). The result is the load order and the DAG's edges.
 import { basename, dirname } from 'node:path';
-import { EM_386, EM_AARCH64, EM_X86_64 } from '../elf/format/constants.js';
-import { isCaldError } from '../errors/index.js';
+import { ET_DYN } from '../elf/format/constants.js';
+import { ElfFormatError, isCaldError } from '../errors/index.js';
 import { ClosureError } from './closure-error.js';
-import { type DynamicInfo, type LoaderAbi, readDynamicInfo } from './elf-probe.js';
+import { type DynamicInfo, type LoaderAbi, readDynamicInfo, verifyCandidate } from './elf-probe.js';
 import { type ClosureFs, nodeFs } from './fs.js';
 import { cacheFlagsFor, type LdCache, parseLdCache } from './ld-so-cache.js';
 import {
@@ -14,6 +14,7 @@ import {
   type LoaderFacts,
   probeLoaderFacts,
   searchSubdirs,
+  systemLoaderPath,
 } from './loader-facts.js';
 import {
   type DstValues,
@@ -34,7 +35,10 @@ export interface ResolveClosureOptions {
   fs?: ClosureFs;
   /** The directory relative names are taken from (default: process.cwd()). */
   cwd?: string;
-  /** The loader's facts; default: asked of the program's interpreter (`ld.so --help`). */
+  /**
+   * The loader's facts; default: asked of the system loader at its fixed path (`ld.so --help`),
+   * else cald's built-in table. Never the program's own PT_INTERP: it is input, and never run.
+   */
   loader?: LoaderFacts;
   /** The parsed ld.so.cache, or null for none; default: read from loader.cachePath through `fs`. */
   cache?: LdCache | null;
@@ -59,6 +63,8 @@ export interface ClosureObject {
   path: string;
   /** The canonical path, symbolic links resolved. */
   realPath: string;
+  /** The absolute path its bytes were read from (the key of its bytes in a SnapshotFs). */
+  source: string;
   /** The names it was asked for by, first first (ldd prints the first left of "=>"). */
   names: string[];
   soname: string | undefined;
@@ -82,6 +88,8 @@ export interface MissingLibrary {
   reason: string;
   /** The file ld.so refused, when it stopped at one. */
   path: string | undefined;
+  /** When the file was found but is malformed: the ElfFormatError, naming it. */
+  formatError?: ElfFormatError;
   searched: SearchedDirs[];
   usedCache: boolean;
   skipped: SkippedCandidate[];
@@ -100,6 +108,12 @@ export interface InterpreterInfo {
   index: number | undefined;
   /** Objects whose DT_NEEDED names it (normally libc.so.6): they get it without any search. */
   neededBy: number[];
+  /**
+   * Why the file PT_INTERP names is not an ELF loader for the program (not an absolute path,
+   * missing, not a regular file, not ELF, another class or machine, not ET_DYN, has a PT_INTERP
+   * of its own); undefined when it is one. An import refuses such a program.
+   */
+  problem: string | undefined;
 }
 
 export interface Closure {
@@ -123,14 +137,6 @@ interface Loaded extends SearchingObject {
 /** Names musl's loader takes as itself (name+3 starts with one of these and a dot). */
 const MUSL_RESERVED = /^lib(c|pthread|rt|m|dl|util|xnet)\./;
 
-/** The interpreter glibc uses for an ABI, to ask for facts when the input has no PT_INTERP. */
-function standardInterpreter(abi: LoaderAbi): string | undefined {
-  if (abi.machine === EM_X86_64 && abi.is64) return '/lib64/ld-linux-x86-64.so.2';
-  if (abi.machine === EM_386) return '/lib/ld-linux.so.2';
-  if (abi.machine === EM_AARCH64) return '/lib/ld-linux-aarch64.so.1';
-  return undefined;
-}
-
 /** Finds the closure of `program` in load order. Deterministic for a given file tree. */
 export function resolveClosure(options: ResolveClosureOptions): Closure {
   const fs = options.fs ?? nodeFs;
@@ -146,9 +152,16 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   };
 
   const programReal = realpathOr(options.program);
-  if (programReal === undefined || fs.stat(programReal)?.isFile !== true) {
+  const programStat = programReal === undefined ? undefined : fs.stat(programReal);
+  if (programReal === undefined || programStat === undefined) {
     throw new ClosureError('CLOSURE_NO_PROGRAM', `cannot read ${options.program}: no such file`, {
       hint: 'check the path',
+      data: { path: options.program },
+    });
+  }
+  if (!programStat.isFile) {
+    throw new ClosureError('CLOSURE_NOT_REGULAR', `${options.program} is not a regular file`, {
+      hint: 'give a program or shared library file',
       data: { path: options.program },
     });
   }
@@ -156,7 +169,8 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   try {
     info = readDynamicInfo(fs, programReal);
   } catch (e) {
-    if (!isCaldError(e)) throw e;
+    // A malformed ELF file is an ElfFormatError naming the file (exit 3 from the command line).
+    if (!isCaldError(e) || e instanceof ElfFormatError) throw e;
     throw new ClosureError('CLOSURE_NOT_ELF', `${options.program} is not a usable ELF file: ${e.message}`, {
       hint: 'give a dynamically linked program or shared library',
       data: { path: options.program },
@@ -199,6 +213,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
     realPath: string,
     names: string[],
     dyn: DynamicInfo,
+    source: string,
     origin: string | undefined,
     loader: Loaded | undefined,
     via: ClosureObject['foundVia'],
@@ -211,6 +226,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
       kind,
       path,
       realPath,
+      source,
       names,
       soname: dyn.soname,
       needed: [],
@@ -245,37 +261,37 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   };
 
   // The program: $ORIGIN is the directory of its real path (ld.so reads /proc/self/exe).
-  const programStat = fs.stat(programReal);
   const main = makeLoaded(
     'program',
     options.program,
     programReal,
     [],
     info,
+    programReal,
     dirname(programReal),
     undefined,
     'program',
     undefined,
-    programStat === undefined ? undefined : `${programStat.dev}:${programStat.ino}`,
+    `${programStat.dev}:${programStat.ino}`,
   );
   enqueue(main);
 
   // The interpreter is loaded before anything else, under its PT_INTERP string and its SONAME,
   // with no file identity: a library naming it any other way gets a second copy (loader-facts.md).
+  // It is only read, never run, and must be an ELF loader for the program's ABI.
+  // A shared library has no PT_INTERP, but whatever program loads it brings the system loader:
+  // libc.so.6 then finds ld.so by its SONAME, as in a program's closure.
+  const requested =
+    info.interp ?? (info.type === ET_DYN ? systemLoaderPath(abi.machine, abi.is64) : undefined);
+  const implied = info.interp === undefined;
   let interp: Loaded | undefined;
-  if (info.interp !== undefined) {
-    const real = realpathOr(info.interp);
-    let dyn: DynamicInfo | undefined;
-    if (real !== undefined) {
-      try {
-        dyn = readDynamicInfo(fs, real);
-      } catch (e) {
-        if (!isCaldError(e)) throw e;
-        warnings.push(`the interpreter ${info.interp} is not a usable ELF file: ${e.message}`);
-      }
-    } else {
-      warnings.push(`the interpreter ${info.interp} does not exist`);
-    }
+  let interpProblem: string | undefined;
+  const checked = requested === undefined ? undefined : checkInterpreter(fs, requested, abi, realpathOr);
+  if (requested !== undefined && checked !== undefined && !(implied && checked.problem !== undefined)) {
+    const real = checked.real;
+    const dyn = checked.dyn;
+    interpProblem = checked.problem;
+    if (interpProblem !== undefined) warnings.push(`the interpreter ${requested} ${interpProblem}`);
     const d: DynamicInfo = dyn ?? {
       ...info,
       needed: [],
@@ -284,14 +300,15 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
       runpath: undefined,
       interp: undefined,
     };
-    const names = [info.interp, ...(d.soname !== undefined && d.soname !== info.interp ? [d.soname] : [])];
+    const names = [requested, ...(d.soname !== undefined && d.soname !== requested ? [d.soname] : [])];
     interp = makeLoaded(
       'interpreter',
-      info.interp,
-      real ?? info.interp,
+      requested,
+      real ?? requested,
       names,
       d,
-      dirname(info.interp),
+      real ?? requested,
+      dirname(requested),
       undefined,
       'interpreter',
       undefined,
@@ -303,8 +320,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   // none: its l_name is empty) or its path, then by its SONAME.
   // musl's loader is its libc: it answers libc.*, libm.*, libpthread.* ... itself, by name, and never
   // searches for them (ldso/dynlink.c, load_library's "reserved" names).
-  const muslSelf =
-    interp !== undefined && basename(info.interp ?? '').startsWith('ld-musl-') ? interp : undefined;
+  const muslSelf = interp !== undefined && basename(interp.path).startsWith('ld-musl-') ? interp : undefined;
   const matchLoaded = (name: string): Loaded | undefined =>
     (muslSelf !== undefined && MUSL_RESERVED.test(name) ? muslSelf : undefined) ??
     all.find(
@@ -315,8 +331,21 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
 
   for (let q = 0; q < order.length; q++) {
     const obj = order[q] as Loaded;
+    const earlier = new Map<string, NeededEdge>();
     for (const raw of obj.info.needed) {
+      const before = earlier.get(raw);
+      if (before !== undefined) {
+        // The same name again: ld.so finds what it just loaded by that name (or failed on it
+        // already). Resolved once, so 50,000 copies of one entry cost one search.
+        obj.object.needed.push({
+          name: raw,
+          object: before.object,
+          how: before.object === undefined ? 'missing' : 'loaded',
+        });
+        continue;
+      }
       const edge: NeededEdge = { name: raw, object: undefined, how: 'missing' };
+      earlier.set(raw, edge);
       obj.object.needed.push(edge);
       // dl-deps.c expands tokens in DT_NEEDED before anything else.
       const name = expandDst(raw, { ...dstBase, origin: obj.origin });
@@ -384,6 +413,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
           neededBy: obj.object.index,
           neededByPath: obj.path,
           reason: e.message,
+          ...(e instanceof ElfFormatError ? { formatError: e } : {}),
           path: r.path,
           searched: outcome.searched,
           usedCache: outcome.usedCache,
@@ -398,6 +428,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
         real,
         [name],
         dyn,
+        absPath,
         dirname(absPath),
         obj,
         r.via,
@@ -411,7 +442,8 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   }
 
   let interpreter: InterpreterInfo | undefined;
-  if (interp !== undefined) {
+  // The loader a library implies counts only when something in its closure names it.
+  if (interp !== undefined && (!implied || interp.queued)) {
     const index = interp.queued ? interp.object.index : undefined;
     interpreter = {
       requested: interp.path,
@@ -421,6 +453,7 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
       neededBy: order
         .filter((l) => l.object.needed.some((e) => e.object === index))
         .map((l) => l.object.index),
+      problem: interpProblem,
     };
   }
   return {
@@ -434,14 +467,60 @@ export function resolveClosure(options: ResolveClosureOptions): Closure {
   };
 }
 
+/**
+ * The search path's facts for a program: from the system loader at its fixed path when the program
+ * is one of its programs (no PT_INTERP, or a PT_INTERP with the system loader's name), else from
+ * cald's built-in table (musl, a private glibc, another machine). The program's interpreter is
+ * never run: import must not execute what it imports.
+ */
 function loaderFactsFor(info: DynamicInfo, abi: LoaderAbi, warnings: string[]): LoaderFacts {
-  const interp = info.interp ?? standardInterpreter(abi);
-  const facts = interp === undefined ? undefined : probeLoaderFacts(interp);
+  const system = systemLoaderPath(abi.machine, abi.is64);
+  const ours =
+    info.interp === undefined || (system !== undefined && basename(info.interp) === basename(system));
+  const facts = system !== undefined && ours ? probeLoaderFacts(system) : undefined;
   if (facts !== undefined) return facts;
   warnings.push(
-    `could not ask ${interp ?? 'the loader'} for its search directories and hwcaps (glibc >= 2.33 needed); using a built-in guess`,
+    ours
+      ? `could not ask the system loader ${system ?? `for machine ${abi.machine}`} for its search directories and hwcaps (glibc >= 2.33 needed); using a built-in guess`
+      : `the search directories of ${info.interp}'s programs are cald's built-in guess (the program's own loader is never run)`,
   );
   return fallbackLoaderFacts(abi.machine, abi.is64);
+}
+
+/** The file PT_INTERP names, checked to be an ELF loader for `abi` (it is read, never run). */
+function checkInterpreter(
+  fs: ClosureFs,
+  requested: string,
+  abi: LoaderAbi,
+  realpathOr: (p: string) => string | undefined,
+): { real: string | undefined; dyn: DynamicInfo | undefined; problem: string | undefined } {
+  if (!requested.startsWith('/')) {
+    return { real: undefined, dyn: undefined, problem: 'is not an absolute path' };
+  }
+  const real = realpathOr(requested);
+  if (real === undefined) return { real, dyn: undefined, problem: 'does not exist' };
+  const v = verifyCandidate(fs, real, abi);
+  if (v.kind === 'absent') return { real, dyn: undefined, problem: 'cannot be read' };
+  if (v.kind !== 'ok')
+    return { real, dyn: undefined, problem: `is not an ELF loader for the program: ${v.reason}` };
+  let dyn: DynamicInfo;
+  try {
+    dyn = readDynamicInfo(fs, real, v.head);
+  } catch (e) {
+    if (!isCaldError(e)) throw e;
+    return { real, dyn: undefined, problem: `is not a usable ELF file: ${e.message}` };
+  }
+  if (dyn.type !== ET_DYN) {
+    return { real, dyn, problem: 'is not an ELF loader for the program: not a shared object (ET_DYN)' };
+  }
+  if (dyn.interp !== undefined) {
+    return {
+      real,
+      dyn,
+      problem: `is not an ELF loader for the program: it names an interpreter itself (${dyn.interp})`,
+    };
+  }
+  return { real, dyn, problem: undefined };
 }
 
 /** Reads and parses the cache; a missing cache is no cache, a corrupt one is ignored with a warning, as ld.so does. */

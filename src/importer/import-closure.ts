@@ -1,8 +1,9 @@
+import { dynamicInfoOfBuffer } from '../closure/index.js';
 import type { ElfEdit } from '../elf/edit/index.js';
 import { editElf } from '../elf/edit/index.js';
 import { DT_AUDIT } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
-import { CaldError } from '../errors/index.js';
+import { CaldError, ElfEditError, ElfFormatError } from '../errors/index.js';
 import { type Digest, digestOfBuffer, formatCasName, hintFromName, type LocalStore } from '../store/index.js';
 import {
   CALD_NOTE_OWNER,
@@ -31,9 +32,14 @@ export interface ImportInput {
   interpreter: string | undefined;
   /** Libraries that stay host-provided: referred to by their original name. */
   hostProvided: (path: string) => boolean;
+  /** The bytes of a node, exactly as the closure walk read them (read once, never again). */
   readFile: (path: string) => Buffer;
   /** Whether a file was executable (mode & 0o111): programs stay runnable in the store. */
   isExecutable: (path: string) => boolean;
+  /** Whether others could not read the file: its object is then stored for the owner only. */
+  isPrivate?: (path: string) => boolean;
+  /** The mode of a directory of an imported file, which its mirror under paths/ keeps. */
+  dirMode?: (dir: string) => number;
   /**
    * A DT_AUDIT name to give the imported programs (roots with PT_INTERP), so they resolve their
    * content names with no environment once that audit library is installed where ld.so finds it.
@@ -78,6 +84,56 @@ function missingError(missing: Array<[string, string]>): CaldError {
   );
 }
 
+/** Runs an ELF step on one file; its errors name the file, so the one line says which. */
+function namingFile<T>(path: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (!(e instanceof ElfFormatError || e instanceof ElfEditError) || e.message.startsWith(`${path}:`))
+      throw e;
+    const options = {
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      data: { ...e.data, path },
+      cause: e,
+    };
+    throw e instanceof ElfFormatError
+      ? new ElfFormatError(e.code as `ELF_${string}`, `${path}: ${e.message}`, options)
+      : new ElfEditError(e.code as `EDIT_${string}`, `${path}: ${e.message}`, options);
+  }
+}
+
+/** The rewrite's parse must see the DT_NEEDED list the closure walk resolved, entry for entry. */
+function checkSameNeeded(path: string, elf: ElfFile, node: ImportNode): void {
+  const have = namingFile(path, () => elf.needed);
+  if (have.length !== node.needed.length || have.some((n, i) => n !== node.needed[i]!.name)) {
+    throw new CaldError(
+      'IMPORT_NEEDED_MISMATCH',
+      `${path}: its dynamic table lists ${have.length} DT_NEEDED entries where the closure walk read ${node.needed.length}`,
+      {
+        hint: "the file's section headers and program headers disagree about its dynamic table; it is corrupt",
+        data: { path },
+      },
+    );
+  }
+}
+
+/**
+ * What is stored must say exactly what the import decided: every DT_NEEDED a content name this
+ * import produced or a name it kept on purpose, in the file's order, and nothing else.
+ */
+function checkNeededAfterEdit(path: string, out: Buffer, want: ReadonlyArray<string | null>): void {
+  // Read back by the closure walk's own reader (headers, dynamic table, strings only).
+  const got = dynamicInfoOfBuffer(out, path).needed;
+  const expected = want.filter((n) => n !== null);
+  if (got.length !== expected.length || got.some((n, i) => n !== expected[i])) {
+    throw new CaldError(
+      'IMPORT_UNCHECKED_NEEDED',
+      `${path}: after the rewrite its DT_NEEDED entries are not the ones the import resolved`,
+      { hint: 'nothing was stored for it; please report this with the file', data: { path } },
+    );
+  }
+}
+
 /**
  * Imports a resolved closure bottom-up: each object's DT_NEEDED becomes the content name of its
  * dependency's rewritten bytes, so an object's digest pins everything below it (a Merkle DAG).
@@ -89,8 +145,16 @@ export async function importClosure(
   progress?: ImportProgress,
 ): Promise<ImportOutcome> {
   const { nodes } = input;
-  const keep = (target: string | undefined) =>
-    target !== undefined && (target === input.interpreter || input.hostProvided(target));
+  const kept = new Map<string, boolean>();
+  const keep = (target: string | undefined): boolean => {
+    if (target === undefined) return false;
+    let k = kept.get(target);
+    if (k === undefined) {
+      k = target === input.interpreter || input.hostProvided(target);
+      kept.set(target, k);
+    }
+    return k;
+  };
   const missing: Array<[string, string]> = [];
   for (const n of nodes.values()) {
     for (const d of n.needed) if (d.target === undefined) missing.push([n.path, d.name]);
@@ -105,8 +169,13 @@ export async function importClosure(
   checkOneGlibc(input.interpreter, [...dag.keys()], input.readFile);
 
   let loader: ImportedObject | undefined;
+  const ownerOnly = (path: string) => input.isPrivate?.(path) === true;
   if (input.interpreter !== undefined) {
-    const digest = await store.put(input.readFile(input.interpreter), { executable: true, refs: [] });
+    const digest = await store.put(input.readFile(input.interpreter), {
+      executable: true,
+      ownerOnly: ownerOnly(input.interpreter),
+      refs: [],
+    });
     loader = {
       path: input.interpreter,
       digest,
@@ -132,25 +201,36 @@ export async function importClosure(
   for (const path of order) {
     const node = nodes.get(path)!;
     const original = input.readFile(path);
-    const elf = ElfFile.parse(original);
-    const edits: ElfEdit[] = [];
+    const elf = namingFile(path, () => ElfFile.parse(original));
+    checkSameNeeded(path, elf, node);
+    // Every DT_NEEDED entry by position, in one pass: the new name, the name kept, or null (dropped).
+    const newNames: Array<string | null> = [];
+    const produced = new Set<string>();
     let hostDeps = false;
+    // Each distinct name decided once: a file may repeat one DT_NEEDED thousands of times.
+    const decided = new Map<string, string | null>();
     for (const d of node.needed) {
+      const again = decided.get(d.name);
+      if (again !== undefined) {
+        newNames.push(again);
+        continue;
+      }
       if (keep(d.target)) {
         keptNames.push([path, d.name]);
+        newNames.push(d.name);
         if (d.target !== input.interpreter) hostDeps = true;
       } else if (droppedSet.has(`${path}\0${d.target}`)) {
-        edits.push({ kind: 'removeNeeded', name: d.name });
+        newNames.push(null);
         droppedCycleEdges.push([path, d.name]);
       } else {
         const dep = done.get(d.target!)!;
-        edits.push({
-          kind: 'replaceNeeded',
-          from: d.name,
-          to: formatCasName(dep.digest, hintFromName(d.name)),
-        });
+        const to = formatCasName(dep.digest, hintFromName(d.name));
+        newNames.push(to);
+        produced.add(to);
       }
+      decided.set(d.name, newNames.at(-1)!);
     }
+    const edits: ElfEdit[] = node.needed.length > 0 ? [{ kind: 'setNeeded', names: newNames }] : [];
     // Search paths only matter for names that are still searched; dropping them keeps the host's
     // directories (and the store's own path) out of the object.
     if (!hostDeps) edits.push({ kind: 'removeSearchPath' });
@@ -169,19 +249,20 @@ export async function importClosure(
     const pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
     if (withIt.length > 0)
       edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
-    const out = editElf(original, edits).buffer;
+    const out = namingFile(path, () => editElf(original, edits).buffer);
+    checkNeededAfterEdit(path, out, newNames);
     const executable = input.isExecutable(path);
-    const names = [...new Set(edits.flatMap((e) => (e.kind === 'replaceNeeded' ? [e.to] : [])))];
+    const names = [...produced];
     const refs = [
       ...names,
       ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
       ...pathNoteRefs(pathNote),
     ];
-    const digest = await store.put(out, { executable, refs });
+    const digest = await store.put(out, { executable, ownerOnly: ownerOnly(path), refs });
     // The name directory: entries named exactly like the DT_NEEDED strings now in use.
     for (const name of names) store.addName(name);
     // So a dlopen of the original path (python's extension modules) reaches the object.
-    store.addPath(path, digest);
+    store.addPath(path, digest, input.dirMode === undefined ? {} : { dirMode: input.dirMode });
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
     progress?.(done.size, order.length, path);
   }

@@ -49,6 +49,7 @@ import {
   MARKER_TEXT,
   nameTarget,
   OBJECT_MODE,
+  OWNER_ONLY_MASK,
   type StoreLayout,
   storeLayout,
 } from './layout.js';
@@ -243,7 +244,9 @@ export class FileStore implements LocalObjectStore {
         { data: { expected: options.expect.toString(), actual: digest.toString() } },
       );
     }
-    const mode = options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE;
+    const mode =
+      (options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE) &
+      (options.ownerOnly === true ? OWNER_ONLY_MASK : 0o777);
     const final = this.pathOf(digest);
     if (this.existingIsIntact(digest, final, mode)) return digest;
 
@@ -379,8 +382,11 @@ export class FileStore implements LocalObjectStore {
    * Records that the file at `original` (an absolute, normalized path) was imported as `digest`:
    * `<store>/paths<original>` becomes a relative link to the object, so the resolver can answer a
    * dlopen of that path with the object. A later import of the same path replaces the entry.
+   * `dirMode` gives the mode of each directory of `original` (from the top, '/' excluded): the
+   * mirrored directories then keep the source's restrictions (never more than DIR_MODE), so a
+   * private directory's contents are not listed to others under paths/.
    */
-  addPath(original: string, digest: Digest): string {
+  addPath(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
     this.assertWritable();
     if (
       !isAbsolute(original) ||
@@ -402,7 +408,14 @@ export class FileStore implements LocalObjectStore {
     if (readlinkOrUndefined(entry) === target) return entry;
     const tmp = tempPath(this.layout.tmp, 'path');
     try {
-      makeDirs(dirname(entry), DIR_MODE);
+      if (options.dirMode === undefined) makeDirs(dirname(entry), DIR_MODE);
+      else {
+        // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
+        makeDirs(dirname(entry), 0o700);
+        for (let d = dirname(original); d !== '/'; d = dirname(d)) {
+          chmodSync(join(this.layout.paths, d), DIR_MODE & options.dirMode(d));
+        }
+      }
       symlinkSync(target, tmp);
       renameSync(tmp, entry);
     } catch (e) {
@@ -598,7 +611,10 @@ export class FileStore implements LocalObjectStore {
     return openSync(tmp, 'wx', 0o600);
   }
 
-  /** An intact existing object is kept (mode widened to executable if asked); a damaged one is not. */
+  /**
+   * An intact existing object is kept, its mode widened to include `mode` (executable, or readable
+   * by all, when asked: the same bytes came from such a file); a damaged one is not.
+   */
   private existingIsIntact(digest: Digest, path: string, mode: number): boolean {
     const st = statOrUndefined(path, true);
     if (st === undefined) return false;
@@ -610,11 +626,12 @@ export class FileStore implements LocalObjectStore {
       return false;
     }
     if (!actual.equals(digest)) return false;
-    if ((st.mode & 0o777) !== mode && mode === EXECUTABLE_OBJECT_MODE) {
+    const widened = (st.mode & 0o777) | mode;
+    if ((st.mode & 0o777) !== widened) {
       try {
-        chmodSync(path, EXECUTABLE_OBJECT_MODE);
+        chmodSync(path, widened);
       } catch (e) {
-        throw ioErrorFrom(e, 'make executable', path);
+        throw ioErrorFrom(e, 'widen the mode of', path);
       }
     }
     return true;

@@ -49,3 +49,5 @@ export function nameTarget(algorithm: DigestAlgorithm, hex: string): string {
 export const DIR_MODE = 0o755;
 export const OBJECT_MODE = 0o444;
 export const EXECUTABLE_OBJECT_MODE = 0o555;
+/** Applied to an object's mode when its source was private: the owner's bits only. */
+export const OWNER_ONLY_MASK = 0o500;

@@ -141,8 +141,8 @@ export class LocalStore {
   }
 
   /** See FileStore.addPath: the original path of an imported file, for the resolver. */
-  addPath(original: string, digest: Digest): string {
-    return this.files.addPath(original, digest);
+  addPath(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
+    return this.files.addPath(original, digest, options);
   }
 
   removeName(name: string): boolean {

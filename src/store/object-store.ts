@@ -17,6 +17,11 @@ export type PutSource = Uint8Array | { readonly path: string };
 export interface PutOptions {
   /** Store with execute permission (programs); libraries need not be executable. */
   readonly executable?: boolean;
+  /**
+   * Readable by the store's owner only (mode 0400, or 0500 executable): the bytes came from a file
+   * others cannot read (docs/import.md). Storing the same bytes again without it widens the mode.
+   */
+  readonly ownerOnly?: boolean;
   /** The digest the caller expects; a mismatch stores nothing and throws INTEGRITY_MISMATCH. */
   readonly expect?: Digest;
 }

@@ -117,8 +117,10 @@ export class ByteView {
   cstring(off: number, end: number, what = 'string'): string {
     this.check(off, 1, what);
     const stop = Math.min(end, this.buf.length);
-    const nul = this.buf.indexOf(0, off);
-    if (nul < 0 || nul >= stop) {
+    // Searched up to `end` only: a table with no NUL must not cost a scan of the whole file per string.
+    const found = off < stop ? this.buf.subarray(off, stop).indexOf(0) : -1;
+    const nul = found < 0 ? -1 : off + found;
+    if (nul < 0) {
       throw new ElfFormatError(
         'ELF_BAD_STRING',
         `${what} at offset 0x${off.toString(16)} is not NUL-terminated inside its table`,

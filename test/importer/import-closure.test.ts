@@ -98,3 +98,24 @@ test('two fresh stores give identical digests', async (t) => {
     b.outcome.objects.map((o) => o.digest.toString()),
   );
 });
+
+test('a library imported on its own gets the digest it has in a program closure; libc keeps naming ld.so', async (t) => {
+  const dir = makeTmp(t, 'import-library');
+  const { importFiles } = await import('../../src/api/index.js');
+  const libz = realpathSync('/usr/lib/x86_64-linux-gnu/libz.so.1');
+  const alone = await importFiles({ paths: [libz], store: join(dir, 'alone'), env: {} });
+  const withProgram = await importFiles({
+    paths: ['/usr/bin/sqlite3'],
+    store: join(dir, 'sqlite3'),
+    env: {},
+  });
+  const inProgram = readdirSync(join(dir, 'sqlite3', 'names')).find((n) => n.endsWith('?name=libz.so.1'));
+  assert.ok(inProgram, 'sqlite3 needs libz.so.1');
+  assert.equal(`cas:${alone.imported[0]!.digest}?name=libz.so.1`, inProgram);
+  assert.ok(withProgram.loader !== undefined && alone.loader !== undefined);
+  const libc = realpathSync(join(dir, 'alone', 'paths', realpathSync('/lib/x86_64-linux-gnu/libc.so.6')));
+  assert.match(
+    runOk('readelf', ['-dW', libc]).stdout,
+    /\(NEEDED\)\s+Shared library: \[ld-linux-x86-64\.so\.2\]/,
+  );
+});

@@ -27,6 +27,7 @@ interface ImportFlags {
   defaultExcludes?: boolean;
   libraryPath?: boolean;
   audit?: boolean;
+  allowPrivate?: boolean;
   store?: string;
   json?: boolean;
   name?: string[];
@@ -60,6 +61,10 @@ export function register(program: Command, ctx: CommandContext): void {
       "the name to run it by, instead of its path's (repeatable; moves from an older import, like a tag)",
       collect,
     )
+    .option(
+      '--allow-private',
+      'import files other users cannot read; they are stored readable by you only (docs/import.md)',
+    )
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
@@ -76,6 +81,7 @@ export function register(program: Command, ctx: CommandContext): void {
           useLdLibraryPath: flags.libraryPath === true,
           audit: flags.audit === true,
           ...(flags.name === undefined ? {} : { names: flags.name }),
+          allowPrivate: flags.allowPrivate === true,
           ...(flags.store === undefined ? {} : { store: flags.store }),
           env: ctx.io.env,
           progress: (done, total, path) => bar.update(done, total, path),

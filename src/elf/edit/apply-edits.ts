@@ -72,6 +72,48 @@ function setSearchPath(m: EditModel, value: string, force: boolean): void {
   }
 }
 
+/** DT_NEEDED entries renamed or removed by position (the 'setNeeded' edit), in one pass. */
+function setNeeded(m: EditModel, names: ReadonlyArray<string | null>): void {
+  const count = m.entries.reduce((n, e) => (e.tag === DT_NEEDED ? n + 1 : n), 0);
+  if (names.length !== count) {
+    throw new ElfEditError(
+      'EDIT_BAD_VALUE',
+      `${names.length} new needed names given for ${count} DT_NEEDED entries`,
+    );
+  }
+  const renamed = new Map<string, string | null>();
+  const conflicting = new Set<string>();
+  let i = 0;
+  const entries: ModelEntry[] = [];
+  for (const e of m.entries) {
+    if (e.tag !== DT_NEEDED) {
+      entries.push(e);
+      continue;
+    }
+    const to = names[i++]!;
+    const from = e.str ?? '';
+    if (to !== null) {
+      checkElfString(to, 'needed library name');
+      if (to === '') throw new ElfEditError('EDIT_BAD_VALUE', 'a new needed library name is empty');
+    }
+    if (renamed.has(from) && renamed.get(from) !== to) conflicting.add(from);
+    else renamed.set(from, to);
+    if (to !== null) entries.push({ ...e, str: to });
+  }
+  m.entries = entries;
+  m.verneedFiles = m.verneedFiles.map((f) => {
+    if (f === null || !renamed.has(f)) return f;
+    if (conflicting.has(f)) {
+      throw new ElfEditError(
+        'EDIT_AMBIGUOUS_VERSION',
+        `the DT_NEEDED entries named ${f} get different new names, but one version record names them all`,
+        { hint: 'give every entry of one library the same new name' },
+      );
+    }
+    return renamed.get(f) ?? null;
+  });
+}
+
 export function applyEdit(m: EditModel, edit: ElfEdit, hasDynamic: boolean): void {
   switch (edit.kind) {
     case 'setInterpreter':
@@ -118,6 +160,10 @@ export function applyEdit(m: EditModel, edit: ElfEdit, hasDynamic: boolean): voi
       if (edit.to === '') throw new ElfEditError('EDIT_BAD_VALUE', 'the new needed library name is empty');
       for (const e of m.entries) if (e.tag === DT_NEEDED && e.str === edit.from) e.str = edit.to;
       m.verneedFiles = m.verneedFiles.map((f) => (f === edit.from ? edit.to : f));
+      return;
+    case 'setNeeded':
+      needDynamic(m, 'set the needed libraries', hasDynamic);
+      setNeeded(m, edit.names);
       return;
     case 'setSearchPath':
       needDynamic(m, 'set the search path', hasDynamic);

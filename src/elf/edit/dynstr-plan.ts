@@ -1,5 +1,6 @@
 import { SHT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERDEF, SHT_GNU_VERNEED } from '../format/constants.js';
 import type { ElfFile } from '../read/index.js';
+import { StringTable } from '../read/string-table.js';
 import type { EditModel } from './model.js';
 
 export interface DynstrPlan {
@@ -30,10 +31,12 @@ function keptPrefixLength(elf: ElfFile): number {
     return table.size;
   }
   let end = 1;
+  const strings = new StringTable(buf, table.offset, table.size);
   const use = (off: number) => {
     if (off >= table.size) return;
-    const nul = buf.indexOf(0, table.offset + off);
-    end = Math.max(end, nul - table.offset + 1);
+    // Inside the table only (a hostile table may have no NUL): no scan of the rest of the file.
+    const nul = strings.nulAfter(off);
+    end = nul < 0 ? table.size : Math.max(end, nul - table.offset + 1);
   };
   for (const off of elf.dynamicSymbolNameOffsets()) use(off);
   for (const v of elf.versionNeeds) for (const a of v.entries) use(a.nameOffset);

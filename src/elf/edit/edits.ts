@@ -15,6 +15,13 @@ export type ElfEdit =
   /** Rename a DT_NEEDED entry, and the DT_VERNEED record's vn_file that names the same library. */
   | { kind: 'replaceNeeded'; from: string; to: string }
   /**
+   * Rename or remove the DT_NEEDED entries by position, in one pass: `names[i]` is the new string
+   * of the file's i-th DT_NEEDED entry, null removes it. No entry is matched by its string, so one
+   * rename's result is never renamed again. Each DT_VERNEED vn_file follows its library's entry;
+   * entries with one string must all get one new string, or the edit is refused.
+   */
+  | { kind: 'setNeeded'; names: ReadonlyArray<string | null> }
+  /**
    * Set the library search path. `force` chooses DT_RPATH; otherwise DT_RUNPATH. An existing entry
    * of the other kind is converted, as patchelf does.
    */

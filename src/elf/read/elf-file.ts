@@ -30,9 +30,10 @@ import {
 import { AddressMap } from './address-map.js';
 import { type DynamicEntry, type DynamicTable, readDynamic } from './dynamic.js';
 import { type ElfHeader, readHeader } from './header.js';
-import { type Note, readNotes } from './notes.js';
+import { MAX_NOTES, type Note, readNotes } from './notes.js';
 import { type ProgramHeader, readProgramHeaders } from './program-headers.js';
 import { readSections, type SectionHeader } from './sections.js';
+import { MAX_STRING, StringTable } from './string-table.js';
 import { dynamicSymbolCount, dynamicSymbolNameOffsets } from './symbols.js';
 import { readVersionDefs, readVersionNeeds, type VersionDef, type VersionNeed } from './versions.js';
 
@@ -82,6 +83,7 @@ export class ElfFile {
   readonly notes: readonly Note[];
   /** Where .gnu.version_r lives, when the file has one. */
   readonly verneedRegion: Region | undefined;
+  private dynstrTable: StringTable | undefined;
 
   private constructor(
     readonly buf: Buffer,
@@ -156,7 +158,16 @@ export class ElfFile {
         },
       );
     }
-    return this.view.cstring(table.offset + off, table.offset + table.size, what);
+    this.dynstrTable ??= new StringTable(this.buf, table.offset, table.size);
+    const s = this.dynstrTable.at(off);
+    if (s === undefined) {
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        `${what} at offset 0x${(table.offset + off).toString(16)} is not NUL-terminated inside .dynstr (within ${MAX_STRING} bytes)`,
+        { hint: 'the file is truncated or corrupt' },
+      );
+    }
+    return s;
   }
 
   private stringsOf(tag: bigint): string[] {
@@ -262,11 +273,23 @@ export class ElfFile {
     return this.sections.find((s) => s.type === shType)?.info ?? 0;
   }
 
+  /** Each note region once (PT_NOTE, else SHT_NOTE), the total capped at MAX_NOTES. */
   private readAllNotes(): Note[] {
     const segs = this.programHeaders.filter((p) => p.type === PT_NOTE);
-    if (segs.length > 0) return segs.flatMap((p) => readNotes(this.view, p.offset, p.filesz, p.align));
-    return this.sections
-      .filter((s) => s.type === SHT_NOTE)
-      .flatMap((s) => readNotes(this.view, s.offset, s.size, s.addralign));
+    const regions =
+      segs.length > 0
+        ? segs.map((p) => [p.offset, p.filesz, p.align] as const)
+        : this.sections
+            .filter((s) => s.type === SHT_NOTE)
+            .map((s) => [s.offset, s.size, s.addralign] as const);
+    const seen = new Set<string>();
+    const out: Note[] = [];
+    for (const [offset, size, align] of regions) {
+      const key = `${offset}:${size}:${align === 8 ? 8 : 4}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      for (const n of readNotes(this.view, offset, size, align, MAX_NOTES - out.length)) out.push(n);
+    }
+    return out;
   }
 }

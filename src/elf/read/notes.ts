@@ -1,3 +1,4 @@
+import { ElfFormatError } from '../../errors/index.js';
 import type { ByteView } from '../../util/byte-view.js';
 
 export interface Note {
@@ -11,11 +12,24 @@ export interface Note {
 const align = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /**
+ * The most notes one file may hold. Real programs and libraries have a handful, a core dump a few
+ * per thread; more means a crafted file (thousands of PT_NOTE over the same zeros), which would
+ * otherwise cost memory without bound.
+ */
+export const MAX_NOTES = 65_536;
+
+/**
  * Reads the notes in [offset, offset+size). Notes in an 8-aligned segment (PT_GNU_PROPERTY's
  * .note.gnu.property) pad name and descriptor to 8 bytes; all others to 4.
  * A note that runs past its segment ends the list: the loader ignores the rest as well.
  */
-export function readNotes(view: ByteView, offset: number, size: number, alignment: number): Note[] {
+export function readNotes(
+  view: ByteView,
+  offset: number,
+  size: number,
+  alignment: number,
+  max: number = MAX_NOTES,
+): Note[] {
   const a = alignment === 8 ? 8 : 4;
   const out: Note[] = [];
   const end = offset + size;
@@ -29,6 +43,11 @@ export function readNotes(view: ByteView, offset: number, size: number, alignmen
     if (namesz > size || descsz > size) break;
     const descAt = at + align(12 + namesz, a);
     if (descAt + descsz > end) break;
+    if (out.length === max) {
+      throw new ElfFormatError('ELF_TOO_MANY_NOTES', `the file holds more than ${MAX_NOTES} notes`, {
+        hint: 'real ELF files hold a handful; the file is corrupt or crafted',
+      });
+    }
     const nameEnd = namesz > 0 && view.buf[nameAt + namesz - 1] === 0 ? nameAt + namesz - 1 : nameAt + namesz;
     out.push({
       offset: at,

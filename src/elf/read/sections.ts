@@ -3,6 +3,7 @@ import type { ByteView } from '../../util/byte-view.js';
 import { SHT_NOBITS } from '../format/constants.js';
 import { layoutsFor } from '../format/layouts.js';
 import type { ElfHeader } from './header.js';
+import { StringTable } from './string-table.js';
 
 export interface SectionHeader {
   index: number;
@@ -58,13 +59,8 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
   }
   const strtab = h.shstrndx > 0 && h.shstrndx < raw.length ? raw[h.shstrndx] : undefined;
   if (strtab !== undefined && strtab.type !== SHT_NOBITS) {
-    const end = strtab.offset + strtab.size;
-    for (const s of raw) {
-      if (s.nameOffset < strtab.size) {
-        const nul = view.buf.indexOf(0, strtab.offset + s.nameOffset);
-        if (nul >= 0 && nul < end) s.name = view.buf.toString('latin1', strtab.offset + s.nameOffset, nul);
-      }
-    }
+    const names = new StringTable(view.buf, strtab.offset, strtab.size);
+    for (const s of raw) s.name = names.at(s.nameOffset) ?? '';
   }
   return raw.map(({ nameOffset: _n, ...s }) => s);
 }

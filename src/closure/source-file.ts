@@ -1,0 +1,117 @@
+// Reading a file cald does not trust: opened without blocking (a FIFO or a device never holds the
+// import), checked by fstat to be a regular file after it was opened (what was checked is what is
+// read), its size bounded before a byte is read, and re-checked after reading.
+import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { ClosureError } from './closure-error.js';
+
+/** The largest file an import reads: 2 GiB (the largest real libraries are a few hundred MB). */
+export const MAX_SOURCE_SIZE = 2 ** 31;
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** One file's bytes, read once, with the identity and permissions of what was read. */
+export interface SourceFile {
+  /** The path it was opened by. */
+  path: string;
+  bytes: Buffer;
+  dev: bigint;
+  ino: bigint;
+  /** st_mode permission bits (& 0o7777). */
+  mode: number;
+  uid: number;
+}
+
+/** What kind of file a stat describes, for messages. */
+export function fileKind(st: {
+  isFIFO(): boolean;
+  isDirectory(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+  isSymbolicLink(): boolean;
+}): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/**
+ * Opens `path` for reading without blocking and returns the descriptor with its fstat, or throws
+ * ClosureError CLOSURE_NOT_REGULAR when what was opened is not a regular file (and Node's own
+ * error, with its `code`, when it cannot be opened at all).
+ */
+export function openRegular(path: string): { fd: number; st: BigIntStats } {
+  const fd = openSync(path, OPEN_FLAGS);
+  let st: BigIntStats;
+  try {
+    st = fstatSync(fd, { bigint: true });
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new ClosureError('CLOSURE_NOT_REGULAR', `${path} is ${fileKind(st)}, not a regular file`, {
+      hint: 'only regular files are read; remove or replace it',
+      data: { path },
+    });
+  }
+  return { fd, st };
+}
+
+/** Reads up to `length` bytes at `position` of an open file: never more than the file holds. */
+export function readAt(fd: number, size: number, position: number, length: number): Buffer {
+  const n = Math.max(0, Math.min(length, size - position));
+  const buf = Buffer.allocUnsafe(n);
+  let got = 0;
+  while (got < n) {
+    const r = readSync(fd, buf, got, n - got, position + got);
+    if (r === 0) break;
+    got += r;
+  }
+  return got === n ? buf : buf.subarray(0, got);
+}
+
+export function tooLarge(path: string, size: bigint, max: number): ClosureError {
+  return new ClosureError(
+    'CLOSURE_FILE_TOO_LARGE',
+    `${path} is ${size} bytes, more than the ${max} an import reads`,
+    {
+      hint: 'a shared library or program this large is not expected; check the file',
+      data: { path },
+    },
+  );
+}
+
+/**
+ * The whole of a regular file of at most `maxSize` bytes, read once. A file that changes size or
+ * identity while it is read is refused (CLOSURE_SOURCE_CHANGED): what is returned is exactly one
+ * state of the file.
+ */
+export function readSource(path: string, maxSize: number = MAX_SOURCE_SIZE): SourceFile {
+  const { fd, st } = openRegular(path);
+  try {
+    if (st.size > BigInt(maxSize)) throw tooLarge(path, st.size, maxSize);
+    return readOpened(path, fd, st);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The whole of a file opened by openRegular, checked by fstat again after reading. */
+export function readOpened(path: string, fd: number, st: BigIntStats): SourceFile {
+  const size = Number(st.size);
+  const bytes = readAt(fd, size, 0, size);
+  const after = fstatSync(fd, { bigint: true });
+  if (bytes.length !== size || after.size !== st.size || after.mtimeNs !== st.mtimeNs) {
+    throw new ClosureError('CLOSURE_SOURCE_CHANGED', `${path} changed while it was being read`, {
+      hint: 'import it again once nothing is writing to it',
+      data: { path },
+    });
+  }
+  return { path, bytes, dev: st.dev, ino: st.ino, mode: Number(st.mode) & 0o7777, uid: Number(st.uid) };
+}
