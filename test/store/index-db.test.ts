@@ -200,7 +200,7 @@ test('LocalStore.open rebuilds a damaged or missing index and keeps the damaged 
   fourth.close();
 });
 
-test('rebuild of 5,000 objects is fast (memory store: measures the index, not fsync)', async (t) => {
+test('rebuild of 5,000 chained objects records every object and reference (timing is bench/index-ops.mjs)', async (t) => {
   const mem = new MemoryStore(() => 1);
   let prev: string | undefined;
   for (let i = 0; i < 5000; i++) {
@@ -214,7 +214,7 @@ test('rebuild of 5,000 objects is fast (memory store: measures the index, not fs
   t.diagnostic(`rebuild of 5000 objects: ${ms.toFixed(0)} ms`);
   assert.equal(report.objects, 5000);
   assert.equal(report.refs, 4999);
-  assert.ok(ms < 3000, `rebuild took ${ms.toFixed(0)} ms`);
+  assert.equal(index.snapshot().refs.length, 4999);
   index.close();
 });
 
