@@ -191,7 +191,9 @@ export async function importClosure(
   // with them (python's extension modules, dlopened by path). Nothing depends on a program.
   const depended = new Set([...dag.values()].flatMap((n) => n.deps));
   const isProgram = (p: string) =>
-    input.roots.includes(p) && !depended.has(p) && ElfFile.parse(input.readFile(p)).interp !== undefined;
+    input.roots.includes(p) &&
+    !depended.has(p) &&
+    namingFile(p, () => ElfFile.parse(input.readFile(p))).interp !== undefined;
   const programs = new Set(sorted.order.filter(isProgram));
   const order = [...sorted.order.filter((p) => !programs.has(p)), ...programs];
   const droppedSet = new Set(dropped.map(([a, b]) => `${a}\0${b}`));
