@@ -31,6 +31,7 @@ import {
   writeSectionInfo,
   writeSectionPlacement,
 } from '../write/records.js';
+import { checkPointersClear } from './check-layout.js';
 import { type DynstrPlan, planDynstr, wantedStrings } from './dynstr-plan.js';
 import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
@@ -96,8 +97,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       type: PT_GNU_STACK,
       flags: m.gnuStackFlags,
       offset: 0,
-      vaddr: 0,
-      paddr: 0,
+      vaddr: 0n,
+      paddr: 0n,
       filesz: 0,
       memsz: 0,
       align: 0x10,
@@ -111,7 +112,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     table.splice(table.indexOf(notePh), 1);
     notePh = undefined;
   } else if (notePh === undefined && m.notes.length > 0) {
-    notePh = { type: PT_NOTE, flags: PF_R, offset: 0, vaddr: 0, paddr: 0, filesz: 0, memsz: 0, align: 4 };
+    notePh = { type: PT_NOTE, flags: PF_R, offset: 0, vaddr: 0n, paddr: 0n, filesz: 0, memsz: 0, align: 4 };
     const lastNote = table.map((p) => p.type).lastIndexOf(PT_NOTE);
     table.splice(lastNote < 0 ? table.length : lastNote + 1, 0, notePh);
   }
@@ -123,7 +124,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     if (tail !== undefined) {
       load = table.find((p) => p.origin === tail.phdrIndex)!;
     } else {
-      load = { type: PT_LOAD, flags: PF_R, offset: 0, vaddr: 0, paddr: 0, filesz: 0, memsz: 0, align: 0 };
+      load = { type: PT_LOAD, flags: PF_R, offset: 0, vaddr: 0n, paddr: 0n, filesz: 0, memsz: 0, align: 0 };
       const lastLoad = table.map((p) => p.type).lastIndexOf(PT_LOAD);
       table.splice(lastLoad + 1, 0, load);
       fitTable(table, h.phnum);
@@ -154,7 +155,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   const notesPlace = m.notes.length > 0 ? place(notesLen, 4) : inPlace;
 
   // Where the new segment goes, and the output buffer.
-  let seg = { offset: 0, vaddr: 0 };
+  let seg = { offset: 0, vaddr: 0n };
   let out: Buffer;
   if (needLoad) {
     if (tail !== undefined) {
@@ -172,6 +173,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       }
       const pageSize = segmentPageSize(elf, options.pageSize);
       seg = newSegmentPlace(elf, elf.buf.length, pageSize);
+      checkPointersClear(elf, seg.vaddr, size);
       load!.align = pageSize;
     }
     out = Buffer.alloc(seg.offset + size);
@@ -193,13 +195,13 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     pht: !phtMoves,
   });
   const fileAt = (p: Place, old: number) => (p.inPlace ? old : seg.offset + p.at);
-  const addrAt = (p: Place, old: number) => (p.inPlace ? old : seg.vaddr + p.at);
+  const addrAt = (p: Place, old: bigint) => (p.inPlace ? old : seg.vaddr + BigInt(p.at));
   const sections = tableSections(elf);
   // Sections that moved, by index, with how far: their symbols follow them.
-  const moves = new Map<number, number>();
+  const moves = new Map<number, bigint>();
   const moveSection = (
     sec: SectionHeader | undefined,
-    place: { offset: number; addr: number; size: number },
+    place: { offset: number; addr: bigint; size: number },
   ) => {
     if (sec === undefined) return;
     writeSectionPlacement(v, h.shoff, sec.index, place);
@@ -219,7 +221,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     if (dynstrMoves) {
       moveSection(sections.dynstr, {
         offset: fileAt(dynstrPlace, 0),
-        addr: addrAt(dynstrPlace, 0),
+        addr: addrAt(dynstrPlace, 0n),
         size: bytes.length,
       });
     }
@@ -238,8 +240,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       const ph = table.find((p) => p.type === PT_INTERP)!;
       Object.assign(ph, {
         offset: fileAt(interpPlace, 0),
-        vaddr: addrAt(interpPlace, 0),
-        paddr: addrAt(interpPlace, 0),
+        vaddr: addrAt(interpPlace, 0n),
+        paddr: addrAt(interpPlace, 0n),
       });
       ph.filesz = ph.memsz = interpBytes.length;
       moveSection(sections.interp, { offset: ph.offset, addr: ph.vaddr, size: interpBytes.length });
@@ -265,13 +267,13 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     out.fill(0, base, base + slots * L.dyn.size);
     entries.forEach((e, i) => {
       let value = e.str !== undefined ? BigInt(offsetOf(e.str)) : e.value;
-      if (e.tag === DT_STRTAB && dynstrMoves) value = BigInt(addrAt(dynstrPlace, 0));
+      if (e.tag === DT_STRTAB && dynstrMoves) value = addrAt(dynstrPlace, 0n);
       if (e.tag === DT_STRSZ && dynstrMoves) value = BigInt(strings!.plan.bytes.length);
       if (e.tag === DT_VERNEEDNUM) value = BigInt(verneedCount);
       if (e.tag === DT_MIPS_RLD_MAP_REL && e.origin !== undefined) {
         // Relative to the entry's own address: keep the target when the entry moves.
-        const target = BigInt(d.vaddr + e.origin * L.dyn.size) + e.value;
-        value = target - BigInt(vbase + i * L.dyn.size);
+        const target = d.vaddr + BigInt(e.origin * L.dyn.size) + e.value;
+        value = target - (vbase + BigInt(i * L.dyn.size));
       }
       writeDyn(v, base + i * L.dyn.size, e.tag, value);
     });
@@ -295,7 +297,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   // Added notes.
   if (notePh !== undefined && !notesPlace.inPlace) {
     writeNotes(v, seg.offset + notesPlace.at, m.notes);
-    const vaddr = seg.vaddr + notesPlace.at;
+    const vaddr = seg.vaddr + BigInt(notesPlace.at);
     Object.assign(notePh, {
       offset: seg.offset + notesPlace.at,
       vaddr,

@@ -10,7 +10,8 @@ export interface SectionHeader {
   name: string;
   type: number;
   flags: bigint;
-  addr: number;
+  /** Exact (bigint): addresses may use all 64 bits. */
+  addr: bigint;
   offset: number;
   size: number;
   link: number;
@@ -42,7 +43,7 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
       nameOffset: view.u32(at + L.sh_name),
       type: view.u32(at + L.sh_type),
       flags: view.wordBig(at + L.sh_flags),
-      addr: view.word(at + L.sh_addr, `${what} sh_addr`),
+      addr: view.wordBig(at + L.sh_addr, `${what} sh_addr`),
       offset: view.word(at + L.sh_offset, `${what} sh_offset`),
       size: view.word(at + L.sh_size, `${what} sh_size`),
       link: view.u32(at + L.sh_link),
