@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { type EditOptions, type ElfEdit, editElf } from '../elf/edit/index.js';
-import { DT_FLAGS_1, PT_GNU_STACK } from '../elf/format/constants.js';
+import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { ioErrorFrom, UsageError } from '../errors/index.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -22,6 +22,8 @@ export interface ElfSummary {
   interpreter: string | undefined;
   /** False for a file without a dynamic section (statically linked, or an object file). */
   hasDynamic: boolean;
+  /** A separate debug-info file: its dynamic section is named but its bytes were left out. */
+  dynamicStripped: boolean;
   needed: string[];
   rpath: string | undefined;
   runpath: string | undefined;
@@ -32,6 +34,11 @@ export interface ElfSummary {
   flags1: bigint | undefined;
   /** PT_GNU_STACK's flags, when the file has that segment. */
   gnuStackFlags: number | undefined;
+  /**
+   * What is wrong with the section-name table e_shstrndx names (undefined when nothing is, or the
+   * file has no section headers). The loader never reads it; patchelf refuses such files.
+   */
+  sectionNamesProblem: string | undefined;
 }
 
 /** The file handed to an `edits` callback. */
@@ -120,6 +127,7 @@ function summarize(elf: ElfFile): ElfSummary {
     osAbi: h.osabi,
     interpreter: elf.interp?.value,
     hasDynamic: elf.dynamic !== undefined,
+    dynamicStripped: elf.dynamicStripped,
     needed: elf.needed,
     rpath: elf.rpath,
     runpath: elf.runpath,
@@ -127,5 +135,18 @@ function summarize(elf: ElfFile): ElfSummary {
     dynamicTags: elf.dynamicEntries.map((e) => e.tag),
     flags1: elf.dynValue(DT_FLAGS_1),
     gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
+    sectionNamesProblem: sectionNamesProblem(elf),
   };
+}
+
+function sectionNamesProblem(elf: ElfFile): string | undefined {
+  const n = elf.sections.length;
+  if (n === 0) return undefined;
+  const index = elf.header.shstrndx;
+  if (index >= n) return `its section-name table index e_shstrndx ${index} is out of range (${n} sections)`;
+  const table = elf.sections[index]!;
+  if (table.size === 0) return `its section-name table (section ${index}) is empty`;
+  if (table.type === SHT_NOBITS || elf.buf[table.offset + table.size - 1] !== 0)
+    return `its section-name table (section ${index}) does not end with a NUL byte`;
+  return undefined;
 }

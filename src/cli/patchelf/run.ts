@@ -95,6 +95,13 @@ function checkType(t: PatchTarget): void {
       },
     );
   }
+  const names = t.summary.sectionNamesProblem;
+  if (names !== undefined) {
+    throw new PatchelfError('ELF_BAD_SHSTRTAB', `${t.path}: ${names}`, {
+      hint: 'the section headers are corrupt (patchelf refuses such files too)',
+      data: { path: t.path },
+    });
+  }
 }
 
 function printFacts(req: PatchelfRequest, t: PatchTarget, io: PatchelfIo): void {
@@ -112,20 +119,22 @@ function printFacts(req: PatchelfRequest, t: PatchTarget, io: PatchelfIo): void 
     io.out(line(s.interpreter));
   }
   if (req.printOsAbi) io.out(`${osAbiName(s.osAbi)}\n`);
+  // A debug-info file has a dynamic section with nothing in it: nothing to print (patchelf 0.19).
+  const entriesGone = s.dynamicStripped;
   if (req.printSoname && s.type === ET_DYN) {
-    if (!s.hasDynamic) throw noDynamic(t.path, 'print the soname');
+    if (!s.hasDynamic && !entriesGone) throw noDynamic(t.path, 'print the soname');
     if (s.soname !== undefined && s.soname !== '') io.out(line(s.soname));
   }
   if (req.printRpath) {
-    if (!s.hasDynamic) throw noDynamic(t.path, 'print the search path');
-    io.out(line(s.runpath ?? s.rpath ?? ''));
+    if (!s.hasDynamic && !entriesGone) throw noDynamic(t.path, 'print the search path');
+    if (!entriesGone) io.out(line(s.runpath ?? s.rpath ?? ''));
   }
   if (req.printExecstack) {
     const f = s.gnuStackFlags;
     io.out(`execstack: ${f === undefined ? '?' : (f & PF_X) !== 0 ? 'X' : '-'}\n`);
   }
   if (req.printNeeded) {
-    if (!s.hasDynamic) throw noDynamic(t.path, 'print the needed libraries');
+    if (!s.hasDynamic && !entriesGone) throw noDynamic(t.path, 'print the needed libraries');
     for (const n of s.needed) io.out(line(n));
   }
 }

@@ -12,6 +12,7 @@ import {
   DT_VERDEFNUM,
   DT_VERNEED,
   DT_VERNEEDNUM,
+  PT_DYNAMIC,
   PT_INTERP,
   PT_NOTE,
   SHT_GNU_VERDEF,
@@ -98,6 +99,17 @@ export class ElfFile {
 
   get is64(): boolean {
     return this.header.is64;
+  }
+
+  /**
+   * True for a separate debug-info file (objcopy --only-keep-debug): it names a dynamic section
+   * (PT_DYNAMIC, or a .dynamic section header) whose bytes were left out (no file size, or NOBITS).
+   */
+  get dynamicStripped(): boolean {
+    if (this.dynamic !== undefined) return false;
+    const ph = this.programHeaders.find((p) => p.type === PT_DYNAMIC);
+    if (ph !== undefined) return ph.filesz === 0;
+    return this.sections.some((s) => s.type === SHT_NOBITS && s.name === '.dynamic');
   }
 
   get dynamicEntries(): readonly DynamicEntry[] {
