@@ -36,6 +36,7 @@ export interface PatchelfRequest {
   addNeeded: Set<string>;
   noDefaultLib: boolean;
   addDebugTag: boolean;
+  clearSymbolVersion: Set<string>;
 }
 
 export type ParsedCommand =
@@ -46,8 +47,6 @@ export type ParsedCommand =
 /** patchelf flags cald recognises but does not implement: one clear error, nothing touched. */
 export const UNSUPPORTED_FLAGS: Readonly<Record<string, string>> = {
   '--rename-dynamic-symbols': 'renaming dynamic symbols',
-  '--clear-symbol-version': 'clearing symbol versions',
-  '--no-sort': 'leaving program and section headers unsorted (cald never sorts them)',
 };
 
 /** OS ABI names --set-os-abi accepts (case and surrounding blanks ignored), as patchelf's. */
@@ -99,6 +98,7 @@ function emptyRequest(): PatchelfRequest {
     addNeeded: new Set(),
     noDefaultLib: false,
     addDebugTag: false,
+    clearSymbolVersion: new Set(),
   };
 }
 
@@ -247,6 +247,12 @@ export function parsePatchelfArgs(args: readonly string[]): ParsedCommand {
         break;
       case '--add-debug-tag':
         r.addDebugTag = true;
+        break;
+      case '--clear-symbol-version':
+        r.clearSymbolVersion.add(fromText(value(++i, arg)));
+        break;
+      case '--no-sort':
+        // cald never sorts program or section headers: nothing to turn off.
         break;
       case '--help':
       case '-h':

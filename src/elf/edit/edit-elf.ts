@@ -5,6 +5,7 @@ import { checkEditableLayout } from './check-layout.js';
 import type { EditOptions, ElfEdit } from './edits.js';
 import { type EditModel, modelOf, sameModel, sameNotes } from './model.js';
 import { rewrite } from './rewrite.js';
+import { clearSymbolVersion, globalVersions } from './symbol-versions.js';
 
 export interface EditResult {
   /** The edited file; the very input buffer when nothing changed. */
@@ -22,7 +23,10 @@ export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOpt
   const elf = ElfFile.parse(buf);
   const before = modelOf(elf);
   const model = modelOf(elf);
-  for (const e of edits) applyEdit(model, e, elf.dynamic !== undefined);
+  for (const e of edits) {
+    if (e.kind === 'clearSymbolVersion') clearSymbolVersion(model, elf, e.name);
+    else applyEdit(model, e, elf.dynamic !== undefined);
+  }
   if (sameModel(before, model)) return { buffer: buf, changed: false };
   checkEditableLayout(elf);
   let out: Buffer;
@@ -55,8 +59,11 @@ function checkPageSize(n: number): void {
 /** Reads the result back: what it says must be what the model says, or the edit is refused. */
 function verify(out: Buffer, want: EditModel): void {
   let got: EditModel;
+  let cleared: number[];
   try {
-    got = modelOf(ElfFile.parse(out));
+    const elf = ElfFile.parse(out);
+    got = modelOf(elf);
+    cleared = globalVersions(elf, want.versymGlobal);
   } catch (e) {
     throw new ElfEditError(
       'EDIT_SELF_CHECK',
@@ -81,6 +88,7 @@ function verify(out: Buffer, want: EditModel): void {
     a.osabi === b.osabi &&
     a.gnuStackFlags === b.gnuStackFlags &&
     sameNotes(a.notes, b.notes) &&
+    cleared.length === want.versymGlobal.length &&
     a.verneedFiles.join('\0') === b.verneedFiles.join('\0') &&
     a.entries
       .filter((e) => e.str !== undefined)

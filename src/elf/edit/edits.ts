@@ -41,7 +41,9 @@ export type ElfEdit =
    */
   | { kind: 'setNote'; name: string; type: number; desc: Buffer }
   /** Remove a note an earlier edit added. */
-  | { kind: 'removeNote'; name: string; type: number };
+  | { kind: 'removeNote'; name: string; type: number }
+  /** Give every dynamic symbol of this name version index VER_NDX_GLOBAL (patchelf --clear-symbol-version). */
+  | { kind: 'clearSymbolVersion'; name: string };
 
 export interface EditOptions {
   /** Page size for a new loadable segment; by default derived from the machine and the file. */

@@ -29,6 +29,8 @@ export interface EditModel {
   gnuStackFlags: number | undefined;
   /** Notes added by edits (those in the appended segment's PT_NOTE), in order. */
   notes: AddedNote[];
+  /** Dynamic symbols (by index, ascending) whose .gnu.version entry an edit sets to VER_NDX_GLOBAL. */
+  versymGlobal: number[];
 }
 
 export interface AddedNote {
@@ -60,6 +62,7 @@ export function modelOf(elf: ElfFile): EditModel {
     osabi: elf.header.osabi,
     gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
     notes: addedNotes(elf),
+    versymGlobal: [],
   };
 }
 
@@ -79,7 +82,8 @@ export function sameModel(a: EditModel, b: EditModel): boolean {
     a.entries.every((e, i) => sameEntry(e, b.entries[i]!)) &&
     a.verneedFiles.length === b.verneedFiles.length &&
     a.verneedFiles.every((f, i) => f === b.verneedFiles[i]) &&
-    sameNotes(a.notes, b.notes)
+    sameNotes(a.notes, b.notes) &&
+    a.versymGlobal.join() === b.versymGlobal.join()
   );
 }
 

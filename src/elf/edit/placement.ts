@@ -38,15 +38,16 @@ export function imageEnd(elf: ElfFile): number {
 
 /**
  * Where a new segment goes: after everything in the file, at an address past every segment's
- * memory. For a program (it has PT_INTERP) the address keeps the same address-minus-offset as the
- * first PT_LOAD, so that kernels which compute AT_PHDR as (first segment's address - offset) +
- * e_phoff (Linux before 5.18) find a program header table placed there; the file grows by what
- * that congruence costs. A library needs no such thing: it grows by its new contents only.
+ * memory. When it holds a program's (PT_INTERP) program header table, the address keeps the same
+ * address-minus-offset as the first PT_LOAD, so that kernels which compute AT_PHDR as (first
+ * segment's address - offset) + e_phoff (Linux before 5.18) find the table there; the file grows
+ * by what that congruence costs. Otherwise it grows by its new contents only.
  */
 export function newSegmentPlace(
   elf: ElfFile,
   fileEnd: number,
   pageSize: number,
+  holdsPhdrs: boolean,
 ): { offset: number; vaddr: bigint } {
   const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD);
   const word = elf.is64 ? 8 : 4;
@@ -61,7 +62,7 @@ export function newSegmentPlace(
   // symbol's size as touched memory, and must not find it in the new read-only segment.
   const nextPage = alignUpBig(memEnd + BigInt(largestDynamicSymbol(elf)), page);
   const base = first === undefined ? 0n : first.vaddr - BigInt(first.offset);
-  const program = elf.interp !== undefined;
+  const program = elf.interp !== undefined && holdsPhdrs;
   const compact = alignUp(fileEnd, word);
   let place = { offset: compact, vaddr: nextPage + BigInt(compact % pageSize) };
   if (program && base >= 0n && base % page === 0n) {

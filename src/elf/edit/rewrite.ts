@@ -37,6 +37,7 @@ import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
 import { moveSectionSymbols } from './moved-symbols.js';
 import { alignUp, imageEnd, newSegmentPlace, segmentPageSize } from './placement.js';
+import { writeClearedVersions } from './symbol-versions.js';
 import { tableSections } from './tables.js';
 import { findTailSegment } from './tail-segment.js';
 import { rewriteVersionNeeds } from './verneed-rewrite.js';
@@ -172,7 +173,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
         );
       }
       const pageSize = segmentPageSize(elf, options.pageSize);
-      seg = newSegmentPlace(elf, elf.buf.length, pageSize);
+      seg = newSegmentPlace(elf, elf.buf.length, pageSize, phtMoves);
       checkPointersClear(elf, seg.vaddr, size);
       load!.align = pageSize;
     }
@@ -293,6 +294,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   }
 
   moveSectionSymbols(elf, v, moves);
+  writeClearedVersions(elf, v, m);
 
   // Added notes.
   if (notePh !== undefined && !notesPlace.inPlace) {

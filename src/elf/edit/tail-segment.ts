@@ -98,8 +98,7 @@ export function findTailSegment(elf: ElfFile): TailSegment | undefined {
   const vend = tail.vaddr + BigInt(tail.memsz);
   if (
     elf.dynamicEntries.some(
-      (e) =>
-        e.tag !== DT_STRTAB && e.value >= tail.vaddr && e.value < vend && isAddressTag(e.tag),
+      (e) => e.tag !== DT_STRTAB && e.value >= tail.vaddr && e.value < vend && isAddressTag(e.tag),
     )
   ) {
     return undefined;

@@ -21,8 +21,7 @@ export function dynamicSymbolCount(
   const sec = sections.find((s) => s.type === SHT_DYNSYM);
   if (sec !== undefined) return Math.floor(sec.size / L.size);
   const hash = dyn.find((e) => e.tag === DT_HASH);
-  if (hash !== undefined)
-    return view.u32(map.offset(hash.value + 4n, 4, 'DT_HASH nchain'), 'DT_HASH nchain');
+  if (hash !== undefined) return view.u32(map.offset(hash.value + 4n, 4, 'DT_HASH nchain'), 'DT_HASH nchain');
   const gnu = dyn.find((e) => e.tag === DT_GNU_HASH);
   if (gnu !== undefined) return gnuHashSymbolCount(view, map, gnu.value);
   return undefined;
