@@ -177,8 +177,10 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       checkPointersClear(elf, seg.vaddr, size);
       load!.align = pageSize;
     }
-    out = Buffer.alloc(seg.offset + size);
-    elf.buf.copy(out, 0, 0, Math.min(elf.buf.length, seg.offset));
+    // Not zero-filled first: the kept bytes are copied over, only the padding and the new segment are zeroed.
+    out = Buffer.allocUnsafe(seg.offset + size);
+    const kept = elf.buf.copy(out, 0, 0, Math.min(elf.buf.length, seg.offset));
+    out.fill(0, kept);
     load!.offset = seg.offset;
     load!.vaddr = seg.vaddr;
     load!.paddr = seg.vaddr;
