@@ -180,6 +180,7 @@ async function editsFor(
   edits.push(...replaceEdits(req.replaceNeeded));
   // patchelf keeps the names to add in a sorted set: they end up first, in byte order.
   for (const name of [...req.addNeeded].sort()) edits.push({ kind: 'addNeeded', name });
+  if (req.renameSymbols.size > 0) edits.push({ kind: 'renameDynamicSymbols', map: req.renameSymbols });
   for (const name of req.clearSymbolVersion) edits.push({ kind: 'clearSymbolVersion', name });
   if (req.noDefaultLib) edits.push({ kind: 'setFlags1', set: DF_1_NODEFLIB, clear: 0n });
   if (req.addDebugTag && !s.dynamicTags.includes(DT_DEBUG)) {

@@ -5,6 +5,7 @@ import { checkEditableLayout } from './check-layout.js';
 import type { EditOptions, ElfEdit } from './edits.js';
 import { type EditModel, modelOf, sameModel, sameNotes } from './model.js';
 import { rewrite } from './rewrite.js';
+import { dynamicSymbolNames, renameDynamicSymbols } from './symbol-names.js';
 import { clearSymbolVersion, globalVersions } from './symbol-versions.js';
 
 export interface EditResult {
@@ -25,6 +26,7 @@ export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOpt
   const model = modelOf(elf);
   for (const e of edits) {
     if (e.kind === 'clearSymbolVersion') clearSymbolVersion(model, elf, e.name);
+    else if (e.kind === 'renameDynamicSymbols') renameDynamicSymbols(model, elf, e.map);
     else applyEdit(model, e, elf.dynamic !== undefined);
   }
   if (sameModel(before, model)) return { buffer: buf, changed: false };
@@ -59,11 +61,14 @@ function checkPageSize(n: number): void {
 /** Reads the result back: what it says must be what the model says, or the edit is refused. */
 function verify(out: Buffer, want: EditModel): void {
   let got: EditModel;
-  let cleared: number[];
+  let symbolsAsAsked: boolean;
   try {
     const elf = ElfFile.parse(out);
     got = modelOf(elf);
-    cleared = globalVersions(elf, want.versymGlobal);
+    const names = want.symbolRenames.length > 0 ? dynamicSymbolNames(elf) : [];
+    symbolsAsAsked =
+      globalVersions(elf, want.versymGlobal).length === want.versymGlobal.length &&
+      want.symbolRenames.every(([i, n]) => names[i] === n);
   } catch (e) {
     throw new ElfEditError(
       'EDIT_SELF_CHECK',
@@ -88,7 +93,7 @@ function verify(out: Buffer, want: EditModel): void {
     a.osabi === b.osabi &&
     a.gnuStackFlags === b.gnuStackFlags &&
     sameNotes(a.notes, b.notes) &&
-    cleared.length === want.versymGlobal.length &&
+    symbolsAsAsked &&
     a.verneedFiles.join('\0') === b.verneedFiles.join('\0') &&
     a.entries
       .filter((e) => e.str !== undefined)

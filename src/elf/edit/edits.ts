@@ -43,7 +43,9 @@ export type ElfEdit =
   /** Remove a note an earlier edit added. */
   | { kind: 'removeNote'; name: string; type: number }
   /** Give every dynamic symbol of this name version index VER_NDX_GLOBAL (patchelf --clear-symbol-version). */
-  | { kind: 'clearSymbolVersion'; name: string };
+  | { kind: 'clearSymbolVersion'; name: string }
+  /** Rename dynamic symbols, old name to new (patchelf --rename-dynamic-symbols); hash tables follow. */
+  | { kind: 'renameDynamicSymbols'; map: ReadonlyMap<string, string> };
 
 export interface EditOptions {
   /** Page size for a new loadable segment; by default derived from the machine and the file. */

@@ -31,6 +31,8 @@ export interface EditModel {
   notes: AddedNote[];
   /** Dynamic symbols (by index, ascending) whose .gnu.version entry an edit sets to VER_NDX_GLOBAL. */
   versymGlobal: number[];
+  /** Dynamic symbols (by index, ascending) an edit renames, with their new names. */
+  symbolRenames: Array<[number, string]>;
 }
 
 export interface AddedNote {
@@ -63,6 +65,7 @@ export function modelOf(elf: ElfFile): EditModel {
     gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
     notes: addedNotes(elf),
     versymGlobal: [],
+    symbolRenames: [],
   };
 }
 
@@ -83,7 +86,9 @@ export function sameModel(a: EditModel, b: EditModel): boolean {
     a.verneedFiles.length === b.verneedFiles.length &&
     a.verneedFiles.every((f, i) => f === b.verneedFiles[i]) &&
     sameNotes(a.notes, b.notes) &&
-    a.versymGlobal.join() === b.versymGlobal.join()
+    a.versymGlobal.join() === b.versymGlobal.join() &&
+    a.symbolRenames.length === b.symbolRenames.length &&
+    a.symbolRenames.every(([i, n], k) => b.symbolRenames[k]![0] === i && b.symbolRenames[k]![1] === n)
   );
 }
 

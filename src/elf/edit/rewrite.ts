@@ -37,6 +37,7 @@ import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
 import { moveSectionSymbols } from './moved-symbols.js';
 import { alignUp, imageEnd, newSegmentPlace, segmentPageSize } from './placement.js';
+import { writeSymbolNames } from './symbol-names.js';
 import { writeClearedVersions } from './symbol-versions.js';
 import { tableSections } from './tables.js';
 import { findTailSegment } from './tail-segment.js';
@@ -62,7 +63,10 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
 
   // Strings first: every other table refers to them.
   const strings = planStrings(elf, m, inTail('dynstr'));
-  const needsStrings = m.entries.some((e) => e.str !== undefined) || m.verneedFiles.some((f) => f !== null);
+  const needsStrings =
+    m.entries.some((e) => e.str !== undefined) ||
+    m.verneedFiles.some((f) => f !== null) ||
+    m.symbolRenames.length > 0;
   if (strings === undefined && needsStrings) {
     throw new ElfEditError(
       'EDIT_NO_DYNSTR',
@@ -297,6 +301,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
 
   moveSectionSymbols(elf, v, moves);
   writeClearedVersions(elf, v, m);
+  writeSymbolNames(elf, v, m, offsetOf);
 
   // Added notes.
   if (notePh !== undefined && !notesPlace.inPlace) {
