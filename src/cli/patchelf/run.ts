@@ -1,4 +1,7 @@
-import { type ElfEdit, type ElfSummary, type PatchTarget, patchFile, shrinkRpath } from '../../api/index.js';
+// The two operations' own modules, not api/index.js: that one loads the store, the importer and
+// SQLite, which `cald patchelf` (run once per file by build scripts) never needs.
+import { type ElfEdit, type ElfSummary, type PatchTarget, patchFile } from '../../api/patch-file.js';
+import { shrinkRpath } from '../../api/shrink-rpath.js';
 import { CaldError } from '../../errors/index.js';
 import type { PatchelfRequest } from './args.js';
 
