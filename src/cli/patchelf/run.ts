@@ -180,7 +180,8 @@ async function editsFor(
     edits.push({ kind: 'addSearchPath', value: req.addRpath, force });
   }
   for (const name of req.removeNeeded) edits.push({ kind: 'removeNeeded', name });
-  edits.push(...replaceEdits(req.replaceNeeded));
+  // Without a dynamic section every renaming is passed on, so the engine reports the missing section.
+  edits.push(...replaceEdits(req.replaceNeeded, s.hasDynamic ? [...s.needed, ...s.verneedFiles] : undefined));
   // patchelf keeps the names to add in a sorted set: they end up first, in byte order.
   for (const name of [...req.addNeeded].sort()) edits.push({ kind: 'addNeeded', name });
   if (req.renameSymbols.size > 0) edits.push({ kind: 'renameDynamicSymbols', map: req.renameSymbols });
@@ -197,8 +198,10 @@ async function editsFor(
  * in order. With more than one renaming, each goes through a placeholder first so none is
  * renamed twice; the placeholders exist only in the edit model, never in the file.
  */
-function replaceEdits(map: ReadonlyMap<string, string>): ElfEdit[] {
-  const pairs = [...map].filter(([from, to]) => from !== to);
+function replaceEdits(map: ReadonlyMap<string, string>, names: readonly string[] | undefined): ElfEdit[] {
+  // Only the names this file has: one call over a closure carries every file's renamings.
+  const has = names === undefined ? undefined : new Set(names);
+  const pairs = [...map].filter(([from, to]) => from !== to && (has === undefined || has.has(from)));
   if (pairs.length <= 1) return pairs.map(([from, to]) => ({ kind: 'replaceNeeded', from, to }));
   const tmp = (i: number): string => `\u0001cald-replace-${i}\u0001`;
   return [

@@ -50,4 +50,11 @@ export type ElfEdit =
 export interface EditOptions {
   /** Page size for a new loadable segment; by default derived from the machine and the file. */
   pageSize?: number;
+  /**
+   * The caller gives the input buffer, and the whole ArrayBuffer behind it, to the edit: the result
+   * is written into that memory (past the input's end too, when it has room) instead of a copy of
+   * the whole file. The input's bytes are then undefined, even when the edit fails. Use it with a
+   * buffer of one's own (Buffer.allocUnsafeSlow), never a pooled one.
+   */
+  reuseInput?: boolean;
 }

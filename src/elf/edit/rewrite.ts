@@ -59,6 +59,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   const L = layoutsFor(h.is64);
   const word = h.is64 ? 8 : 4;
   const tail = findTailSegment(elf);
+  // A rebuilt tail overwrites tables that are still read while writing: such edits copy.
+  const reuse = options.reuseInput === true && tail === undefined;
   const inTail = (t: 'pht' | 'interp' | 'dynstr' | 'dynamic') => tail?.holds.has(t) === true;
 
   // Strings first: every other table refers to them.
@@ -181,10 +183,9 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       checkPointersClear(elf, seg.vaddr, size);
       load!.align = pageSize;
     }
-    // Not zero-filled first: the kept bytes are copied over, only the padding and the new segment are zeroed.
-    out = Buffer.allocUnsafe(seg.offset + size);
-    const kept = elf.buf.copy(out, 0, 0, Math.min(elf.buf.length, seg.offset));
-    out.fill(0, kept);
+    out = outputBuffer(elf.buf, seg.offset + size, reuse);
+    // Padding and the new segment start as zeros; the bytes before them are the input's.
+    out.fill(0, Math.min(elf.buf.length, seg.offset));
     load!.offset = seg.offset;
     load!.vaddr = seg.vaddr;
     load!.paddr = seg.vaddr;
@@ -192,7 +193,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     load!.memsz = size;
     load!.flags = PF_R | (dynMoves ? PF_W : 0);
   } else {
-    out = Buffer.from(elf.buf);
+    out = reuse ? elf.buf : Buffer.from(elf.buf);
   }
   const v = new ByteView(out, h.littleEndian, h.is64);
   checkInPlaceRoom(elf, needLoad ? seg.offset : elf.buf.length, {
@@ -337,6 +338,19 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   if (phtMoves || phnumChanges) writePhdrTablePlace(v, phoff, table.length);
   for (const [i, p] of table.entries()) writePhdr(v, phoff + i * L.phdr.size, p);
   v.setU8(EI_OSABI, m.osabi);
+  return out;
+}
+
+/**
+ * A buffer of `length` bytes that starts with the input's bytes: the input's own memory when the
+ * caller gave it up and it has room, else a copy (not zero-filled: the caller fills past the input).
+ */
+function outputBuffer(input: Buffer, length: number, reuse: boolean): Buffer {
+  if (reuse && input.byteOffset + length <= input.buffer.byteLength) {
+    return Buffer.from(input.buffer, input.byteOffset, length);
+  }
+  const out = Buffer.allocUnsafe(length);
+  input.copy(out, 0, 0, Math.min(input.length, length));
   return out;
 }
 

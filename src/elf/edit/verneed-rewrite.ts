@@ -35,7 +35,8 @@ export function rewriteVersionNeeds(
   const records = kept.map(({ v, file }) => ({
     version: src.u16(v.offset + VERNEED.vn_version),
     file: offsetOf(file),
-    aux: v.entries.map((a) => src.buf.subarray(a.offset, a.offset + VERNAUX.size)),
+    // Copies: `out` may be the input's own memory, and the table is cleared before it is rewritten.
+    aux: v.entries.map((a) => Buffer.from(src.buf.subarray(a.offset, a.offset + VERNAUX.size))),
   }));
   out.buf.fill(0, start, extent);
   let at = start;

@@ -33,14 +33,16 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
     );
   }
   view.check(h.shoff, h.shnum * L.size, 'section header table');
-  const raw: Array<SectionHeader & { nameOffset: number }> = [];
+  // Name offsets apart from the headers: no per-section object copy to drop them afterwards.
+  const raw: SectionHeader[] = [];
+  const nameOffsets: number[] = [];
   for (let i = 0; i < h.shnum; i++) {
     const at = h.shoff + i * L.size;
     const what = `section header ${i}`;
+    nameOffsets.push(view.u32(at + L.sh_name));
     raw.push({
       index: i,
       name: '',
-      nameOffset: view.u32(at + L.sh_name),
       type: view.u32(at + L.sh_type),
       flags: view.wordBig(at + L.sh_flags),
       addr: view.wordBig(at + L.sh_addr, `${what} sh_addr`),
@@ -61,11 +63,12 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
   if (strtab !== undefined && strtab.type !== SHT_NOBITS) {
     const end = strtab.offset + strtab.size;
     for (const s of raw) {
-      if (s.nameOffset < strtab.size) {
-        const nul = view.buf.indexOf(0, strtab.offset + s.nameOffset);
-        if (nul >= 0 && nul < end) s.name = view.buf.toString('latin1', strtab.offset + s.nameOffset, nul);
+      const off = nameOffsets[s.index]!;
+      if (off < strtab.size) {
+        const nul = view.buf.indexOf(0, strtab.offset + off);
+        if (nul >= 0 && nul < end) s.name = view.buf.toString('latin1', strtab.offset + off, nul);
       }
     }
   }
-  return raw.map(({ nameOffset: _n, ...s }) => s);
+  return raw;
 }
