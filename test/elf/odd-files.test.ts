@@ -6,7 +6,7 @@
 // patchelf edits (same readelf facts), and the edited file still runs here (or, where it cannot,
 // readelf and eu-elflint find nothing new).
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { PT_DYNAMIC, PT_LOAD, PT_NOTE } from '../../src/elf/format/constants.js';
@@ -227,6 +227,48 @@ describe('odd files: print and edit like patchelf, and the result still loads', 
     assert.equal(run(exe, []).stdout, 'hello\n', 'the loader accepts it (no lazy binding: DT_PLTGOT unused)');
     samePrints(exe);
     sameEdit(exe, 'pltgot', [['--set-rpath', LONG_RPATH]], true);
+  });
+
+  test('a refusal says the loader would refuse the file only when it does', () => {
+    // A library whose data segment's address and offset differ by 16 bytes: ld.so refuses it.
+    const d = join(root, 'refusals');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'lib.c'), 'int lib_value = 42;\nint get(void) { return lib_value; }\n');
+    writeFileSync(
+      join(d, 'main.c'),
+      '#include <stdio.h>\nint get(void);\nint main(void) { printf("%d\\n", get()); return 0; }\n',
+    );
+    runOk('cc', ['-shared', '-fPIC', '-o', join(d, 'libq.so'), join(d, 'lib.c')]);
+    runOk('cc', ['-o', join(d, 'main'), join(d, 'main.c'), `-L${d}`, '-lq', '-Wl,-rpath,$ORIGIN']);
+    assert.equal(run(join(d, 'main'), []).stdout, '42\n');
+    const lib = ElfFile.parse(readFileSync(join(d, 'libq.so')));
+    const data = lib.programHeaders.filter((p) => p.type === PT_LOAD).at(-1)!;
+    patchPhdr(join(d, 'libq.so'), data.index, { vaddr: data.vaddr + 0x10n });
+    const loaded = run(join(d, 'main'), []);
+    assert.equal(loaded.status, 127, 'ld.so refuses the library');
+    assert.match(loaded.stderr, /address\/offset not page-aligned/);
+    const r = runCald(['--set-rpath', LONG_RPATH, join(d, 'libq.so')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /differ by a fraction of a page/);
+    assert.match(r.stderr, /would not load it either/);
+
+    // Two DT_STRSZ entries with the same value: ld.so takes the last and runs the program; cald refuses
+    // (an edit could honour only one) without claiming the loader would.
+    const exe = cc('duptag', []);
+    const buf = readFileSync(exe);
+    const elf = ElfFile.parse(buf);
+    const L = layoutsFor(true).dyn;
+    const debugAt = elf.dynamicEntries.findIndex((e) => e.tag === 21n);
+    assert.ok(debugAt >= 0, 'the program has DT_DEBUG');
+    const strsz = elf.dynValue(10n)!;
+    buf.writeBigInt64LE(10n, elf.dynamic!.offset + debugAt * L.size + L.d_tag);
+    buf.writeBigUInt64LE(strsz, elf.dynamic!.offset + debugAt * L.size + L.d_val);
+    writeFileSync(exe, buf);
+    assert.equal(run(exe, []).stdout, 'hello\n', 'the loader runs it');
+    const dup = runCald(['--set-rpath', LONG_RPATH, exe]);
+    assert.equal(dup.status, 1);
+    assert.match(dup.stderr, /more than one entry with tag 0xa/);
+    assert.doesNotMatch(dup.stderr, /would not load/);
   });
 
   test('--clear-symbol-version agrees with patchelf and the program runs', () => {

@@ -42,9 +42,15 @@ const SINGLE_TAGS: ReadonlySet<bigint> = new Set([
   DT_VERDEFNUM,
 ]);
 
-function refuse(what: string): never {
+/**
+ * Refuses the edit. The hint says the loader would refuse the file too only where that is so (glibc's
+ * and the kernel's checks): elsewhere the file may well run, but cald cannot lay out an edit of it.
+ */
+function refuse(what: string, loaderRefuses: boolean): never {
   throw new ElfEditError('EDIT_BAD_LAYOUT', `refusing to edit: ${what}`, {
-    hint: 'the file is corrupt; the dynamic loader would not load it either',
+    hint: loaderRefuses
+      ? 'the file is corrupt; the dynamic loader would not load it either'
+      : 'the file is corrupt or unusual; cald cannot lay out an edit of it safely',
   });
 }
 
@@ -65,16 +71,16 @@ export function checkEditableLayout(elf: ElfFile): void {
   let prevEnd = -1n;
   for (const p of loads) {
     const at = `PT_LOAD ${p.index} (offset 0x${p.offset.toString(16)}, address 0x${p.vaddr.toString(16)})`;
-    if (p.offset + p.filesz > elf.buf.length) refuse(`${at} runs past the end of the file`);
+    if (p.offset + p.filesz > elf.buf.length) refuse(`${at} runs past the end of the file`, false);
     if ((p.vaddr - BigInt(p.offset)) % MIN_PAGE !== 0n)
-      refuse(`${at} has an address and offset that differ by a fraction of a page`);
-    if (p.vaddr < prevEnd) refuse(`${at} overlaps or precedes the segment before it`);
+      refuse(`${at} has an address and offset that differ by a fraction of a page`, true);
+    if (p.vaddr < prevEnd) refuse(`${at} overlaps or precedes the segment before it`, false);
     prevEnd = p.vaddr + BigInt(Math.max(p.memsz, p.filesz));
   }
   // ld.so's TLS set-up copies p_filesz bytes into a block of p_memsz bytes.
   for (const p of elf.programHeaders) {
     if (p.type === PT_TLS && p.filesz > p.memsz) {
-      refuse(`the TLS segment (program header ${p.index}) has more bytes in the file than in memory`);
+      refuse(`the TLS segment (program header ${p.index}) has more bytes in the file than in memory`, false);
     }
   }
   // ld.so keeps the last of duplicated tags, the tools the first: an edit could only pick one.
@@ -82,14 +88,19 @@ export function checkEditableLayout(elf: ElfFile): void {
   for (const e of elf.dynamicEntries) {
     if (!SINGLE_TAGS.has(e.tag)) continue;
     if (seen.has(e.tag))
-      refuse(`the dynamic section has more than one entry with tag 0x${e.tag.toString(16)}`);
+      refuse(`the dynamic section has more than one entry with tag 0x${e.tag.toString(16)}`, false);
     seen.add(e.tag);
   }
   const inLoad = (offset: number, size: number) =>
     loads.some((l) => offset >= l.offset && offset + size <= l.offset + l.filesz);
   for (const p of elf.programHeaders) {
     if ((p.type === PT_DYNAMIC || p.type === PT_INTERP) && p.filesz > 0 && !inLoad(p.offset, p.filesz)) {
-      refuse(`${p.type === PT_DYNAMIC ? 'PT_DYNAMIC' : 'PT_INTERP'} is not inside a loadable segment`);
+      // ld.so reads the dynamic section from memory (not mapped: it faults); the kernel reads
+      // PT_INTERP from the file, so a program like that may still run.
+      refuse(
+        `${p.type === PT_DYNAMIC ? 'PT_DYNAMIC' : 'PT_INTERP'} is not inside a loadable segment`,
+        p.type === PT_DYNAMIC,
+      );
     }
   }
 }
