@@ -30,6 +30,8 @@ export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOpt
     else applyEdit(model, e, elf.dynamic !== undefined);
   }
   if (sameModel(before, model)) return { buffer: buf, changed: false };
+  // Before the layout: with reuseInput it may overwrite the symbol table read here.
+  const wantNames = symbolNamesAfter(elf, model);
   checkEditableLayout(elf);
   let out: Buffer;
   try {
@@ -46,8 +48,16 @@ export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOpt
       },
     );
   }
-  verify(out, model);
+  verify(out, model, wantNames);
   return { buffer: out, changed: true };
+}
+
+/** The dynamic symbols' names the edited file must have, sorted (renaming may reorder symbols). */
+function symbolNamesAfter(elf: ElfFile, m: EditModel): string | undefined {
+  if (m.symbolRenames.length === 0) return undefined;
+  const names = dynamicSymbolNames(elf);
+  for (const [i, n] of m.symbolRenames) names[i] = n;
+  return names.sort().join('\0');
 }
 
 function checkPageSize(n: number): void {
@@ -59,16 +69,15 @@ function checkPageSize(n: number): void {
 }
 
 /** Reads the result back: what it says must be what the model says, or the edit is refused. */
-function verify(out: Buffer, want: EditModel): void {
+function verify(out: Buffer, want: EditModel, wantNames: string | undefined): void {
   let got: EditModel;
   let symbolsAsAsked: boolean;
   try {
     const elf = ElfFile.parse(out);
     got = modelOf(elf);
-    const names = want.symbolRenames.length > 0 ? dynamicSymbolNames(elf) : [];
     symbolsAsAsked =
       globalVersions(elf, want.versymGlobal).length === want.versymGlobal.length &&
-      want.symbolRenames.every(([i, n]) => names[i] === n);
+      (wantNames === undefined || dynamicSymbolNames(elf).sort().join('\0') === wantNames);
   } catch (e) {
     throw new ElfEditError(
       'EDIT_SELF_CHECK',

@@ -1,9 +1,10 @@
 import { ElfEditError } from '../../errors/index.js';
 import type { ByteView } from '../../util/byte-view.js';
-import { DT_GNU_HASH, DT_HASH } from '../format/constants.js';
+import { DT_GNU_HASH, DT_HASH, EM_MIPS } from '../format/constants.js';
 import { layoutsFor } from '../format/layouts.js';
 import type { ElfFile } from '../read/index.js';
 import { checkElfString, type EditModel } from './model.js';
+import { reorderDynamicSymbols } from './symbol-order.js';
 
 /** The dynamic symbols' names, by index. */
 export function dynamicSymbolNames(elf: ElfFile): string[] {
@@ -35,10 +36,9 @@ export function renameDynamicSymbols(m: EditModel, elf: ElfFile, map: ReadonlyMa
 
 /**
  * Writes the renamed symbols' st_name and rebuilds DT_HASH and DT_GNU_HASH in place for the new
- * names. The symbols keep their order (relocations and .gnu.version refer to them by index), so
- * DT_GNU_HASH keeps its bloom filter size and, when the hashed symbols still fall into ascending
- * buckets, its bucket count; otherwise it gets one bucket (one chain of every hashed symbol: lookups
- * stay correct, and the bloom filter still turns most misses away).
+ * names, with their sizes unchanged. When the new names break DT_GNU_HASH's bucket order the
+ * dynamic symbols are reordered, with .gnu.version and the relocations (symbol-order.ts); on MIPS
+ * the table gets one bucket instead (lookups stay correct; the bloom filter still turns misses away).
  */
 export function writeSymbolNames(
   elf: ElfFile,
@@ -54,10 +54,42 @@ export function writeSymbolNames(
     out.setU32(syms.offset + i * S.size + S.st_name, offsetOf(name));
     names[i] = name;
   }
+  const gnu = elf.dynValue(DT_GNU_HASH);
+  const order = gnu === undefined ? undefined : bucketOrder(elf, out, gnu, names);
+  if (order !== undefined) {
+    reorderDynamicSymbols(elf, out, order);
+    const before = [...names];
+    order.forEach((old, k) => {
+      names[k] = before[old]!;
+    });
+  }
   const sysv = elf.dynValue(DT_HASH);
   if (sysv !== undefined) rebuildSysvHash(elf, out, sysv, names);
-  const gnu = elf.dynValue(DT_GNU_HASH);
   if (gnu !== undefined) rebuildGnuHash(elf, out, gnu, names);
+}
+
+/**
+ * DT_GNU_HASH needs the symbols it hashes grouped by bucket, in bucket order. When the new names
+ * break that order, the symbols are reordered (as the linker orders them), except on MIPS, whose
+ * global offset table is tied to the dynamic symbols' order: there the table gets one bucket.
+ * Returns the new order (old index for each new index), or undefined when none is needed.
+ */
+function bucketOrder(
+  elf: ElfFile,
+  out: ByteView,
+  addr: bigint,
+  names: readonly string[],
+): number[] | undefined {
+  if (elf.header.machine === EM_MIPS) return undefined;
+  const at = elf.addressMap.offset(addr, 16, 'DT_GNU_HASH header');
+  const nbuckets = out.u32(at);
+  const symoffset = out.u32(at + 4);
+  if (nbuckets === 0 || symoffset >= names.length) return undefined;
+  const bucket = (i: number) => gnuHash(names[i]!) % nbuckets;
+  const hashed = names.map((_, i) => i).slice(symoffset);
+  if (hashed.every((i, k) => k === 0 || bucket(i) >= bucket(hashed[k - 1]!))) return undefined;
+  const sorted = [...hashed].sort((a, b) => bucket(a) - bucket(b) || a - b);
+  return [...names.map((_, i) => i).slice(0, symoffset), ...sorted];
 }
 
 function sysvHash(name: string): number {
