@@ -4,7 +4,7 @@
 //
 //   npm run build && node bench/startup-ffmpeg.mjs [--runs 100] [--rounds 3] [--warmup 5] [--compare LIB]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -154,6 +154,54 @@ try {
   console.log(
     `(/bin/true: ${med(wall[last]).toFixed(0)} us wall, ${med(cpu[last]).toFixed(0)} us CPU, subtracted from every line)`,
   );
+  // Peak RSS of each way (the same commands, through env for their variables).
+  const commands = modes.slice(0, -1).map(([name, file, extra]) => [
+    name,
+    `env ${Object.entries(extra)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} ${file} -version`,
+  ]);
+  printPeakRss(commands, [...ldLibs(program), program, ...objectFiles(store)]);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// Peak RSS (median of 5 runs of /usr/bin/time -f %M) of each way: "warm" with the page cache as it is
+// (the store's objects fully cached, just written), "cold" after every object's and stock file's clean
+// pages are dropped (dd iflag=nocache: POSIX_FADV_DONTNEED), so both are read back the same way.
+function printPeakRss(modes, files) {
+  const rss = (cmd) => {
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', 'sh', '-c', `exec ${cmd} >/dev/null`], {
+      encoding: 'utf8',
+    });
+    return Number(r.stderr.trim().split('\n').pop());
+  };
+  const drop = () => {
+    for (const f of files) spawnSync('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none']);
+  };
+  const median5 = (cold, cmd) => {
+    const xs = [];
+    for (let i = 0; i < 5; i++) {
+      if (cold) drop();
+      xs.push(rss(cmd));
+    }
+    return xs.sort((a, b) => a - b)[2];
+  };
+  const rows = modes.map(([name, cmd]) => [name, median5(false, cmd), median5(true, cmd)]);
+  const [, warm0, cold0] = rows[0];
+  console.log('peak RSS (median of 5):        warm            cold (page cache dropped)');
+  for (const [name, warm, cold] of rows) {
+    const col = (v, base) => `${(v / 1024).toFixed(1).padStart(6)} MiB ${(v / base).toFixed(3)}x`;
+    console.log(`${name.padEnd(28)} ${col(warm, warm0)}  ${col(cold, cold0)}`);
+  }
+}
+
+function ldLibs(prog) {
+  const out = execFileSync('ldd', [prog], { encoding: 'utf8' });
+  return [...out.matchAll(/=> (\/\S+)/g)].map((m) => m[1]);
+}
+
+function objectFiles(store) {
+  const dir = join(store, 'objects', 'sha256');
+  return readdirSync(dir).map((f) => join(dir, f));
 }

@@ -41,8 +41,9 @@ export interface SegmentReport {
   flags: string[];
   flagsValue: number;
   offset: number;
-  vaddr: number;
-  paddr: number;
+  /** Addresses in hex: they may use all 64 bits, more than a JSON number holds. */
+  vaddr: string;
+  paddr: string;
   filesz: number;
   memsz: number;
   align: number;
@@ -58,7 +59,8 @@ export interface SectionReport {
   flags: string[];
   /** sh_flags in hex. */
   flagsValue: string;
-  addr: number;
+  /** In hex, as vaddr. */
+  addr: string;
   offset: number;
   size: number;
   link: number;
@@ -284,8 +286,8 @@ function buildReport(elf: ElfFile, path: string): InspectReport {
       flags: bitNames(p.flags, SEGMENT_FLAG_BITS),
       flagsValue: p.flags,
       offset: p.offset,
-      vaddr: p.vaddr,
-      paddr: p.paddr,
+      vaddr: hex(p.vaddr),
+      paddr: hex(p.paddr),
       filesz: p.filesz,
       memsz: p.memsz,
       align: p.align,
@@ -297,7 +299,7 @@ function buildReport(elf: ElfFile, path: string): InspectReport {
       typeValue: s.type,
       flags: bitNames(s.flags, SECTION_FLAG_BITS),
       flagsValue: hex(s.flags),
-      addr: s.addr,
+      addr: hex(s.addr),
       offset: s.offset,
       size: s.size,
       link: s.link,

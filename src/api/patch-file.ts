@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { type EditOptions, type ElfEdit, editElf } from '../elf/edit/index.js';
-import { DT_FLAGS_1, PT_GNU_STACK } from '../elf/format/constants.js';
+import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { storeContaining } from '../store/containing-store.js';
@@ -23,7 +23,11 @@ export interface ElfSummary {
   interpreter: string | undefined;
   /** False for a file without a dynamic section (statically linked, or an object file). */
   hasDynamic: boolean;
+  /** A separate debug-info file: its dynamic section is named but its bytes were left out. */
+  dynamicStripped: boolean;
   needed: string[];
+  /** The vn_file of every Elf_Verneed record (the libraries whose symbol versions it needs). */
+  verneedFiles: string[];
   rpath: string | undefined;
   runpath: string | undefined;
   soname: string | undefined;
@@ -33,11 +37,17 @@ export interface ElfSummary {
   flags1: bigint | undefined;
   /** PT_GNU_STACK's flags, when the file has that segment. */
   gnuStackFlags: number | undefined;
+  /**
+   * What is wrong with the section-name table e_shstrndx names (undefined when nothing is, or the
+   * file has no section headers). The loader never reads it; patchelf refuses such files.
+   */
+  sectionNamesProblem: string | undefined;
 }
 
 /** The file handed to an `edits` callback. */
 export interface PatchTarget {
   path: string;
+  /** The file's bytes; valid only until the callback's promise settles (the memory is reused). */
   buffer: Buffer;
   summary: ElfSummary;
 }
@@ -78,8 +88,7 @@ export interface PatchFileResult {
  * edit cannot be made; nothing is written in those cases.
  */
 export async function patchFile(options: PatchFileOptions): Promise<PatchFileResult> {
-  const { path, output, edits, pageSize } = options;
-  const durable = options.durable !== false;
+  const { path, output } = options;
   if (typeof path !== 'string' || path === '') {
     throw new UsageError('patchFile: `path` must be a non-empty string');
   }
@@ -88,19 +97,34 @@ export async function patchFile(options: PatchFileOptions): Promise<PatchFileRes
   }
   let buffer: Buffer;
   let mode: number;
+  const memory = takeMemory();
   try {
-    // Synchronous: over a closure of hundreds of files, thread-pool round trips cost more than the reads.
-    buffer = readFileSync(path);
-    mode = statSync(path).mode & 0o7777;
+    ({ buffer, mode } = readWithRoom(path, memory));
   } catch (e) {
+    memory.release();
     throw ioErrorFrom(e, 'read', path);
   }
+  try {
+    return await patchBuffer(options, buffer, mode);
+  } finally {
+    memory.release();
+  }
+}
+
+async function patchBuffer(
+  options: PatchFileOptions,
+  buffer: Buffer,
+  mode: number,
+): Promise<PatchFileResult> {
+  const { path, output, edits, pageSize } = options;
+  const durable = options.durable !== false;
   const elf = ElfFile.parse(buffer);
   const list = typeof edits === 'function' ? await edits({ path, buffer, summary: summarize(elf) }) : edits;
   // Printing from a stored object is fine; writing into a store never is.
   if (output !== undefined) refuseStoreFile(output);
   else if (list.length > 0) refuseStoreFile(path);
-  const editOptions: EditOptions = pageSize === undefined ? {} : { pageSize };
+  // The buffer is ours alone: the edit writes into it (and its room) instead of copying the file.
+  const editOptions: EditOptions = { reuseInput: true, ...(pageSize === undefined ? {} : { pageSize }) };
   const result = editElf(buffer, list, editOptions);
   const sizeBefore = buffer.length;
   const sizeAfter = result.buffer.length;
@@ -133,6 +157,56 @@ function refuseStoreFile(path: string): void {
   );
 }
 
+interface Memory {
+  get(size: number): Buffer;
+  release(): void;
+}
+
+/**
+ * One block of memory reused from file to file (a closure of hundreds of files would otherwise
+ * allocate, and collect, its size over again); a call that overlaps another gets its own.
+ */
+let spare: ArrayBuffer | undefined;
+let spareInUse = false;
+
+function takeMemory(): Memory {
+  const shared = !spareInUse;
+  if (shared) spareInUse = true;
+  return {
+    get(size) {
+      if (!shared) return Buffer.allocUnsafeSlow(size);
+      if (spare === undefined || spare.byteLength < size) spare = new ArrayBuffer(size);
+      return Buffer.from(spare, 0, size);
+    },
+    release() {
+      if (shared) spareInUse = false;
+    },
+  };
+}
+
+/**
+ * Reads the file into memory of its own with room after it, so an edit that appends a segment
+ * writes there instead of copying the whole file. Synchronous: over a closure of hundreds of files,
+ * thread-pool round trips cost more than the reads.
+ */
+function readWithRoom(path: string, memory: Memory): { buffer: Buffer; mode: number } {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd);
+    const room = memory.get(st.size + 64 * 1024 + Math.floor(st.size / 16));
+    let size = 0;
+    for (;;) {
+      const n = readSync(fd, room, size, room.length - size, null);
+      if (n === 0) break;
+      size += n;
+      if (size === room.length) throw new Error('the file grew while it was read');
+    }
+    return { buffer: room.subarray(0, size), mode: st.mode & 0o7777 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function summarize(elf: ElfFile): ElfSummary {
   const h = elf.header;
   return {
@@ -143,12 +217,27 @@ function summarize(elf: ElfFile): ElfSummary {
     osAbi: h.osabi,
     interpreter: elf.interp?.value,
     hasDynamic: elf.dynamic !== undefined,
+    dynamicStripped: elf.dynamicStripped,
     needed: elf.needed,
+    verneedFiles: elf.versionNeeds.map((v) => v.file),
     rpath: elf.rpath,
     runpath: elf.runpath,
     soname: elf.soname,
     dynamicTags: elf.dynamicEntries.map((e) => e.tag),
     flags1: elf.dynValue(DT_FLAGS_1),
     gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
+    sectionNamesProblem: sectionNamesProblem(elf),
   };
+}
+
+function sectionNamesProblem(elf: ElfFile): string | undefined {
+  const n = elf.sections.length;
+  if (n === 0) return undefined;
+  const index = elf.header.shstrndx;
+  if (index >= n) return `its section-name table index e_shstrndx ${index} is out of range (${n} sections)`;
+  const table = elf.sections[index]!;
+  if (table.size === 0) return `its section-name table (section ${index}) is empty`;
+  if (table.type === SHT_NOBITS || elf.buf[table.offset + table.size - 1] !== 0)
+    return `its section-name table (section ${index}) does not end with a NUL byte`;
+  return undefined;
 }

@@ -5,8 +5,10 @@ import { ElfFormatError } from '../errors/index.js';
  * at construction, so no caller can forget them. Every read past the end throws ElfFormatError
  * naming what was read and where; no read returns garbage.
  *
- * Offsets and sizes are JS numbers: a 64-bit value above 2^53 cannot be an offset into a real file,
- * and `u64` refuses it. `u64big` gives the exact value where it may be anything (dynamic entries).
+ * Two kinds of 64-bit field. Offsets and sizes are JS numbers (`word`): a value above 2^53 cannot be
+ * an offset or size of a real file or segment, and `u64` refuses it. Addresses and values that may be
+ * anything (p_vaddr, sh_addr, d_val, st_value) are read exact as bigint (`wordBig`): ia64 programs
+ * load at 0x4000000000000000 and some embedded images use the whole 64-bit space.
  */
 export class ByteView {
   constructor(
@@ -54,7 +56,7 @@ export class ByteView {
     return this.littleEndian ? this.buf.readBigUInt64LE(off) : this.buf.readBigUInt64BE(off);
   }
 
-  /** A 64-bit field that must be a usable offset, size or address (< 2^53). */
+  /** A 64-bit field that must be a usable file offset or size (< 2^53). */
   u64(off: number, what = 'double word'): number {
     const v = this.u64big(off, what);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -62,7 +64,7 @@ export class ByteView {
         'ELF_VALUE_RANGE',
         `${what} at offset 0x${off.toString(16)} is too large (0x${v.toString(16)})`,
         {
-          hint: 'the file is corrupt, or uses addresses beyond 2^53 that cald does not support',
+          hint: 'the file is corrupt: no file or segment has 2^53 bytes or more',
         },
       );
     }

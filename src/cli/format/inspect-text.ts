@@ -40,7 +40,7 @@ function segmentTable(segments: readonly SegmentReport[], c: Colors): string[] {
   const rows = segments.map((s) => [
     short(s.type),
     hex(s.offset),
-    hex(s.vaddr),
+    s.vaddr,
     hex(s.filesz),
     hex(s.memsz),
     ['R', 'W', 'X'].map((f) => (s.flags.includes(`PF_${f}`) ? f : ' ')).join(''),

@@ -36,19 +36,15 @@ export interface PatchelfRequest {
   addNeeded: Set<string>;
   noDefaultLib: boolean;
   addDebugTag: boolean;
+  clearSymbolVersion: Set<string>;
+  /** --rename-dynamic-symbols: old name to new, from the map files given. */
+  renameSymbols: Map<string, string>;
 }
 
 export type ParsedCommand =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'patch'; request: PatchelfRequest };
-
-/** patchelf flags cald recognises but does not implement: one clear error, nothing touched. */
-export const UNSUPPORTED_FLAGS: Readonly<Record<string, string>> = {
-  '--rename-dynamic-symbols': 'renaming dynamic symbols',
-  '--clear-symbol-version': 'clearing symbol versions',
-  '--no-sort': 'leaving program and section headers unsorted (cald never sorts them)',
-};
 
 /** OS ABI names --set-os-abi accepts (case and surrounding blanks ignored), as patchelf's. */
 const OS_ABI_BY_NAME: Readonly<Record<string, number>> = {
@@ -99,6 +95,8 @@ function emptyRequest(): PatchelfRequest {
     addNeeded: new Set(),
     noDefaultLib: false,
     addDebugTag: false,
+    clearSymbolVersion: new Set(),
+    renameSymbols: new Map(),
   };
 }
 
@@ -110,6 +108,29 @@ export function resolveArgument(arg: string): string {
     return readFileSync(path).toString('latin1');
   } catch (e) {
     throw ioErrorFrom(e, 'read the argument file', path);
+  }
+}
+
+/** A symbol map file: one `OLD NEW` pair a line (blank lines ignored), as patchelf reads it. */
+function readSymbolMap(path: string, into: Map<string, string>): void {
+  let text: string;
+  try {
+    text = readFileSync(path).toString('latin1');
+  } catch (e) {
+    throw ioErrorFrom(e, 'read the symbol map file', path);
+  }
+  for (const [n, line] of text.split('\n').entries()) {
+    const words = line
+      .trim()
+      .split(/[ \t]+/)
+      .filter((w) => w !== '');
+    if (words.length === 0) continue;
+    if (words.length !== 2) {
+      throw new UsageError(`${path}:${n + 1}: expected two symbol names (old new), found ${words.length}`, {
+        hint: 'write one "OLD_NAME NEW_NAME" pair per line',
+      });
+    }
+    into.set(words[0]!, words[1]!);
   }
 }
 
@@ -248,18 +269,21 @@ export function parsePatchelfArgs(args: readonly string[]): ParsedCommand {
       case '--add-debug-tag':
         r.addDebugTag = true;
         break;
+      case '--clear-symbol-version':
+        r.clearSymbolVersion.add(fromText(value(++i, arg)));
+        break;
+      case '--rename-dynamic-symbols':
+        readSymbolMap(value(++i, arg), r.renameSymbols);
+        break;
+      case '--no-sort':
+        // cald never sorts program or section headers: nothing to turn off.
+        break;
       case '--help':
       case '-h':
         return { kind: 'help' };
       case '--version':
         return { kind: 'version' };
       default: {
-        const unsupported = UNSUPPORTED_FLAGS[arg];
-        if (unsupported !== undefined) {
-          throw new UsageError(`${arg} is not supported by cald's patchelf (${unsupported})`, {
-            hint: 'use the original patchelf for this option',
-          });
-        }
         // patchelf takes any other argument as a file name; cald does too when such a file
         // exists, and otherwise says the option is unknown rather than "no such file".
         if (arg.startsWith('-') && arg.length > 1 && !isExistingPath(arg)) {

@@ -43,6 +43,9 @@ Edit:
   --no-default-lib               sets DF_1_NODEFLIB
   --add-debug-tag                adds DT_DEBUG when missing
   --set-execstack, --clear-execstack
+  --clear-symbol-version SYMBOL  gives SYMBOL's dynamic symbols no version (repeatable)
+  --rename-dynamic-symbols MAP   renames dynamic symbols, one "OLD NEW" pair a line in MAP
+  --no-sort                      accepted; cald never sorts program or section headers
   --page-size SIZE               page size for a new segment (a power of two)
 
 Other:
@@ -51,7 +54,6 @@ Other:
   --version                      "patchelf ${PATCHELF_COMPAT_VERSION}" then cald's version
   --help, -h
 
-Not supported (exit 1): --rename-dynamic-symbols, --clear-symbol-version, --no-sort.
 Exit status: 0 on success, 1 on any error (one line on stderr naming the file).
 See docs/patchelf.md for the differences from patchelf.
 `;

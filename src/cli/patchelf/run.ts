@@ -1,4 +1,7 @@
-import { type ElfEdit, type ElfSummary, type PatchTarget, patchFile, shrinkRpath } from '../../api/index.js';
+// The two operations' own modules, not api/index.js: that one loads the store, the importer and
+// SQLite, which `cald patchelf` (run once per file by build scripts) never needs.
+import { type ElfEdit, type ElfSummary, type PatchTarget, patchFile } from '../../api/patch-file.js';
+import { shrinkRpath } from '../../api/shrink-rpath.js';
 import { CaldError } from '../../errors/index.js';
 import type { PatchelfRequest } from './args.js';
 
@@ -95,6 +98,13 @@ function checkType(t: PatchTarget): void {
       },
     );
   }
+  const names = t.summary.sectionNamesProblem;
+  if (names !== undefined) {
+    throw new PatchelfError('ELF_BAD_SHSTRTAB', `${t.path}: ${names}`, {
+      hint: 'the section headers are corrupt (patchelf refuses such files too)',
+      data: { path: t.path },
+    });
+  }
 }
 
 function printFacts(req: PatchelfRequest, t: PatchTarget, io: PatchelfIo): void {
@@ -112,20 +122,22 @@ function printFacts(req: PatchelfRequest, t: PatchTarget, io: PatchelfIo): void 
     io.out(line(s.interpreter));
   }
   if (req.printOsAbi) io.out(`${osAbiName(s.osAbi)}\n`);
+  // A debug-info file has a dynamic section with nothing in it: nothing to print (patchelf 0.19).
+  const entriesGone = s.dynamicStripped;
   if (req.printSoname && s.type === ET_DYN) {
-    if (!s.hasDynamic) throw noDynamic(t.path, 'print the soname');
+    if (!s.hasDynamic && !entriesGone) throw noDynamic(t.path, 'print the soname');
     if (s.soname !== undefined && s.soname !== '') io.out(line(s.soname));
   }
   if (req.printRpath) {
-    if (!s.hasDynamic) throw noDynamic(t.path, 'print the search path');
-    io.out(line(s.runpath ?? s.rpath ?? ''));
+    if (!s.hasDynamic && !entriesGone) throw noDynamic(t.path, 'print the search path');
+    if (!entriesGone) io.out(line(s.runpath ?? s.rpath ?? ''));
   }
   if (req.printExecstack) {
     const f = s.gnuStackFlags;
     io.out(`execstack: ${f === undefined ? '?' : (f & PF_X) !== 0 ? 'X' : '-'}\n`);
   }
   if (req.printNeeded) {
-    if (!s.hasDynamic) throw noDynamic(t.path, 'print the needed libraries');
+    if (!s.hasDynamic && !entriesGone) throw noDynamic(t.path, 'print the needed libraries');
     for (const n of s.needed) io.out(line(n));
   }
 }
@@ -168,9 +180,12 @@ async function editsFor(
     edits.push({ kind: 'addSearchPath', value: req.addRpath, force });
   }
   for (const name of req.removeNeeded) edits.push({ kind: 'removeNeeded', name });
-  edits.push(...replaceEdits(req.replaceNeeded));
+  // Without a dynamic section every renaming is passed on, so the engine reports the missing section.
+  edits.push(...replaceEdits(req.replaceNeeded, s.hasDynamic ? [...s.needed, ...s.verneedFiles] : undefined));
   // patchelf keeps the names to add in a sorted set: they end up first, in byte order.
   for (const name of [...req.addNeeded].sort()) edits.push({ kind: 'addNeeded', name });
+  if (req.renameSymbols.size > 0) edits.push({ kind: 'renameDynamicSymbols', map: req.renameSymbols });
+  for (const name of req.clearSymbolVersion) edits.push({ kind: 'clearSymbolVersion', name });
   if (req.noDefaultLib) edits.push({ kind: 'setFlags1', set: DF_1_NODEFLIB, clear: 0n });
   if (req.addDebugTag && !s.dynamicTags.includes(DT_DEBUG)) {
     edits.push({ kind: 'addDynamic', tag: DT_DEBUG, value: 0n });
@@ -183,8 +198,10 @@ async function editsFor(
  * in order. With more than one renaming, each goes through a placeholder first so none is
  * renamed twice; the placeholders exist only in the edit model, never in the file.
  */
-function replaceEdits(map: ReadonlyMap<string, string>): ElfEdit[] {
-  const pairs = [...map].filter(([from, to]) => from !== to);
+function replaceEdits(map: ReadonlyMap<string, string>, names: readonly string[] | undefined): ElfEdit[] {
+  // Only the names this file has: one call over a closure carries every file's renamings.
+  const has = names === undefined ? undefined : new Set(names);
+  const pairs = [...map].filter(([from, to]) => from !== to && (has === undefined || has.has(from)));
   if (pairs.length <= 1) return pairs.map(([from, to]) => ({ kind: 'replaceNeeded', from, to }));
   const tmp = (i: number): string => `\u0001cald-replace-${i}\u0001`;
   return [

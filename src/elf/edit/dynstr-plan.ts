@@ -49,6 +49,7 @@ export function wantedStrings(m: EditModel): string[] {
   const out: string[] = [];
   for (const e of m.entries) if (e.str !== undefined) out.push(e.str);
   for (const f of m.verneedFiles) if (f !== null) out.push(f);
+  for (const [, name] of m.symbolRenames) out.push(name);
   return out;
 }
 

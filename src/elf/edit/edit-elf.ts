@@ -5,6 +5,8 @@ import { checkEditableLayout } from './check-layout.js';
 import type { EditOptions, ElfEdit } from './edits.js';
 import { type EditModel, modelOf, sameModel, sameNotes } from './model.js';
 import { rewrite } from './rewrite.js';
+import { dynamicSymbolNames, renameDynamicSymbols } from './symbol-names.js';
+import { clearSymbolVersion, globalVersions } from './symbol-versions.js';
 
 export interface EditResult {
   /** The edited file; the very input buffer when nothing changed. */
@@ -22,8 +24,14 @@ export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOpt
   const elf = ElfFile.parse(buf);
   const before = modelOf(elf);
   const model = modelOf(elf);
-  for (const e of edits) applyEdit(model, e, elf.dynamic !== undefined);
+  for (const e of edits) {
+    if (e.kind === 'clearSymbolVersion') clearSymbolVersion(model, elf, e.name);
+    else if (e.kind === 'renameDynamicSymbols') renameDynamicSymbols(model, elf, e.map);
+    else applyEdit(model, e, elf.dynamic !== undefined);
+  }
   if (sameModel(before, model)) return { buffer: buf, changed: false };
+  // Before the layout: with reuseInput it may overwrite the symbol table read here.
+  const wantNames = symbolNamesAfter(elf, model);
   checkEditableLayout(elf);
   let out: Buffer;
   try {
@@ -40,8 +48,16 @@ export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOpt
       },
     );
   }
-  verify(out, model);
+  verify(out, model, wantNames);
   return { buffer: out, changed: true };
+}
+
+/** The dynamic symbols' names the edited file must have, sorted (renaming may reorder symbols). */
+function symbolNamesAfter(elf: ElfFile, m: EditModel): string | undefined {
+  if (m.symbolRenames.length === 0) return undefined;
+  const names = dynamicSymbolNames(elf);
+  for (const [i, n] of m.symbolRenames) names[i] = n;
+  return names.sort().join('\0');
 }
 
 function checkPageSize(n: number): void {
@@ -53,10 +69,15 @@ function checkPageSize(n: number): void {
 }
 
 /** Reads the result back: what it says must be what the model says, or the edit is refused. */
-function verify(out: Buffer, want: EditModel): void {
+function verify(out: Buffer, want: EditModel, wantNames: string | undefined): void {
   let got: EditModel;
+  let symbolsAsAsked: boolean;
   try {
-    got = modelOf(ElfFile.parse(out));
+    const elf = ElfFile.parse(out);
+    got = modelOf(elf);
+    symbolsAsAsked =
+      globalVersions(elf, want.versymGlobal).length === want.versymGlobal.length &&
+      (wantNames === undefined || dynamicSymbolNames(elf).sort().join('\0') === wantNames);
   } catch (e) {
     throw new ElfEditError(
       'EDIT_SELF_CHECK',
@@ -81,6 +102,7 @@ function verify(out: Buffer, want: EditModel): void {
     a.osabi === b.osabi &&
     a.gnuStackFlags === b.gnuStackFlags &&
     sameNotes(a.notes, b.notes) &&
+    symbolsAsAsked &&
     a.verneedFiles.join('\0') === b.verneedFiles.join('\0') &&
     a.entries
       .filter((e) => e.str !== undefined)

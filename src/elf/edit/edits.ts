@@ -48,9 +48,20 @@ export type ElfEdit =
    */
   | { kind: 'setNote'; name: string; type: number; desc: Buffer }
   /** Remove a note an earlier edit added. */
-  | { kind: 'removeNote'; name: string; type: number };
+  | { kind: 'removeNote'; name: string; type: number }
+  /** Give every dynamic symbol of this name version index VER_NDX_GLOBAL (patchelf --clear-symbol-version). */
+  | { kind: 'clearSymbolVersion'; name: string }
+  /** Rename dynamic symbols, old name to new (patchelf --rename-dynamic-symbols); hash tables follow. */
+  | { kind: 'renameDynamicSymbols'; map: ReadonlyMap<string, string> };
 
 export interface EditOptions {
   /** Page size for a new loadable segment; by default derived from the machine and the file. */
   pageSize?: number;
+  /**
+   * The caller gives the input buffer, and the whole ArrayBuffer behind it, to the edit: the result
+   * is written into that memory (past the input's end too, when it has room) instead of a copy of
+   * the whole file. The input's bytes are then undefined, even when the edit fails. Use it with a
+   * buffer of one's own (Buffer.allocUnsafeSlow), never a pooled one.
+   */
+  reuseInput?: boolean;
 }

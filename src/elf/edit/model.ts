@@ -29,6 +29,10 @@ export interface EditModel {
   gnuStackFlags: number | undefined;
   /** Notes added by edits (those in the appended segment's PT_NOTE), in order. */
   notes: AddedNote[];
+  /** Dynamic symbols (by index, ascending) whose .gnu.version entry an edit sets to VER_NDX_GLOBAL. */
+  versymGlobal: number[];
+  /** Dynamic symbols (by index, ascending) an edit renames, with their new names. */
+  symbolRenames: Array<[number, string]>;
 }
 
 export interface AddedNote {
@@ -60,6 +64,8 @@ export function modelOf(elf: ElfFile): EditModel {
     osabi: elf.header.osabi,
     gnuStackFlags: elf.programHeaders.find((p) => p.type === PT_GNU_STACK)?.flags,
     notes: addedNotes(elf),
+    versymGlobal: [],
+    symbolRenames: [],
   };
 }
 
@@ -79,7 +85,10 @@ export function sameModel(a: EditModel, b: EditModel): boolean {
     a.entries.every((e, i) => sameEntry(e, b.entries[i]!)) &&
     a.verneedFiles.length === b.verneedFiles.length &&
     a.verneedFiles.every((f, i) => f === b.verneedFiles[i]) &&
-    sameNotes(a.notes, b.notes)
+    sameNotes(a.notes, b.notes) &&
+    a.versymGlobal.join() === b.versymGlobal.join() &&
+    a.symbolRenames.length === b.symbolRenames.length &&
+    a.symbolRenames.every(([i, n], k) => b.symbolRenames[k]![0] === i && b.symbolRenames[k]![1] === n)
   );
 }
 

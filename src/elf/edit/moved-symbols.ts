@@ -8,7 +8,7 @@ import type { ElfFile } from '../read/index.js';
  * some linkers emit for .interp or .dynstr) follow it: their value shifts by the section's move,
  * so debuggers, eu-elflint and anything reading the symbol tables see the new address.
  */
-export function moveSectionSymbols(elf: ElfFile, out: ByteView, moves: ReadonlyMap<number, number>): void {
+export function moveSectionSymbols(elf: ElfFile, out: ByteView, moves: ReadonlyMap<number, bigint>): void {
   if (moves.size === 0) return;
   const S = layoutsFor(elf.is64).sym;
   for (const table of elf.sections) {
@@ -18,7 +18,7 @@ export function moveSectionSymbols(elf: ElfFile, out: ByteView, moves: ReadonlyM
       const at = table.offset + i * S.size;
       const delta = moves.get(out.u16(at + S.st_shndx));
       if (delta === undefined) continue;
-      out.setWord(at + S.st_value, out.wordBig(at + S.st_value) + BigInt(delta));
+      out.setWord(at + S.st_value, out.wordBig(at + S.st_value) + delta);
     }
   }
 }

@@ -1,50 +1,28 @@
 import { ElfEditError } from '../../errors/index.js';
-import {
-  EM_AARCH64,
-  EM_ALPHA,
-  EM_IA_64,
-  EM_LOONGARCH,
-  EM_MIPS,
-  EM_PPC,
-  EM_PPC64,
-  EM_SPARCV9,
-  EM_TILEGX,
-  PT_LOAD,
-  SHT_NOBITS,
-} from '../format/constants.js';
+import { PT_LOAD, SHT_NOBITS } from '../format/constants.js';
 import { layoutsFor } from '../format/layouts.js';
 import type { ElfFile } from '../read/index.js';
 
 export const alignUp = (n: number, a: number): number => (a <= 1 ? n : Math.ceil(n / a) * a);
+const alignUpBig = (n: bigint, a: bigint): bigint => (a <= 1n ? n : ((n + a - 1n) / a) * a);
 
-/** The largest page size each machine's kernels use; a new segment must be aligned to it. */
-function machineMaxPageSize(machine: number): number {
-  switch (machine) {
-    case EM_AARCH64:
-    case EM_PPC:
-    case EM_PPC64:
-    case EM_MIPS:
-    case EM_IA_64:
-    case EM_LOONGARCH:
-    case EM_TILEGX:
-      return 0x10000;
-    case EM_SPARCV9:
-    case EM_ALPHA:
-      return 0x2000;
-    default:
-      return 0x1000;
-  }
-}
+const MIN_PAGE = 0x1000;
+const MAX_PAGE = 0x40000000;
 
 /**
- * The alignment of a new PT_LOAD: the machine's largest page size, but no more than the file's own
- * segments already demand (a file linked for 4 KiB pages only runs on 4 KiB kernels anyway, and a
- * 2 MiB alignment from an old linker would only waste file space).
+ * The alignment of a new PT_LOAD: the same as the file's own loadable segments (the largest, when
+ * they differ). A library linked for 64 KiB or 2 MiB pages keeps one alignment everywhere, so it
+ * runs wherever it ran before and huge-page mappings still line up. At least 4 KiB (the smallest
+ * page); an alignment that is not a power of two, or is absurdly large, is corrupt and ignored.
  */
 export function segmentPageSize(elf: ElfFile, override: number | undefined): number {
   if (override !== undefined) return override;
-  const maxAlign = Math.max(0, ...elf.programHeaders.filter((p) => p.type === PT_LOAD).map((p) => p.align));
-  return Math.min(machineMaxPageSize(elf.header.machine), Math.max(maxAlign, 0x1000));
+  let page = MIN_PAGE;
+  for (const p of elf.programHeaders) {
+    const a = p.align;
+    if (p.type === PT_LOAD && a > page && a <= MAX_PAGE && (a & (a - 1)) === 0) page = a;
+  }
+  return page;
 }
 
 /** Where the ELF image ends: headers, tables, sections and segments. Bytes past it were appended. */
@@ -60,35 +38,43 @@ export function imageEnd(elf: ElfFile): number {
 
 /**
  * Where a new segment goes: after everything in the file, at an address past every segment's
- * memory. For a program (it has PT_INTERP) the address keeps the same address-minus-offset as the
- * first PT_LOAD, so that kernels which compute AT_PHDR as (first segment's address - offset) +
- * e_phoff (Linux before 5.18) find a program header table placed there; the file grows by what
- * that congruence costs. A library needs no such thing: it grows by its new contents only.
+ * memory. When it holds a program's (PT_INTERP) program header table, the address keeps the same
+ * address-minus-offset as the first PT_LOAD, so that kernels which compute AT_PHDR as (first
+ * segment's address - offset) + e_phoff (Linux before 5.18) find the table there; the file grows
+ * by what that congruence costs. Otherwise it grows by its new contents only.
  */
 export function newSegmentPlace(
   elf: ElfFile,
   fileEnd: number,
   pageSize: number,
-): { offset: number; vaddr: number } {
+  holdsPhdrs: boolean,
+): { offset: number; vaddr: bigint } {
   const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD);
   const word = elf.is64 ? 8 : 4;
+  const page = BigInt(pageSize);
   const first = loads[0];
-  const memEnd = Math.max(0, ...loads.map((p) => p.vaddr + p.memsz));
+  let memEnd = 0n;
+  for (const p of loads) {
+    const end = p.vaddr + BigInt(Math.max(p.memsz, p.filesz));
+    if (end > memEnd) memEnd = end;
+  }
   // A gap as large as the largest dynamic symbol: eu-elflint reads a relocation's target plus the
   // symbol's size as touched memory, and must not find it in the new read-only segment.
-  const nextPage = alignUp(memEnd + largestDynamicSymbol(elf), pageSize);
-  const base = first === undefined ? 0 : first.vaddr - first.offset;
-  const program = elf.interp !== undefined;
+  const nextPage = alignUpBig(memEnd + BigInt(largestDynamicSymbol(elf)), page);
+  const base = first === undefined ? 0n : first.vaddr - BigInt(first.offset);
+  const program = elf.interp !== undefined && holdsPhdrs;
   const compact = alignUp(fileEnd, word);
-  let place = { offset: compact, vaddr: nextPage + (compact % pageSize) };
-  if (program && base >= 0 && base % pageSize === 0) {
-    const offset = Math.max(compact, nextPage - base);
+  let place = { offset: compact, vaddr: nextPage + BigInt(compact % pageSize) };
+  if (program && base >= 0n && base % page === 0n) {
+    const past = nextPage - base;
     // Padding the file by more than this for old kernels' sake is not worth it (a huge .bss).
-    if (offset - fileEnd <= Math.max(MAX_CONGRUENCE_PADDING, fileEnd))
-      place = { offset, vaddr: base + offset };
+    if (past - BigInt(fileEnd) <= BigInt(Math.max(MAX_CONGRUENCE_PADDING, fileEnd))) {
+      const offset = Math.max(compact, Number(past));
+      place = { offset, vaddr: base + BigInt(offset) };
+    }
   }
-  const limit = elf.is64 ? 2 ** 47 : 2 ** 32;
-  if (place.vaddr + MAX_CONGRUENCE_PADDING >= limit) {
+  const limit = 1n << (elf.is64 ? 64n : 32n);
+  if (place.vaddr + BigInt(MAX_CONGRUENCE_PADDING) >= limit) {
     throw new ElfEditError(
       'EDIT_BAD_LAYOUT',
       `the file's segments reach address 0x${memEnd.toString(16)}: no room for a new segment`,

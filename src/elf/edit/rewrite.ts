@@ -31,11 +31,14 @@ import {
   writeSectionInfo,
   writeSectionPlacement,
 } from '../write/records.js';
+import { checkPointersClear } from './check-layout.js';
 import { type DynstrPlan, planDynstr, wantedStrings } from './dynstr-plan.js';
 import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
 import { moveSectionSymbols } from './moved-symbols.js';
 import { alignUp, imageEnd, newSegmentPlace, segmentPageSize } from './placement.js';
+import { writeSymbolNames } from './symbol-names.js';
+import { writeClearedVersions } from './symbol-versions.js';
 import { tableSections } from './tables.js';
 import { findTailSegment } from './tail-segment.js';
 import { rewriteVersionNeeds } from './verneed-rewrite.js';
@@ -56,11 +59,16 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   const L = layoutsFor(h.is64);
   const word = h.is64 ? 8 : 4;
   const tail = findTailSegment(elf);
+  // A rebuilt tail overwrites tables that are still read while writing: such edits copy.
+  const reuse = options.reuseInput === true && tail === undefined;
   const inTail = (t: 'pht' | 'interp' | 'dynstr' | 'dynamic') => tail?.holds.has(t) === true;
 
   // Strings first: every other table refers to them.
   const strings = planStrings(elf, m, inTail('dynstr'));
-  const needsStrings = m.entries.some((e) => e.str !== undefined) || m.verneedFiles.some((f) => f !== null);
+  const needsStrings =
+    m.entries.some((e) => e.str !== undefined) ||
+    m.verneedFiles.some((f) => f !== null) ||
+    m.symbolRenames.length > 0;
   if (strings === undefined && needsStrings) {
     throw new ElfEditError(
       'EDIT_NO_DYNSTR',
@@ -96,8 +104,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       type: PT_GNU_STACK,
       flags: m.gnuStackFlags,
       offset: 0,
-      vaddr: 0,
-      paddr: 0,
+      vaddr: 0n,
+      paddr: 0n,
       filesz: 0,
       memsz: 0,
       align: 0x10,
@@ -111,7 +119,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     table.splice(table.indexOf(notePh), 1);
     notePh = undefined;
   } else if (notePh === undefined && m.notes.length > 0) {
-    notePh = { type: PT_NOTE, flags: PF_R, offset: 0, vaddr: 0, paddr: 0, filesz: 0, memsz: 0, align: 4 };
+    notePh = { type: PT_NOTE, flags: PF_R, offset: 0, vaddr: 0n, paddr: 0n, filesz: 0, memsz: 0, align: 4 };
     const lastNote = table.map((p) => p.type).lastIndexOf(PT_NOTE);
     table.splice(lastNote < 0 ? table.length : lastNote + 1, 0, notePh);
   }
@@ -123,7 +131,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     if (tail !== undefined) {
       load = table.find((p) => p.origin === tail.phdrIndex)!;
     } else {
-      load = { type: PT_LOAD, flags: PF_R, offset: 0, vaddr: 0, paddr: 0, filesz: 0, memsz: 0, align: 0 };
+      load = { type: PT_LOAD, flags: PF_R, offset: 0, vaddr: 0n, paddr: 0n, filesz: 0, memsz: 0, align: 0 };
       const lastLoad = table.map((p) => p.type).lastIndexOf(PT_LOAD);
       table.splice(lastLoad + 1, 0, load);
       fitTable(table, h.phnum);
@@ -154,7 +162,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   const notesPlace = m.notes.length > 0 ? place(notesLen, 4) : inPlace;
 
   // Where the new segment goes, and the output buffer.
-  let seg = { offset: 0, vaddr: 0 };
+  let seg = { offset: 0, vaddr: 0n };
   let out: Buffer;
   if (needLoad) {
     if (tail !== undefined) {
@@ -171,11 +179,13 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
         );
       }
       const pageSize = segmentPageSize(elf, options.pageSize);
-      seg = newSegmentPlace(elf, elf.buf.length, pageSize);
+      seg = newSegmentPlace(elf, elf.buf.length, pageSize, phtMoves);
+      checkPointersClear(elf, seg.vaddr, size);
       load!.align = pageSize;
     }
-    out = Buffer.alloc(seg.offset + size);
-    elf.buf.copy(out, 0, 0, Math.min(elf.buf.length, seg.offset));
+    out = outputBuffer(elf.buf, seg.offset + size, reuse);
+    // Padding and the new segment start as zeros; the bytes before them are the input's.
+    out.fill(0, Math.min(elf.buf.length, seg.offset));
     load!.offset = seg.offset;
     load!.vaddr = seg.vaddr;
     load!.paddr = seg.vaddr;
@@ -183,7 +193,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     load!.memsz = size;
     load!.flags = PF_R | (dynMoves ? PF_W : 0);
   } else {
-    out = Buffer.from(elf.buf);
+    out = reuse ? elf.buf : Buffer.from(elf.buf);
   }
   const v = new ByteView(out, h.littleEndian, h.is64);
   checkInPlaceRoom(elf, needLoad ? seg.offset : elf.buf.length, {
@@ -193,13 +203,13 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     pht: !phtMoves,
   });
   const fileAt = (p: Place, old: number) => (p.inPlace ? old : seg.offset + p.at);
-  const addrAt = (p: Place, old: number) => (p.inPlace ? old : seg.vaddr + p.at);
+  const addrAt = (p: Place, old: bigint) => (p.inPlace ? old : seg.vaddr + BigInt(p.at));
   const sections = tableSections(elf);
   // Sections that moved, by index, with how far: their symbols follow them.
-  const moves = new Map<number, number>();
+  const moves = new Map<number, bigint>();
   const moveSection = (
     sec: SectionHeader | undefined,
-    place: { offset: number; addr: number; size: number },
+    place: { offset: number; addr: bigint; size: number },
   ) => {
     if (sec === undefined) return;
     writeSectionPlacement(v, h.shoff, sec.index, place);
@@ -219,7 +229,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     if (dynstrMoves) {
       moveSection(sections.dynstr, {
         offset: fileAt(dynstrPlace, 0),
-        addr: addrAt(dynstrPlace, 0),
+        addr: addrAt(dynstrPlace, 0n),
         size: bytes.length,
       });
     }
@@ -238,8 +248,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       const ph = table.find((p) => p.type === PT_INTERP)!;
       Object.assign(ph, {
         offset: fileAt(interpPlace, 0),
-        vaddr: addrAt(interpPlace, 0),
-        paddr: addrAt(interpPlace, 0),
+        vaddr: addrAt(interpPlace, 0n),
+        paddr: addrAt(interpPlace, 0n),
       });
       ph.filesz = ph.memsz = interpBytes.length;
       moveSection(sections.interp, { offset: ph.offset, addr: ph.vaddr, size: interpBytes.length });
@@ -265,13 +275,13 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     out.fill(0, base, base + slots * L.dyn.size);
     entries.forEach((e, i) => {
       let value = e.str !== undefined ? BigInt(offsetOf(e.str)) : e.value;
-      if (e.tag === DT_STRTAB && dynstrMoves) value = BigInt(addrAt(dynstrPlace, 0));
+      if (e.tag === DT_STRTAB && dynstrMoves) value = addrAt(dynstrPlace, 0n);
       if (e.tag === DT_STRSZ && dynstrMoves) value = BigInt(strings!.plan.bytes.length);
       if (e.tag === DT_VERNEEDNUM) value = BigInt(verneedCount);
       if (e.tag === DT_MIPS_RLD_MAP_REL && e.origin !== undefined) {
         // Relative to the entry's own address: keep the target when the entry moves.
-        const target = BigInt(d.vaddr + e.origin * L.dyn.size) + e.value;
-        value = target - BigInt(vbase + i * L.dyn.size);
+        const target = d.vaddr + BigInt(e.origin * L.dyn.size) + e.value;
+        value = target - (vbase + BigInt(i * L.dyn.size));
       }
       writeDyn(v, base + i * L.dyn.size, e.tag, value);
     });
@@ -291,11 +301,13 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   }
 
   moveSectionSymbols(elf, v, moves);
+  writeClearedVersions(elf, v, m);
+  writeSymbolNames(elf, v, m, offsetOf);
 
   // Added notes.
   if (notePh !== undefined && !notesPlace.inPlace) {
     writeNotes(v, seg.offset + notesPlace.at, m.notes);
-    const vaddr = seg.vaddr + notesPlace.at;
+    const vaddr = seg.vaddr + BigInt(notesPlace.at);
     Object.assign(notePh, {
       offset: seg.offset + notesPlace.at,
       vaddr,
@@ -326,6 +338,19 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   if (phtMoves || phnumChanges) writePhdrTablePlace(v, phoff, table.length);
   for (const [i, p] of table.entries()) writePhdr(v, phoff + i * L.phdr.size, p);
   v.setU8(EI_OSABI, m.osabi);
+  return out;
+}
+
+/**
+ * A buffer of `length` bytes that starts with the input's bytes: the input's own memory when the
+ * caller gave it up and it has room, else a copy (not zero-filled: the caller fills past the input).
+ */
+function outputBuffer(input: Buffer, length: number, reuse: boolean): Buffer {
+  if (reuse && input.byteOffset + length <= input.buffer.byteLength) {
+    return Buffer.from(input.buffer, input.byteOffset, length);
+  }
+  const out = Buffer.allocUnsafe(length);
+  input.copy(out, 0, 0, Math.min(input.length, length));
   return out;
 }
 

@@ -18,7 +18,7 @@ export type TailTable = 'pht' | 'interp' | 'dynstr' | 'dynamic' | 'notes';
 export interface TailSegment {
   phdrIndex: number;
   offset: number;
-  vaddr: number;
+  vaddr: bigint;
   align: number;
   holds: ReadonlySet<TailTable>;
   /** The PT_NOTE segment inside it, when it holds notes an edit added. */
@@ -95,11 +95,10 @@ export function findTailSegment(elf: ElfFile): TailSegment | undefined {
   const allowed = new Set([PT_PHDR, PT_INTERP, PT_DYNAMIC, PT_NOTE]);
   if (elf.programHeaders.some((p) => p !== tail && p.filesz > 0 && inside(p.offset) && !allowed.has(p.type)))
     return undefined;
-  const vend = tail.vaddr + tail.memsz;
+  const vend = tail.vaddr + BigInt(tail.memsz);
   if (
     elf.dynamicEntries.some(
-      (e) =>
-        e.tag !== DT_STRTAB && e.value >= BigInt(tail.vaddr) && e.value < BigInt(vend) && isAddressTag(e.tag),
+      (e) => e.tag !== DT_STRTAB && e.value >= tail.vaddr && e.value < vend && isAddressTag(e.tag),
     )
   ) {
     return undefined;

@@ -35,7 +35,8 @@ export function rewriteVersionNeeds(
   const records = kept.map(({ v, file }) => ({
     version: src.u16(v.offset + VERNEED.vn_version),
     file: offsetOf(file),
-    aux: v.entries.map((a) => src.buf.subarray(a.offset, a.offset + VERNAUX.size)),
+    // Copies: `out` may be the input's own memory, and the table is cleared before it is rewritten.
+    aux: v.entries.map((a) => Buffer.from(src.buf.subarray(a.offset, a.offset + VERNAUX.size))),
   }));
   out.buf.fill(0, start, extent);
   let at = start;
@@ -64,7 +65,7 @@ function resetVersionIndexes(elf: ElfFile, out: ByteView, removed: ReadonlySet<n
   const versym = elf.dynValue(0x6ffffff0n);
   const syms = elf.dynamicSymbols();
   if (versym === undefined || syms === undefined || removed.size === 0) return;
-  const at = elf.addressMap.offset(Number(versym), syms.count * 2, '.gnu.version (DT_VERSYM)');
+  const at = elf.addressMap.offset(versym, syms.count * 2, '.gnu.version (DT_VERSYM)');
   for (let i = 0; i < syms.count; i++) {
     const v = out.u16(at + i * 2);
     if (removed.has(v & 0x7fff)) out.setU16(at + i * 2, VER_NDX_GLOBAL);

@@ -13,7 +13,7 @@ export interface DynamicEntry {
 export interface DynamicTable {
   /** File offset and address of the table (from PT_DYNAMIC, else the SHT_DYNAMIC section). */
   offset: number;
-  vaddr: number;
+  vaddr: bigint;
   /** Entries before the first DT_NULL. */
   entries: DynamicEntry[];
   /** How many entries fit in the table's space, DT_NULL slots included. */
@@ -31,7 +31,7 @@ export function readDynamic(
   const section = sections.find((s) => s.type === SHT_DYNAMIC);
   const ph = phdrs.find((p) => p.type === PT_DYNAMIC);
   let offset: number;
-  let vaddr: number;
+  let vaddr: bigint;
   let size: number;
   if (ph !== undefined) {
     // Separate debug-info files keep PT_DYNAMIC with no bytes behind it: no dynamic section.

@@ -1,14 +1,7 @@
 import { ElfFormatError } from '../../errors/index.js';
 import type { ByteView } from '../../util/byte-view.js';
 import {
-  DT_GNU_HASH,
-  DT_HASH,
-  DT_JMPREL,
   DT_NEEDED,
-  DT_PLTGOT,
-  DT_REL,
-  DT_RELA,
-  DT_RELR,
   DT_RPATH,
   DT_RUNPATH,
   DT_SONAME,
@@ -19,7 +12,7 @@ import {
   DT_VERDEFNUM,
   DT_VERNEED,
   DT_VERNEEDNUM,
-  DT_VERSYM,
+  PT_DYNAMIC,
   PT_INTERP,
   PT_NOTE,
   SHT_GNU_VERDEF,
@@ -37,26 +30,10 @@ import { MAX_STRING, StringTable } from './string-table.js';
 import { dynamicSymbolCount, dynamicSymbolNameOffsets } from './symbols.js';
 import { readVersionDefs, readVersionNeeds, type VersionDef, type VersionNeed } from './versions.js';
 
-/** Dynamic entries that point at tables ld.so reads (d_ptr into the file's loaded bytes). */
-const TABLE_POINTER_TAGS: ReadonlySet<bigint> = new Set([
-  DT_PLTGOT,
-  DT_HASH,
-  DT_GNU_HASH,
-  DT_STRTAB,
-  DT_SYMTAB,
-  DT_RELA,
-  DT_REL,
-  DT_JMPREL,
-  DT_RELR,
-  DT_VERSYM,
-  DT_VERNEED,
-  DT_VERDEF,
-]);
-
 /** A region of the file: where a table lives on disk and in memory. */
 export interface Region {
   offset: number;
-  vaddr: number;
+  vaddr: bigint;
   size: number;
 }
 
@@ -96,7 +73,6 @@ export class ElfFile {
     this.addressMap = new AddressMap(this.programHeaders, this.sections, buf.length);
     this.interp = this.readInterp();
     this.dynamic = readDynamic(view, this.programHeaders, this.sections);
-    this.checkTablePointers();
     this.dynstr = this.readDynstrRegion();
     this.verneedRegion = this.findVersionRegion(DT_VERNEED, SHT_GNU_VERNEED);
     this.versionNeeds =
@@ -125,6 +101,17 @@ export class ElfFile {
 
   get is64(): boolean {
     return this.header.is64;
+  }
+
+  /**
+   * True for a separate debug-info file (objcopy --only-keep-debug): it names a dynamic section
+   * (PT_DYNAMIC, or a .dynamic section header) whose bytes were left out (no file size, or NOBITS).
+   */
+  get dynamicStripped(): boolean {
+    if (this.dynamic !== undefined) return false;
+    const ph = this.programHeaders.find((p) => p.type === PT_DYNAMIC);
+    if (ph !== undefined) return ph.filesz === 0;
+    return this.sections.some((s) => s.type === SHT_NOBITS && s.name === '.dynamic');
   }
 
   get dynamicEntries(): readonly DynamicEntry[] {
@@ -198,7 +185,7 @@ export class ElfFile {
     if (addr === undefined) return undefined;
     const count = dynamicSymbolCount(this.view, this.addressMap, this.sections, this.dynamicEntries);
     if (count === undefined) return undefined;
-    const offset = this.addressMap.offset(Number(addr), 1, 'DT_SYMTAB');
+    const offset = this.addressMap.offset(addr, 1, 'DT_SYMTAB');
     return { offset, count };
   }
 
@@ -206,28 +193,6 @@ export class ElfFile {
   dynamicSymbolNameOffsets(): number[] {
     const syms = this.dynamicSymbols();
     return syms === undefined ? [] : dynamicSymbolNameOffsets(this.view, syms.offset, syms.count);
-  }
-
-  /**
-   * The tables ld.so reads through dynamic entries must be in the file's loaded bytes: a file whose
-   * DT_HASH or DT_SYMTAB points nowhere would crash the loader, and an edit could make such a
-   * dangling pointer land on new bytes.
-   */
-  private checkTablePointers(): void {
-    if (this.programHeaders.length === 0) return;
-    for (const e of this.dynamicEntries) {
-      if (!TABLE_POINTER_TAGS.has(e.tag)) continue;
-      if (
-        e.value > BigInt(Number.MAX_SAFE_INTEGER) ||
-        this.addressMap.tryOffset(Number(e.value), 1) === undefined
-      ) {
-        throw new ElfFormatError(
-          'ELF_BAD_ADDRESS',
-          `dynamic entry 0x${e.tag.toString(16)} points at 0x${e.value.toString(16)}, outside the file's loaded segments`,
-          { hint: 'the file is corrupt' },
-        );
-      }
-    }
   }
 
   private readInterp(): Interp | undefined {
@@ -248,19 +213,17 @@ export class ElfFile {
         hint: 'the file is corrupt',
       });
     }
-    const vaddr = Number(addr);
     const n = Number(size);
-    return { offset: this.addressMap.offset(vaddr, n, '.dynstr (DT_STRTAB)'), vaddr, size: n };
+    return { offset: this.addressMap.offset(addr, n, '.dynstr (DT_STRTAB)'), vaddr: addr, size: n };
   }
 
   private findVersionRegion(addrTag: bigint, shType: number): Region | undefined {
     const addr = this.dynValue(addrTag);
     const sec = this.sections.find((s) => s.type === shType);
     if (addr !== undefined) {
-      const vaddr = Number(addr);
-      const offset = this.addressMap.offset(vaddr, 1, `version table 0x${addrTag.toString(16)}`);
-      const size = sec !== undefined && sec.addr === vaddr ? sec.size : 0;
-      return { offset, vaddr, size };
+      const offset = this.addressMap.offset(addr, 1, `version table 0x${addrTag.toString(16)}`);
+      const size = sec !== undefined && sec.addr === addr ? sec.size : 0;
+      return { offset, vaddr: addr, size };
     }
     if (sec !== undefined && sec.type !== SHT_NOBITS)
       return { offset: sec.offset, vaddr: sec.addr, size: sec.size };

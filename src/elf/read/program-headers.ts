@@ -8,8 +8,9 @@ export interface ProgramHeader {
   type: number;
   flags: number;
   offset: number;
-  vaddr: number;
-  paddr: number;
+  /** Addresses are exact (bigint): they may use all 64 bits. Offsets and sizes are numbers. */
+  vaddr: bigint;
+  paddr: bigint;
   filesz: number;
   memsz: number;
   align: number;
@@ -37,8 +38,8 @@ export function readProgramHeaders(view: ByteView, h: ElfHeader): ProgramHeader[
       type: view.u32(at + L.p_type),
       flags: view.u32(at + L.p_flags),
       offset: view.word(at + L.p_offset, `${what} p_offset`),
-      vaddr: view.word(at + L.p_vaddr, `${what} p_vaddr`),
-      paddr: view.word(at + L.p_paddr, `${what} p_paddr`),
+      vaddr: view.wordBig(at + L.p_vaddr, `${what} p_vaddr`),
+      paddr: view.wordBig(at + L.p_paddr, `${what} p_paddr`),
       filesz: view.word(at + L.p_filesz, `${what} p_filesz`),
       memsz: view.word(at + L.p_memsz, `${what} p_memsz`),
       align: view.word(at + L.p_align, `${what} p_align`),

@@ -11,7 +11,8 @@ export interface SectionHeader {
   name: string;
   type: number;
   flags: bigint;
-  addr: number;
+  /** Exact (bigint): addresses may use all 64 bits. */
+  addr: bigint;
   offset: number;
   size: number;
   link: number;
@@ -33,17 +34,19 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
     );
   }
   view.check(h.shoff, h.shnum * L.size, 'section header table');
-  const raw: Array<SectionHeader & { nameOffset: number }> = [];
+  // Name offsets apart from the headers: no per-section object copy to drop them afterwards.
+  const raw: SectionHeader[] = [];
+  const nameOffsets: number[] = [];
   for (let i = 0; i < h.shnum; i++) {
     const at = h.shoff + i * L.size;
     const what = `section header ${i}`;
+    nameOffsets.push(view.u32(at + L.sh_name));
     raw.push({
       index: i,
       name: '',
-      nameOffset: view.u32(at + L.sh_name),
       type: view.u32(at + L.sh_type),
       flags: view.wordBig(at + L.sh_flags),
-      addr: view.word(at + L.sh_addr, `${what} sh_addr`),
+      addr: view.wordBig(at + L.sh_addr, `${what} sh_addr`),
       offset: view.word(at + L.sh_offset, `${what} sh_offset`),
       size: view.word(at + L.sh_size, `${what} sh_size`),
       link: view.u32(at + L.sh_link),
@@ -60,7 +63,7 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
   const strtab = h.shstrndx > 0 && h.shstrndx < raw.length ? raw[h.shstrndx] : undefined;
   if (strtab !== undefined && strtab.type !== SHT_NOBITS) {
     const names = new StringTable(view.buf, strtab.offset, strtab.size);
-    for (const s of raw) s.name = names.at(s.nameOffset) ?? '';
+    for (const s of raw) s.name = names.at(nameOffsets[s.index]!) ?? '';
   }
-  return raw.map(({ nameOffset: _n, ...s }) => s);
+  return raw;
 }

@@ -21,14 +21,13 @@ export function dynamicSymbolCount(
   const sec = sections.find((s) => s.type === SHT_DYNSYM);
   if (sec !== undefined) return Math.floor(sec.size / L.size);
   const hash = dyn.find((e) => e.tag === DT_HASH);
-  if (hash !== undefined)
-    return view.u32(map.offset(Number(hash.value) + 4, 4, 'DT_HASH nchain'), 'DT_HASH nchain');
+  if (hash !== undefined) return view.u32(map.offset(hash.value + 4n, 4, 'DT_HASH nchain'), 'DT_HASH nchain');
   const gnu = dyn.find((e) => e.tag === DT_GNU_HASH);
-  if (gnu !== undefined) return gnuHashSymbolCount(view, map, Number(gnu.value));
+  if (gnu !== undefined) return gnuHashSymbolCount(view, map, gnu.value);
   return undefined;
 }
 
-function gnuHashSymbolCount(view: ByteView, map: AddressMap, addr: number): number {
+function gnuHashSymbolCount(view: ByteView, map: AddressMap, addr: bigint): number {
   const at = map.offset(addr, 16, 'DT_GNU_HASH header');
   const nbuckets = view.u32(at);
   const symoffset = view.u32(at + 4);

@@ -6,8 +6,8 @@ export interface PhdrFields {
   type: number;
   flags: number;
   offset: number;
-  vaddr: number;
-  paddr: number;
+  vaddr: bigint;
+  paddr: bigint;
   filesz: number;
   memsz: number;
   align: number;
@@ -36,7 +36,7 @@ export function writeSectionPlacement(
   view: ByteView,
   shoff: number,
   index: number,
-  place: { offset: number; addr: number; size: number },
+  place: { offset: number; addr: bigint; size: number },
 ): void {
   const L = layoutsFor(view.is64).shdr;
   const at = shoff + index * L.size;
