@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
-import { UsageError } from '../errors/index.js';
+import { ioErrorFrom, UsageError } from '../errors/index.js';
 import { createCacheServer } from '../remote/index.js';
 
 export interface ServeOptions {
@@ -31,11 +31,16 @@ function parseListen(listen: string): { host: string; port: number } {
 export async function serve(options: ServeOptions): Promise<Serving> {
   const { host, port } = parseListen(options.listen ?? '127.0.0.1:8377');
   const dir = resolve(options.dir);
-  const server = createCacheServer({
-    dir,
-    writable: options.writable === true,
-    ...(options.log ? { log: options.log } : {}),
-  });
+  let server: Server;
+  try {
+    server = createCacheServer({
+      dir,
+      writable: options.writable === true,
+      ...(options.log ? { log: options.log } : {}),
+    });
+  } catch (e) {
+    throw ioErrorFrom(e, 'make the cache directories in', dir);
+  }
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       fail(

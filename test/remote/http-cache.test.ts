@@ -160,6 +160,17 @@ describe('an HTTP cache: cald serve', () => {
     assert.deepEqual(readdirSync(join(dir, 'cache', 'tmp')), []);
   });
 
+  test('serve: a cache directory that cannot be made, a bad address: one line each', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const notDir = cald(['serve', '--dir', file, '--listen', '127.0.0.1:0']);
+    assert.equal(notDir.status, 5);
+    assertOneLine(notDir, 'cache dir is a file', /cannot make the cache directories in/);
+    const badListen = cald(['serve', '--dir', join(dir, 'c2'), '--listen', 'nonsense']);
+    assert.equal(badListen.status, 2);
+    assertOneLine(badListen, 'bad --listen', /--listen nonsense: not HOST:PORT/);
+  });
+
   test('a read-only cache refuses a push in one line', async () => {
     const ro = await startServe(join(dir, 'cache'), false);
     try {
