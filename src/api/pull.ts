@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
@@ -122,15 +123,23 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
       if (store.files.statSync(o.digest) === undefined) {
         const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
-        const fd = openSync(tmp, 'wx', 0o600);
+        const file = await open(tmp, 'wx', 0o600);
         try {
           try {
-            await registry.readObjectInto(o.digest, o.size, fd);
+            await registry.readObjectInto(o.digest, o.size, file.fd);
+            // Synced off the event loop, so the other downloads go on meanwhile.
+            await file.sync();
           } finally {
-            closeSync(fd);
+            await file.close();
           }
-          // Hashed as it arrived: stored by renaming, not copied and hashed again.
-          store.adopt(tmp, o.digest, { executable: o.executable, refs: objectRefs(readFileSync(tmp)) });
+          // Hashed as it arrived: stored by renaming, not copied and hashed again. The directory
+          // is synced once for all of them, before any name or root points at them.
+          store.adopt(tmp, o.digest, {
+            executable: o.executable,
+            synced: true,
+            syncDir: false,
+            refs: objectRefs(readFileSync(tmp)),
+          });
         } finally {
           rmSync(tmp, { force: true });
         }
@@ -139,6 +148,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       }
       options.progress?.(++done, closure.objects.length);
     });
+    store.files.syncObjectDir();
     for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
     const program = closure.objects[0]!;
     // The program answers to its name, as after an import; a name moves to the newest pull.

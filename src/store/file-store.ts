@@ -73,6 +73,15 @@ export interface OpenFileStoreOptions {
  * File operations are synchronous inside async methods: cald is a CLI, sync calls are the
  * fastest way to hash and copy here, and they keep each write's steps in one uninterrupted order.
  */
+/** How FileStore.adoptTemp may skip work its caller has done or will do for many files at once. */
+export interface AdoptOptions {
+  readonly executable?: boolean;
+  /** The caller has fsynced the file's data already. */
+  readonly synced?: boolean;
+  /** false: leave the directory fsync to one syncObjectDir() after a batch. */
+  readonly syncDir?: boolean;
+}
+
 export class FileStore implements LocalObjectStore {
   readonly layout: StoreLayout;
 
@@ -277,7 +286,7 @@ export class FileStore implements LocalObjectStore {
    * as it streamed in). The file is made read-only, synced and renamed into objects/; an intact
    * object already there wins and the file is removed.
    */
-  adoptTemp(tmp: string, digest: Digest, options: { executable?: boolean } = {}): void {
+  adoptTemp(tmp: string, digest: Digest, options: AdoptOptions = {}): void {
     this.assertWritable();
     if (dirname(resolve(tmp)) !== this.layout.tmp) {
       throw new StoreError('STORE_NOT_TEMP', `${tmp} is not in the store's tmp/ directory`, {
@@ -294,16 +303,28 @@ export class FileStore implements LocalObjectStore {
       const fd = openSync(tmp, 'r');
       try {
         fchmodSync(fd, mode);
-        fsyncSync(fd);
+        if (options.synced !== true) fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
       renameSync(tmp, final);
-      fsyncDir(this.layout.objectDir(digest.algorithm));
+      if (options.syncDir !== false) fsyncDir(this.layout.objectDir(digest.algorithm));
     } catch (e) {
       rmSync(tmp, { force: true });
       if (isCaldError(e)) throw e;
       throw ioErrorFrom(e, 'store an object in', this.root);
+    }
+  }
+
+  /**
+   * Makes the renames of objects adopted with `syncDir: false` durable: one directory fsync for
+   * many objects. Call it before anything that names them (a name, a root) is written.
+   */
+  syncObjectDir(algorithm: DigestAlgorithm = DEFAULT_ALGORITHM): void {
+    try {
+      fsyncDir(this.layout.objectDir(algorithm));
+    } catch (e) {
+      throw ioErrorFrom(e, 'sync the objects of', this.root);
     }
   }
 

@@ -1,7 +1,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import { StoreError, StoreIntegrityError } from '../errors/index.js';
 import type { Digest } from './digest.js';
-import { FileStore } from './file-store.js';
+import { type AdoptOptions, FileStore } from './file-store.js';
 import { type ExtractRefs, IndexDb, type RebuildReport } from './index-db.js';
 import type { PutOptions, PutSource } from './object-store.js';
 import type { Root, RootSpec } from './roots.js';
@@ -118,7 +118,7 @@ export class LocalStore {
   }
 
   /** FileStore.adoptTemp, then the index: the object's row and the references it holds. */
-  adopt(tmp: string, digest: Digest, options: { executable?: boolean; refs: readonly string[] }): void {
+  adopt(tmp: string, digest: Digest, options: AdoptOptions & { refs: readonly string[] }): void {
     this.files.adoptTemp(tmp, digest, options);
     const info = this.files.statSync(digest);
     if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
