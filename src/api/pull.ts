@@ -22,8 +22,9 @@ import {
   nameProgram,
   tryParseCasName,
 } from '../store/index.js';
+import { eachLimited } from '../util/each-limited.js';
 import { isProgramName, rootBook } from './program-names.js';
-import { digestTag, eachLimited } from './push.js';
+import { digestTag } from './push.js';
 import { locate } from './store-open.js';
 
 export interface PullOptions {
@@ -54,21 +55,24 @@ export interface PullReport {
   readonly signedBy: string | null;
 }
 
-/** The tag to ask for: a tag as given, or `sha256-<hex>` for a program named by content. */
-function tagOf(reference: string): string {
+/**
+ * The tag to ask for: a tag as given, or `sha256-<hex>` for a program named by content, whose
+ * digest the closure must then be of.
+ */
+function tagOf(reference: string): { tag: string; program: Digest | undefined } {
   if (reference.startsWith('cas:')) {
     const cas = tryParseCasName(reference);
     if (cas === undefined) throw new UsageError(`${reference}: not a valid cas: name`);
-    return digestTag(cas.digest);
+    return { tag: digestTag(cas.digest), program: cas.digest };
   }
   const digest = Digest.tryParse(reference);
-  if (digest !== undefined) return digestTag(digest);
+  if (digest !== undefined) return { tag: digestTag(digest), program: digest };
   if (!isOciTag(reference)) throw new UsageError(`${reference}: not a tag, a cas: URI or a sha256: digest`);
-  return reference;
+  return { tag: reference, program: undefined };
 }
 
 /**
- * Pulls a program's closure from an OCI registry into the local store: only the objects the store
+ * Pulls a program's closure from a remote (an OCI registry, an HTTP cache) into the local store: only the objects the store
  * lacks are fetched, each streamed into the store's tmp/ while its digest and size are checked,
  * and stored only when both match; then names and a root for the program, as an import makes.
  * An interrupted pull leaves only whole objects: the next one fetches what is still missing.
@@ -76,7 +80,7 @@ function tagOf(reference: string): string {
 export async function pull(options: PullOptions): Promise<PullReport> {
   const env = options.env ?? process.env;
   const registry = openRemote(options.remote, env);
-  const tag = tagOf(options.reference);
+  const { tag, program: wanted } = tagOf(options.reference);
   const fetched = await registry.getManifest(tag);
   if (fetched === undefined) {
     throw new RemoteError('REMOTE_NOT_FOUND', `${registry.name} has no ${tag}`, {
@@ -85,7 +89,6 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     });
   }
   const closure = decodeClosureManifest(fetched.bytes, `${registry.name}:${tag}`);
-  const wanted = tryParseCasName(options.reference)?.digest ?? Digest.tryParse(options.reference);
   if (wanted !== undefined && !closure.objects[0]!.digest.equals(wanted)) {
     throw new RemoteError(
       'REMOTE_BAD_MANIFEST',

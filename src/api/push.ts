@@ -20,6 +20,7 @@ import {
 } from '../remote/index.js';
 import { type Env, openStore, resolveTarget } from '../runtime/index.js';
 import { Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
+import { eachLimited } from '../util/each-limited.js';
 
 export interface PushOptions {
   /** `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache). */
@@ -84,19 +85,6 @@ export function closureOf(store: FileStore, program: Digest, programName: string
     }
   }
   return out;
-}
-
-/** Runs `work` over `items` with at most `limit` at once. */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 /**

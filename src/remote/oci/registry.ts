@@ -14,7 +14,6 @@ import { type OciRepository, parseOciRepository } from './reference.js';
 
 const MAX_MANIFEST = 4 * 1024 * 1024;
 const MAX_ERROR_BODY = 16 * 1024;
-const MAX_TAGS_BODY = 4 * 1024 * 1024;
 
 export interface FetchedManifest {
   readonly bytes: Buffer;
@@ -152,18 +151,6 @@ export class OciRegistry implements ClosureRemote {
       );
     }
     return { bytes, digest, mediaType: answer.headers.get('content-type') ?? '' };
-  }
-
-  async listTags(): Promise<string[]> {
-    const answer = await this.call(this.url('tags/list'));
-    if (answer.status === 404) {
-      await answer.body?.cancel();
-      return [];
-    }
-    if (answer.status !== 200) throw await this.failure(answer, 'list tags');
-    const body = await readSmallBody(answer, MAX_TAGS_BODY);
-    const tags = (JSON.parse(body.toString('utf8')) as { tags?: unknown }).tags;
-    return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
   }
 
   /** One line for an unexpected answer, with the registry's own error code when it sent one. */
