@@ -128,6 +128,7 @@ async function receive(
   const fd = openSync(tmp, 'wx', 0o600);
   const hash = createHash('sha256');
   let size = 0;
+  let whole = false;
   try {
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
@@ -137,10 +138,12 @@ async function receive(
       while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
     }
     fsyncSync(fd);
+    whole = true;
     return { tmp, hex: hash.digest('hex'), size };
   } finally {
     closeSync(fd);
-    if (size > max) rmSync(tmp, { force: true });
+    // Too large, or the client went away mid-body: nothing of it stays in tmp/.
+    if (!whole) rmSync(tmp, { force: true });
   }
 }
 
