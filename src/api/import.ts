@@ -13,7 +13,7 @@ import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
-import { checkProgramName, type NamingResult, nameImports, rootBook } from './program-names.js';
+import { checkProgramName, type NamingResult, nameImports } from './program-names.js';
 
 /**
  * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
@@ -340,7 +340,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
       options.progress,
     );
     lease.addTemporaryRoots(outcome.roots.map((r) => r.digest));
-    const naming = nameImports(rootBook(store), outcome.roots, options.paths, {
+    const naming = nameImports(store.roots, outcome.roots, options.paths, {
       ...(options.names === undefined ? {} : { names: options.names }),
     });
     const file = (o: { path: string; uri: string; digest: { toString(): string } }): ImportedFile => ({

@@ -249,7 +249,7 @@ async function addIndirectRoot(storePath: string, path: string, note: string): P
     try {
       local = await LocalStore.open({ path: storePath });
     } catch {
-      return FileStore.open(storePath).addRoot(spec).id;
+      return FileStore.open(storePath).roots.add(spec).id;
     }
     try {
       return local.addRoot(spec).id;

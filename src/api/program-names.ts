@@ -102,7 +102,7 @@ export function nameImports(
   }
   for (const s of stored) {
     if (named.has(s.path)) continue;
-    book.addRoot({ kind: 'object', target: s.digest.toString(), note: JSON.stringify({ path: s.path }) });
+    book.add({ kind: 'object', target: s.digest.toString(), note: JSON.stringify({ path: s.path }) });
   }
   return { programs, moved, hostFiles: programs.flatMap(hostFilesOf) };
 }
@@ -156,13 +156,4 @@ function readdirOr(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** A LocalStore's roots as a RootBook: written to roots/ and the index together. */
-export function rootBook(store: LocalStore): RootBook {
-  return {
-    listRoots: () => store.files.listRoots(),
-    addRoot: (spec) => store.addRoot(spec),
-    removeRoot: (id) => store.removeRoot(id),
-  };
 }

@@ -50,7 +50,7 @@ export async function listImported(
       }
       return total;
     };
-    const programs = listPrograms(store.files.listRoots()).map((p) => ({
+    const programs = listPrograms(store.files.roots.list()).map((p) => ({
       name: p.name,
       digest: p.digest.toString(),
       size: sizeOf(p.digest),

@@ -23,7 +23,7 @@ import {
   tryParseCasName,
 } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
-import { isProgramName, rootBook } from './program-names.js';
+import { isProgramName } from './program-names.js';
 import { digestTag } from './push.js';
 import { locate } from './store-open.js';
 
@@ -124,7 +124,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   try {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
     await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
-      if (store.files.statSync(o.digest) === undefined) {
+      if (store.files.objects.stat(o.digest) === undefined) {
         const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
         const file = await open(tmp, 'wx', 0o600);
         try {
@@ -151,12 +151,12 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       }
       options.progress?.(++done, closure.objects.length);
     });
-    store.files.syncObjectDir();
+    store.files.objects.syncDir();
     for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
     const program = closure.objects[0]!;
     // The program answers to its name, as after an import; a name moves to the newest pull.
     const names = program.name !== undefined && isProgramName(program.name) ? [program.name] : [];
-    if (names.length > 0) nameProgram(rootBook(store), { digest: program.digest, names });
+    if (names.length > 0) nameProgram(store.roots, { digest: program.digest, names });
     else
       store.addRoot({
         kind: 'object',

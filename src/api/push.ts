@@ -65,7 +65,7 @@ export function closureOf(store: FileStore, program: Digest, programName: string
     const { digest, name } = queue.shift()!;
     if (seen.has(digest.toString())) continue;
     seen.add(digest.toString());
-    const info = store.statSync(digest);
+    const info = store.objects.stat(digest);
     if (info === undefined) {
       throw new StoreError(
         'STORE_OBJECT_MISSING',

@@ -75,7 +75,7 @@ export function planLoader(elf: ElfFile, store: FileStore | undefined): LoaderPl
   if (interp === undefined || noted === undefined) return { kind: 'direct', interp, noted };
   const host = hostDigest(interp);
   if (host?.equals(noted)) return { kind: 'direct', interp, noted };
-  if (store === undefined || store.statSync(noted) === undefined) {
+  if (store === undefined || store.objects.stat(noted) === undefined) {
     throw new CaldError(
       'RUN_LOADER_MISSING',
       `the program was imported with the loader ${noted}, the host's ${interp} is ${host ?? 'missing'}, and the store does not have ${noted}`,

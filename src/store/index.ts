@@ -23,7 +23,7 @@ export {
   digestOfFile,
   type Hasher,
 } from './digest.js';
-export { FileStore, type OpenFileStoreOptions } from './file-store.js';
+export { type AdoptOptions, FileStore, type OpenFileStoreOptions } from './file-store.js';
 export {
   collectGarbage,
   type GcDeleted,
@@ -44,6 +44,7 @@ export {
 } from './index-db.js';
 export { type StoreStats, storeStats } from './info.js';
 export { MARKER_FILE, MARKER_TEXT } from './layout.js';
+export { LoaderView } from './local/loader-view.js';
 export {
   type IndexRecovery,
   type LocalPutOptions,
@@ -76,7 +77,6 @@ export {
   type ResolveRefOptions,
   resolveObjectRef,
 } from './object-ref.js';
-export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
 export {
   importedPathOf,
   listPrograms,
@@ -92,6 +92,21 @@ export {
 } from './program-names.js';
 export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
 export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
+export {
+  copyObject,
+  isObjectStream,
+  type ObjectInfo,
+  type ObjectStat,
+  type ObjectStream,
+  type PutOptions,
+  type PutSource,
+  type ReadOptions,
+  readAll,
+  type Store,
+  type StoreNames,
+  type StoreRoots,
+  unsupported,
+} from './store.js';
 export {
   adminOwners,
   checkSearchPathSafe,

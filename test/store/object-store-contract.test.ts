@@ -1,4 +1,4 @@
-import { FileStore, MemoryStore } from '../../src/store/index.js';
+import { FileStore, LocalStore, MemoryStore } from '../../src/store/index.js';
 import { objectStoreContract } from './contract.js';
 import { tempDir } from './tmp.js';
 
@@ -7,3 +7,6 @@ objectStoreContract('MemoryStore', () => new MemoryStore());
 const base = tempDir('contract-file');
 let n = 0;
 objectStoreContract('FileStore', () => FileStore.open(`${base}/s${n++}`, { create: true }));
+objectStoreContract('LocalStore', () =>
+  LocalStore.open({ path: `${base}/l${n++}`, create: true, extractRefs: () => [] }),
+);
