@@ -10,10 +10,10 @@ import {
 } from '../closure/index.js';
 import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
-import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
-import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
+import { acquireLease } from '../store/index.js';
 import { checkProgramName, type NamingResult, nameImports } from './program-names.js';
+import { locate, openForWrite } from './store-open.js';
 
 /**
  * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
@@ -248,7 +248,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     throw new UsageError('nothing to import: give a program, library or directory');
   for (const name of options.names ?? []) checkProgramName(name);
   const env = options.env ?? process.env;
-  const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });
+  const location = locate({ store: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);
   const patterns = [
     ...(options.noDefaultExcludes === true ? [] : DEFAULT_HOST_PROVIDED),
@@ -318,7 +318,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     throw privateSourceError(privateFiles[0]!, privateFiles.length, location.path);
   }
 
-  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+  const { store } = await openForWrite({ store: location.path, env });
   // Lifecycle (docs/lifecycle.md): a shared lease keeps gc out until the roots are recorded.
   let lease: ReturnType<typeof acquireLease> | undefined;
   try {

@@ -1,14 +1,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BadNameError, UsageError } from '../errors/index.js';
-import {
-  type Digest,
-  type LocalStore,
-  type MovedName,
-  nameProgram,
-  namesAlongLinks,
-  type RootBook,
-} from '../store/index.js';
+import { type Digest, type MovedName, nameProgram, namesAlongLinks, type RootBook } from '../store/index.js';
 
 /** An imported program with every name it answers to (`cald import` output and --json). */
 export interface NamedImport {

@@ -1,9 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { RemoteError, UsageError } from '../errors/index.js';
-import { objectRefs } from '../importer/cald-note.js';
 import {
   checkSignatures,
   decodeClosureManifest,
@@ -14,18 +9,11 @@ import {
   signatureTag,
 } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import {
-  acquireLease,
-  Digest,
-  formatCasName,
-  LocalStore,
-  nameProgram,
-  tryParseCasName,
-} from '../store/index.js';
+import { acquireLease, Digest, formatCasName, nameProgram, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
 import { isProgramName } from './program-names.js';
 import { digestTag } from './push.js';
-import { locate } from './store-open.js';
+import { openForWrite } from './store-open.js';
 
 export interface PullOptions {
   /** `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache). */
@@ -111,12 +99,11 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       `${registry.name}:${tag}`,
     );
   }
-  const location = locate({
-    ...(options.store === undefined ? {} : { store: options.store }),
+  const { store } = await openForWrite({
+    store: options.store,
     env,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
-  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
   const lease = acquireLease(store.root, { purpose: `pull ${closure.program}` });
   let fetchedCount = 0;
   let fetchedBytes = 0;
@@ -124,34 +111,21 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   try {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
     await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
-      if (store.files.objects.stat(o.digest) === undefined) {
-        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
-        const file = await open(tmp, 'wx', 0o600);
-        try {
-          try {
-            await registry.readObjectInto(o.digest, o.size, file.fd);
-            // Synced off the event loop, so the other downloads go on meanwhile.
-            await file.sync();
-          } finally {
-            await file.close();
-          }
-          // Hashed as it arrived: stored by renaming, not copied and hashed again. The directory
-          // is synced once for all of them, before any name or root points at them.
-          store.adopt(tmp, o.digest, {
-            executable: o.executable,
-            synced: true,
-            syncDir: false,
-            refs: objectRefs(readFileSync(tmp)),
-          });
-        } finally {
-          rmSync(tmp, { force: true });
-        }
+      if (!(await store.has(o.digest))) {
+        // Streamed into the store's tmp/, hashed as it arrives (by the remote's reader and the
+        // store's writer), renamed into objects/ only when whole and right. The directory is
+        // synced once for all of them, before any name or root points at them.
+        await store.put(registry.read(o.digest, { size: o.size }), {
+          expect: o.digest,
+          executable: o.executable,
+          syncDir: false,
+        });
         fetchedCount++;
         fetchedBytes += o.size;
       }
       options.progress?.(++done, closure.objects.length);
     });
-    store.files.objects.syncDir();
+    store.syncObjects();
     for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
     const program = closure.objects[0]!;
     // The program answers to its name, as after an import; a name moves to the newest pull.

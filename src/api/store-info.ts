@@ -12,7 +12,7 @@ export interface StoreInfo extends StoreStats {
 
 /** Where the store is and what it holds (read-only: changes nothing, not even the index). */
 export async function storeInfo(options: StoreSelection = {}): Promise<StoreInfo> {
-  const { location, files, index } = openReadOnly(options);
+  const { location, files, index } = await openReadOnly(options);
   try {
     return {
       path: location.path,

@@ -1,4 +1,3 @@
-import { StoreError } from '../errors/index.js';
 import type { Digest } from './digest.js';
 import type { StoreLayout } from './layout.js';
 import { LoaderView } from './local/loader-view.js';
@@ -10,6 +9,7 @@ import { RootDir } from './local/roots.js';
 import { TmpDir } from './local/tmp.js';
 import {
   isObjectStream,
+  noDigest,
   type ObjectInfo,
   type ObjectStream,
   type PutOptions,
@@ -82,7 +82,7 @@ export class FileStore implements Store {
   async put(source: PutSource, options: PutOptions = {}): Promise<Digest> {
     if (!isObjectStream(source)) return this.objects.put(source, options);
     if (options.expect === undefined) {
-      throw new StoreError('STORE_PUT_NO_DIGEST', 'a stream is stored only with its expected digest');
+      throw noDigest();
     }
     return this.objects.putStream(source, options.expect, options);
   }

@@ -115,6 +115,7 @@ export {
   STORE_OWNERS_FILE,
   type TrustOptions,
 } from './trust.js';
+export { localPathOf, parseStoreUrl, type StoreUrl } from './url.js';
 export {
   type RestoreFromOriginal,
   type VerifyMismatch,

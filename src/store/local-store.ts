@@ -6,6 +6,7 @@ import { type ExtractRefs, IndexDb, type RebuildReport } from './index-db.js';
 import type { Root, RootSpec } from './roots.js';
 import {
   isObjectStream,
+  noDigest,
   type ObjectInfo,
   type ObjectStream,
   type PutOptions,
@@ -167,7 +168,7 @@ export class LocalStore implements Store {
     let digest: Digest;
     if (isObjectStream(source)) {
       if (options.expect === undefined) {
-        throw new StoreError('STORE_PUT_NO_DIGEST', 'a stream is stored only with its expected digest');
+        throw noDigest();
       }
       digest = await this.files.objects.putStream(source, options.expect, options);
     } else {

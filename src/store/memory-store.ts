@@ -3,6 +3,7 @@ import { ioErrorFrom, StoreError, StoreIntegrityError } from '../errors/index.js
 import { DEFAULT_ALGORITHM, type Digest, digestOfBuffer } from './digest.js';
 import {
   isObjectStream,
+  noDigest,
   type ObjectInfo,
   type ObjectStream,
   type PutOptions,
@@ -58,7 +59,7 @@ export class MemoryStore implements Store {
     let bytes: Buffer;
     if (isObjectStream(source)) {
       if (options.expect === undefined) {
-        throw new StoreError('STORE_PUT_NO_DIGEST', 'a stream is stored only with its expected digest');
+        throw noDigest();
       }
       if (options.expect !== undefined && (await this.intact(options.expect))) {
         return this.keep(options.expect, options);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { Digest } from './digest.js';
-import type { Root, RootSpec } from './roots.js';
+import type { Root } from './roots.js';
 import type { StoreRoots } from './store.js';
 
 /**

@@ -1,5 +1,11 @@
-import { StoreError } from '../errors/index.js';
-import { DEFAULT_ALGORITHM, type Digest, digestAndSizeOfFile, digestOfBuffer } from './digest.js';
+import { StoreError, StoreIntegrityError } from '../errors/index.js';
+import {
+  createHasher,
+  DEFAULT_ALGORITHM,
+  type Digest,
+  digestAndSizeOfFile,
+  digestOfBuffer,
+} from './digest.js';
 import type { Root, RootSpec } from './roots.js';
 
 // The one Store interface (docs/design.md, "Stores"): the local store, the memory store and the
@@ -102,12 +108,12 @@ export function isObjectStream(source: PutSource): source is ObjectStream {
   );
 }
 
-/** The digest a put of a buffer or file will have (`expect` when given: the put checks it). */
+/** The digest of a buffer or file to put (in the algorithm of `expect`, when given). */
 export function digestOfSource(source: Uint8Array | { readonly path: string }, expect?: Digest): Digest {
-  if (expect !== undefined) return expect;
+  const algorithm = expect?.algorithm ?? DEFAULT_ALGORITHM;
   return source instanceof Uint8Array
-    ? digestOfBuffer(source, DEFAULT_ALGORITHM)
-    : digestAndSizeOfFile(source.path, DEFAULT_ALGORITHM).digest;
+    ? digestOfBuffer(source, algorithm)
+    : digestAndSizeOfFile(source.path, algorithm).digest;
 }
 
 /** A whole object in memory (small objects: manifests, tests). */
@@ -131,4 +137,33 @@ export async function copyObject(
 ): Promise<void> {
   const { size, ...put } = options;
   await to.put(from.read(digest, size === undefined ? {} : { size }), { ...put, expect: digest });
+}
+
+/**
+ * Passes a stream on while hashing it, failing it before it ends (INTEGRITY_MISMATCH) when it does
+ * not hash to `expect`: what a store sending bytes elsewhere wraps them in.
+ */
+export async function* checkedStream(source: ObjectStream, expect: Digest, what: string): ObjectStream {
+  const hasher = createHasher(expect.algorithm);
+  for await (const chunk of source) {
+    hasher.update(chunk);
+    yield chunk;
+  }
+  const actual = hasher.digest();
+  if (!actual.equals(expect)) {
+    throw new StoreIntegrityError(
+      'INTEGRITY_MISMATCH',
+      `${what} hash to ${actual}, not the expected ${expect}`,
+      {
+        data: { expected: expect.toString(), actual: actual.toString() },
+      },
+    );
+  }
+}
+
+/** The error for a stream put without its digest. */
+export function noDigest(): StoreError {
+  return new StoreError('STORE_PUT_NO_DIGEST', 'a stream is stored only with its expected digest', {
+    hint: 'give the digest the bytes must have (expect)',
+  });
 }
