@@ -1,5 +1,6 @@
 import { RemoteError, UsageError } from '../errors/index.js';
 import {
+  type ClosureRemote,
   checkSignatures,
   decodeClosureManifest,
   decodeSignatures,
@@ -16,8 +17,11 @@ import { digestTag } from './push.js';
 import { openForWrite } from './store-open.js';
 
 export interface PullOptions {
-  /** `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache). */
-  remote: string;
+  /**
+   * `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache); by default the
+   * remotes of cald.conf (CALD_REMOTES), asked in order.
+   */
+  remote?: string | undefined;
   /** A tag, a program's `cas:` URI or its `sha256:` digest. */
   reference: string;
   store?: string;
@@ -60,6 +64,48 @@ function tagOf(reference: string): { tag: string; program: Digest | undefined } 
 }
 
 /**
+ * The first of `remotes` that has the tag, with its manifest. A remote that cannot be reached is
+ * passed over when there are others (said in the error if none has it); with one remote its own
+ * error is the error.
+ */
+async function findManifest(
+  remotes: readonly string[],
+  tag: string,
+  reference: string,
+  env: Env,
+): Promise<{ registry: ClosureRemote; fetched: { bytes: Buffer; digest: Digest } }> {
+  if (remotes.length === 0) {
+    throw new UsageError('pull: no remote given, and none configured', {
+      hint: 'cald pull REMOTE REFERENCE, or list remotes in cald.conf (remotes = …) or CALD_REMOTES (docs/distribution.md)',
+    });
+  }
+  const tried: string[] = [];
+  for (const r of remotes) {
+    const registry = openRemote(r, env);
+    let fetched: { bytes: Buffer; digest: Digest } | undefined;
+    try {
+      fetched = await registry.getManifest(tag);
+    } catch (e) {
+      if (remotes.length === 1 || !(e instanceof RemoteError)) throw e;
+      tried.push(`${registry.name}: ${e.message}`);
+      continue;
+    }
+    if (fetched !== undefined) return { registry, fetched };
+    if (remotes.length === 1) {
+      throw new RemoteError('REMOTE_NOT_FOUND', `${registry.name} has no ${tag}`, {
+        hint: `cald push ${registry.name} PROGRAM first, or check the tag`,
+        data: { remote: registry.name, reference },
+      });
+    }
+    tried.push(`${registry.name} has no ${tag}`);
+  }
+  throw new RemoteError('REMOTE_NOT_FOUND', `no configured remote has ${tag} (${tried.join('; ')})`, {
+    hint: 'push it to one of them first, or check the tag',
+    data: { remotes: [...remotes], reference },
+  });
+}
+
+/**
  * Pulls a program's closure from a remote (an OCI registry, an HTTP cache) into the local store: only the objects the store
  * lacks are fetched, each streamed into the store's tmp/ while its digest and size are checked,
  * and stored only when both match; then names and a root for the program, as an import makes.
@@ -67,15 +113,14 @@ function tagOf(reference: string): { tag: string; program: Digest | undefined } 
  */
 export async function pull(options: PullOptions): Promise<PullReport> {
   const env = options.env ?? process.env;
-  const registry = openRemote(options.remote, env);
   const { tag, program: wanted } = tagOf(options.reference);
-  const fetched = await registry.getManifest(tag);
-  if (fetched === undefined) {
-    throw new RemoteError('REMOTE_NOT_FOUND', `${registry.name} has no ${tag}`, {
-      hint: `cald push ${registry.name} PROGRAM first, or check the tag`,
-      data: { remote: registry.name, reference: options.reference },
-    });
-  }
+  const config = loadRemoteConfig(env);
+  const { registry, fetched } = await findManifest(
+    options.remote === undefined ? config.remotes : [options.remote],
+    tag,
+    options.reference,
+    env,
+  );
   const closure = decodeClosureManifest(fetched.bytes, `${registry.name}:${tag}`);
   if (wanted !== undefined && !closure.objects[0]!.digest.equals(wanted)) {
     throw new RemoteError(
@@ -87,7 +132,6 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     );
   }
   // Trust before any byte of an object is fetched (docs/distribution.md, "Signatures").
-  const config = loadRemoteConfig(env);
   let signedBy: string | null = null;
   if (config.requireSignatures && options.allowUnsigned !== true) {
     const sigs = await registry.getManifest(signatureTag(fetched.digest));

@@ -1,5 +1,6 @@
+import { objectRefs } from '../importer/cald-note.js';
 import { type StoreLocationSource, type StoreStats, storeStats } from '../store/index.js';
-import { objectRefs, openReadOnly, type StoreSelection } from './store-open.js';
+import { openReadOnly, type StoreSelection } from './store-open.js';
 
 export interface StoreInfo extends StoreStats {
   /** The store directory. */

@@ -4,7 +4,6 @@
 // comes through here, and the SQLite index is loaded only by the openers that need it.
 
 import { StoreError } from '../errors/index.js';
-import { objectRefs } from '../importer/cald-note.js';
 import { FileStore } from '../store/file-store.js';
 import type { IndexDb } from '../store/index-db.js';
 import type { LocalStore } from '../store/local-store.js';
@@ -35,6 +34,7 @@ export async function openExisting(
 ): Promise<{ location: StoreLocation; store: LocalStore }> {
   const location = locate(options);
   const { LocalStore } = await import('../store/local-store.js');
+  const { objectRefs } = await import('../importer/cald-note.js');
   const store = await LocalStore.open({ path: location.path, extractRefs: objectRefs });
   return { location, store };
 }
@@ -45,6 +45,7 @@ export async function openForWrite(
 ): Promise<{ location: StoreLocation; store: LocalStore }> {
   const location = locate(options);
   const { LocalStore } = await import('../store/local-store.js');
+  const { objectRefs } = await import('../importer/cald-note.js');
   const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
   return { location, store };
 }
@@ -123,5 +124,3 @@ export async function openStoreUrl(
   const { openRemote } = await import('../remote/closure-remote.js');
   return openRemote(url.url, env);
 }
-
-export { objectRefs };

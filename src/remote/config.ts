@@ -1,18 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { UsageError } from '../errors/index.js';
+import { isAbsolute, join } from 'node:path';
+import { isCaldError, UsageError } from '../errors/index.js';
+import { parseStoreUrl } from '../store/url.js';
 import { type PublicKey, parsePublicKey } from './signing.js';
 
-// cald's settings for remotes, in one file like nix.conf: `$XDG_CONFIG_HOME/cald/cald.conf`
-// (else ~/.config/cald/cald.conf), lines `name = value`, `#` comments. An environment variable
-// overrides each setting (docs/distribution.md, "Configuration").
+// cald's settings, in one file like nix.conf: `$XDG_CONFIG_HOME/cald/cald.conf` (else
+// ~/.config/cald/cald.conf), lines `name = value`, `#` comments. An environment variable
+// overrides each setting (docs/distribution.md, "Configuration", which also gives the format a
+// C reader relies on: the resolver's lazy fetch reads `remotes` and `trusted-public-keys`).
 //
+//   remotes = oci://HOST/REPO https://HOST/PATH …        CALD_REMOTES
 //   trusted-public-keys = cache.example.org-1:BASE64 …   CALD_TRUSTED_PUBLIC_KEYS
 //   require-signatures = true | false                    CALD_REQUIRE_SIGNATURES
 //   signing-key-file = /path/to/secret.key               CALD_SIGNING_KEY_FILE
 
+/** Longer lines are refused, so a C reader with a fixed line buffer reads what cald reads. */
+export const MAX_LINE = 4096;
 export interface RemoteConfig {
+  /** The remotes `pull` (and lazy fetch) ask, in order (like Nix's substituters). */
+  readonly remotes: readonly string[];
   readonly trustedKeys: readonly PublicKey[];
   readonly requireSignatures: boolean;
   readonly signingKeyFile: string | undefined;
@@ -21,14 +28,16 @@ export interface RemoteConfig {
 }
 
 const SETTINGS: Record<string, string> = {
+  remotes: 'CALD_REMOTES',
   'trusted-public-keys': 'CALD_TRUSTED_PUBLIC_KEYS',
   'require-signatures': 'CALD_REQUIRE_SIGNATURES',
   'signing-key-file': 'CALD_SIGNING_KEY_FILE',
 };
 
 export function configPath(env: Readonly<Record<string, string | undefined>>): string {
+  // A relative XDG_CONFIG_HOME is ignored, as the XDG base directory specification requires.
   const base =
-    env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== ''
+    env.XDG_CONFIG_HOME !== undefined && isAbsolute(env.XDG_CONFIG_HOME)
       ? env.XDG_CONFIG_HOME
       : join(env.HOME ?? homedir(), '.config');
   return join(base, 'cald', 'cald.conf');
@@ -44,6 +53,8 @@ function readSettings(path: string): Map<string, string> | undefined {
   }
   const settings = new Map<string, string>();
   text.split('\n').forEach((raw, i) => {
+    if (Buffer.byteLength(raw) > MAX_LINE)
+      throw new UsageError(`${path}:${i + 1}: longer than ${MAX_LINE} bytes`);
     const line = raw.replace(/#.*/, '').trim();
     if (line === '') return;
     const eq = line.indexOf('=');
@@ -67,7 +78,18 @@ export function loadRemoteConfig(env: Readonly<Record<string, string | undefined
   if (require !== 'true' && require !== 'false') {
     throw new UsageError(`require-signatures = ${require}: true or false`);
   }
+  const remotes = (get('remotes') ?? '').split(/\s+/).filter((r) => r !== '');
+  for (const r of remotes) {
+    let kind: string;
+    try {
+      kind = parseStoreUrl(r, undefined, r).kind;
+    } catch (e) {
+      throw new UsageError(`remotes: ${isCaldError(e) ? e.message : String(e)}`);
+    }
+    if (kind === 'local') throw new UsageError(`remotes: ${r} is not a remote (oci:// or http(s)://)`);
+  }
   return {
+    remotes,
     trustedKeys: keys.map(parsePublicKey),
     requireSignatures: require === 'true',
     signingKeyFile: get('signing-key-file'),

@@ -94,6 +94,50 @@ describe('an HTTP cache: cald serve', () => {
     assert.equal(ran.stdout, run(SQLITE3, QUERY).stdout);
   });
 
+  test('pull with no REMOTE asks the configured remotes in order (cald.conf, then CALD_REMOTES over it)', () => {
+    const push = cald(['push', serving.url, 'sqlite3'], { env: env({ CALD_STORE: source }) });
+    assert.equal(push.status, 0, push.stderr);
+    // cald.conf lists a remote nothing listens on, then the cache: the first is passed over.
+    const config = join(dir, 'remotes-config');
+    mkdirSync(join(config, 'cald'), { recursive: true });
+    writeFileSync(
+      join(config, 'cald', 'cald.conf'),
+      `# remotes, asked in order\nremotes = http://127.0.0.1:1/nothing   ${serving.url}\n`,
+    );
+    const dest = join(dir, 'dest-configured');
+    const pulled = cald(['pull', 'sqlite3', '--json'], {
+      env: { ...env({ CALD_STORE: dest }), XDG_CONFIG_HOME: config },
+    });
+    assert.equal(pulled.status, 0, pulled.stderr);
+    assert.equal(JSON.parse(pulled.stdout).remote, serving.url);
+    assert.deepEqual(objectsOf(dest), objectsOf(source));
+    // The variable overrides the file: no remote that has it is one line, exit 7.
+    const none = cald(['pull', 'sqlite3'], {
+      env: {
+        ...env({ CALD_STORE: join(dir, 'dest-none') }),
+        XDG_CONFIG_HOME: config,
+        CALD_REMOTES: 'http://127.0.0.1:1/x',
+      },
+    });
+    assert.equal(none.status, 7);
+    assertOneLine(none, 'unreachable remote', /cannot reach http:\/\/127\.0\.0\.1:1/);
+    const empty = cald(['pull', 'sqlite3'], {
+      env: { ...env({ CALD_STORE: join(dir, 'dest-none') }), XDG_CONFIG_HOME: config, CALD_REMOTES: '' },
+    });
+    assert.equal(empty.status, 2);
+    assertOneLine(empty, 'no remote', /no remote given, and none configured/);
+    // A remotes line naming a local directory is refused with the file's setting named.
+    const bad = cald(['pull', 'sqlite3'], {
+      env: {
+        ...env({ CALD_STORE: join(dir, 'dest-none') }),
+        XDG_CONFIG_HOME: config,
+        CALD_REMOTES: '/srv/store',
+      },
+    });
+    assert.equal(bad.status, 2);
+    assertOneLine(bad, 'local remote', /remotes: \/srv\/store is not a remote/);
+  });
+
   test('HEAD, ETag and ranges, as curl sees them', (t) => {
     if (!hasTool('curl')) return t.skip('curl is not installed');
     assert.equal(cald(['push', serving.url, 'sqlite3'], { env: env({ CALD_STORE: source }) }).status, 0);
