@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, openSync, readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ioErrorFrom, RemoteError, StoreError } from '../errors/index.js';
@@ -57,6 +57,7 @@ export async function importArchive(options: ImportArchiveOptions): Promise<Impo
   let storedBytes = 0;
   let done = 0;
   let total = 0;
+  const settling = new Inflight(4);
   try {
     const read = await readArchive(readErrorsNamed(input, source), source, {
       async closures(list) {
@@ -79,14 +80,20 @@ export async function importArchive(options: ImportArchiveOptions): Promise<Impo
       async object(o, body) {
         if (store.files.statSync(o.digest) !== undefined) {
           for await (const _ of body);
-        } else {
-          await storeObject(store, o.digest, o.executable, body, source);
+          options.progress?.(++done, total);
+          return;
+        }
+        const settle = await receiveObject(store, o.digest, o.executable, body, source);
+        // Synced off the event loop while the next objects stream in, a few at a time.
+        await settling.add(async () => {
+          await settle();
           stored++;
           storedBytes += o.size;
-        }
-        options.progress?.(++done, total);
+          options.progress?.(++done, total);
+        });
       },
     });
+    await settling.drain();
     store.files.syncObjectDir();
     // Only closures whose every object is here now get names: a partial archive stores what it
     // holds, and says what is missing.
@@ -114,9 +121,38 @@ export async function importArchive(options: ImportArchiveOptions): Promise<Impo
       signedBy,
     };
   } finally {
+    await settling.drain().catch(() => {});
     lease.release();
     store.close();
     if (typeof options.input === 'string') input.destroy();
+  }
+}
+
+/** At most `limit` tasks at once; the first failure is thrown by add() or drain(). */
+class Inflight {
+  private readonly running = new Set<Promise<void>>();
+  private failure: unknown;
+  constructor(private readonly limit: number) {}
+
+  async add(task: () => Promise<void>): Promise<void> {
+    this.check();
+    const p: Promise<void> = task()
+      .catch((e) => {
+        this.failure ??= e;
+      })
+      .finally(() => this.running.delete(p));
+    this.running.add(p);
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.check();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 }
 
@@ -140,26 +176,25 @@ function openInput(path: string): Readable {
   return createReadStream(path, { fd, highWaterMark: 1024 * 1024 });
 }
 
-/** Streams an object's bytes into tmp/ while hashing them; stored by rename only when they match. */
-async function storeObject(
+/**
+ * Streams an object's bytes into tmp/ while hashing them, refusing them unless they match; what
+ * it returns syncs the file and stores it by rename (run while the next object streams in).
+ */
+async function receiveObject(
   store: LocalStore,
   digest: Digest,
   executable: boolean,
   body: AsyncIterable<Buffer>,
   source: string,
-): Promise<void> {
+): Promise<() => Promise<void>> {
   const tmp = join(store.files.layout.tmp, `archive-${process.pid}-${randomBytes(8).toString('hex')}`);
+  let file: FileHandle | undefined;
   try {
-    const file = await open(tmp, 'wx', 0o600);
+    file = await open(tmp, 'wx', 0o600);
     const hasher = createHasher(digest.algorithm);
-    try {
-      for await (const chunk of body) {
-        hasher.update(chunk);
-        await file.write(chunk);
-      }
-      await file.sync();
-    } finally {
-      await file.close();
+    for await (const chunk of body) {
+      hasher.update(chunk);
+      await file.write(chunk);
     }
     const actual = hasher.digest();
     if (!actual.equals(digest)) {
@@ -172,13 +207,27 @@ async function storeObject(
         },
       );
     }
-    store.adopt(tmp, digest, {
-      executable,
-      synced: true,
-      syncDir: false,
-      refs: objectRefs(readFileSync(tmp)),
-    });
-  } finally {
+  } catch (e) {
+    await file?.close();
     rmSync(tmp, { force: true });
+    throw e;
   }
+  const written = file;
+  return async () => {
+    try {
+      try {
+        await written.sync();
+      } finally {
+        await written.close();
+      }
+      store.adopt(tmp, digest, {
+        executable,
+        synced: true,
+        syncDir: false,
+        refs: objectRefs(readFileSync(tmp)),
+      });
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  };
 }
