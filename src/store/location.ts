@@ -25,8 +25,9 @@ export interface StoreLocationInput {
  * above store/): `--store`, `CALD_STORE`, `$XDG_DATA_HOME/cald/store`,
  * `$HOME/.local/share/cald/store` (the embedded default). A pure function of its input.
  * Empty values count as unset; a relative XDG_DATA_HOME is ignored, as the XDG base directory
- * specification requires; a relative CALD_STORE is refused (a relative --store is taken from cwd). `--store` and CALD_STORE
- * may be `file:///…` URLs; a remote URL there is STORE_NOT_LOCAL.
+ * specification requires; a relative CALD_STORE is refused (a relative --store is taken from cwd). `--store` may be a
+ * `file:///…` URL; CALD_STORE stays a plain absolute path (native code reads it too); a remote
+ * URL in either is STORE_NOT_LOCAL.
  */
 export function resolveStoreLocation(input: StoreLocationInput): StoreLocation {
   const set = (v: string | undefined): v is string => v !== undefined && v !== '';
@@ -37,8 +38,17 @@ export function resolveStoreLocation(input: StoreLocationInput): StoreLocation {
   const { CALD_STORE, XDG_DATA_HOME, HOME } = input.env;
   if (set(CALD_STORE)) {
     // Inherited by every child in every directory: a relative one would name another store in each.
-    const url = parseStoreUrl(CALD_STORE, undefined, `CALD_STORE=${CALD_STORE}`);
-    return { path: localPathOf(url, `CALD_STORE=${CALD_STORE}`), source: 'CALD_STORE' };
+    const what = `CALD_STORE=${CALD_STORE}`;
+    const path = localPathOf(parseStoreUrl(CALD_STORE, undefined, what), what);
+    // The audit library and the launchers read CALD_STORE too, as a plain path (native/): a URL
+    // there would name a store for cald and none for them.
+    if (!isAbsolute(CALD_STORE)) {
+      throw new StoreError('STORE_BAD_URL', `${what}: CALD_STORE is a path, not a URL`, {
+        hint: `set CALD_STORE=${path} (the resolver and the launchers read it too)`,
+        data: { store: CALD_STORE },
+      });
+    }
+    return { path, source: 'CALD_STORE' };
   }
   if (set(XDG_DATA_HOME) && isAbsolute(XDG_DATA_HOME)) {
     return { path: join(resolve(XDG_DATA_HOME), 'cald', 'store'), source: 'XDG_DATA_HOME' };

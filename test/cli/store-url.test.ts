@@ -1,6 +1,6 @@
 // A store named by URL (docs/store-layout.md, "Naming a store"): file:/// and a plain directory
-// name the same local store, through --store and CALD_STORE alike, and the trust rule holds
-// however it is named; a remote where a local store belongs is one line.
+// name the same local store through --store (CALD_STORE stays a path: native code reads it too),
+// and the trust rule holds however it is named; a remote where a local store belongs is one line.
 import assert from 'node:assert/strict';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,18 +12,24 @@ import { cald } from './cald.js';
 
 const dir = makeTmp({ after }, 'store-url');
 
-test('file:/// and a plain path name the same store, by --store and by CALD_STORE', () => {
+test('file:/// by --store and a plain path by CALD_STORE name the same store', () => {
   const store = join(dir, 'a store');
   const url = pathToFileURL(store).href; // the space is %20
   const imported = cald(['import', '/bin/true', '--store', url]);
   assert.equal(imported.status, 0, imported.stderr);
-  const info = cald(['store', 'info', '--json'], { env: { CALD_STORE: url } });
+  const info = cald(['store', 'info', '--json', '--store', url]);
   assert.equal(info.status, 0, info.stderr);
   assert.equal(JSON.parse(info.stdout).path, store);
-  const ran = cald(['run', 'true'], { env: { CALD_STORE: url } });
+  const ran = cald(['run', '--store', url, 'true']);
   assert.equal(ran.status, 0, ran.stderr);
-  const plain = cald(['store', 'info', '--json', '--store', store]);
+  const plain = cald(['store', 'info', '--json'], { env: { CALD_STORE: store } });
   assert.equal(JSON.parse(plain.stdout).objects, JSON.parse(info.stdout).objects);
+  // CALD_STORE is read by the audit library and the launchers too, as a path: a URL there is refused.
+  assertOneLine(
+    cald(['run', 'true'], { env: { CALD_STORE: url } }),
+    'file:/// CALD_STORE',
+    /is a path, not a URL/,
+  );
 });
 
 test('the trust rule holds however the store is named', () => {
@@ -33,7 +39,7 @@ test('the trust rule holds however the store is named', () => {
   try {
     for (const [what, args, env] of [
       ['file:/// by --store', ['store', 'info', '--store', pathToFileURL(store).href], {}],
-      ['file:/// by CALD_STORE', ['run', 'true'], { CALD_STORE: pathToFileURL(store).href }],
+      ['file:/// by --store, run', ['run', '--store', pathToFileURL(store).href, 'true'], {}],
       ['a path by CALD_STORE', ['run', 'true'], { CALD_STORE: store }],
     ] as const) {
       const r = cald([...args], { env: { ...env } });

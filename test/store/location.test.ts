@@ -80,14 +80,14 @@ test('a store by URL: file:/// and plain paths are local, http(s):// and oci:// 
   assert.throws(() => parseStoreUrl('oci://host-without-repository', cwd), { code: 'STORE_BAD_URL' });
 });
 
-test('--store and CALD_STORE take file:/// URLs; a remote there is refused in one line', () => {
+test('--store takes a file:/// URL; CALD_STORE stays a path (native code reads it); a remote in either is refused', () => {
   assert.deepEqual(resolveStoreLocation({ option: 'file:///opt/s', env: {}, cwd }), {
     path: '/opt/s',
     source: 'option',
   });
-  assert.deepEqual(resolveStoreLocation({ env: { CALD_STORE: 'file:///st/s' }, cwd }), {
-    path: '/st/s',
-    source: 'CALD_STORE',
+  assert.throws(() => resolveStoreLocation({ env: { CALD_STORE: 'file:///st/s' }, cwd }), {
+    code: 'STORE_BAD_URL',
+    message: 'CALD_STORE=file:///st/s: CALD_STORE is a path, not a URL',
   });
   assert.throws(() => resolveStoreLocation({ option: 'http://127.0.0.1:8377', env: {}, cwd }), {
     code: 'STORE_NOT_LOCAL',
