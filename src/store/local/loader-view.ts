@@ -6,9 +6,9 @@ import type { PathDir } from './paths.js';
 
 /**
  * The loader's view of a local store: the three directories ld.so and the resolver open
- * (objects/, names/, paths/) and the launchers `cald run` gives programs, read-only and
- * synchronous, with no index and no SQLite (this is on `cald run`'s start-up path). The runtime
- * sees a store only through this.
+ * (objects/, names/, paths/), read-only and synchronous, with no index and no SQLite (this is on
+ * `cald run`'s start-up path). The runtime's loader code reads objects only through this; where the
+ * directories are (for LD_LIBRARY_PATH, CALD_STORE, launchers/) comes from the layout.
  */
 export class LoaderView {
   constructor(
@@ -23,20 +23,6 @@ export class LoaderView {
     return this.layout.root;
   }
 
-  /** `<store>/names`: what goes on LD_LIBRARY_PATH in names mode. */
-  get namesDir(): string {
-    return this.layout.names;
-  }
-
-  /** `<store>/launchers`: the argv[0] launchers of `cald run` (docs/running.md, "Self-exec"). */
-  get launchersDir(): string {
-    return this.layout.launchers;
-  }
-
-  get tmpDir(): string {
-    return this.layout.tmp;
-  }
-
   /** The file ld.so opens for an object (whether or not it exists). */
   pathOf(digest: Digest): string {
     return this.objects.pathOf(digest);
@@ -49,11 +35,6 @@ export class LoaderView {
   /** The digest a `cas:` name entry stands for, when the entry is exactly the link cald makes. */
   resolveName(name: string): Digest | undefined {
     return this.names.resolve(name);
-  }
-
-  /** Every name entry of one object (the bare name and each hinted one). */
-  namesOf(digest: Digest): string[] {
-    return this.names.of(digest);
   }
 
   /** The object an imported file's original path was recorded as (paths/), if any. */

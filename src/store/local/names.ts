@@ -86,7 +86,7 @@ export class NameDir implements StoreNames {
     return readdirOrEmpty(this.layout.names).filter((n) => n === bare || n.startsWith(`${bare}?`));
   }
 
-  /** The first entry naming the object, with its hint when it has one (what a program was called). */
+  /** Removes every entry naming the object (before the object goes, so none dangles). */
   removeAllOf(digest: Digest): void {
     assertWritable(this.layout.root, this.readOnly);
     for (const name of this.of(digest)) unlinkDurably(join(this.layout.names, name), 'remove name');
