@@ -127,6 +127,12 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     env,
   );
   const closure = decodeClosureManifest(fetched.bytes, `${registry.name}:${tag}`);
+  const sources: ClosureRemote[] = [
+    registry,
+    ...(options.remote === undefined ? config.remotes : [])
+      .map((r) => openRemote(r, env))
+      .filter((r) => r.name !== registry.name),
+  ];
   if (wanted !== undefined && !closure.objects[0]!.digest.equals(wanted)) {
     throw new RemoteError(
       'REMOTE_BAD_MANIFEST',
@@ -161,11 +167,21 @@ export async function pull(options: PullOptions): Promise<PullReport> {
         // Streamed into the store's tmp/, hashed as it arrives (by the remote's reader and the
         // store's writer), renamed into objects/ only when whole and right. The directory is
         // synced once for all of them, before any name or root points at them.
-        await store.put(registry.read(o.digest, { size: o.size }), {
-          expect: o.digest,
-          executable: o.executable,
-          syncDir: false,
-        });
+        // From the remote that had the manifest; an object it lacks, from the other configured
+        // remotes in order (a store put that fails keeps nothing, so trying again is safe).
+        for (const [i, source] of sources.entries()) {
+          try {
+            await store.put(source.read(o.digest, { size: o.size }), {
+              expect: o.digest,
+              executable: o.executable,
+              syncDir: false,
+            });
+            break;
+          } catch (e) {
+            if (!(e instanceof RemoteError && e.code === 'REMOTE_NOT_FOUND') || i === sources.length - 1)
+              throw e;
+          }
+        }
         fetchedCount++;
         fetchedBytes += o.size;
       }
