@@ -163,3 +163,52 @@ export function objectStoreContract(
     assert.equal(await s.delete(victim), false);
   });
 }
+
+/** The optional parts of a Store: names and roots, for the backends that have them. */
+export function namesAndRootsContract(label: string, fresh: () => Promise<Store> | Store): void {
+  test(`${label}: names of stored objects only; resolved, listed sorted, removed`, async () => {
+    const s = await fresh();
+    assert.ok(s.names !== undefined);
+    const a = await s.put(Buffer.from('lib a'));
+    const b = await s.put(Buffer.from('lib b'));
+    const missing = Digest.parse(`sha256:${'ef'.repeat(32)}`);
+    assert.throws(() => s.names?.add(`cas:${missing}?name=libm.so`), { code: 'STORE_OBJECT_MISSING' });
+    assert.throws(() => s.names?.add('cas:sha256:nothex'), { code: /^NAME_/ });
+    const nb = s.names.add(`cas:${b}?name=libb.so.1`);
+    const na = s.names.add(`cas:${a}?name=liba.so.1`);
+    assert.equal(s.names.add(na), na, 'idempotent');
+    assert.ok(s.names.resolve(na)?.equals(a));
+    assert.deepEqual(s.names.list(), [na, nb].sort());
+    assert.equal(s.names.remove(na), true);
+    assert.equal(s.names.remove(na), false);
+    assert.equal(s.names.resolve(na), undefined);
+    // Deleting an object takes its names with it: none dangles.
+    if (await s.delete(b)) assert.deepEqual(s.names.list(), []);
+  });
+
+  test(`${label}: roots added (one per kind and target), listed by id, removed`, async () => {
+    const s = await fresh();
+    assert.ok(s.roots !== undefined);
+    const d = await s.put(Buffer.from('a program'));
+    const r1 = s.roots.add({ kind: 'object', target: d.toString() }, 1000);
+    const again = s.roots.add({ kind: 'object', target: d.toString() }, 2000);
+    assert.equal(again.id, r1.id);
+    const named = s.roots.add({
+      kind: 'object',
+      target: d.toString(),
+      id: 'program-x',
+      note: '{"name":"x"}',
+    });
+    assert.deepEqual(
+      s.roots.list().map((r) => r.id),
+      [r1.id, named.id].sort(),
+    );
+    assert.equal(s.roots.remove('program-x'), true);
+    assert.equal(s.roots.remove('program-x'), false);
+    assert.throws(() => s.roots?.remove('../escape'), { code: 'NAME_BAD_ROOT_ID' });
+    assert.deepEqual(
+      s.roots.list().map((r) => r.id),
+      [r1.id],
+    );
+  });
+}
