@@ -4,9 +4,10 @@
 // dependency, no executable segment, a non-executable stack. Read back by cald's reader and readelf.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { editElf } from '../../src/elf/edit/index.js';
 import {
   DT_FINI,
   DT_FINI_ARRAY,
@@ -26,7 +27,7 @@ import { ElfFile } from '../../src/elf/read/index.js';
 import { emptySharedObject } from '../../src/importer/audit-sentinel.js';
 import { objectRefs } from '../../src/importer/cald-note.js';
 import { auditSentinelTarget, Digest, formatAuditSentinel } from '../../src/store/index.js';
-import { runOk } from '../helpers/run.js';
+import { hasTool, run, runOk } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
 
 const KINDS = [
@@ -110,3 +111,56 @@ test("an --audit program's references include the sentinel's object (gc, push an
   // that is not ELF refers to nothing.
   assert.deepEqual(objectRefs(Buffer.from(name)), []);
 });
+
+// A foreign program (assembled and linked by the cross binutils against Debian's cross glibc)
+// with the empty object of its machine as its first DT_NEEDED, by path, runs under qemu-user:
+// the target's own ld.so accepts the object (64 KiB alignment, big-endian).
+const FOREIGN = [
+  {
+    name: 'aarch64',
+    triple: 'aarch64-linux-gnu',
+    qemu: 'qemu-aarch64',
+    interp: '/lib/ld-linux-aarch64.so.1',
+    asm: '\t.text\n\t.globl _start\n_start:\n\tadrp x0, msg\n\tadd x0, x0, :lo12:msg\n\tbl puts\n\tmov x0, #0\n\tbl exit\n\t.section .rodata\nmsg:\t.asciz "hello"\n',
+  },
+  {
+    name: 's390x',
+    triple: 's390x-linux-gnu',
+    qemu: 'qemu-s390x',
+    interp: '/lib/ld64.so.1',
+    asm: '\t.text\n\t.globl _start\n_start:\n\taghi %r15,-160\n\tlarl %r2, msg\n\tbrasl %r14, puts@PLT\n\tlghi %r2, 0\n\tbrasl %r14, exit@PLT\n\t.section .rodata\nmsg:\t.asciz "hello"\n',
+  },
+];
+
+for (const f of FOREIGN) {
+  test(`${f.name}: a program whose first DT_NEEDED is the empty object runs under qemu-user`, (t) => {
+    const sysroot = `/usr/${f.triple}`;
+    for (const tool of [f.qemu, `${f.triple}-as`, `${f.triple}-ld`])
+      if (!hasTool(tool)) return t.skip(`missing tool: ${tool}`);
+    if (run('test', ['-e', `${sysroot}/lib/libc.so.6`]).status !== 0)
+      return t.skip(`missing ${f.triple} glibc (Debian package libc6-*-cross)`);
+    const d = join(makeTmp(t, `sentinel-${f.name}`), 'x');
+    mkdirSync(d);
+    writeFileSync(join(d, 'p.s'), f.asm);
+    runOk(`${f.triple}-as`, ['-o', join(d, 'p.o'), join(d, 'p.s')]);
+    const prog = join(d, 'prog');
+    runOk(`${f.triple}-ld`, [
+      '-o',
+      prog,
+      join(d, 'p.o'),
+      `${sysroot}/lib/libc.so.6`,
+      '-dynamic-linker',
+      f.interp,
+    ]);
+    const elf = ElfFile.parse(readFileSync(prog));
+    const stub = join(d, 'empty.so');
+    writeFileSync(stub, emptySharedObject(elf.header));
+    const withStub = join(d, 'prog-stub');
+    writeFileSync(withStub, editElf(readFileSync(prog), [{ kind: 'addNeeded', name: stub }]).buffer, {
+      mode: 0o755,
+    });
+    assert.equal(ElfFile.parse(readFileSync(withStub)).needed[0], stub);
+    const r = run(f.qemu, ['-L', sysroot, withStub]);
+    assert.equal(r.stdout, 'hello\n', r.stderr);
+  });
+}
