@@ -249,6 +249,16 @@ export async function importClosure(
     // there, before it searches for any cas: name (docs/threat-model.md, finding 6).
     let sentinel: string | undefined;
     if (input.audit !== undefined && elf.interp !== undefined && input.roots.includes(path)) {
+      if (/(^|\/)ld-musl-/.test(elf.interp.value)) {
+        throw new CaldError(
+          'IMPORT_AUDIT_NOT_GLIBC',
+          `${path}: --audit needs glibc's loader, and ${elf.interp.value} (musl) has no audit interface: the program could never start`,
+          {
+            hint: 'import it without --audit and run it through the name directory (--mode names)',
+            data: { path },
+          },
+        );
+      }
       const stub = await store.put(emptySharedObject(elf.header), { executable: false, refs: [] });
       sentinel = formatAuditSentinel(stub);
       edits.push({ kind: 'setDynamic', tag: DT_AUDIT, value: input.audit });

@@ -27,6 +27,7 @@ import { ElfFile } from '../../src/elf/read/index.js';
 import { emptySharedObject } from '../../src/importer/audit-sentinel.js';
 import { objectRefs } from '../../src/importer/cald-note.js';
 import { auditSentinelTarget, Digest, formatAuditSentinel } from '../../src/store/index.js';
+import { cald, hasStackTrace } from '../cli/cald.js';
 import { hasTool, run, runOk } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
 
@@ -164,3 +165,20 @@ for (const f of FOREIGN) {
     assert.equal(r.stdout, 'hello\n', r.stderr);
   });
 }
+
+test('--audit refuses a musl program, which could never start (musl has no audit interface)', (t) => {
+  if (!hasTool('musl-gcc')) return t.skip('musl-gcc is not installed (Debian musl-tools)');
+  const d = makeTmp(t, 'sentinel-musl');
+  writeFileSync(join(d, 'm.c'), 'int main(void) { return 0; }\n');
+  const prog = join(d, 'm');
+  runOk('musl-gcc', ['-o', prog, join(d, 'm.c')]);
+  const r = cald(['import', '--audit', '--store', join(d, 'store'), prog]);
+  assert.notEqual(r.status, 0);
+  assert.match(
+    r.stderr.split('\n')[0]!,
+    /^cald: .*\/m: --audit needs glibc's loader, and \/lib\/ld-musl-\S+ \(musl\) has no audit interface/,
+  );
+  assert.equal(hasStackTrace(r.stderr), false, r.stderr);
+  const plain = cald(['import', '--store', join(d, 'store'), prog]);
+  assert.equal(plain.status, 0, plain.stderr);
+});
