@@ -26,7 +26,7 @@ import { writeDyn, writePhdr } from '../elf/write/records.js';
 import { ByteView } from '../util/byte-view.js';
 
 /**
- * A largest common page size (64 KiB covers x86-64's 4 KiB and the 16/64 KiB of AArch64, POWER...):
+ * The largest page size in common use (64 KiB; x86-64 has 4 KiB, AArch64 and POWER up to 64 KiB):
  * ld.so refuses a PT_LOAD whose alignment is not a multiple of the running page size.
  */
 const SEGMENT_ALIGN = 0x10000;
@@ -34,8 +34,8 @@ const SEGMENT_ALIGN = 0x10000;
 /**
  * The empty shared object an `--audit` program's first DT_NEEDED names (docs/spec.md, "The audit
  * sentinel"). It defines no symbol, has no constructor, no relocation, no DT_NEEDED and no
- * executable segment, and asks for a non-executable stack (without PT_GNU_STACK, ld.so would make
- * the stack executable). It comes first in the program's symbol search scope, so it must change
+ * executable segment, and asks for a non-executable stack (without PT_GNU_STACK, ld.so makes the
+ * stack executable: measured, docs/threat-model.md). It comes first in the program's symbol search scope, so it must change
  * nothing there. Its bytes depend only on the program's class, byte order, machine and flags,
  * never on the machine that imports it, so the program's digest is the same everywhere.
  *

@@ -37,7 +37,8 @@ export function pathNoteRefs(desc: Buffer): string[] {
 
 /**
  * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names (and the
- * one inside an audit sentinel), the interpreter it records and the files its path note names (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
+ * one inside an audit sentinel), the interpreter it records and the files its path note names
+ * (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
  * Non-ELF objects (and malformed notes) refer to nothing more.
  */
 export function objectRefs(bytes: Buffer): string[] {
