@@ -17,7 +17,7 @@ import { AUDIT_SENTINEL_PREFIX, auditSentinelTarget } from '../../src/store/inde
 import { cald } from '../cli/cald.js';
 import { acquireSystemLock } from '../helpers/system-lock.js';
 import { makeTmp } from '../helpers/tmp.js';
-import { auditLib, exec, mustRun, type Result } from './fixture.js';
+import { auditLib, exec, mustRun, type Result, sha256File as sha256Of } from './fixture.js';
 
 const INSTALLED = '/usr/local/lib/libcald-audit.so';
 
@@ -242,7 +242,7 @@ if (skip) {
       );
     });
 
-    test('the sentinel object is kept by gc, verified by verify, and listed by ldd and referrers', () => {
+    test('the sentinel object is kept by gc, verified by verify, and shown by ldd, graph, inspect and referrers', () => {
       const stubHex = auditSentinelTarget(sentinel)!.slice('cas:sha256:'.length);
       const stub = join(store, 'objects', 'sha256', stubHex);
       const gc = cald(['gc', '--store', store], { env: env() });
@@ -257,6 +257,15 @@ if (skip) {
       assert.match(referrers.stdout, /prog\)\s+needs it as cas:sha256:/);
       const ldd = cald(['ldd', '--store', store, audited], { env: env() });
       assert.equal(ldd.status, 0, ldd.stderr);
+      const graph = cald(['graph', '--store', store, `sha256:${sha256Of(audited)}`], { env: env() });
+      assert.equal(graph.status, 0, graph.stderr);
+      assert.ok(
+        graph.stdout.split('\n').some((l) => l.includes(sentinel) && l.includes(`sha256:${stubHex}`)),
+        graph.stdout,
+      );
+      const inspect = cald(['inspect', audited], { env: env() });
+      assert.equal(inspect.status, 0, inspect.stderr);
+      assert.match(inspect.stdout, new RegExp(`^  needed +${sentinel.replace(/[.?]/g, '\\$&')}$`, 'm'));
       assert.match(
         ldd.stdout,
         new RegExp(`^  ${sentinel.replace(/[.?]/g, '\\$&')} => ${stub}\\s+verified$`, 'm'),
