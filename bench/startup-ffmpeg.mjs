@@ -3,6 +3,10 @@
 // comparison is bench/startup.mjs.
 //
 //   npm run build && node bench/startup-ffmpeg.mjs [--runs 100] [--rounds 3] [--warmup 5] [--compare LIB]
+//
+// Ways: stock; the audit resolver through LD_AUDIT, for the program imported plainly and imported
+// with --audit (its audit sentinel first); LD_AUDIT of a library with only la_version; the name
+// directory; the launcher.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -86,6 +90,21 @@ try {
   execFileSync(process.execPath, [cald, 'install', report.imported[0].uri, '--bin', join(dir, 'bin')], {
     env,
   });
+  // The same program imported with --audit: its first DT_NEEDED is the audit sentinel (one more,
+  // empty object) and DT_AUDIT names /usr/local/lib/libcald-audit.so. Run here through LD_AUDIT;
+  // when that path is not installed ld.so also tries it once and prints a warning (to /dev/null).
+  const audited = JSON.parse(
+    execFileSync(process.execPath, [cald, 'import', '--json', '--audit', program], { env, encoding: 'utf8' }),
+  );
+  const auditedObject = join(store, 'objects', ...audited.imported[0].digest.split(':'));
+  // The same bytes without the sentinel (cald patchelf on a copy): the sentinel's own cost.
+  const noSentinel = join(dir, 'ffmpeg-no-sentinel');
+  const sentinel = execFileSync('readelf', ['-dW', auditedObject], { encoding: 'utf8' }).match(
+    /\(NEEDED\)\s+Shared library: \[(\/proc\/[^\]]+)\]/,
+  )[1];
+  execFileSync('cp', [auditedObject, noSentinel]);
+  execFileSync('chmod', ['u+w', noSentinel]);
+  execFileSync(process.execPath, [cald, 'patchelf', '--remove-needed', sentinel, noSentinel], { env });
   // The verification cache vouches only for objects older than a second (docs/resolver.md).
   spawnSync('sleep', ['1.2']);
   // What glibc charges for auditing at all: an audit library with nothing but la_version.
@@ -99,6 +118,8 @@ try {
   const modes = [
     ['stock', program, {}],
     ['audit (eval "$(cald env)")', object, auditEnv],
+    ['audit, imported --audit', auditedObject, auditEnv],
+    ['  the same, sentinel removed', noSentinel, auditEnv],
     ...(COMPARE === undefined
       ? []
       : [['audit, --compare library', object, { ...auditEnv, LD_AUDIT: resolve(COMPARE) }]]),

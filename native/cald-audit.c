@@ -448,9 +448,19 @@ static char *map_path(const char *name) {
   return (char *)name;
 }
 
+/*
+ * The audit sentinel: the first DT_NEEDED of a program imported with --audit is
+ * /proc/needs-libcald-audit.so/cas:sha256:<hex>, naming an empty object (no symbols, no
+ * constructors) behind a directory no user can create. Without this library ld.so opens that
+ * path directly (a name with '/' is never searched) and stops the program there, before it
+ * searches for any cas: name (docs/threat-model.md). Here it resolves like any cas: name.
+ */
+static const char sentinel_prefix[] = "/proc/needs-libcald-audit.so/";
+
 API char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
   (void)cookie;
   if (flag != LA_SER_ORIG) return (char *)name;
+  if (c_starts(name, sentinel_prefix)) return resolve(name + sizeof sentinel_prefix - 1);
   if (name[0] == '/') return map_path(name);
   if (!c_starts(name, "cas:")) return (char *)name;
   return resolve(name);
