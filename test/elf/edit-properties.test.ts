@@ -185,7 +185,7 @@ for (const variant of VARIANTS) {
       }
       // The file grows once (a segment appended), or never (.dynstr grew in place: dynstr-slide.ts).
       const growth = sizes.findIndex((s) => s > sizes[0]!);
-      const firstGrowth = growth < 0 ? 0 : growth;
+      const firstGrowth = Math.max(growth, 0);
       const max = Math.max(...sizes);
       // Later edits rebuild the appended segment: they may differ by the lengths of the strings, no more.
       assert.ok(

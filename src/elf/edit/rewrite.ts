@@ -79,11 +79,11 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       },
     );
   }
-  const dynstrGrows =
-    strings !== undefined && strings.rewrite && strings.plan.bytes.length > elf.dynstr!.size;
+  const grownSize = strings?.rewrite === true ? strings.plan.bytes.length : 0;
+  const dynstrGrows = grownSize > (elf.dynstr?.size ?? 0);
   // A table that outgrows its place grows where it is when the tables after it can slide up.
   const slide: DynstrSlide | undefined =
-    dynstrGrows && !inTail('dynstr') ? planDynstrSlide(elf, strings.plan.bytes.length) : undefined;
+    dynstrGrows && !inTail('dynstr') ? planDynstrSlide(elf, grownSize) : undefined;
   const dynstrMoves = strings !== undefined && (inTail('dynstr') || (dynstrGrows && slide === undefined));
 
   const interpBytes = m.interp === undefined ? undefined : Buffer.from(`${m.interp}\0`, 'latin1');
