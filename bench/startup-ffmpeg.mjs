@@ -195,7 +195,9 @@ function printPeakRss(modes, files) {
   const warm = modes.map(([, cmd]) => median5(false, cmd));
   const rows = modes.map(([name, cmd], i) => [name, asLeft[i], warm[i], median5(true, cmd)]);
   const [, left0, warm0, cold0] = rows[0];
-  console.log('peak RSS (median of 5):        as left             warm (same cache)   cold (page cache dropped)');
+  console.log(
+    'peak RSS (median of 5):        as left             warm (same cache)   cold (page cache dropped)',
+  );
   for (const [name, left, warm, cold] of rows) {
     const col = (v, base) => `${(v / 1024).toFixed(1).padStart(6)} MiB ${(v / base).toFixed(3)}x`;
     console.log(`${name.padEnd(28)} ${col(left, left0)}  ${col(warm, warm0)}  ${col(cold, cold0)}`);
