@@ -14,6 +14,9 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { ioErrorFrom } from '../errors/index.js';
 
+/** process.pid is a system call each time it is read; temp names use it once per file. */
+const PID = process.pid;
+
 export interface WriteFileAtomicOptions {
   /**
    * Permission bits of the written file. By default those of the file being replaced, or
@@ -80,7 +83,7 @@ export function replaceFileAtomic(
   const dir = dirname(target);
   const mode = options.mode ?? existing?.mode;
   const durable = options.durable !== false;
-  const tmp = join(dir, `.${basename(target)}.cald-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', mode ?? 0o666);
