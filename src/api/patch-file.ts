@@ -216,11 +216,6 @@ function takeMemory(): Memory {
   };
 }
 
-/**
- * Reads the file into memory of its own with room after it, so an edit that appends a segment
- * writes there instead of copying the whole file. Synchronous: over a closure of hundreds of files,
- * thread-pool round trips cost more than the reads.
- */
 interface ReadFile {
   path: string;
   buffer: Buffer;
@@ -239,6 +234,11 @@ function realPathOf(file: ReadFile): string {
   }
 }
 
+/**
+ * Reads the file into memory of its own with room after it, so an edit that appends a segment
+ * writes there instead of copying the whole file. Synchronous: over a closure of hundreds of files,
+ * thread-pool round trips cost more than the reads.
+ */
 function readWithRoom(path: string, memory: Memory): ReadFile {
   const fd = openSync(path, 'r');
   try {
