@@ -23,6 +23,7 @@ import {
   pathNoteRefs,
 } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
+import { dropCachedPages } from './drop-cache.js';
 import { checkOneGlibc } from './glibc-check.js';
 
 /** One file of the closure, as the closure resolver found it. */
@@ -294,6 +295,9 @@ export async function importClosure(
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
     progress?.(done.size, order.length, path);
   }
+  // Written and synced: their pages go, so the first run maps them as it maps any library.
+  const written = [...done.values(), ...(loader === undefined ? [] : [loader])];
+  dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
   return {
     objects: order.map((p) => done.get(p)!),
     roots: input.roots
