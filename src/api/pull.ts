@@ -23,6 +23,7 @@ import {
   tryParseCasName,
 } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
+import { fetchObjectInto } from './fetch-object.js';
 import { isProgramName, rootBook } from './program-names.js';
 import { digestTag } from './push.js';
 import { locate } from './store-open.js';
@@ -40,6 +41,11 @@ export interface PullOptions {
   /** Downloads at once (default 4). */
   concurrency?: number;
   progress?: (done: number, total: number) => void;
+  /**
+   * Fetch only the program object (and its stored loader, which is executed, not loaded); the
+   * libraries are fetched when the loader asks for them (`cald fetch-daemon`, docs/resolver.md).
+   */
+  lazy?: boolean;
 }
 
 export interface PullReport {
@@ -69,6 +75,15 @@ function tagOf(reference: string): { tag: string; program: Digest | undefined } 
   if (digest !== undefined) return { tag: digestTag(digest), program: digest };
   if (!isOciTag(reference)) throw new UsageError(`${reference}: not a tag, a cas: URI or a sha256: digest`);
   return { tag: reference, program: undefined };
+}
+
+/**
+ * What a lazy pull fetches at once: the program (the closure's first object) and any loader the
+ * closure holds (ld-linux*: the launcher executes it, so it is not asked for through the
+ * resolver). The libraries are left to load time.
+ */
+function lazySubset<T extends { name?: string | undefined }>(objects: readonly T[]): T[] {
+  return objects.filter((o, i) => i === 0 || (o.name !== undefined && /^ld-linux|^ld64\.so|^ld\.so/.test(o.name)));
 }
 
 /**
@@ -123,36 +138,20 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   let done = 0;
   try {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
-    await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
+    const wantedNow = options.lazy === true ? lazySubset(closure.objects) : closure.objects;
+    await eachLimited(wantedNow, options.concurrency ?? 4, async (o) => {
       if (store.files.statSync(o.digest) === undefined) {
-        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
-        const file = await open(tmp, 'wx', 0o600);
-        try {
-          try {
-            await registry.readObjectInto(o.digest, o.size, file.fd);
-            // Synced off the event loop, so the other downloads go on meanwhile.
-            await file.sync();
-          } finally {
-            await file.close();
-          }
-          // Hashed as it arrived: stored by renaming, not copied and hashed again. The directory
-          // is synced once for all of them, before any name or root points at them.
-          store.adopt(tmp, o.digest, {
-            executable: o.executable,
-            synced: true,
-            syncDir: false,
-            refs: objectRefs(readFileSync(tmp)),
-          });
-        } finally {
-          rmSync(tmp, { force: true });
-        }
+        // The directory is synced once for all of them, before any name or root points at them.
+        await fetchObjectInto(store, registry, o.digest, o.size, { executable: o.executable, syncDir: false });
         fetchedCount++;
         fetchedBytes += o.size;
       }
-      options.progress?.(++done, closure.objects.length);
+      options.progress?.(++done, wantedNow.length);
     });
     store.files.syncObjectDir();
-    for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
+    for (const o of closure.objects)
+      if (o.name !== undefined && store.files.statSync(o.digest) !== undefined)
+        store.addName(formatCasName(o.digest, o.name));
     const program = closure.objects[0]!;
     // The program answers to its name, as after an import; a name moves to the newest pull.
     const names = program.name !== undefined && isProgramName(program.name) ? [program.name] : [];

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isCaldError, RemoteError } from '../errors/index.js';
+import { objectRefs } from '../importer/cald-note.js';
+import type { ClosureRemote } from '../remote/index.js';
+import type { Digest, LocalStore } from '../store/index.js';
+
+/**
+ * Streams one object from a remote into the store's tmp/, checking its size and digest as it
+ * arrives, then stores it by renaming (pull and lazy fetch share this). Nothing is visible in
+ * objects/ unless whole and verified; the temporary file is removed however this ends. The
+ * objects directory is synced by the caller when `syncDir` is false (pull: once for all).
+ */
+export async function fetchObjectInto(
+  store: LocalStore,
+  remote: ClosureRemote,
+  digest: Digest,
+  size: number,
+  /** 'elf': executable when the bytes are an ELF file (a remote does not carry the mode). */
+  options: { executable: boolean | 'elf'; syncDir: boolean },
+): Promise<void> {
+  const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
+  const file = await open(tmp, 'wx', 0o600);
+  try {
+    try {
+      await remote.readObjectInto(digest, size, file.fd);
+      // Synced off the event loop, so other downloads go on meanwhile.
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    // Hashed as it arrived: stored by renaming, not copied and hashed again.
+    const bytes = readFileSync(tmp);
+    const elf = bytes.length >= 4 && bytes[0] === 0x7f && bytes.toString('latin1', 1, 4) === 'ELF';
+    store.adopt(tmp, digest, {
+      executable: options.executable === 'elf' ? elf : options.executable,
+      synced: true,
+      syncDir: options.syncDir,
+      refs: objectRefs(bytes),
+    });
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Fetches one object the store lacks from the first of `remotes` that has it (lazy fetch: the
+ * fetch daemon, `cald run`). A remote does not carry the file mode a closure manifest records,
+ * so a fetched ELF object is stored executable: a stored loader or a program must be runnable,
+ * and a library loses nothing by it. Returns the remote it came from; RemoteError (one line)
+ * when none has it or all failed.
+ */
+export async function fetchMissingObject(
+  store: LocalStore,
+  remotes: readonly ClosureRemote[],
+  digest: Digest,
+): Promise<string> {
+  if (remotes.length === 0) {
+    throw new RemoteError('REMOTE_NOT_FOUND', `no substituters are configured to fetch ${digest} from`, {
+      hint: 'set substituters in cald.conf or CALD_SUBSTITUTERS',
+      data: { digest: digest.toString() },
+    });
+  }
+  const failures: string[] = [];
+  for (const remote of remotes) {
+    try {
+      const size = await remote.objectSize(digest);
+      if (size === undefined) {
+        failures.push(`${remote.name}: not there`);
+        continue;
+      }
+      await fetchObjectInto(store, remote, digest, size, { executable: 'elf', syncDir: true });
+      return remote.name;
+    } catch (e) {
+      failures.push(isCaldError(e) || e instanceof Error ? e.message : String(e));
+    }
+  }
+  throw new RemoteError('REMOTE_NOT_FOUND', `cannot fetch ${digest}: ${failures.join('; ')}`, {
+    data: { digest: digest.toString() },
+  });
+}
