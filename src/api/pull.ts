@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { ElfFile } from '../elf/read/index.js';
 import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import {
@@ -78,12 +76,14 @@ function tagOf(reference: string): { tag: string; program: Digest | undefined } 
 }
 
 /**
- * What a lazy pull fetches at once: the program (the closure's first object) and any loader the
- * closure holds (ld-linux*: the launcher executes it, so it is not asked for through the
- * resolver). The libraries are left to load time.
+ * The loader a program's cald note names (`cas:` ref that is not one of its DT_NEEDED): what a
+ * lazy pull fetches besides the program, since the launcher executes it rather than asking the
+ * resolver for it.
  */
-function lazySubset<T extends { name?: string | undefined }>(objects: readonly T[]): T[] {
-  return objects.filter((o, i) => i === 0 || (o.name !== undefined && /^ld-linux|^ld64\.so|^ld\.so/.test(o.name)));
+function notedLoader(store: LocalStore, program: Digest): string | undefined {
+  const bytes = readFileSync(store.files.pathOf(program));
+  const needed = new Set(ElfFile.parse(bytes).needed);
+  return objectRefs(bytes).find((r) => !needed.has(r) && !r.includes('?'));
 }
 
 /**
@@ -138,16 +138,28 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   let done = 0;
   try {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
-    const wantedNow = options.lazy === true ? lazySubset(closure.objects) : closure.objects;
-    await eachLimited(wantedNow, options.concurrency ?? 4, async (o) => {
-      if (store.files.statSync(o.digest) === undefined) {
-        // The directory is synced once for all of them, before any name or root points at them.
-        await fetchObjectInto(store, registry, o.digest, o.size, { executable: o.executable, syncDir: false });
-        fetchedCount++;
-        fetchedBytes += o.size;
-      }
-      options.progress?.(++done, wantedNow.length);
-    });
+    // Lazy: the program alone, then the loader it names; the libraries come at load time.
+    let wantedNow = options.lazy === true ? closure.objects.slice(0, 1) : closure.objects;
+    const fetchAll = () =>
+      eachLimited(wantedNow, options.concurrency ?? 4, async (o) => {
+        if (store.files.statSync(o.digest) === undefined) {
+          // The directory is synced once for all of them, before any name or root points at them.
+          await fetchObjectInto(store, registry, o.digest, o.size, {
+            executable: o.executable,
+            syncDir: false,
+          });
+          fetchedCount++;
+          fetchedBytes += o.size;
+        }
+        options.progress?.(++done, wantedNow.length);
+      });
+    await fetchAll();
+    if (options.lazy === true) {
+      const loader = notedLoader(store, closure.objects[0]!.digest);
+      wantedNow = closure.objects.filter((o) => `cas:${o.digest}` === loader);
+      done = 0;
+      await fetchAll();
+    }
     store.files.syncObjectDir();
     for (const o of closure.objects)
       if (o.name !== undefined && store.files.statSync(o.digest) !== undefined)

@@ -1,0 +1,248 @@
+// Lazy fetch (docs/resolver.md, "Lazy fetch"): sqlite3 pushed to `cald serve`, then pulled with
+// --lazy into an empty store that has only the remote configured and `cald fetch-daemon`
+// running. Every way that goes through the resolver starts it with its libraries absent; they
+// are fetched as the loader asks for them. A server that goes away, and daemons that lie (a fake
+// socket server in this process), end in one clear line with nothing half-stored.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { cald, caldAsync, ENTRY_ARGS } from '../cli/cald.js';
+import { freePort } from '../helpers/registry.js';
+import { run } from '../helpers/run.js';
+import { makeTmp } from '../helpers/tmp.js';
+
+const SQLITE3 = '/usr/bin/sqlite3';
+const QUERY = [':memory:', "select 'lazily', 6*7"];
+const objectsOf = (store: string): string[] => readdirSync(join(store, 'objects', 'sha256')).sort();
+
+/** The resolver's line comes first; ld.so adds its own ("error while loading shared libraries"). */
+function assertResolverLine(r: { status: number | null; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.status, 127, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.match(lines[0]!, pattern, r.stderr);
+  assert.ok(lines.length <= 2, r.stderr);
+  if (lines[1] !== undefined) assert.match(lines[1], /error while loading shared libraries/, r.stderr);
+}
+
+/** A cald command left running; resolves once its stdout matches `ready`. */
+async function background(args: string[], env: Record<string, string>, ready: RegExp) {
+  const child: ChildProcess = spawn(process.execPath, [...ENTRY_ARGS, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += String(d);
+  });
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += String(d);
+      const m = ready.exec(out);
+      if (m) resolve(m);
+    });
+    child.on('exit', (code) => reject(new Error(`cald ${args[0]} exited ${code}: ${err}`)));
+  });
+  return {
+    match,
+    log: () => err,
+    stop: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+describe('lazy fetch: the libraries come when the loader asks for them', () => {
+  // Short: a unix socket's path is at most 107 bytes.
+  const dir = makeTmp({ after }, 'lazy');
+  const source = join(dir, 'src');
+  const dest = join(dir, 'd');
+  const secret = join(dir, 'secret.key');
+  let port = 0;
+  let url = '';
+  let publicKey = '';
+  let serving: Awaited<ReturnType<typeof background>> | undefined;
+  let daemon: Awaited<ReturnType<typeof background>> | undefined;
+  let original = '';
+  let program = ''; // hex of the program object
+  let loaded: string[] = []; // the objects sqlite3 needs at run time, once fetched
+  const env = (extra: Record<string, string> = {}) => ({
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    XDG_CACHE_HOME: join(dir, 'cache-home'),
+    CALD_TRUSTED_PUBLIC_KEYS: publicKey,
+    CALD_SUBSTITUTERS: url,
+    CALD_STORE: dest,
+    ...extra,
+  });
+  const serve = async () =>
+    background(
+      ['serve', '--dir', join(dir, 'cache'), '--listen', `127.0.0.1:${port}`, '--writable'],
+      {},
+      / at (http:\/\/\S+) /,
+    );
+  let pulled: string[] = []; // what pull --lazy fetched
+  /** Removes every object but those pull --lazy fetched. */
+  const dropLibraries = () => {
+    for (const hex of objectsOf(dest))
+      if (!pulled.includes(hex)) rmSync(join(dest, 'objects', 'sha256', hex));
+  };
+
+  before(async () => {
+    original = run(SQLITE3, QUERY).stdout;
+    assert.equal(cald(['import', SQLITE3], { env: { CALD_STORE: source } }).status, 0);
+    publicKey = cald(['key', 'generate', 'lazy-1', '--secret-file', secret]).stdout.trim();
+    port = await freePort();
+    serving = await serve();
+    url = serving.match[1]!;
+    const push = cald(['push', url, 'sqlite3', '--sign-key', secret], { env: { CALD_STORE: source } });
+    assert.equal(push.status, 0, push.stderr);
+    daemon = await background(['fetch-daemon', '--store', dest], env(), /^fetching for (\S+) on (\S+) /m);
+  });
+  after(async () => {
+    await daemon?.stop();
+    await serving?.stop();
+  });
+
+  test('the daemon listens on <store>/run/fetch.sock, mode 0600 in a 0700 directory', () => {
+    assert.equal(daemon!.match[2], join(dest, 'run', 'fetch.sock'));
+    const ls = run('stat', ['-c', '%a %F', join(dest, 'run'), join(dest, 'run', 'fetch.sock')]).stdout;
+    assert.equal(ls, '700 directory\n600 socket\n');
+  });
+
+  test('pull --lazy fetches the program alone; cald run fetches the libraries at load time', () => {
+    const pull = cald(['pull', '--lazy', url, 'sqlite3', '--json'], { env: env() });
+    assert.equal(pull.status, 0, pull.stderr);
+    const report = JSON.parse(pull.stdout);
+    assert.equal(report.signedBy, 'lazy-1');
+    program = /^cas:sha256:([0-9a-f]{64})/.exec(report.program)![1]!;
+    // The program, and the loader its note names (executed by the launcher, not looked up).
+    pulled = objectsOf(dest);
+    assert.ok(pulled.includes(program) && pulled.length <= 2, pulled.join(' '));
+    assert.equal(report.fetched, pulled.length);
+    const ran = cald(['run', 'sqlite3', ...QUERY], { env: env({ CALD_DEBUG: '1' }) });
+    assert.equal(ran.status, 0, ran.stderr);
+    assert.equal(ran.stdout, original);
+    // Each library was absent, asked of the daemon, then verified by the resolver itself.
+    const asked = ran.stderr.match(/absent; fetch daemon: ok/g) ?? [];
+    loaded = objectsOf(dest);
+    assert.ok(asked.length >= 3, ran.stderr);
+    assert.equal(loaded.length, pulled.length + asked.length, ran.stderr);
+    assert.match(ran.stderr, /\(verified sha256, /);
+    for (const hex of loaded) assert.ok(objectsOf(source).includes(hex), hex);
+    assert.deepEqual(readdirSync(join(dest, 'tmp')), []);
+    const verify = cald(['verify', '--store', dest]);
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  });
+
+  test('an installed launcher and `eval "$(cald env)"` fetch them too', () => {
+    dropLibraries();
+    const bin = join(dir, 'bin');
+    const inst = cald(['install', 'sqlite3', '--bin', bin, '--store', dest], { env: env() });
+    assert.equal(inst.status, 0, inst.stderr);
+    const viaLauncher = run(join(bin, 'sqlite3'), QUERY, { env: env() });
+    assert.equal(viaLauncher.stdout, original, viaLauncher.stderr);
+    assert.deepEqual(objectsOf(dest), loaded);
+
+    dropLibraries();
+    const e = cald(['env', '--mode', 'audit', '--store', dest], { env: env() });
+    assert.equal(e.status, 0, e.stderr);
+    const object = join(dest, 'objects', 'sha256', program);
+    const viaEnv = run('bash', ['-c', `${e.stdout}\nexec "$0" "$@"`, object, ...QUERY], { env: env() });
+    assert.equal(viaEnv.stdout, original, viaEnv.stderr);
+    assert.deepEqual(objectsOf(dest), loaded);
+  });
+
+  test('the server gone halfway: one line naming the object, nothing half-stored; the next run completes', async () => {
+    // Halfway: some libraries are there, the rest must come from a server that has stopped.
+    const libs = loaded.filter((h) => !pulled.includes(h));
+    for (const hex of libs.slice(0, 3)) rmSync(join(dest, 'objects', 'sha256', hex));
+    await serving!.stop();
+    const before = objectsOf(dest);
+    const failed = cald(['run', 'sqlite3', ...QUERY], { env: env() });
+    assert.equal(failed.status, 127);
+    assertResolverLine(
+      failed,
+      /^cald: cannot load cas:sha256:[0-9a-f]{64}\?name=\S+: \S+ does not exist and the fetch daemon \(\S+fetch\.sock\) could not fetch it: .*; check the substituters/,
+    );
+    assert.deepEqual(objectsOf(dest), before);
+    assert.deepEqual(readdirSync(join(dest, 'tmp')), []);
+    serving = await serve();
+    const again = cald(['run', 'sqlite3', ...QUERY], { env: env() });
+    assert.equal(again.stdout, original, again.stderr);
+    assert.deepEqual(objectsOf(dest), loaded);
+  });
+
+  describe('a daemon that lies is not believed', () => {
+    const hostile = join(dir, 'h');
+    let server: Server | undefined;
+    const listen = async (answer: (hex: string) => string) => {
+      mkdirSync(join(hostile, 'run'), { recursive: true, mode: 0o700 });
+      rmSync(join(hostile, 'run', 'fetch.sock'), { force: true });
+      server = createServer((c) =>
+        c.on('data', (d) => {
+          const hex = /^fetch sha256:([0-9a-f]{64})\n$/.exec(String(d))?.[1];
+          c.end(`${hex === undefined ? 'error bad request' : answer(hex)}\n`);
+        }),
+      );
+      await new Promise<void>((r) => server!.listen(join(hostile, 'run', 'fetch.sock'), r));
+      chmodSync(join(hostile, 'run', 'fetch.sock'), 0o600);
+    };
+    const stopListening = () => new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    after(stopListening);
+
+    before(() => {
+      const pull = cald(['pull', '--lazy', url, 'sqlite3'], { env: env({ CALD_STORE: hostile }) });
+      assert.equal(pull.status, 0, pull.stderr);
+    });
+
+    test('it answers ok without storing anything: refused in one line', async () => {
+      await listen(() => 'ok');
+      const r = await caldAsync(['run', 'sqlite3', ...QUERY], { env: env({ CALD_STORE: hostile }) });
+      assert.equal(r.status, 127);
+      assertResolverLine(
+        r,
+        /^cald: refusing cas:sha256:\S+: the fetch daemon \(\S+\) answered ok but \S+ does not exist/,
+      );
+      await stopListening();
+    });
+
+    test('it places wrong bytes, then answers ok: the resolver hashes them and refuses', async () => {
+      await listen((hex) => {
+        const path = join(hostile, 'objects', 'sha256', hex);
+        writeFileSync(path, readFileSync(SQLITE3), { mode: 0o444 });
+        return 'ok';
+      });
+      const r = await caldAsync(['run', 'sqlite3', ...QUERY], { env: env({ CALD_STORE: hostile }) });
+      assert.equal(r.status, 127);
+      assertResolverLine(
+        r,
+        /^cald: refusing cas:sha256:\S+: \S+ has sha256 [0-9a-f]{64}, not the hash in its name/,
+      );
+      await stopListening();
+    });
+
+    test('a socket others may connect to is not asked at all', async () => {
+      let asked = 0;
+      await listen(() => {
+        asked++;
+        return 'ok';
+      });
+      chmodSync(join(hostile, 'run', 'fetch.sock'), 0o666);
+      try {
+        for (const hex of objectsOf(hostile))
+          if (hex !== program) rmSync(join(hostile, 'objects', 'sha256', hex));
+        const r = await caldAsync(['run', 'sqlite3', ...QUERY], { env: env({ CALD_STORE: hostile }) });
+        assertResolverLine(r, /does not exist; import the library into this store/);
+        assert.equal(asked, 0);
+      } finally {
+        await stopListening();
+      }
+    });
+  });
+});
