@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ElfFile } from '../elf/read/index.js';
 import { isCaldError, RemoteError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
-import type { ClosureRemote } from '../remote/index.js';
-import type { Digest, LocalStore } from '../store/index.js';
+import { type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
+import { acquireLease, Digest, LocalStore, tryParseCasName } from '../store/index.js';
 
 /**
  * Streams one object from a remote into the store's tmp/, checking its size and digest as it
@@ -80,4 +81,60 @@ export async function fetchMissingObject(
   throw new RemoteError('REMOTE_NOT_FOUND', `cannot fetch ${digest}: ${failures.join('; ')}`, {
     data: { digest: digest.toString() },
   });
+}
+
+/**
+ * The loader a program's cald note names (its `cas:` ref that is not a DT_NEEDED): the launcher
+ * executes it rather than asking the resolver for it, so lazy fetch brings it with the program.
+ */
+export function notedLoader(store: LocalStore, program: Digest): string | undefined {
+  const bytes = readFileSync(store.files.pathOf(program));
+  let needed: Set<string>;
+  try {
+    needed = new Set(ElfFile.parse(bytes).needed);
+  } catch {
+    return undefined;
+  }
+  return objectRefs(bytes).find((r) => !needed.has(r) && !r.includes('?'));
+}
+
+/**
+ * `cald run cas:sha256:<hex>` (or `sha256:<hex>`) of a program the store lacks, with substituters
+ * configured: fetches the program object, and the loader its note names, before it is started;
+ * its libraries then come through the fetch daemon as the loader asks for them. No closure
+ * signature is needed: the user named the program by its hash, and that is what is checked.
+ * Does nothing for other references, a program already there, or no substituters.
+ */
+export async function fetchProgramIfAbsent(
+  reference: string,
+  storePath: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const digest = reference.startsWith('cas:')
+    ? tryParseCasName(reference)?.digest
+    : Digest.tryParse(reference);
+  if (digest === undefined) return;
+  const urls = loadRemoteConfig(env).substituters;
+  if (urls.length === 0) return;
+  const store = await LocalStore.open({ path: storePath, create: true, extractRefs: objectRefs });
+  try {
+    if (store.files.statSync(digest) !== undefined) return;
+    const remotes = urls.map((u) => openRemote(u, env));
+    const lease = acquireLease(store.root, { purpose: `run ${digest}` });
+    try {
+      lease.addTemporaryRoots([digest]);
+      await fetchMissingObject(store, remotes, digest);
+      const loader = tryParseCasName(notedLoader(store, digest) ?? '')?.digest;
+      if (loader !== undefined && store.files.statSync(loader) === undefined) {
+        lease.addTemporaryRoots([digest, loader]);
+        // Without it the program starts with the host's loader (docs/running.md), as after an
+        // import whose loader is gone: not a reason to refuse.
+        await fetchMissingObject(store, remotes, loader).catch(() => undefined);
+      }
+    } finally {
+      lease.release();
+    }
+  } finally {
+    store.close();
+  }
 }

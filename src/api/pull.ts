@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { ElfFile } from '../elf/read/index.js';
 import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import {
@@ -21,7 +19,7 @@ import {
   tryParseCasName,
 } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
-import { fetchObjectInto } from './fetch-object.js';
+import { fetchObjectInto, notedLoader } from './fetch-object.js';
 import { isProgramName, rootBook } from './program-names.js';
 import { digestTag } from './push.js';
 import { locate } from './store-open.js';
@@ -73,17 +71,6 @@ function tagOf(reference: string): { tag: string; program: Digest | undefined } 
   if (digest !== undefined) return { tag: digestTag(digest), program: digest };
   if (!isOciTag(reference)) throw new UsageError(`${reference}: not a tag, a cas: URI or a sha256: digest`);
   return { tag: reference, program: undefined };
-}
-
-/**
- * The loader a program's cald note names (`cas:` ref that is not one of its DT_NEEDED): what a
- * lazy pull fetches besides the program, since the launcher executes it rather than asking the
- * resolver for it.
- */
-function notedLoader(store: LocalStore, program: Digest): string | undefined {
-  const bytes = readFileSync(store.files.pathOf(program));
-  const needed = new Set(ElfFile.parse(bytes).needed);
-  return objectRefs(bytes).find((r) => !needed.has(r) && !r.includes('?'));
 }
 
 /**

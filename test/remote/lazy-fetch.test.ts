@@ -178,6 +178,16 @@ describe('lazy fetch: the libraries come when the loader asks for them', () => {
     assert.deepEqual(objectsOf(dest), loaded);
   });
 
+  test('cald run cas:sha256:<program> in a store without it fetches the program first', () => {
+    for (const hex of objectsOf(dest)) rmSync(join(dest, 'objects', 'sha256', hex));
+    const ran = cald(['run', `cas:sha256:${program}`, ...QUERY], { env: env() });
+    assert.equal(ran.stdout, original, ran.stderr);
+    assert.deepEqual(objectsOf(dest), loaded);
+    const none = cald(['run', `sha256:${'0'.repeat(64)}`], { env: env() });
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, /^cald: cannot fetch sha256:0{64}: http:\S+: not there\n/);
+  });
+
   describe('a daemon that lies is not believed', () => {
     const hostile = join(dir, 'h');
     let server: Server | undefined;
