@@ -13,6 +13,8 @@ import { locate } from './store-open.js';
 export const FETCH_SOCKET = join('run', 'fetch.sock');
 /** A request is `fetch sha256:<64 hex>\n`; anything longer is not one. */
 const MAX_LINE = 128;
+/** Objects prefetched at once. */
+const PREFETCH = 4;
 
 export interface FetchDaemonOptions {
   store?: string;
@@ -20,6 +22,8 @@ export interface FetchDaemonOptions {
   cwd?: string;
   /** Remotes to fetch from, in order (default: substituters of cald.conf / CALD_SUBSTITUTERS). */
   substituters?: readonly string[];
+  /** Fetch the DT_NEEDED objects of each object fetched before they are asked for (default true). */
+  prefetch?: boolean;
   /** One line per request answered, for the daemon's own log. */
   log?: (line: string) => void;
 }
@@ -83,6 +87,24 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   }
 
   const inFlight = new Map<string, Promise<void>>();
+  // Prefetch: the DT_NEEDED objects of an object just fetched are what the loader asks for next
+  // (every one of them is loaded), so they are fetched meanwhile, PREFETCH at a time. A failure
+  // there is only logged: the resolver's own request for that object reports it.
+  let prefetching = 0;
+  const queue: Digest[] = [];
+  const pump = () => {
+    while (prefetching < PREFETCH && queue.length > 0) {
+      const d = queue.shift()!;
+      if (inFlight.has(d.toString()) || store.files.statSync(d) !== undefined) continue;
+      prefetching++;
+      fetchOnce(d)
+        .catch(() => undefined)
+        .finally(() => {
+          prefetching--;
+          pump();
+        });
+    }
+  };
   const fetchOnce = (digest: Digest): Promise<void> => {
     const key = digest.toString();
     let p = inFlight.get(key);
@@ -94,8 +116,12 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
         const lease = acquireLease(store.root, { purpose: `fetch ${key}` });
         try {
           lease.addTemporaryRoots([digest]);
-          const from = await fetchMissingObject(store, remotes, digest);
+          const { from, needed } = await fetchMissingObject(store, remotes, digest);
           options.log?.(`fetched ${key} from ${from}`);
+          if (options.prefetch !== false) {
+            queue.push(...needed);
+            pump();
+          }
         } finally {
           lease.release();
         }

@@ -21,7 +21,7 @@ export async function fetchObjectInto(
   size: number,
   /** 'elf': executable when the bytes are an ELF file (a remote does not carry the mode). */
   options: { executable: boolean | 'elf'; syncDir: boolean },
-): Promise<void> {
+): Promise<{ needed: Digest[] }> {
   const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
   const file = await open(tmp, 'wx', 0o600);
   try {
@@ -41,8 +41,20 @@ export async function fetchObjectInto(
       syncDir: options.syncDir,
       refs: objectRefs(bytes),
     });
+    return { needed: neededObjects(bytes) };
   } finally {
     rmSync(tmp, { force: true });
+  }
+}
+
+/** The objects an ELF object's DT_NEEDED names by content: what the loader will ask for next. */
+function neededObjects(bytes: Buffer): Digest[] {
+  try {
+    return ElfFile.parse(bytes)
+      .needed.map((n) => tryParseCasName(n)?.digest)
+      .filter((d): d is Digest => d !== undefined);
+  } catch {
+    return [];
   }
 }
 
@@ -57,7 +69,7 @@ export async function fetchMissingObject(
   store: LocalStore,
   remotes: readonly ClosureRemote[],
   digest: Digest,
-): Promise<string> {
+): Promise<{ from: string; needed: Digest[] }> {
   if (remotes.length === 0) {
     throw new RemoteError('REMOTE_NOT_FOUND', `no substituters are configured to fetch ${digest} from`, {
       hint: 'set substituters in cald.conf or CALD_SUBSTITUTERS',
@@ -72,8 +84,11 @@ export async function fetchMissingObject(
         failures.push(`${remote.name}: not there`);
         continue;
       }
-      await fetchObjectInto(store, remote, digest, size, { executable: 'elf', syncDir: true });
-      return remote.name;
+      const { needed } = await fetchObjectInto(store, remote, digest, size, {
+        executable: 'elf',
+        syncDir: true,
+      });
+      return { from: remote.name, needed };
     } catch (e) {
       failures.push(isCaldError(e) || e instanceof Error ? e.message : String(e));
     }

@@ -128,11 +128,12 @@ describe('lazy fetch: the libraries come when the loader asks for them', () => {
     const ran = cald(['run', 'sqlite3', ...QUERY], { env: env({ CALD_DEBUG: '1' }) });
     assert.equal(ran.status, 0, ran.stderr);
     assert.equal(ran.stdout, original);
-    // Each library was absent, asked of the daemon, then verified by the resolver itself.
+    // Libraries absent were asked of the daemon (the rest it had prefetched meanwhile, as the
+    // DT_NEEDED of one it fetched), then verified by the resolver itself.
     const asked = ran.stderr.match(/absent; fetch daemon: ok/g) ?? [];
     loaded = objectsOf(dest);
-    assert.ok(asked.length >= 3, ran.stderr);
-    assert.equal(loaded.length, pulled.length + asked.length, ran.stderr);
+    assert.ok(asked.length >= 1, ran.stderr);
+    assert.ok(loaded.length >= pulled.length + 3, loaded.join(' '));
     assert.match(ran.stderr, /\(verified sha256, /);
     for (const hex of loaded) assert.ok(objectsOf(source).includes(hex), hex);
     assert.deepEqual(readdirSync(join(dest, 'tmp')), []);

@@ -187,11 +187,13 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .command('fetch-daemon')
     .description('fetch objects the loader asks for from the substituters (lazy fetch)')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option('--no-prefetch', "fetch only what is asked for, not a fetched library's DT_NEEDED too")
     .addHelpText('after', FETCH_DAEMON_HELP)
-    .action(async (flags: { store?: string }) => {
+    .action(async (flags: { store?: string; prefetch: boolean }) => {
       const { startFetchDaemon } = await import('../../api/fetch-daemon.js');
       const d = await startFetchDaemon({
         ...(flags.store === undefined ? {} : { store: flags.store }),
+        prefetch: flags.prefetch,
         log: (line) => ctx.io.err(`cald fetch-daemon: ${line}\n`),
       });
       ctx.io.out(`fetching for ${d.store} on ${d.socket} from ${d.substituters.join(' ')}\n`);
