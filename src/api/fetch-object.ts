@@ -18,15 +18,23 @@ export async function fetchObjectInto(
   store: LocalStore,
   remote: ClosureRemote,
   digest: Digest,
-  size: number,
+  /** The size the closure gives, or 'from-answer' (lazy fetch: undefined when the remote lacks it). */
+  size: number | 'from-answer',
   /** 'elf': executable when the bytes are an ELF file (a remote does not carry the mode). */
   options: { executable: boolean | 'elf'; syncDir: boolean },
-): Promise<{ needed: Digest[] }> {
+): Promise<{ needed: Digest[] } | undefined> {
   const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
   const file = await open(tmp, 'wx', 0o600);
   try {
     try {
-      await remote.readObjectInto(digest, size, file.fd);
+      if (size === 'from-answer') {
+        // One round trip (an HTTP cache); a remote without it is asked for the size first.
+        const got =
+          remote.readObjectAnySize !== undefined
+            ? await remote.readObjectAnySize(digest, file.fd, MAX_OBJECT)
+            : await sizeThenRead(remote, digest, file.fd);
+        if (got === undefined) return undefined;
+      } else await remote.readObjectInto(digest, size, file.fd);
       // Synced off the event loop, so other downloads go on meanwhile.
       await file.sync();
     } finally {
@@ -45,6 +53,16 @@ export async function fetchObjectInto(
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/** No object is larger (a hostile server's declared size is refused above it). */
+const MAX_OBJECT = 4 * 1024 * 1024 * 1024;
+
+async function sizeThenRead(remote: ClosureRemote, digest: Digest, fd: number): Promise<number | undefined> {
+  const size = await remote.objectSize(digest);
+  if (size === undefined) return undefined;
+  await remote.readObjectInto(digest, size, fd);
+  return size;
 }
 
 /** The objects an ELF object's DT_NEEDED names by content: what the loader will ask for next. */
@@ -79,16 +97,15 @@ export async function fetchMissingObject(
   const failures: string[] = [];
   for (const remote of remotes) {
     try {
-      const size = await remote.objectSize(digest);
-      if (size === undefined) {
-        failures.push(`${remote.name}: not there`);
-        continue;
-      }
-      const { needed } = await fetchObjectInto(store, remote, digest, size, {
+      const got = await fetchObjectInto(store, remote, digest, 'from-answer', {
         executable: 'elf',
         syncDir: true,
       });
-      return { from: remote.name, needed };
+      if (got === undefined) {
+        failures.push(`${remote.name}: not there`);
+        continue;
+      }
+      return { from: remote.name, needed: got.needed };
     } catch (e) {
       failures.push(isCaldError(e) || e instanceof Error ? e.message : String(e));
     }
