@@ -120,6 +120,9 @@ try {
       `rep ${rep}: present ${row.present.toFixed(0)} ms, lazy ${row.lazy.toFixed(0)} ms, lazy-seq ${row['lazy-seq'].toFixed(0)} ms, pull+run ${row.pull.toFixed(0)} ms; ${fetched} objects fetched at load time`,
     );
   }
+  // What a helper process started per object would cost before fetching anything.
+  const starts = [1, 2, 3, 4, 5].map(() => time(['--version'], {})).sort((a, b) => a - b);
+  console.log(`a helper per object instead: cald --version takes ${starts[2].toFixed(0)} ms (median of 5)`);
   const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
   const n = med('fetched');
   console.log(
