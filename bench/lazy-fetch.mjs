@@ -6,7 +6,8 @@
 //              `cald run`, which fetches each library as the loader asks (prefetching the
 //              DT_NEEDED of each fetched library, the default);
 //   lazy-seq:  the same with `cald fetch-daemon --no-prefetch`: one object per request, in the
-//              loader's order.
+//              loader's order;
+//   curl:      the floor: curl fetching the same objects in sequence over one connection.
 // Per object = (lazy − present) / the objects fetched at load time.
 //
 //   npm run build && node bench/lazy-fetch.mjs [--program /usr/bin/ffmpeg] [--args -version] [--reps 3]
@@ -112,12 +113,20 @@ try {
       row[kind] = run(store);
       fetched = objects(store).length - pulled.length;
     }
+    // The transfer's floor: curl fetching the same objects one after another over one kept-alive
+    // connection (what lazy-seq asks for), no hashing, no fsync, no store.
+    const libs = objects(stores.lazy).filter((h) => !pulled.includes(h));
+    const curlArgs = ['-sS', '--fail'];
+    for (const hex of libs) curlArgs.push('-o', '/dev/null', `${url}/objects/sha256/${hex}`);
+    const c0 = process.hrtime.bigint();
+    if (spawnSync('curl', curlArgs).status !== 0) throw new Error('curl failed');
+    row.curl = Number(process.hrtime.bigint() - c0) / 1e6;
     const fresh = join(work, `f-${rep}`);
     row.pull = time(['pull', url, name], { ...env, CALD_STORE: fresh }) + run(fresh);
     row.fetched = fetched;
     rows.push(row);
     console.log(
-      `rep ${rep}: present ${row.present.toFixed(0)} ms, lazy ${row.lazy.toFixed(0)} ms, lazy-seq ${row['lazy-seq'].toFixed(0)} ms, pull+run ${row.pull.toFixed(0)} ms; ${fetched} objects fetched at load time`,
+      `rep ${rep}: present ${row.present.toFixed(0)} ms, lazy ${row.lazy.toFixed(0)} ms, lazy-seq ${row['lazy-seq'].toFixed(0)} ms, pull+run ${row.pull.toFixed(0)} ms, curl ${row.curl.toFixed(0)} ms; ${fetched} objects fetched at load time`,
     );
   }
   // What a helper process started per object would cost before fetching anything.
@@ -126,10 +135,10 @@ try {
   const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
   const n = med('fetched');
   console.log(
-    `median: present ${med('present').toFixed(0)} ms, lazy ${med('lazy').toFixed(0)} ms, lazy-seq ${med('lazy-seq').toFixed(0)} ms, pull+run ${med('pull').toFixed(0)} ms`,
+    `median: present ${med('present').toFixed(0)} ms, lazy ${med('lazy').toFixed(0)} ms, lazy-seq ${med('lazy-seq').toFixed(0)} ms, pull+run ${med('pull').toFixed(0)} ms, curl of the same objects ${med('curl').toFixed(0)} ms`,
   );
   console.log(
-    `per object fetched at load time: lazy ${((med('lazy') - med('present')) / n).toFixed(2)} ms, lazy-seq ${((med('lazy-seq') - med('present')) / n).toFixed(2)} ms, pull+run ${((med('pull') - med('present')) / n).toFixed(2)} ms`,
+    `per object fetched at load time: lazy ${((med('lazy') - med('present')) / n).toFixed(2)} ms, lazy-seq ${((med('lazy-seq') - med('present')) / n).toFixed(2)} ms, pull+run ${((med('pull') - med('present')) / n).toFixed(2)} ms; curl's transfer alone ${(med('curl') / n).toFixed(2)} ms`,
   );
 } finally {
   for (const c of children) c.kill('SIGTERM');
