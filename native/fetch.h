@@ -17,11 +17,17 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 
 #define FETCH_SOCKET "/run/fetch.sock"
 #define FETCH_TIMEOUT_S 30 /* one object over a slow link; the loader waits this long at most */
 
 enum fetch_result { FETCH_OK, FETCH_NO_DAEMON, FETCH_FAILED };
+
+static int c_starts_with(const char *s, const char *prefix) {
+  while (*prefix && *s == *prefix) s++, prefix++;
+  return *prefix == '\0';
+}
 
 /*
  * Asks the daemon of the store at root (a real path) for the object hex. FETCH_NO_DAEMON when
@@ -64,27 +70,29 @@ static enum fetch_result fetch_ask(const char *root, const char *hex, unsigned l
   long got = 0;
   if (sys(SYS_connect, fd, L(&sa), sizeof sa, 0) != 0) {
     *why = "the fetch daemon does not answer on its socket (stopped?)";
-  } else if (sys(SYS_write, fd, L(req), n, 0) != n) {
+  } else if (sys5(SYS_sendto, fd, L(req), n, MSG_NOSIGNAL, 0) != n) { /* no SIGPIPE if it hung up */
     *why = "cannot send the request to the fetch daemon";
   } else {
-    for (;;) {
+    struct timespec t0 = {0, 0}, now = {0, 0};
+    int line = 0; /* a whole line (ended by '\n') arrived */
+    sys(SYS_clock_gettime, CLOCK_MONOTONIC, L(&t0), 0, 0);
+    while (!line && got < (long)sizeof reply - 1) {
+      /* FETCH_TIMEOUT_S in all: a daemon that trickles a byte at a time gets no longer */
+      sys(SYS_clock_gettime, CLOCK_MONOTONIC, L(&now), 0, 0);
+      if (now.tv_sec - t0.tv_sec >= FETCH_TIMEOUT_S) break;
       long k = sys(SYS_read, fd, L(reply + got), (long)(sizeof reply - 1 - got), 0);
       if (k == -EINTR) continue;
       if (k <= 0) break;
-      int nl = 0;
-      for (long i = got; i < got + k; i++) nl |= reply[i] == '\n';
-      got += k;
-      if (nl || got >= (long)sizeof reply - 1) break;
+      for (long i = got; i < got + k && !line; i++)
+        if (reply[i] == '\n') line = 1, got = i;
+      if (!line) got += k;
     }
     reply[got] = '\0';
-    for (long i = 0; i < got; i++) /* one line, printable: it goes to stderr */
-      if (reply[i] == '\n') reply[i] = '\0', got = i;
-      else if (reply[i] < ' ' || reply[i] > '~') reply[i] = '?';
-    if (got == 0) *why = "the fetch daemon gave no answer (timed out or closed)";
+    for (long i = 0; i < got; i++) /* printable: it goes to stderr */
+      if (reply[i] < ' ' || reply[i] > '~') reply[i] = '?';
+    if (!line) *why = "the fetch daemon gave no whole answer (timed out, closed or too long)";
     else if (c_eq(reply, "ok")) r = FETCH_OK;
-    else if (reply[0] == 'e' && reply[1] == 'r' && reply[2] == 'r' && reply[3] == 'o' && reply[4] == 'r' &&
-             reply[5] == ' ')
-      *why = reply + 6;
+    else if (c_starts_with(reply, "error ")) *why = reply + 6;
     else *why = "the fetch daemon's answer is not ok or error";
   }
   sys(SYS_close, fd, 0, 0, 0);

@@ -238,6 +238,24 @@ describe('lazy fetch: the libraries come when the loader asks for them', () => {
       await stopListening();
     });
 
+    test('it hangs up without a whole answer, or says error: one line with its reason', async () => {
+      // Cut off after one byte, no newline.
+      mkdirSync(join(hostile, 'run'), { recursive: true, mode: 0o700 });
+      rmSync(join(hostile, 'run', 'fetch.sock'), { force: true });
+      server = createServer((c) => c.on('data', () => c.end('o')));
+      await new Promise<void>((r) => server!.listen(join(hostile, 'run', 'fetch.sock'), r));
+      chmodSync(join(hostile, 'run', 'fetch.sock'), 0o600);
+      for (const hex of objectsOf(hostile))
+        if (!pulled.includes(hex)) rmSync(join(hostile, 'objects', 'sha256', hex));
+      const cut = await caldAsync(['run', 'sqlite3', ...QUERY], { env: env({ CALD_STORE: hostile }) });
+      assertResolverLine(cut, /could not fetch it: the fetch daemon gave no whole answer/);
+      await stopListening();
+      await listen(() => 'error the cache is down\ttoday');
+      const said = await caldAsync(['run', 'sqlite3', ...QUERY], { env: env({ CALD_STORE: hostile }) });
+      assertResolverLine(said, /could not fetch it: the cache is down\?today; check the substituters/);
+      await stopListening();
+    });
+
     test('a socket others may connect to is not asked at all', async () => {
       let asked = 0;
       await listen(() => {
