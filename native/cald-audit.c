@@ -14,7 +14,9 @@
  * (trust.h, docs/threat-model.md); every other name is returned untouched. A malformed name, a missing object or a
  * changed object makes one line on stderr and a NULL return: the load fails
  * (exit 127 at start-up, an error from dlopen). Nothing else is ever loaded in
- * its place unless CALD_FALLBACK=hint asks for the hint name to be searched.
+ * its place unless CALD_FALLBACK=hint asks for the hint name to be searched. A missing object
+ * is first asked of the store's fetch daemon when one is running (fetch.h, lazy fetch), and
+ * then verified like any other.
  *
  * Environment (all optional; see docs/resolver.md):
  *   CALD_STORE      store root, an absolute path; default $XDG_DATA_HOME/cald/store, then
