@@ -71,6 +71,12 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
   const runDir = join(store.root, 'run');
   const socket = join(store.root, FETCH_SOCKET);
+  if (Buffer.byteLength(socket) > 107) {
+    store.close();
+    throw new UsageError(`fetch-daemon: ${socket} is longer than a unix socket address allows (107 bytes)`, {
+      hint: 'use a store with a shorter path',
+    });
+  }
   try {
     mkdirSync(runDir, { mode: 0o700, recursive: true });
     chmodSync(runDir, 0o700);

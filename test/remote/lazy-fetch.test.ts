@@ -13,6 +13,7 @@ import { cald, caldAsync, ENTRY_ARGS } from '../cli/cald.js';
 import { freePort } from '../helpers/registry.js';
 import { run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
+import { assertOneLine } from '../store/helpers/robust.js';
 
 const SQLITE3 = '/usr/bin/sqlite3';
 const QUERY = [':memory:', "select 'lazily', 6*7"];
@@ -187,6 +188,14 @@ describe('lazy fetch: the libraries come when the loader asks for them', () => {
     const none = cald(['run', `sha256:${'0'.repeat(64)}`], { env: env() });
     assert.notEqual(none.status, 0);
     assert.match(none.stderr, /^cald: cannot fetch sha256:0{64}: http:\S+: not there\n/);
+  });
+
+  test('fetch-daemon without substituters, or with a store path too long for a socket: one line', () => {
+    const none = cald(['fetch-daemon', '--store', join(dir, 'x')], { env: env({ CALD_SUBSTITUTERS: '' }) });
+    assertOneLine(none, 'no substituters', /^cald: fetch-daemon: no substituters to fetch from/);
+    const long = join(dir, 'y'.repeat(100));
+    const tooLong = cald(['fetch-daemon', '--store', long], { env: env() });
+    assertOneLine(tooLong, 'long path', /is longer than a unix socket address allows/);
   });
 
   describe('a daemon that lies is not believed', () => {
