@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cald, caldAsync, ENTRY_ARGS } from '../cli/cald.js';
-import { freePort } from '../helpers/registry.js';
+import { freePort, type Registry, registryUnavailable, startRegistry } from '../helpers/registry.js';
 import { run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { assertOneLine } from '../store/helpers/robust.js';
@@ -282,5 +282,42 @@ describe('lazy fetch: the libraries come when the loader asks for them', () => {
         await stopListening();
       }
     });
+  });
+});
+
+describe('lazy fetch from an OCI registry (docker-registry)', {
+  skip: registryUnavailable() ?? false,
+}, () => {
+  const dir = makeTmp({ after }, 'lazy-oci');
+  const source = join(dir, 'src');
+  const dest = join(dir, 'd');
+  let registry: Registry | undefined;
+  let daemon: Awaited<ReturnType<typeof background>> | undefined;
+  after(async () => {
+    await daemon?.stop();
+    await registry?.stop();
+  });
+
+  test('pull --lazy, then cald run: the libraries come from the registry (size asked first, then the blob)', async () => {
+    registry = await startRegistry(join(dir, 'registry'));
+    const remote = `oci://${registry.address}/tools/sqlite`;
+    const env = {
+      XDG_CONFIG_HOME: join(dir, 'config'),
+      CALD_REQUIRE_SIGNATURES: 'false',
+      CALD_SUBSTITUTERS: remote,
+      CALD_STORE: dest,
+    };
+    assert.equal(cald(['import', SQLITE3], { env: { CALD_STORE: source } }).status, 0);
+    const push = cald(['push', remote, 'sqlite3'], { env: { ...env, CALD_STORE: source } });
+    assert.equal(push.status, 0, push.stderr);
+    daemon = await background(['fetch-daemon', '--store', dest], env, /^fetching for /m);
+    const pull = cald(['pull', '--lazy', remote, 'sqlite3'], { env });
+    assert.equal(pull.status, 0, pull.stderr);
+    const pulled = objectsOf(dest);
+    const ran = cald(['run', 'sqlite3', ...QUERY], { env: { ...env, CALD_DEBUG: '1' } });
+    assert.equal(ran.stdout, run(SQLITE3, QUERY).stdout, ran.stderr);
+    assert.match(ran.stderr, /absent; fetch daemon: ok/);
+    assert.ok(objectsOf(dest).length >= pulled.length + 3);
+    assert.equal(cald(['verify', '--store', dest]).status, 0);
   });
 });
