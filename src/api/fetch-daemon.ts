@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { IoError, isCaldError, UsageError } from '../errors/index.js';
@@ -6,7 +6,7 @@ import { objectRefs } from '../importer/cald-note.js';
 import { type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
 import { acquireLease, Digest, LocalStore } from '../store/index.js';
-import { fetchMissingObject } from './fetch-object.js';
+import { fetchMissingObject, neededOf } from './fetch-object.js';
 import { locate } from './store-open.js';
 
 /** `<store>/run/fetch.sock`: where the resolver asks for missing objects (native/fetch.h). */
@@ -138,6 +138,17 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   };
 
   const answer = async (line: string): Promise<string> => {
+    const p = /^prefetch (sha256:[0-9a-f]{64})$/.exec(line);
+    if (p !== null) {
+      // `cald run` about to start a program some of whose libraries are absent: fetch its
+      // DT_NEEDED now, in parallel, rather than one by one as the loader asks.
+      const program = Digest.tryParse(p[1]!);
+      if (program === undefined || store.files.statSync(program) === undefined)
+        return 'error not in the store';
+      queue.push(...neededOf(readFileSync(store.files.pathOf(program))));
+      pump();
+      return 'ok';
+    }
     const m = /^fetch (sha256:[0-9a-f]{64})$/.exec(line);
     const digest = m === null ? undefined : Digest.tryParse(m[1]!);
     if (digest === undefined) return 'error not a request: expected fetch sha256:<64 lowercase hex>';
@@ -166,7 +177,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
         const reply = answer(line);
         chain = chain.then(async () => {
           const text = await reply;
-          if (!conn.destroyed) conn.write(`${text}\n`);
+          if (conn.writable) conn.write(`${text}\n`);
         });
       }
       if (buf.length > MAX_LINE) {

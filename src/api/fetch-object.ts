@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ElfFile } from '../elf/read/index.js';
 import { isCaldError, RemoteError } from '../errors/index.js';
@@ -49,7 +50,7 @@ export async function fetchObjectInto(
       syncDir: options.syncDir,
       refs: objectRefs(bytes),
     });
-    return { needed: neededObjects(bytes) };
+    return { needed: neededOf(bytes) };
   } finally {
     rmSync(tmp, { force: true });
   }
@@ -66,7 +67,7 @@ async function sizeThenRead(remote: ClosureRemote, digest: Digest, fd: number): 
 }
 
 /** The objects an ELF object's DT_NEEDED names by content: what the loader will ask for next. */
-function neededObjects(bytes: Buffer): Digest[] {
+export function neededOf(bytes: Buffer): Digest[] {
   try {
     return ElfFile.parse(bytes)
       .needed.map((n) => tryParseCasName(n)?.digest)
@@ -169,4 +170,28 @@ export async function fetchProgramIfAbsent(
   } finally {
     store.close();
   }
+}
+
+/**
+ * Asks the store's fetch daemon, if one is listening, to fetch a program's DT_NEEDED objects at
+ * once (`prefetch sha256:<hex>`), when some are absent: `cald run` does this just before it starts
+ * the program, so they arrive in parallel rather than one by one as the loader asks. Does not wait
+ * for the answer; the resolver still asks for (and verifies) each object it needs.
+ */
+export function askPrefetch(storePath: string, program: Digest, needed: readonly string[]): void {
+  const absent = needed.some((n) => {
+    const d = tryParseCasName(n)?.digest;
+    return d !== undefined && !existsSync(join(storePath, 'objects', d.algorithm, d.hex));
+  });
+  const socket = join(storePath, 'run', 'fetch.sock');
+  if (!absent) return;
+  // Only a socket the resolver would ask too (native/fetch.h): ours or root's, 0600-like.
+  const st = lstatSync(socket, { throwIfNoEntry: false });
+  const me = process.geteuid?.() ?? 0;
+  if (st === undefined || !st.isSocket() || (st.uid !== me && st.uid !== 0) || (st.mode & 0o022) !== 0)
+    return;
+  const c = connect(socket);
+  c.on('error', () => undefined);
+  c.end(`prefetch ${program}\n`);
+  c.unref();
 }
