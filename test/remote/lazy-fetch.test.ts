@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cald, caldAsync, ENTRY_ARGS } from '../cli/cald.js';
@@ -26,6 +26,36 @@ function assertResolverLine(r: { status: number | null; stderr: string }, patter
   assert.match(lines[0]!, pattern, r.stderr);
   assert.ok(lines.length <= 2, r.stderr);
   if (lines[1] !== undefined) assert.match(lines[1], /error while loading shared libraries/, r.stderr);
+}
+
+/** One request to a fetch daemon, its answer line. */
+function askDaemon(socket: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(socket);
+    let got = '';
+    c.on('data', (d) => {
+      got += String(d);
+    });
+    c.on('end', () => resolve(got));
+    c.on('error', reject);
+    c.end(`${line}\n`);
+  });
+}
+
+/** A command run without blocking this process (the daemon's log is read meanwhile). */
+function runAsync(cmd: string, args: string[], env: Record<string, string>) {
+  return new Promise<{ stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    child.on('close', () => resolve({ stdout, stderr }));
+  });
 }
 
 /** A cald command left running; resolves once its stdout matches `ready`. */
@@ -160,6 +190,30 @@ describe('lazy fetch: the libraries come when the loader asks for them', () => {
     // No cald process in front: the resolver itself asked the daemon.
     assert.match(viaEnv.stderr, /absent; fetch daemon: ok/);
     assert.deepEqual(objectsOf(dest), loaded);
+  });
+
+  test('two programs asking for the same libraries at once: each object is fetched once', async () => {
+    dropLibraries();
+    const e = cald(['env', '--mode', 'audit', '--store', dest], { env: env() });
+    const object = join(dest, 'objects', 'sha256', program);
+    // The daemon writes its log to a pipe synchronously, before it answers: once it has answered
+    // us, every earlier line is in the pipe, and a few turns of the event loop read it.
+    await askDaemon(join(dest, 'run', 'fetch.sock'), `fetch sha256:${program}`);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    const logBefore = daemon!.log().length;
+    const both = await Promise.all(
+      [1, 2].map(() => runAsync('bash', ['-c', `${e.stdout}\nexec "$0" "$@"`, object, ...QUERY], env())),
+    );
+    for (const r of both) assert.equal(r.stdout, original, r.stderr);
+    assert.deepEqual(objectsOf(dest), loaded);
+    const fetched = (
+      daemon!
+        .log()
+        .slice(logBefore)
+        .match(/fetched sha256:[0-9a-f]{64}/g) ?? []
+    ).sort();
+    assert.deepEqual(fetched, [...new Set(fetched)], 'an object fetched twice');
+    assert.equal(fetched.length, loaded.length - pulled.length);
   });
 
   test('the server gone halfway: one line naming the object, nothing half-stored; the next run completes', async () => {
