@@ -98,9 +98,11 @@ export async function fetchMissingObject(
   const failures: string[] = [];
   for (const remote of remotes) {
     try {
+      // The file is synced before its rename; the directory is not: nothing names the object,
+      // so after a crash it is either there, whole, or absent and fetched again.
       const got = await fetchObjectInto(store, remote, digest, 'from-answer', {
         executable: 'elf',
-        syncDir: true,
+        syncDir: false,
       });
       if (got === undefined) {
         failures.push(`${remote.name}: not there`);
