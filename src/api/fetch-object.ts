@@ -148,7 +148,8 @@ export async function fetchProgramIfAbsent(
   const digest = reference.startsWith('cas:')
     ? tryParseCasName(reference)?.digest
     : Digest.tryParse(reference);
-  if (digest === undefined) return;
+  // Present (the usual case): not even the configuration is read.
+  if (digest === undefined || existsSync(join(storePath, 'objects', digest.algorithm, digest.hex))) return;
   const urls = loadRemoteConfig(env).substituters;
   if (urls.length === 0) return;
   const store = await LocalStore.open({ path: storePath, create: true, extractRefs: objectRefs });
