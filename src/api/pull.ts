@@ -13,13 +13,14 @@ import type { Env } from '../runtime/index.js';
 import { acquireLease, Digest, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
 import { recordClosure, trustClosure } from './closure-receive.js';
+import { notedLoader } from './fetch-object.js';
 import { digestTag } from './push.js';
 import { openForWrite } from './store-open.js';
 
 export interface PullOptions {
   /**
    * `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache); by default the
-   * remotes of cald.conf (CALD_REMOTES), asked in order.
+   * substituters of cald.conf (CALD_SUBSTITUTERS), asked in order.
    */
   remote?: string | undefined;
   /** A tag, a program's `cas:` URI or its `sha256:` digest. */
@@ -32,6 +33,11 @@ export interface PullOptions {
   /** Downloads at once (default 4). */
   concurrency?: number;
   progress?: (done: number, total: number) => void;
+  /**
+   * Fetch only the program object (and its stored loader, which is executed, not loaded); the
+   * libraries are fetched when the loader asks for them (`cald fetch-daemon`, docs/resolver.md).
+   */
+  lazy?: boolean;
 }
 
 export interface PullReport {
@@ -81,7 +87,7 @@ async function findManifest(
 ): Promise<{ registry: ClosureRemote; fetched: { bytes: Buffer; digest: Digest } }> {
   if (remotes.length === 0) {
     throw new UsageError('pull: no remote given, and none configured', {
-      hint: 'cald pull REMOTE REFERENCE, or list remotes in cald.conf (remotes = …) or CALD_REMOTES (docs/distribution.md)',
+      hint: 'cald pull REMOTE REFERENCE, or list them in substituters of cald.conf (or CALD_SUBSTITUTERS; docs/distribution.md)',
     });
   }
   const tried: string[] = [];
@@ -121,7 +127,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   const { tag, program: wanted } = tagOf(options.reference);
   const config = loadRemoteConfig(env);
   const { registry, fetched } = await findManifest(
-    options.remote === undefined ? config.remotes : [options.remote],
+    options.remote === undefined ? config.substituters : [options.remote],
     tag,
     options.reference,
     env,
@@ -129,7 +135,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   const closure = decodeClosureManifest(fetched.bytes, `${registry.name}:${tag}`);
   const sources: ClosureRemote[] = [
     registry,
-    ...(options.remote === undefined ? config.remotes : [])
+    ...(options.remote === undefined ? config.substituters : [])
       .map((r) => openRemote(r, env))
       .filter((r) => r.name !== registry.name),
   ];
@@ -162,31 +168,41 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   let done = 0;
   try {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
-    await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
-      if (!(await store.has(o.digest))) {
-        // Streamed into the store's tmp/, hashed as it arrives (by the remote's reader and the
-        // store's writer), renamed into objects/ only when whole and right. The directory is
-        // synced once for all of them, before any name or root points at them.
-        // From the remote that had the manifest; an object it lacks, from the other configured
-        // remotes in order (a store put that fails keeps nothing, so trying again is safe).
-        for (const [i, source] of sources.entries()) {
-          try {
-            await store.put(source.read(o.digest, { size: o.size }), {
-              expect: o.digest,
-              executable: o.executable,
-              syncDir: false,
-            });
-            break;
-          } catch (e) {
-            if (!(e instanceof RemoteError && e.code === 'REMOTE_NOT_FOUND') || i === sources.length - 1)
-              throw e;
+    // Lazy: the program alone, then the loader it names; the libraries come at load time.
+    let wantedNow = options.lazy === true ? closure.objects.slice(0, 1) : closure.objects;
+    const fetchAll = () =>
+      eachLimited(wantedNow, options.concurrency ?? 4, async (o) => {
+        if (!(await store.has(o.digest))) {
+          // Streamed into the store's tmp/, hashed as it arrives (by the remote's reader and the
+          // store's writer), renamed into objects/ only when whole and right; the directory is
+          // synced once for all of them, before any name or root points at them. From the remote
+          // that had the manifest; an object it lacks, from the other configured remotes in order
+          // (a store put that fails keeps nothing, so trying again is safe).
+          for (const [i, source] of sources.entries()) {
+            try {
+              await store.put(source.read(o.digest, { size: o.size }), {
+                expect: o.digest,
+                executable: o.executable,
+                syncDir: false,
+              });
+              break;
+            } catch (e) {
+              if (!(e instanceof RemoteError && e.code === 'REMOTE_NOT_FOUND') || i === sources.length - 1)
+                throw e;
+            }
           }
+          fetchedCount++;
+          fetchedBytes += o.size;
         }
-        fetchedCount++;
-        fetchedBytes += o.size;
-      }
-      options.progress?.(++done, closure.objects.length);
-    });
+        options.progress?.(++done, wantedNow.length);
+      });
+    await fetchAll();
+    if (options.lazy === true) {
+      const loader = notedLoader(store, closure.objects[0]!.digest);
+      wantedNow = closure.objects.filter((o) => `cas:${o.digest}` === loader);
+      done = 0;
+      await fetchAll();
+    }
     store.syncObjects();
     recordClosure(store, closure, `pulled from ${registry.name}:${tag}`);
     return {

@@ -25,6 +25,7 @@ import {
   selfExecLauncher,
   spawnForeground,
 } from '../runtime/index.js';
+import { askPrefetch, fetchProgramIfAbsent } from './fetch-object.js';
 import { locate, openFiles } from './store-open.js';
 
 export interface RunOptions {
@@ -71,12 +72,14 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   // The mode's settings first: a store path that would split a search path is refused before use.
   const location = locate({ store: options.store, env, cwd });
   const settings = modeSettings(mode, location.path, mode === 'audit' ? auditLibraryPath(env) : undefined);
+  await fetchProgramIfAbsent(options.program, location.path, env);
   const { path: storePath, store } = openFiles(
     { store: options.store, env, cwd },
     options.program.includes('/'),
   );
   const target = resolveTarget(options.program, store);
   const { elf } = readProgram(target);
+  if (target.digest !== undefined && elf !== undefined) askPrefetch(location.path, target.digest, elf.needed);
   const plan: LoaderPlan =
     elf === undefined
       ? { kind: 'direct', interp: undefined, noted: undefined }

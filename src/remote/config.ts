@@ -8,30 +8,30 @@ import { type PublicKey, parsePublicKey } from './signing.js';
 // cald's settings, in one file like nix.conf: `$XDG_CONFIG_HOME/cald/cald.conf` (else
 // ~/.config/cald/cald.conf), lines `name = value`, `#` comments. An environment variable
 // overrides each setting (docs/distribution.md, "Configuration", which also gives the format a
-// C reader relies on: the resolver's lazy fetch reads `remotes` and `trusted-public-keys`).
+// C reader relies on).
 //
-//   remotes = oci://HOST/REPO https://HOST/PATH …        CALD_REMOTES
 //   trusted-public-keys = cache.example.org-1:BASE64 …   CALD_TRUSTED_PUBLIC_KEYS
 //   require-signatures = true | false                    CALD_REQUIRE_SIGNATURES
 //   signing-key-file = /path/to/secret.key               CALD_SIGNING_KEY_FILE
+//   substituters = http://cache.example.org oci://…      CALD_SUBSTITUTERS
 
 /** Longer lines are refused, so a C reader with a fixed line buffer reads what cald reads. */
 export const MAX_LINE = 4096;
 export interface RemoteConfig {
-  /** The remotes `pull` (and lazy fetch) ask, in order (like Nix's substituters). */
-  readonly remotes: readonly string[];
   readonly trustedKeys: readonly PublicKey[];
   readonly requireSignatures: boolean;
   readonly signingKeyFile: string | undefined;
+  /** Remotes to fetch missing objects from, in order (lazy fetch, `cald run`). */
+  readonly substituters: readonly string[];
   /** The file read, if there was one. */
   readonly file: string | undefined;
 }
 
 const SETTINGS: Record<string, string> = {
-  remotes: 'CALD_REMOTES',
   'trusted-public-keys': 'CALD_TRUSTED_PUBLIC_KEYS',
   'require-signatures': 'CALD_REQUIRE_SIGNATURES',
   'signing-key-file': 'CALD_SIGNING_KEY_FILE',
+  substituters: 'CALD_SUBSTITUTERS',
 };
 
 export function configPath(env: Readonly<Record<string, string | undefined>>): string {
@@ -78,21 +78,21 @@ export function loadRemoteConfig(env: Readonly<Record<string, string | undefined
   if (require !== 'true' && require !== 'false') {
     throw new UsageError(`require-signatures = ${require}: true or false`);
   }
-  const remotes = (get('remotes') ?? '').split(/\s+/).filter((r) => r !== '');
-  for (const r of remotes) {
+  const substituters = (get('substituters') ?? '').split(/\s+/).filter((r) => r !== '');
+  for (const r of substituters) {
     let kind: string;
     try {
       kind = parseStoreUrl(r, undefined, r).kind;
     } catch (e) {
-      throw new UsageError(`remotes: ${isCaldError(e) ? e.message : String(e)}`);
+      throw new UsageError(`substituters: ${isCaldError(e) ? e.message : String(e)}`);
     }
-    if (kind === 'local') throw new UsageError(`remotes: ${r} is not a remote (oci:// or http(s)://)`);
+    if (kind === 'local') throw new UsageError(`substituters: ${r} is not a remote (oci:// or http(s)://)`);
   }
   return {
-    remotes,
     trustedKeys: keys.map(parsePublicKey),
     requireSignatures: require === 'true',
     signingKeyFile: get('signing-key-file'),
+    substituters,
     file: file === undefined ? undefined : path,
   };
 }

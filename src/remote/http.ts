@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { RemoteError } from '../errors/index.js';
 import { createHasher, type Digest } from '../store/digest.js';
 
@@ -201,6 +202,41 @@ export async function* verifiedBody(
     yield chunk;
   }
   if (size !== undefined && got !== size) {
+    throw new RemoteError('REMOTE_TRUNCATED', `${what} ended after ${got} of ${size} bytes`, {
+      hint: 'try again; nothing was stored',
+      data: { url: answer.url, digest: digest.toString() },
+    });
+  }
+  const actual = hasher.digest();
+  if (!actual.equals(digest)) {
+    throw new RemoteError('REMOTE_DIGEST_MISMATCH', `${what} arrived as ${actual}`, {
+      hint: 'the remote sent other bytes than asked for; nothing was stored',
+      data: { url: answer.url, digest: digest.toString(), actual: actual.toString() },
+    });
+  }
+}
+
+/**
+ * Streams a body into `fd` from its start while hashing it: more than `size` bytes, fewer, or
+ * bytes that do not hash to `digest` fail with one REMOTE_* error (the caller discards fd).
+ */
+export async function streamVerified(
+  answer: Answer,
+  digest: Digest,
+  size: number,
+  fd: number,
+  what: string,
+): Promise<void> {
+  const hasher = createHasher(digest.algorithm);
+  let offset = 0;
+  const got = await readBody(answer, size, (chunk) => {
+    hasher.update(chunk);
+    let done = 0;
+    while (done < chunk.byteLength)
+      done += writeSync(fd, chunk, done, chunk.byteLength - done, offset + done);
+    offset += chunk.byteLength;
+  });
+  if (got !== size) {
     throw new RemoteError('REMOTE_TRUNCATED', `${what} ended after ${got} of ${size} bytes`, {
       hint: 'try again; nothing was stored',
       data: { url: answer.url, digest: digest.toString() },

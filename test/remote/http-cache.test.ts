@@ -94,7 +94,7 @@ describe('an HTTP cache: cald serve', () => {
     assert.equal(ran.stdout, run(SQLITE3, QUERY).stdout);
   });
 
-  test('pull with no REMOTE asks the configured remotes in order (cald.conf, then CALD_REMOTES over it)', () => {
+  test('pull with no REMOTE asks the configured remotes in order (cald.conf, then CALD_SUBSTITUTERS over it)', () => {
     const push = cald(['push', serving.url, 'sqlite3'], { env: env({ CALD_STORE: source }) });
     assert.equal(push.status, 0, push.stderr);
     // cald.conf lists a remote nothing listens on, then the cache: the first is passed over.
@@ -102,7 +102,7 @@ describe('an HTTP cache: cald serve', () => {
     mkdirSync(join(config, 'cald'), { recursive: true });
     writeFileSync(
       join(config, 'cald', 'cald.conf'),
-      `# remotes, asked in order\nremotes = http://127.0.0.1:1/nothing   ${serving.url}\n`,
+      `# asked in order\nsubstituters = http://127.0.0.1:1/nothing   ${serving.url}\n`,
     );
     const dest = join(dir, 'dest-configured');
     const pulled = cald(['pull', 'sqlite3', '--json'], {
@@ -116,13 +116,13 @@ describe('an HTTP cache: cald serve', () => {
       env: {
         ...env({ CALD_STORE: join(dir, 'dest-none') }),
         XDG_CONFIG_HOME: config,
-        CALD_REMOTES: 'http://127.0.0.1:1/x',
+        CALD_SUBSTITUTERS: 'http://127.0.0.1:1/x',
       },
     });
     assert.equal(none.status, 7);
     assertOneLine(none, 'unreachable remote', /cannot reach http:\/\/127\.0\.0\.1:1/);
     const empty = cald(['pull', 'sqlite3'], {
-      env: { ...env({ CALD_STORE: join(dir, 'dest-none') }), XDG_CONFIG_HOME: config, CALD_REMOTES: '' },
+      env: { ...env({ CALD_STORE: join(dir, 'dest-none') }), XDG_CONFIG_HOME: config, CALD_SUBSTITUTERS: '' },
     });
     assert.equal(empty.status, 2);
     assertOneLine(empty, 'no remote', /no remote given, and none configured/);
@@ -131,11 +131,11 @@ describe('an HTTP cache: cald serve', () => {
       env: {
         ...env({ CALD_STORE: join(dir, 'dest-none') }),
         XDG_CONFIG_HOME: config,
-        CALD_REMOTES: '/srv/store',
+        CALD_SUBSTITUTERS: '/srv/store',
       },
     });
     assert.equal(bad.status, 2);
-    assertOneLine(bad, 'local remote', /remotes: \/srv\/store is not a remote/);
+    assertOneLine(bad, 'local remote', /substituters: \/srv\/store is not a remote/);
   });
 
   test('an object the first remote lacks comes from the next configured one, verified all the same', async () => {
@@ -152,13 +152,13 @@ describe('an HTTP cache: cald serve', () => {
     const mirror = await startServe(partial, false);
     try {
       const onlyPartial = cald(['pull', 'sqlite3'], {
-        env: { ...env({ CALD_STORE: join(dir, 'dest-partial-only') }), CALD_REMOTES: mirror.url },
+        env: { ...env({ CALD_STORE: join(dir, 'dest-partial-only') }), CALD_SUBSTITUTERS: mirror.url },
       });
       assert.equal(onlyPartial.status, 7);
       assertOneLine(onlyPartial, 'an object no remote has', /has no object sha256:/);
       const dest = join(dir, 'dest-two');
       const both = cald(['pull', 'sqlite3', '--json'], {
-        env: { ...env({ CALD_STORE: dest }), CALD_REMOTES: `${mirror.url} ${serving.url}` },
+        env: { ...env({ CALD_STORE: dest }), CALD_SUBSTITUTERS: `${mirror.url} ${serving.url}` },
       });
       assert.equal(both.status, 0, both.stderr);
       assert.equal(JSON.parse(both.stdout).remote, mirror.url);

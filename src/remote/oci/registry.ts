@@ -3,7 +3,7 @@ import { type Digest, digestOfBuffer } from '../../store/digest.js';
 import type { ObjectStat, ObjectStream, PutOptions, PutSource, ReadOptions } from '../../store/store.js';
 import { MANIFEST_MEDIA_TYPE, MAX_OBJECT_SIZE } from '../closure-manifest.js';
 import { type ClosureRemote, cannotDelete, cannotList, putVia } from '../closure-remote.js';
-import { type Answer, readSmallBody, request, verifiedBody } from '../http.js';
+import { type Answer, readSmallBody, request, streamVerified, verifiedBody } from '../http.js';
 import { answerChallenge, type Credentials, credentialsFor, refused } from './auth.js';
 import { type OciRepository, parseOciRepository } from './reference.js';
 
@@ -82,6 +82,17 @@ export class OciRegistry implements ClosureRemote {
     if (!Number.isSafeInteger(size) || size < 0)
       throw await this.failure(answer, `HEAD blob ${digest} (no size)`);
     return { digest, size };
+  }
+
+  async objectSize(digest: Digest): Promise<number | undefined> {
+    return (await this.stat(digest))?.size;
+  }
+
+  /** Streams the blob into `fd`, checking size and digest as it arrives (lazy fetch). */
+  async readObjectInto(digest: Digest, size: number, fd: number): Promise<void> {
+    const answer = await this.call(this.endpoint(`blobs/${digest}`));
+    if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
+    await streamVerified(answer, digest, size, fd, `${this.name}: blob ${digest}`);
   }
 
   /** GET of the blob, streamed and verified as it arrives (http.ts, verifiedBody). */
