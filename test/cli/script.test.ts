@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { SHEBANG_LIMIT } from '../../src/runtime/shebang.js';
 import { run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { cald, hasStackTrace } from './cald.js';
@@ -165,5 +166,26 @@ describe('scripts', { skip: !existsSync(SH) ? `${SH} is missing` : false }, () =
         `${name}: ${r.stderr}`,
       );
     }
+  });
+
+  test("the kernel keeps a #! line of 255 bytes and cuts a longer one: cald's limit (256 with the newline) is the kernel's", () => {
+    // BINPRM_BUF_SIZE is 256 since Linux 5.1: measured here with /bin/echo as the interpreter.
+    const echoLine = (len: number) => {
+      const arg = 'x'.repeat(len - '#!/bin/echo '.length);
+      const p = script(dir, `len${len}`, `#!/bin/echo ${arg}\n`);
+      return { arg, out: run(p, []).stdout.trim().split(' ')[0]! };
+    };
+    const fits = echoLine(SHEBANG_LIMIT - 1);
+    assert.equal(fits.out, fits.arg, 'a 255-byte line reaches the interpreter whole');
+    const over = echoLine(SHEBANG_LIMIT);
+    assert.equal(over.out, over.arg.slice(0, -1), 'a 256-byte line loses its last byte');
+    // cald writes #!cas: lines up to that limit and refuses longer ones.
+    const uri = `#!cas:sha256:${'a'.repeat(64)}?name=sh`;
+    const pad = (n: number) => `${uri} ${'y'.repeat(n - uri.length - 1)}\n`;
+    assert.equal(Buffer.byteLength(pad(SHEBANG_LIMIT - 1)), SHEBANG_LIMIT);
+    const ok = script(dir, 'max.sh', pad(SHEBANG_LIMIT - 1));
+    assert.doesNotMatch(c(['run', ok]).stderr, /longer than/);
+    const long = script(dir, 'over.sh', pad(SHEBANG_LIMIT));
+    assert.match(c(['run', long]).stderr, /longer than 255 bytes/);
   });
 });
