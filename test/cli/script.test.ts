@@ -4,7 +4,7 @@
 // installed launcher run it by name, URI and path. Interpreters are this machine's dash and
 // python3; each is checked against running the original script directly.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { SHEBANG_LIMIT } from '../../src/runtime/shebang.js';
@@ -127,6 +127,29 @@ describe('scripts', { skip: !existsSync(SH) ? `${SH} is missing` : false }, () =
     const out = run(join(bin, 'greet.sh'), ['q'], { env: { ...env, CALD_STORE: undefined } });
     assert.equal(out.stdout, 'args: q\n');
     assert.equal(out.status, 1);
+  });
+
+  test('a changed script object is refused by cald run and by its launcher, in one line', () => {
+    const object = objectOf('greet.sh');
+    const before = readFileSync(object);
+    const mode = statSync(object).mode & 0o777;
+    chmodSync(object, 0o755);
+    writeFileSync(object, Buffer.concat([before, Buffer.from('echo injected\n')]));
+    chmodSync(object, mode);
+    try {
+      const r = c(['run', 'greet.sh']);
+      assert.equal(r.status, 126, r.stderr);
+      assert.match(r.stderr, /not the hash in its name/);
+      assert.doesNotMatch(r.stdout, /injected/);
+      const l = run(join(dir, 'bin', 'greet.sh'), [], { env: { ...env, CALD_STORE: undefined } });
+      assert.equal(l.status, 126);
+      assert.match(l.stderr, /^cald-launch: refusing to run the program .*has another sha256/);
+      assert.equal(l.stdout, '');
+    } finally {
+      chmodSync(object, 0o755);
+      writeFileSync(object, before);
+      chmodSync(object, mode);
+    }
   });
 
   test('a checked-out #!cas: script runs from its path; a changed interpreter object is refused with one line', () => {
