@@ -40,12 +40,12 @@ function firstLine(bytes: Buffer, what: string): { line: string; bodyStart: numb
   const nl = bytes.subarray(0, SHEBANG_LIMIT).indexOf(0x0a);
   if (nl < 0) {
     const short = bytes.length < SHEBANG_LIMIT;
-    throw scriptError(
+    throw new CaldError(
       'SCRIPT_LINE_TOO_LONG',
       short
         ? `${what}: its #! line has no newline`
         : `${what}: its #! line is longer than ${SHEBANG_LIMIT - 1} bytes (the kernel reads only the first ${SHEBANG_LIMIT})`,
-      'end the #! line with a newline within the first 256 bytes',
+      { hint: 'end the #! line with a newline within the first 256 bytes' },
     );
   }
   return { line: bytes.toString('latin1', 2, nl), bodyStart: nl + 1 };
