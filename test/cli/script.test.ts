@@ -120,6 +120,22 @@ describe('scripts', { skip: !existsSync(SH) ? `${SH} is missing` : false }, () =
     assert.equal(v.status, 0, v.stderr);
   });
 
+  test('cald ldd of a script: the script, its #! line (hint, hash, arguments), then the interpreter tree', () => {
+    const r = c(['ldd', 'greet.sh']);
+    assert.equal(r.status, 0, r.stderr);
+    const hex = LINE.exec(readFileSync(objectOf('greet.sh'), 'latin1'))![1]!;
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0]!, /^greet\.sh {2}sha256:[0-9a-f]{12} {2}verified {2}\//);
+    assert.equal(lines[1], `  #! sh  sha256:${hex.slice(0, 12)}  -e`);
+    assert.match(lines[2]!, new RegExp(`^sh  sha256:${hex.slice(0, 12)}  verified  `));
+    assert.match(r.stdout, /^└─ libc\.so\.6 +sha256:/m);
+    const json = JSON.parse(c(['ldd', '--json', 'greet.sh']).stdout) as {
+      script: { interpreter: string; args: string[] };
+    };
+    assert.match(json.script.interpreter, new RegExp(`^cas:sha256:${hex}\\?name=sh$`));
+    assert.deepEqual(json.script.args, ['-e']);
+  });
+
   test('cald install makes a launcher that runs the script with no cald process', () => {
     const bin = join(dir, 'bin');
     const r = c(['install', 'greet.sh', '--bin', bin]);

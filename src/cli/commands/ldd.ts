@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { LddReport } from '../../api/ldd.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { formatTree, type TreeRow } from '../format/name-tree.js';
+import { formatTree, splitName, type TreeRow } from '../format/name-tree.js';
 import type { Colors } from '../io.js';
 
 const EXAMPLES = `
@@ -57,10 +57,25 @@ function stateText(n: Node, c: Colors): string {
 export function formatLdd(r: LddReport, c: Colors, view: LddView = {}): string {
   const lines: string[] = [];
   const p = r.program;
+  if (r.script !== undefined) {
+    // A #!cas: script: itself, then its #! line (the interpreter's hint and hash, its arguments).
+    const sc = r.script;
+    lines.push(
+      sc.digest === null
+        ? `${c.bold(sc.spec)}  ${c.dim('(not in the store)')}  ${sc.path}`
+        : `${c.bold(sc.spec)}  ${c.cyan(sc.digest.slice(0, 19))}  ${c.green('verified')}  ${sc.path}`,
+    );
+    const [line] = formatTree(
+      [{ depth: 0, last: true, name: sc.interpreter, rest: sc.args.length > 0 ? [sc.args.join(' ')] : [] }],
+      c,
+    );
+    lines.push(`  #! ${(line ?? '').slice(3)}`);
+  }
+  const spec = r.script === undefined ? p.spec : splitName(p.spec).label;
   lines.push(
     p.digest === null
-      ? `${c.bold(p.spec)}  ${c.dim('(not in the store)')}  ${p.path}`
-      : `${c.bold(p.spec)}  ${c.cyan(p.digest.slice(0, 19))}  ${c.green('verified')}  ${p.path}`,
+      ? `${c.bold(spec)}  ${c.dim('(not in the store)')}  ${p.path}`
+      : `${c.bold(spec)}  ${c.cyan(p.digest.slice(0, 19))}  ${c.green('verified')}  ${p.path}`,
   );
   if (r.interpreter !== null) {
     const i = r.interpreter;
