@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmdirSync,
   rmSync,
@@ -257,9 +258,7 @@ export function unregisterBinfmt(dir: string, name: string, unmount: boolean): s
   const warnings: string[] = [];
   if (existsSync(join(dir, name))) writeFileSync(join(dir, name), '-1');
   if (unmount && binfmtMounted(dir)) {
-    const others = spawnSync('ls', [dir], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((e) => e !== '' && e !== 'register' && e !== 'status');
+    const others = readdirSync(dir).filter((e) => e !== 'register' && e !== 'status');
     if (others.length > 0) {
       warnings.push(
         `binfmt_misc stays mounted on ${dir}: other entries were registered since (${others.join(', ')})`,
@@ -293,6 +292,7 @@ export async function systemInstall(options: SystemOptions = {}): Promise<System
   rec.dir(p.stateDir);
   try {
     await installAuditLibrary(rec, p.audit, env);
+    rec.persist(); // after each step: an install cut short can still be undone
     if (template !== undefined) {
       const handler = fillLauncher(template, {
         target: '',
@@ -304,6 +304,7 @@ export async function systemInstall(options: SystemOptions = {}): Promise<System
         flags: '',
       });
       await rec.write(p.handler, handler, 0o755);
+      rec.persist();
       const { mounted } = registerBinfmt(p.binfmtDir, p.name, p.handler);
       rec.state.binfmt = { dir: p.binfmtDir, name: p.name, mounted };
     }
