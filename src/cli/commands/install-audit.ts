@@ -12,7 +12,11 @@ Examples:
 
 Programs imported with --audit ask ld.so for libcald-audit.so by name; it must be where ld.so
 finds libraries (ld.so.cache). Without it ld.so prints that the audit interface cannot be loaded,
-and the program's content names are not found unless the name directory is on LD_LIBRARY_PATH.`;
+and the program's content names are not found unless the name directory is on LD_LIBRARY_PATH.
+
+This is the first half of 'cald system install' (which also registers the #!cas: script handler),
+recorded the same way: --uninstall undoes whichever of the two ran, putting back every file
+(ld.so.cache included) as it was.`;
 
 export function register(program: Command, ctx: CommandContext): void {
   program
