@@ -4,10 +4,11 @@
 //   binfmt_misc    #!cas:, the kernel runs cald-binfmt, which verifies dash's object and execs it
 //                  under the audit resolver (needs root: a private binfmt_misc entry, removed after)
 //   launcher       a `cald install` launcher of the stored script (the same C code)
-//   audit direct   dash's object run on the script by hand with LD_AUDIT set (no handler at all)
-// Prints each median and its ratio to the baseline. Record `uptime` beside any number kept.
+// ROUNDS rounds of hyperfine, a different way first in each (load that comes and goes then hits
+// them all); prints each way's median of the rounds' medians and its ratio to the baseline.
+// Record `uptime` beside any number kept.
 //
-//   npm run build && node bench/script-start.mjs [--runs N]
+//   npm run build && node bench/script-start.mjs [--runs N] [--rounds R]
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? process.argv[i + 1] : dflt;
 };
 const RUNS = Number(opt('--runs', 300));
+const ROUNDS = Number(opt('--rounds', 3));
 const root = resolve('.');
 const { fillLauncher } = await import(`${root}/dist/src/runtime/launcher.js`);
 const BINFMT = '/proc/sys/fs/binfmt_misc';
@@ -35,18 +37,11 @@ const cas = join(dir, 'cas.sh');
 writeFileSync(cas, readFileSync(object));
 chmodSync(cas, 0o755);
 cald('install', 'host.sh', '--bin', join(dir, 'bin'));
-const dash = join(
-  env.CALD_STORE,
-  'objects',
-  'sha256',
-  /^#!cas:sha256:([0-9a-f]{64})/.exec(readFileSync(cas, 'latin1'))[1],
-);
 const audit = join(root, 'native/build/libcald-audit.so');
 
 const commands = {
   'host #!': host,
   launcher: join(dir, 'bin', 'host.sh'),
-  'audit direct': `env LD_AUDIT=${audit} ${dash} ${cas}`,
 };
 let entry;
 let mounted = false;
@@ -69,22 +64,30 @@ if (process.getuid?.() === 0) {
   chmodSync(handler, 0o755);
   entry = `cald-bench-${process.pid}`;
   writeFileSync(join(BINFMT, 'register'), `|${entry}|M||#!cas:||${handler}|`);
-  commands['binfmt_misc'] = cas;
+  commands.binfmt_misc = cas;
 } else {
   console.log('binfmt_misc: skipped (needs root)');
 }
 try {
   for (const c of Object.values(commands)) execFileSync('sh', ['-c', c], { env }); // warm the verification cache
   const json = join(dir, 'out.json');
-  const args = ['-N', '--warmup', '20', '--runs', String(RUNS), '--export-json', json];
-  for (const [name, c] of Object.entries(commands)) args.push('-n', name, c);
-  execFileSync('hyperfine', args, { env, stdio: 'ignore' });
-  const results = JSON.parse(readFileSync(json, 'utf8')).results;
-  console.log(`node bench/script-start.mjs --runs ${RUNS}   (hyperfine -N, median)`);
-  const base = results.find((r) => r.command === 'host #!').median;
-  for (const r of results)
+  const medians = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = Object.entries(commands);
+    for (let i = 0; i < round; i++) order.push(order.shift());
+    const args = ['-N', '--warmup', '20', '--runs', String(RUNS), '--export-json', json];
+    for (const [name, c] of order) args.push('-n', name, c);
+    execFileSync('hyperfine', args, { env, stdio: 'ignore' });
+    for (const r of JSON.parse(readFileSync(json, 'utf8')).results) medians[r.command].push(r.median);
+  }
+  const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(
+    `node bench/script-start.mjs --runs ${RUNS} --rounds ${ROUNDS}   (hyperfine -N, median of round medians)`,
+  );
+  const base = mid(medians['host #!']);
+  for (const [name, xs] of Object.entries(medians))
     console.log(
-      `${r.command.padEnd(14)} ${(r.median * 1e6).toFixed(0).padStart(6)} us  ratio ${(r.median / base).toFixed(3)}`,
+      `${name.padEnd(14)} ${(mid(xs) * 1e6).toFixed(0).padStart(6)} us  ratio ${(mid(xs) / base).toFixed(3)}`,
     );
 } finally {
   if (entry !== undefined) writeFileSync(join(BINFMT, entry), '-1');
