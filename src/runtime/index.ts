@@ -41,6 +41,7 @@ export { isCommandName, selfExecLauncher } from './self-exec.js';
 export {
   CAS_SHEBANG,
   type CasShebang,
+  casScriptHandler,
   formatCasShebang,
   type HostShebang,
   hasCasShebang,

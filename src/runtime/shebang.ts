@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CaldError } from '../errors/index.js';
 import { type CasName, parseCasName } from '../store/cas-name.js';
 
@@ -128,4 +130,39 @@ export function scriptRefs(bytes: Buffer): string[] {
   } catch {
     return [];
   }
+}
+
+/** `#!cas:` as binfmt_misc shows a magic: hex bytes. */
+const CAS_MAGIC_HEX = Buffer.from(CAS_SHEBANG, 'latin1').toString('hex');
+
+/**
+ * The handler of an enabled binfmt_misc entry that runs files starting with `#!cas:` at offset 0
+ * (`cald system install` registers one), or undefined when there is none (or binfmt_misc is not
+ * mounted).
+ */
+export function casScriptHandler(dir = '/proc/sys/fs/binfmt_misc'): string | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) {
+    if (e === 'register' || e === 'status') continue;
+    let text: string;
+    try {
+      text = readFileSync(join(dir, e), 'utf8');
+    } catch {
+      continue;
+    }
+    const field = (k: string) => new RegExp(`^${k} (.*)$`, 'm').exec(text)?.[1];
+    if (
+      /^enabled$/m.test(text) &&
+      field('offset') === '0' &&
+      field('magic') === CAS_MAGIC_HEX &&
+      field('mask') === undefined
+    )
+      return field('interpreter');
+  }
+  return undefined;
 }

@@ -133,8 +133,17 @@ describe('binfmt_misc and cald system install', { skip: skip ?? false }, () => {
       // Without the entry the kernel cannot run the file.
       const without = run(scriptFile, []);
       assert.notEqual(without.status, 0, 'no handler: the kernel refuses #!cas: (Exec format error)');
+      const lbin = join(dir, 'lbin');
+      const refused = cald(['install', '--link', 'hello.sh', '--bin', lbin], { env });
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /no binfmt_misc entry runs such files here/);
       writeFileSync(join(BINFMT, 'register'), `|${name}|M||#!cas:||${handler}|`);
       assert.match(readFileSync(join(BINFMT, name), 'utf8'), new RegExp(`interpreter ${handler}`));
+      // Now a link to the script object runs through the handler (cald install --link).
+      const link = cald(['install', '--link', 'hello.sh', '--bin', lbin], { env });
+      assert.equal(link.status, 0, link.stderr);
+      const viaLink = run(join(lbin, 'hello.sh'), ['l'], { env });
+      assert.equal(viaLink.stdout, `hello from ${join(lbin, 'hello.sh')} with l\n`, viaLink.stderr);
       const r = run(scriptFile, ['x', 'y z'], { env });
       assert.equal(r.stderr, '');
       assert.equal(r.stdout, `hello from ${scriptFile} with x y z\n`);
