@@ -449,7 +449,7 @@ static int run_script(struct plan *pl, const char *path, const char *head, long 
   args[a] = NULL;
   struct plan in = *pl;
   in.target = sb.target, in.interp = "", in.interp_digest = "", in.use_stored_loader = 0;
-  in.argv0 = sb.hint != NULL ? sb.hint : sb.target, in.args = args, in.nargs = a, in.in_script = 1;
+  in.argv0 = sb.hint, in.args = args, in.nargs = a, in.in_script = 1; /* no hint: the object's path (run) */
   if (pl->debug) SAY("script ", path, ": interpreter ", sb.target, sb.hint ? " (" : "", sb.hint ? sb.hint : "", sb.hint ? ")" : "");
   return run(&in, envp);
 }
@@ -515,6 +515,7 @@ static int run(struct plan *pl, char **envp) {
     }
   }
   const char *ran = program;
+  if (pl->argv0 == NULL) pl->argv0 = program; /* a script's interpreter named without a hint */
   char *args[(size_t)pl->nargs + 5];
   size_t a = 0;
   if (!stored) {

@@ -134,6 +134,13 @@ describe('scripts', { skip: !existsSync(SH) ? `${SH} is missing` : false }, () =
     };
     assert.match(json.script.interpreter, new RegExp(`^cas:sha256:${hex}\\?name=sh$`));
     assert.deepEqual(json.script.args, ['-e']);
+    const inspect = c(['inspect', 'greet.sh']);
+    assert.equal(inspect.status, 3);
+    assert.match(
+      inspect.stderr,
+      new RegExp(`is a #!cas: script running cas:sha256:${hex}\\?name=sh, not an ELF file`),
+    );
+    assert.match(inspect.stderr, /^hint: cald ldd SCRIPT/m);
   });
 
   test('cald install makes a launcher that runs the script with no cald process', () => {
