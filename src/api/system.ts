@@ -38,6 +38,8 @@ export interface SystemOptions {
   binfmtName?: string;
   /** The binfmt_misc file system (default /proc/sys/fs/binfmt_misc). */
   binfmtDir?: string;
+  /** systemd's binfmt.d directory (default /etc/binfmt.d); the entry is written there when it exists. */
+  binfmtConfDir?: string;
   /** Only the audit library (what `cald install-audit` does): no binfmt_misc handler. */
   auditOnly?: boolean;
   env?: Readonly<Record<string, string | undefined>>;
@@ -118,6 +120,7 @@ function paths(options: SystemOptions) {
     name,
     binfmtDir: options.binfmtDir ?? '/proc/sys/fs/binfmt_misc',
     audit: join(prefix, 'lib', AUDIT_LIBRARY),
+    binfmtConf: join(options.binfmtConfDir ?? '/etc/binfmt.d', `${name}.conf`),
     handler: join(prefix, 'lib', 'cald', HANDLER),
   };
 }
@@ -304,6 +307,9 @@ export async function systemInstall(options: SystemOptions = {}): Promise<System
         flags: '',
       });
       await rec.write(p.handler, handler, 0o755);
+      // Registered again at every boot by systemd-binfmt, where there is one (binfmt.d(5)).
+      if (existsSync(dirname(p.binfmtConf)))
+        await rec.write(p.binfmtConf, Buffer.from(`${binfmtRule(p.name, p.handler)}\n`), 0o644);
       rec.persist();
       const { mounted } = registerBinfmt(p.binfmtDir, p.name, p.handler);
       rec.state.binfmt = { dir: p.binfmtDir, name: p.name, mounted };

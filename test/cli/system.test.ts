@@ -49,6 +49,7 @@ function snapshot(): Record<string, string> {
     '/usr/local/lib/libcald-audit.so',
     '/usr/local/lib/cald/cald-binfmt',
     '/var/lib/cald/system/state.json',
+    '/etc/binfmt.d/cald.conf',
   ]) {
     out[f] = existsSync(f) ? sha(f) : 'absent';
   }
@@ -59,6 +60,7 @@ function snapshot(): Record<string, string> {
     '/var/lib/cald',
     '/var/lib/cald/system',
     '/etc',
+    '/etc/binfmt.d',
   ]) {
     const st = statSync(d, { throwIfNoEntry: false });
     out[d] =
@@ -178,6 +180,18 @@ describe('binfmt_misc and cald system install', { skip: skip ?? false }, () => {
         run('/usr/sbin/ldconfig', ['-p']).stdout,
         /libcald-audit\.so .*=> \/usr\/local\/lib\/libcald-audit\.so/,
       );
+      if (existsSync('/etc/binfmt.d')) {
+        // systemd-binfmt registers it again at boot.
+        const conf = readFileSync('/etc/binfmt.d/cald.conf', 'utf8');
+        assert.equal(conf, '|cald|M||#!cas:||/usr/local/lib/cald/cald-binfmt|\n');
+        const sd = '/lib/systemd/systemd-binfmt';
+        if (existsSync(sd)) {
+          // What boot does: the entry removed, then registered again from the file.
+          writeFileSync(r.binfmtEntry, '-1');
+          assert.equal(run(sd, ['/etc/binfmt.d/cald.conf']).status, 0);
+          assert.match(readFileSync(r.binfmtEntry, 'utf8'), /^enabled\n/);
+        } else t.diagnostic(`${sd} is missing: the boot-time registration is not checked`);
+      }
       const ran = run(scriptFile, ['sys'], { env });
       assert.equal(ran.stdout, `hello from ${scriptFile} with sys\n`, ran.stderr);
       // A second install is refused in one line; nothing changes.

@@ -12,7 +12,8 @@ Examples:
 
 Install records what it changes (and a copy of each file it replaces, /etc/ld.so.cache included)
 in /var/lib/cald/system; uninstall restores from that record. binfmt_misc is mounted if it was not
-(and unmounted again by uninstall). The registration lasts until the next boot.`;
+(and unmounted again by uninstall); the entry goes into /etc/binfmt.d/cald.conf too, where that
+directory exists, for systemd-binfmt to register at boot.`;
 
 interface SystemFlags {
   prefix: string;
