@@ -215,10 +215,12 @@ describe('binfmt_misc and cald system install', { skip: skip ?? false }, () => {
 describe('cald system as another user', {
   skip: process.getuid?.() === 0 ? false : 'needs root to switch to nobody',
 }, () => {
-  test('install without root is one line, nothing changed', (t) => {
+  test('install without root is one line, nothing changed', async (t) => {
     const main = new URL('../../src/cli/main.js', import.meta.url).pathname;
     const probe = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', main]);
     if (probe.status !== 0) return t.skip(`nobody cannot read ${main} (or setpriv is missing)`);
+    const release = await acquireSystemLock('system-audit');
+    t.after(release);
     const before = snapshot();
     const r = run('setpriv', [
       '--reuid=65534',
