@@ -182,6 +182,16 @@ export async function importScripts(
       bodyStart: host.bodyStart,
     };
   });
+  // Refused before anything is imported (docs/import.md, "Untrusted input").
+  for (const p of plans) {
+    if ((p.script.mode & 0o004) === 0 && options.allowPrivate !== true) {
+      throw new CaldError('IMPORT_PRIVATE_SOURCE', `${p.script.path} cannot be read by other users`, {
+        hint: 'pass --allow-private to store it readable by you only, or make it readable by others first',
+        data: { path: p.script.path },
+      });
+    }
+  }
+  const warnings: string[] = [];
   const interpreters = [...new Set(plans.flatMap((p) => (p.choice === undefined ? [] : [p.choice.path])))];
   for (const i of interpreters) {
     if (isScriptFile(i)) {
@@ -223,12 +233,8 @@ export async function importScripts(
         bytes = Buffer.concat([Buffer.from(line, 'latin1'), bytes.subarray(p.bodyStart)]);
       }
       const ownerOnly = (p.script.mode & 0o004) === 0;
-      if (ownerOnly && options.allowPrivate !== true) {
-        throw new CaldError('IMPORT_PRIVATE_SOURCE', `${p.script.path} cannot be read by other users`, {
-          hint: 'pass --allow-private to store it readable by you only, or make it readable by others first',
-          data: { path: p.script.path },
-        });
-      }
+      if (p.cas !== undefined && store.files.statSync(p.cas.name.digest) === undefined)
+        warnings.push(`${p.script.path} runs ${p.cas.uri}, which is not in ${store.root}; pull or import it`);
       const digest = await store.put(bytes, {
         executable: (p.script.mode & 0o111) !== 0,
         ownerOnly,
@@ -251,7 +257,7 @@ export async function importScripts(
       loader: base?.loader,
       hostProvided: base?.hostProvided ?? [],
       droppedCycleEdges: base?.droppedCycleEdges ?? [],
-      warnings: base?.warnings ?? [],
+      warnings: [...(base?.warnings ?? []), ...warnings],
       programs: [...(base?.programs ?? []), ...naming.programs],
       movedNames: [...(base?.movedNames ?? []), ...naming.moved],
       hostFiles: [...(base?.hostFiles ?? []), ...naming.hostFiles],
