@@ -373,7 +373,8 @@ static int trusted_store(const char *store, char real[TRUST_PATH_CAP]) {
  *     #!cas:sha256:<64 hex>[?name=<name>][ ARG...]\n
  *
  * within the first SHEBANG_LIMIT bytes (the kernel's BINPRM_BUF_SIZE since Linux 5.1). The
- * interpreter object is run like a program (verified, through the stored-loader rule), with
+ * interpreter object is run like a program (the same checks, then executed directly: the host's
+ * PT_INTERP loads it; the stored-loader fallback is cald run's only), with
  * argv = <name or object path> ARG... SCRIPT ARGS...: what the kernel gives a #! interpreter,
  * except that ARGs are split on blanks (as env -S does).
  */
