@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -56,6 +57,8 @@ interface FileChange {
   readonly saved: string | undefined;
   /** sha256 of what install left there: uninstall restores only what is still install's. */
   readonly written: string;
+  /** The previous file's permission bits (restored with its content). */
+  readonly mode?: number;
 }
 
 /** A directory install created (removed again, if empty) or whose mtime it changed (restored). */
@@ -160,7 +163,13 @@ class Recorder {
   async write(path: string, bytes: Buffer, mode: number): Promise<void> {
     this.dir(dirname(path));
     const saved = this.save(path);
-    this.state.files.push({ path, saved, written: sha256(bytes) });
+    const before = saved === undefined ? undefined : statSync(path).mode & 0o7777;
+    this.state.files.push({
+      path,
+      saved,
+      written: sha256(bytes),
+      ...(before === undefined ? {} : { mode: before }),
+    });
     await writeFileAtomic(path, bytes, { mode });
   }
 
@@ -357,17 +366,20 @@ function undo(state: SystemState, stateDir: string): string[] {
   const warnings: string[] = [];
   if (state.binfmt !== undefined)
     warnings.push(...unregisterBinfmt(state.binfmt.dir, state.binfmt.name, state.binfmt.mounted));
-  const restore = (path: string, saved: string | undefined, written: string) => {
+  const restore = (path: string, saved: string | undefined, written: string, mode?: number) => {
     const now = fileHash(path);
     if (now !== undefined && now !== written) {
       warnings.push(`${path} changed since cald system install; left as it is`);
       return false;
     }
     if (saved === undefined) rmSync(path, { force: true });
-    else writeFileSync(path, readFileSync(join(stateDir, saved)));
+    else {
+      writeFileSync(path, readFileSync(join(stateDir, saved)));
+      if (mode !== undefined) chmodSync(path, mode);
+    }
     return true;
   };
-  for (const f of [...state.files].reverse()) restore(f.path, f.saved, f.written);
+  for (const f of [...state.files].reverse()) restore(f.path, f.saved, f.written, f.mode);
   if (state.ldCache !== undefined) {
     // The cache install's ldconfig wrote is put back as it was before; a cache someone rebuilt
     // since is rebuilt again, now without the audit library.

@@ -7,7 +7,16 @@
 // 'system-audit' is held throughout (and 'binfmt' for the binfmt_misc entries).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fillLauncher } from '../../src/runtime/launcher.js';
@@ -51,7 +60,7 @@ function snapshot(): Record<string, string> {
     '/var/lib/cald/system/state.json',
     '/etc/binfmt.d/cald.conf',
   ]) {
-    out[f] = existsSync(f) ? sha(f) : 'absent';
+    out[f] = existsSync(f) ? `${sha(f)} mode ${(statSync(f).mode & 0o7777).toString(8)}` : 'absent';
   }
   for (const d of [
     '/usr/local/lib',
@@ -209,6 +218,37 @@ describe('binfmt_misc and cald system install', { skip: skip ?? false }, () => {
     const none = cald(['system', 'uninstall'], { env });
     assert.notEqual(none.status, 0);
     assert.match(none.stderr, /not installed system-wide/);
+  });
+});
+
+describe('cald system install over a file already there', { skip: skip ?? false }, () => {
+  test('an audit library installed before is put back with its bytes and mode', async (t) => {
+    if (existsSync('/var/lib/cald/system/state.json'))
+      return t.skip('cald is already installed system-wide on this machine');
+    const lib = '/usr/local/lib/libcald-audit.so';
+    const release = await acquireSystemLock('system-audit');
+    const releaseBinfmt = await acquireSystemLock('binfmt');
+    t.after(() => {
+      releaseBinfmt();
+      release();
+    });
+    if (existsSync(lib)) return t.skip(`${lib} exists already on this machine`);
+    const dirTimes = statSync('/usr/local/lib');
+    // An older copy (different bytes: a trailing byte), mode 0755.
+    writeFileSync(lib, Buffer.concat([readFileSync(join(NATIVE, 'libcald-audit.so')), Buffer.from([0])]));
+    chmodSync(lib, 0o755);
+    try {
+      const before = snapshot();
+      const inst = cald(['system', 'install']);
+      assert.equal(inst.status, 0, inst.stderr);
+      assert.equal(sha(lib), sha(join(NATIVE, 'libcald-audit.so')), 'replaced while installed');
+      const un = cald(['system', 'uninstall']);
+      assert.equal(un.status, 0, un.stderr);
+      assert.deepEqual(snapshot(), before);
+    } finally {
+      rmSync(lib, { force: true });
+      utimesSync('/usr/local/lib', dirTimes.atime, dirTimes.mtime);
+    }
   });
 });
 
