@@ -15,6 +15,7 @@ import {
 } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
 import { checkOneGlibc } from './glibc-check.js';
+import { ObjectBatch } from './object-batch.js';
 
 /** One file of the closure, as the closure resolver found it. */
 export interface ImportNode {
@@ -138,12 +139,34 @@ function checkNeededAfterEdit(path: string, out: Buffer, want: ReadonlyArray<str
  * Imports a resolved closure bottom-up: each object's DT_NEEDED becomes the content name of its
  * dependency's rewritten bytes, so an object's digest pins everything below it (a Merkle DAG).
  * Pure with respect to the inputs: the same files give the same digests on any machine.
+ * The objects are written as one batch (object-batch.ts); names and paths follow once they are
+ * all durable in objects/.
  */
 export async function importClosure(
   store: LocalStore,
   input: ImportInput,
   progress?: ImportProgress,
 ): Promise<ImportOutcome> {
+  const batch = new ObjectBatch(store);
+  try {
+    const { names, ...outcome } = await importInto(batch, input, progress);
+    await batch.commit();
+    store.addNames([...names]);
+    // So a dlopen of the original path (python's extension modules) reaches the object.
+    const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
+    for (const o of outcome.objects) store.addPath(o.path, o.digest, dirMode);
+    return outcome;
+  } catch (e) {
+    await batch.discard();
+    throw e;
+  }
+}
+
+async function importInto(
+  batch: ObjectBatch,
+  input: ImportInput,
+  progress: ImportProgress | undefined,
+): Promise<ImportOutcome & { names: Set<string> }> {
   const { nodes } = input;
   const kept = new Map<string, boolean>();
   const keep = (target: string | undefined): boolean => {
@@ -171,7 +194,7 @@ export async function importClosure(
   let loader: ImportedObject | undefined;
   const ownerOnly = (path: string) => input.isPrivate?.(path) === true;
   if (input.interpreter !== undefined) {
-    const digest = await store.put(input.readFile(input.interpreter), {
+    const digest = await batch.add(input.readFile(input.interpreter), {
       executable: true,
       ownerOnly: ownerOnly(input.interpreter),
       refs: [],
@@ -200,6 +223,8 @@ export async function importClosure(
   const done = new Map<string, ImportedObject>();
   const keptNames: Array<[string, string]> = [];
   const droppedCycleEdges: Array<[string, string]> = [];
+  // The name directory: entries named exactly like the DT_NEEDED strings now in use.
+  const allNames = new Set<string>();
   for (const path of order) {
     const node = nodes.get(path)!;
     const original = input.readFile(path);
@@ -260,11 +285,8 @@ export async function importClosure(
       ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
       ...pathNoteRefs(pathNote),
     ];
-    const digest = await store.put(out, { executable, ownerOnly: ownerOnly(path), refs });
-    // The name directory: entries named exactly like the DT_NEEDED strings now in use.
-    for (const name of names) store.addName(name);
-    // So a dlopen of the original path (python's extension modules) reaches the object.
-    store.addPath(path, digest, input.dirMode === undefined ? {} : { dirMode: input.dirMode });
+    const digest = await batch.add(out, { executable, ownerOnly: ownerOnly(path), refs });
+    for (const name of names) allNames.add(name);
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
     progress?.(done.size, order.length, path);
   }
@@ -276,5 +298,6 @@ export async function importClosure(
     loader,
     droppedCycleEdges,
     keptNames,
+    names: allNames,
   };
 }

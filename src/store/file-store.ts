@@ -76,6 +76,8 @@ export interface OpenFileStoreOptions {
 /** How FileStore.adoptTemp may skip work its caller has done or will do for many files at once. */
 export interface AdoptOptions {
   readonly executable?: boolean;
+  /** Readable by the store's owner only (as PutOptions.ownerOnly). */
+  readonly ownerOnly?: boolean;
   /** The caller has fsynced the file's data already. */
   readonly synced?: boolean;
   /** false: leave the directory fsync to one syncObjectDir() after a batch. */
@@ -253,9 +255,7 @@ export class FileStore implements LocalObjectStore {
         { data: { expected: options.expect.toString(), actual: digest.toString() } },
       );
     }
-    const mode =
-      (options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE) &
-      (options.ownerOnly === true ? OWNER_ONLY_MASK : 0o777);
+    const mode = objectMode(options);
     const final = this.pathOf(digest);
     if (this.existingIsIntact(digest, final, mode)) return digest;
 
@@ -293,7 +293,7 @@ export class FileStore implements LocalObjectStore {
         data: { path: tmp },
       });
     }
-    const mode = options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE;
+    const mode = objectMode(options);
     const final = this.pathOf(digest);
     try {
       if (this.existingIsIntact(digest, final, mode)) {
@@ -380,23 +380,47 @@ export class FileStore implements LocalObjectStore {
   addName(nameOrDigest: string | Digest, hint?: string): string {
     this.assertWritable();
     const name = typeof nameOrDigest === 'string' ? nameOrDigest : formatCasName(nameOrDigest, hint);
+    if (this.linkName(name)) this.syncNames();
+    return name;
+  }
+
+  /**
+   * addName for many names, with one fsync of names/ for all of them (after their objects'
+   * renames were made durable: FileStore.syncObjectDir).
+   */
+  addNames(names: Iterable<string>): void {
+    this.assertWritable();
+    let changed = false;
+    for (const name of names) changed = this.linkName(name) || changed;
+    if (changed) this.syncNames();
+  }
+
+  /** Makes one name entry; false when it was there already. The caller syncs names/. */
+  private linkName(name: string): boolean {
     const { digest } = parseCasName(name);
     if (this.statSync(digest) === undefined) throw this.missing(digest, name);
     const entry = join(this.layout.names, name);
     const target = nameTarget(digest.algorithm, digest.hex);
-    if (readlinkOrUndefined(entry) === target) return name;
+    if (readlinkOrUndefined(entry) === target) return false;
     // Made in tmp/ (a sibling of names/, so the relative target is the same), then renamed:
     // the entry appears complete, and a wrong entry of the same name is replaced atomically.
     const tmp = tempPath(this.layout.tmp, 'name');
     try {
       symlinkSync(target, tmp);
       renameSync(tmp, entry);
-      fsyncDir(this.layout.names);
     } catch (e) {
       rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'add name in', this.layout.names);
     }
-    return name;
+    return true;
+  }
+
+  private syncNames(): void {
+    try {
+      fsyncDir(this.layout.names);
+    } catch (e) {
+      throw ioErrorFrom(e, 'add name in', this.layout.names);
+    }
   }
 
   /**
@@ -697,6 +721,14 @@ export class FileStore implements LocalObjectStore {
       closeSync(src);
     }
   }
+}
+
+/** An object file's mode: read-only, executable when asked, owner-only when asked. */
+function objectMode(options: { readonly executable?: boolean; readonly ownerOnly?: boolean }): number {
+  return (
+    (options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE) &
+    (options.ownerOnly === true ? OWNER_ONLY_MASK : 0o777)
+  );
 }
 
 function infoOf(digest: Digest, st: Stats): ObjectInfo {

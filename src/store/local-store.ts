@@ -128,6 +128,34 @@ export class LocalStore {
     });
   }
 
+  /**
+   * Many temp files made objects at once, for a writer that synced each file's data itself
+   * (an import): each renamed into objects/ in the order given (FileStore.adoptTemp), the
+   * directory synced once, and only then the index. Names and roots pointing at them come after.
+   */
+  adoptAll(
+    items: ReadonlyArray<{
+      readonly tmp: string;
+      readonly digest: Digest;
+      readonly options: Omit<AdoptOptions, 'syncDir'> & { readonly refs: readonly string[] };
+    }>,
+  ): void {
+    for (const { tmp, digest, options } of items)
+      this.files.adoptTemp(tmp, digest, { ...options, syncDir: false });
+    if (items.length > 0) this.files.syncObjectDir();
+    const infos = items.map(({ digest }) => {
+      const info = this.files.statSync(digest);
+      if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
+      return info;
+    });
+    this.index.transaction(() => {
+      items.forEach(({ digest, options }, i) => {
+        this.index.recordObject(infos[i]!);
+        this.index.recordRefs(digest, options.refs);
+      });
+    });
+  }
+
   async delete(digest: Digest): Promise<boolean> {
     const removed = this.files.deleteSync(digest);
     this.index.forgetObject(digest);
@@ -138,6 +166,14 @@ export class LocalStore {
     this.files.addName(name);
     this.index.recordName(name);
     return name;
+  }
+
+  /** addName for many names: one fsync of names/ and one index transaction for all. */
+  addNames(names: readonly string[]): void {
+    this.files.addNames(names);
+    this.index.transaction(() => {
+      for (const name of names) this.index.recordName(name);
+    });
   }
 
   /** See FileStore.addPath: the original path of an imported file, for the resolver. */

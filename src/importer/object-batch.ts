@@ -1,0 +1,126 @@
+// The objects of one import, written the way a batch is cheapest and still crash-safe
+// (docs/store-layout.md, "Writes"): each object's bytes are hashed once, written to a temp file in
+// the store's tmp/ and their data synced off the event loop while the next object is rewritten;
+// at the end every file is renamed into objects/ (dependencies first), objects/ is synced once,
+// and only then the index is written. Names, paths and roots are the caller's, after commit().
+// A SIGKILL at any moment leaves temp files in tmp/ (removed by a later cleanTemp) and whole
+// objects under their hash; nothing names an object before its rename is durable.
+import { randomBytes } from 'node:crypto';
+import { close, closeSync, fsync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ioErrorFrom } from '../errors/index.js';
+import { type Digest, digestOfBuffer, type LocalStore } from '../store/index.js';
+
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+
+/** Temp files whose data are being synced at once (each holds a descriptor until it is). */
+const MAX_IN_FLIGHT = 32;
+
+export interface BatchPutOptions {
+  readonly executable: boolean;
+  readonly ownerOnly: boolean;
+  /** The cas: names the object refers to (recorded in the index). */
+  readonly refs: readonly string[];
+}
+
+interface Pending {
+  tmp: string;
+  digest: Digest;
+  executable: boolean;
+  ownerOnly: boolean;
+  refs: readonly string[];
+  /** false: the object was in the store already; adoptTemp keeps it if intact and syncs this copy only if not. */
+  synced: boolean;
+  written: Promise<void>;
+}
+
+/**
+ * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
+ * adopted), its data synced on the thread pool when `sync`, the descriptor closed either way.
+ */
+function writeTemp(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  if (!sync) return closeAsync(fd);
+  return fsyncAsync(fd).finally(() => closeAsync(fd));
+}
+
+export class ObjectBatch {
+  private readonly pending = new Map<string, Pending>();
+  /** Writes not yet known to be finished, oldest first. */
+  private inFlight: Array<Promise<void>> = [];
+
+  constructor(private readonly store: LocalStore) {}
+
+  /**
+   * Hashes `bytes` (once) and writes them to tmp/; returns their digest. The object exists in
+   * objects/ only after commit(). The same bytes twice make one object (executable if either is,
+   * owner-only only if both are).
+   */
+  async add(bytes: Uint8Array, options: BatchPutOptions): Promise<Digest> {
+    const digest = digestOfBuffer(bytes);
+    const key = digest.toString();
+    const same = this.pending.get(key);
+    if (same !== undefined) {
+      same.executable ||= options.executable;
+      same.ownerOnly &&= options.ownerOnly;
+      return digest;
+    }
+    while (this.inFlight.length >= MAX_IN_FLIGHT) await this.inFlight.shift();
+    const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
+    const synced = this.store.files.statSync(digest) === undefined;
+    let written: Promise<void>;
+    try {
+      written = writeTemp(tmp, bytes, synced);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw ioErrorFrom(e, 'store an object in', this.store.root);
+    }
+    // Awaited in commit() or discard(); marked handled so a failure meanwhile is not fatal.
+    written.catch(() => {});
+    this.pending.set(key, { tmp, digest, ...options, synced, written });
+    this.inFlight.push(written.catch(() => {}));
+    return digest;
+  }
+
+  /** Every object renamed into objects/ (in the order added), objects/ synced once, then the index. */
+  async commit(): Promise<void> {
+    const items = [...this.pending.values()];
+    const results = await Promise.allSettled(items.map((p) => p.written));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      this.removeTemps();
+      throw ioErrorFrom(failed.reason, 'store an object in', this.store.root);
+    }
+    try {
+      this.store.adoptAll(
+        items.map((p) => ({
+          tmp: p.tmp,
+          digest: p.digest,
+          options: { executable: p.executable, ownerOnly: p.ownerOnly, synced: p.synced, refs: p.refs },
+        })),
+      );
+    } finally {
+      this.removeTemps();
+    }
+  }
+
+  /** After a failure: waits for the writes in flight, then removes every temp file. */
+  async discard(): Promise<void> {
+    await Promise.allSettled([...this.pending.values()].map((p) => p.written));
+    this.removeTemps();
+  }
+
+  private removeTemps(): void {
+    for (const p of this.pending.values()) rmSync(p.tmp, { force: true });
+    this.pending.clear();
+    this.inFlight = [];
+  }
+}
