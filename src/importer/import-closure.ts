@@ -35,6 +35,11 @@ export interface ImportInput {
   hostProvided: (path: string) => boolean;
   /** The bytes of a node, exactly as the closure walk read them (read once, never again). */
   readFile: (path: string) => Buffer;
+  /**
+   * readFile's buffers are the importer's to rewrite in place once it has read them (each in
+   * memory of its own, not Node's shared pool; nothing reads them afterwards): no copy per file.
+   */
+  rewriteInPlace?: boolean;
   /** Whether a file was executable (mode & 0o111): programs stay runnable in the store. */
   isExecutable: (path: string) => boolean;
   /** Whether others could not read the file: its object is then stored for the owner only. */
@@ -154,7 +159,10 @@ export async function importClosure(
     store.addNames([...names]);
     // So a dlopen of the original path (python's extension modules) reaches the object.
     const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
-    for (const o of outcome.objects) store.addPath(o.path, o.digest, dirMode);
+    store.addPaths(
+      outcome.objects.map((o) => [o.path, o.digest] as const),
+      dirMode,
+    );
     return outcome;
   } catch (e) {
     await batch.discard();
@@ -276,7 +284,8 @@ async function importInto(
     const pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
     if (withIt.length > 0)
       edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
-    const out = namingFile(path, () => editElf(original, edits).buffer);
+    const inPlace = input.rewriteInPlace === true ? { reuseInput: true } : {};
+    const out = namingFile(path, () => editElf(original, edits, inPlace).buffer);
     checkNeededAfterEdit(path, out, newNames);
     const executable = input.isExecutable(path);
     const names = [...produced];

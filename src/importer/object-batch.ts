@@ -1,12 +1,12 @@
 // The objects of one import, written the way a batch is cheapest and still crash-safe
-// (docs/store-layout.md, "Writes"): each object's bytes are hashed once, written to a temp file in
-// the store's tmp/ and their data synced off the event loop while the next object is rewritten;
+// (docs/store-layout.md, "Writes"): each object's bytes are hashed once, then written to a temp
+// file in the store's tmp/ and synced on the thread pool while the next object is rewritten;
 // at the end every file is renamed into objects/ (dependencies first), objects/ is synced once,
 // and only then the index is written. Names, paths and roots are the caller's, after commit().
 // A SIGKILL at any moment leaves temp files in tmp/ (removed by a later cleanTemp) and whole
 // objects under their hash; nothing names an object before its rename is durable.
 import { randomBytes } from 'node:crypto';
-import { close, closeSync, fsync, openSync, rmSync, writeSync } from 'node:fs';
+import { close, fsync, openSync, rmSync, write } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ioErrorFrom } from '../errors/index.js';
@@ -14,9 +14,12 @@ import { type Digest, digestOfBuffer, type LocalStore } from '../store/index.js'
 
 const fsyncAsync = promisify(fsync);
 const closeAsync = promisify(close);
+const writeAsync = promisify(write);
 
-/** Temp files whose data are being synced at once (each holds a descriptor until it is). */
+/** Temp files being written and synced at once (each holds a descriptor and its bytes until done). */
 const MAX_IN_FLIGHT = 32;
+/** Bytes held by the writes in flight, at most (past one larger object alone). */
+const MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 export interface BatchPutOptions {
   readonly executable: boolean;
@@ -38,24 +41,25 @@ interface Pending {
 
 /**
  * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
- * adopted), its data synced on the thread pool when `sync`, the descriptor closed either way.
+ * adopted) made here, then on the thread pool its bytes written and, when `sync`, synced; the
+ * descriptor closed either way. `bytes` must not change until the promise settles.
  */
 function writeTemp(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {
   const fd = openSync(path, 'wx', 0o600);
-  try {
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
-  if (!sync) return closeAsync(fd);
-  return fsyncAsync(fd).finally(() => closeAsync(fd));
+  const rest = async () => {
+    for (let off = 0; off < bytes.length; ) {
+      off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
+    }
+    if (sync) await fsyncAsync(fd);
+  };
+  return rest().finally(() => closeAsync(fd));
 }
 
 export class ObjectBatch {
   private readonly pending = new Map<string, Pending>();
-  /** Writes not yet known to be finished, oldest first. */
-  private inFlight: Array<Promise<void>> = [];
+  /** Writes not yet known to be finished, oldest first, with their sizes. */
+  private inFlight: Array<{ done: Promise<void>; size: number }> = [];
+  private bytesInFlight = 0;
 
   constructor(private readonly store: LocalStore) {}
 
@@ -73,7 +77,14 @@ export class ObjectBatch {
       same.ownerOnly &&= options.ownerOnly;
       return digest;
     }
-    while (this.inFlight.length >= MAX_IN_FLIGHT) await this.inFlight.shift();
+    while (
+      this.inFlight.length >= MAX_IN_FLIGHT ||
+      (this.inFlight.length > 0 && this.bytesInFlight + bytes.length > MAX_BYTES_IN_FLIGHT)
+    ) {
+      const oldest = this.inFlight.shift()!;
+      await oldest.done;
+      this.bytesInFlight -= oldest.size;
+    }
     const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
     const synced = this.store.files.statSync(digest) === undefined;
     let written: Promise<void>;
@@ -86,7 +97,8 @@ export class ObjectBatch {
     // Awaited in commit() or discard(); marked handled so a failure meanwhile is not fatal.
     written.catch(() => {});
     this.pending.set(key, { tmp, digest, ...options, synced, written });
-    this.inFlight.push(written.catch(() => {}));
+    this.inFlight.push({ done: written.catch(() => {}), size: bytes.length });
+    this.bytesInFlight += bytes.length;
     return digest;
   }
 
@@ -122,5 +134,6 @@ export class ObjectBatch {
     for (const p of this.pending.values()) rmSync(p.tmp, { force: true });
     this.pending.clear();
     this.inFlight = [];
+    this.bytesInFlight = 0;
   }
 }

@@ -402,14 +402,9 @@ export class FileStore implements LocalObjectStore {
     const entry = join(this.layout.names, name);
     const target = nameTarget(digest.algorithm, digest.hex);
     if (readlinkOrUndefined(entry) === target) return false;
-    // Made in tmp/ (a sibling of names/, so the relative target is the same), then renamed:
-    // the entry appears complete, and a wrong entry of the same name is replaced atomically.
-    const tmp = tempPath(this.layout.tmp, 'name');
     try {
-      symlinkSync(target, tmp);
-      renameSync(tmp, entry);
+      placeLink(target, entry, () => tempPath(this.layout.tmp, 'name'));
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'add name in', this.layout.names);
     }
     return true;
@@ -433,6 +428,25 @@ export class FileStore implements LocalObjectStore {
    */
   addPath(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
     this.assertWritable();
+    return this.linkPath(original, digest, options, new Set());
+  }
+
+  /** addPath for many files: each directory under paths/ is made and given its mode once. */
+  addPaths(
+    entries: Iterable<readonly [original: string, digest: Digest]>,
+    options: { dirMode?: (dir: string) => number } = {},
+  ): void {
+    this.assertWritable();
+    const prepared = new Set<string>();
+    for (const [original, digest] of entries) this.linkPath(original, digest, options, prepared);
+  }
+
+  private linkPath(
+    original: string,
+    digest: Digest,
+    options: { dirMode?: (dir: string) => number },
+    prepared: Set<string>,
+  ): string {
     if (
       !isAbsolute(original) ||
       normalize(original) !== original ||
@@ -451,20 +465,20 @@ export class FileStore implements LocalObjectStore {
     const entry = join(this.layout.paths, original);
     const target = relative(dirname(entry), join(this.layout.objectDir(digest.algorithm), digest.hex));
     if (readlinkOrUndefined(entry) === target) return entry;
-    const tmp = tempPath(this.layout.tmp, 'path');
     try {
-      if (options.dirMode === undefined) makeDirs(dirname(entry), DIR_MODE);
-      else {
-        // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
-        makeDirs(dirname(entry), 0o700);
-        for (let d = dirname(original); d !== '/'; d = dirname(d)) {
-          chmodSync(join(this.layout.paths, d), DIR_MODE & options.dirMode(d));
+      if (!prepared.has(dirname(original))) {
+        if (options.dirMode === undefined) makeDirs(dirname(entry), DIR_MODE);
+        else {
+          // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
+          makeDirs(dirname(entry), 0o700);
+          for (let d = dirname(original); d !== '/'; d = dirname(d)) {
+            chmodSync(join(this.layout.paths, d), DIR_MODE & options.dirMode(d));
+          }
         }
+        prepared.add(dirname(original));
       }
-      symlinkSync(target, tmp);
-      renameSync(tmp, entry);
+      placeLink(target, entry, () => tempPath(this.layout.tmp, 'path'));
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'record the path of an imported file in', this.layout.paths);
     }
     return entry;
@@ -748,6 +762,27 @@ function statOrUndefined(path: string, noFollow = false): Stats | undefined {
       });
     }
     throw ioErrorFrom(e, 'stat', path);
+  }
+}
+
+/**
+ * Makes the symbolic link `entry` -> `target` so it appears whole: made in place when there is
+ * no entry, else made under a temp name (in the store's tmp/) and renamed over the old entry.
+ */
+function placeLink(target: string, entry: string, tempName: () => string): void {
+  try {
+    symlinkSync(target, entry);
+    return;
+  } catch (e) {
+    if (errnoOf(e) !== 'EEXIST') throw e;
+  }
+  const tmp = tempName();
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, entry);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }
 

@@ -181,6 +181,14 @@ export class LocalStore {
     return this.files.addPath(original, digest, options);
   }
 
+  /** See FileStore.addPaths. */
+  addPaths(
+    entries: Iterable<readonly [original: string, digest: Digest]>,
+    options: { dirMode?: (dir: string) => number } = {},
+  ): void {
+    this.files.addPaths(entries, options);
+  }
+
   removeName(name: string): boolean {
     const removed = this.files.removeName(name);
     this.index.forgetName(name);
