@@ -1,7 +1,8 @@
 // Reading a file cald does not trust: opened without blocking (a FIFO or a device never holds the
 // import), checked by fstat to be a regular file after it was opened (what was checked is what is
 // read), its size bounded before a byte is read, and re-checked after reading.
-import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { type BigIntStats, close, closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { ClosureError } from './closure-error.js';
 
 /** The largest file an import reads: 2 GiB (the largest real libraries are a few hundred MB). */
@@ -117,7 +118,35 @@ export function readSource(path: string, maxSize: number = MAX_SOURCE_SIZE): Sou
 export function readOpened(path: string, fd: number, st: BigIntStats): SourceFile {
   const size = Number(st.size);
   // Its own memory: the importer rewrites these very bytes in place (EditOptions.reuseInput).
-  const bytes = readAt(fd, size, 0, size, true);
+  return checkedAfterRead(path, fd, st, readAt(fd, size, 0, size, true));
+}
+
+const readAsync = promisify(read);
+const closeAsync = promisify(close);
+
+/**
+ * readSource with the bytes read on the thread pool (opened, checked and bounded here first), so
+ * a caller can read the next file while it works on this one.
+ */
+export function readSourceAsync(path: string, maxSize: number = MAX_SOURCE_SIZE): Promise<SourceFile> {
+  const { fd, st } = openRegular(path);
+  const whole = async () => {
+    if (st.size > BigInt(maxSize)) throw tooLarge(path, st.size, maxSize);
+    const size = Number(st.size);
+    const bytes = Buffer.allocUnsafeSlow(size + growthRoom(size)).subarray(0, size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await readAsync(fd, bytes, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return checkedAfterRead(path, fd, st, bytes.subarray(0, got));
+  };
+  return whole().finally(() => closeAsync(fd));
+}
+
+function checkedAfterRead(path: string, fd: number, st: BigIntStats, bytes: Buffer): SourceFile {
+  const size = Number(st.size);
   const after = fstatSync(fd, { bigint: true });
   if (bytes.length !== size || after.size !== st.size || after.mtimeNs !== st.mtimeNs) {
     throw new ClosureError('CLOSURE_SOURCE_CHANGED', `${path} changed while it was being read`, {

@@ -40,6 +40,10 @@ export interface ImportInput {
    * memory of its own, not Node's shared pool; nothing reads them afterwards): no copy per file.
    */
   rewriteInPlace?: boolean;
+  /** readFile, taking bytes read ahead (readAhead) when there are some. */
+  readFileAsync?: (path: string) => Promise<Buffer>;
+  /** Starts reading, off the event loop, a file the import asks for next. */
+  readAhead?: (path: string) => void;
   /** Whether a file was executable (mode & 0o111): programs stay runnable in the store. */
   isExecutable: (path: string) => boolean;
   /** Whether others could not read the file: its object is then stored for the owner only. */
@@ -233,9 +237,12 @@ async function importInto(
   const droppedCycleEdges: Array<[string, string]> = [];
   // The name directory: entries named exactly like the DT_NEEDED strings now in use.
   const allNames = new Set<string>();
-  for (const path of order) {
+  for (const [i, path] of order.entries()) {
     const node = nodes.get(path)!;
-    const original = input.readFile(path);
+    const original =
+      input.readFileAsync === undefined ? input.readFile(path) : await input.readFileAsync(path);
+    // Read while this one is rewritten, hashed and written.
+    if (i + 1 < order.length) input.readAhead?.(order[i + 1]!);
     const elf = namingFile(path, () => ElfFile.parse(original));
     checkSameNeeded(path, elf, node);
     // Every DT_NEEDED entry by position, in one pass: the new name, the name kept, or null (dropped).
