@@ -29,28 +29,27 @@ export interface BatchPutOptions {
 }
 
 interface Pending {
-  tmp: string;
+  /** undefined: the object was stored and intact already (nothing written). */
+  tmp: string | undefined;
   digest: Digest;
   executable: boolean;
   ownerOnly: boolean;
   refs: readonly string[];
-  /** false: the object was in the store already; adoptTemp keeps it if intact and syncs this copy only if not. */
-  synced: boolean;
   written: Promise<void>;
 }
 
 /**
  * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
- * adopted) made here, then on the thread pool its bytes written and, when `sync`, synced; the
- * descriptor closed either way. `bytes` must not change until the promise settles.
+ * adopted) made here, then on the thread pool its bytes written and synced; the descriptor
+ * closed either way. `bytes` must not change until the promise settles.
  */
-function writeTemp(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {
+function writeTemp(path: string, bytes: Uint8Array): Promise<void> {
   const fd = openSync(path, 'wx', 0o600);
   const rest = async () => {
     for (let off = 0; off < bytes.length; ) {
       off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
     }
-    if (sync) await fsyncAsync(fd);
+    await fsyncAsync(fd);
   };
   return rest().finally(() => closeAsync(fd));
 }
@@ -75,6 +74,8 @@ export class ObjectBatch {
     if (same !== undefined) {
       same.executable ||= options.executable;
       same.ownerOnly &&= options.ownerOnly;
+      // A stored object is widened now, as it was when first found.
+      if (same.tmp === undefined) this.store.files.hasIntact(digest, same);
       return digest;
     }
     while (
@@ -85,18 +86,22 @@ export class ObjectBatch {
       await oldest.done;
       this.bytesInFlight -= oldest.size;
     }
+    // Stored and intact already (a re-import): nothing to write; its mode widened if need be.
+    if (this.store.files.hasIntact(digest, options)) {
+      this.pending.set(key, { tmp: undefined, digest, ...options, written: Promise.resolve() });
+      return digest;
+    }
     const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
-    const synced = this.store.files.statSync(digest) === undefined;
     let written: Promise<void>;
     try {
-      written = writeTemp(tmp, bytes, synced);
+      written = writeTemp(tmp, bytes);
     } catch (e) {
       rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'store an object in', this.store.root);
     }
     // Awaited in commit() or discard(); marked handled so a failure meanwhile is not fatal.
     written.catch(() => {});
-    this.pending.set(key, { tmp, digest, ...options, synced, written });
+    this.pending.set(key, { tmp, digest, ...options, written });
     this.inFlight.push({ done: written.catch(() => {}), size: bytes.length });
     this.bytesInFlight += bytes.length;
     return digest;
@@ -116,7 +121,7 @@ export class ObjectBatch {
         items.map((p) => ({
           tmp: p.tmp,
           digest: p.digest,
-          options: { executable: p.executable, ownerOnly: p.ownerOnly, synced: p.synced, refs: p.refs },
+          options: { executable: p.executable, ownerOnly: p.ownerOnly, synced: true, refs: p.refs },
         })),
       );
     } finally {
@@ -131,7 +136,7 @@ export class ObjectBatch {
   }
 
   private removeTemps(): void {
-    for (const p of this.pending.values()) rmSync(p.tmp, { force: true });
+    for (const p of this.pending.values()) if (p.tmp !== undefined) rmSync(p.tmp, { force: true });
     this.pending.clear();
     this.inFlight = [];
     this.bytesInFlight = 0;

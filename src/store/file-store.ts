@@ -317,6 +317,18 @@ export class FileStore implements LocalObjectStore {
   }
 
   /**
+   * Whether `digest` is stored and intact (re-hashed), its mode widened as a put of the same bytes
+   * with these options would: a writer that knows the digest of its bytes need not write them again.
+   */
+  hasIntact(
+    digest: Digest,
+    options: { readonly executable?: boolean; readonly ownerOnly?: boolean } = {},
+  ): boolean {
+    this.assertWritable();
+    return this.existingIsIntact(digest, this.pathOf(digest), objectMode(options));
+  }
+
+  /**
    * Makes the renames of objects adopted with `syncDir: false` durable: one directory fsync for
    * many objects. Call it before anything that names them (a name, a root) is written.
    */

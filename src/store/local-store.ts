@@ -132,17 +132,20 @@ export class LocalStore {
    * Many temp files made objects at once, for a writer that synced each file's data itself
    * (an import): each renamed into objects/ in the order given (FileStore.adoptTemp), the
    * directory synced once, and only then the index. Names and roots pointing at them come after.
+   * An item with no `tmp` is an object the caller found stored and intact (FileStore.hasIntact):
+   * only its index rows are written.
    */
   adoptAll(
     items: ReadonlyArray<{
-      readonly tmp: string;
+      readonly tmp: string | undefined;
       readonly digest: Digest;
       readonly options: Omit<AdoptOptions, 'syncDir'> & { readonly refs: readonly string[] };
     }>,
   ): void {
-    for (const { tmp, digest, options } of items)
-      this.files.adoptTemp(tmp, digest, { ...options, syncDir: false });
-    if (items.length > 0) this.files.syncObjectDir();
+    const adopted = items.filter((i) => i.tmp !== undefined);
+    for (const { tmp, digest, options } of adopted)
+      this.files.adoptTemp(tmp!, digest, { ...options, syncDir: false });
+    if (adopted.length > 0) this.files.syncObjectDir();
     const infos = items.map(({ digest }) => {
       const info = this.files.statSync(digest);
       if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);

@@ -5,7 +5,7 @@
 // per object, and objects/ synced once.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ObjectBatch } from '../../src/importer/object-batch.js';
@@ -60,8 +60,18 @@ test('the same bytes twice are one object; a stored intact object is kept as it 
   const inode = statSync(path).ino;
   const again = new ObjectBatch(store);
   await again.add(bytes, { executable: false, ownerOnly: false, refs: [] });
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), [], 'nothing written for an intact object');
   await again.commit();
   assert.equal(statSync(path).ino, inode, 'the stored object was kept, not replaced');
+  assert.equal(statSync(path).mode & 0o777, 0o555);
+  // A damaged object is replaced by the new bytes.
+  chmodSync(path, 0o644);
+  writeFileSync(path, 'damaged');
+  const repair = new ObjectBatch(store);
+  await repair.add(bytes, { executable: false, ownerOnly: false, refs: [] });
+  await repair.commit();
+  assert.equal(sha(readFileSync(path)), d.hex, 'repaired');
+  assert.equal(statSync(path).mode & 0o777, 0o444);
   assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
 });
 
