@@ -39,17 +39,42 @@ interface Pending {
 }
 
 /**
- * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
- * adopted) made here, then on the thread pool its bytes written and synced; the descriptor
- * closed either way. `bytes` must not change until the promise settles.
+ * fsyncs at once, at most: each holds one of the thread pool's 4 threads while it waits on the
+ * disk, and the writes and the reads ahead need threads meanwhile.
  */
-function writeTemp(path: string, bytes: Uint8Array): Promise<void> {
+const MAX_SYNCING = 2;
+
+/** Runs at most `limit` jobs at once, in the order they were given. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
+    this.running++;
+    try {
+      return await job();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/**
+ * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
+ * adopted) made here, then on the thread pool its bytes written and synced (through `syncs`);
+ * the descriptor closed either way. `bytes` must not change until the promise settles.
+ */
+function writeTemp(path: string, bytes: Uint8Array, syncs: Limiter): Promise<void> {
   const fd = openSync(path, 'wx', 0o600);
   const rest = async () => {
     for (let off = 0; off < bytes.length; ) {
       off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
     }
-    await fsyncAsync(fd);
+    await syncs.run(() => fsyncAsync(fd));
   };
   return rest().finally(() => closeAsync(fd));
 }
@@ -59,6 +84,8 @@ export class ObjectBatch {
   /** Writes not yet known to be finished, oldest first, with their sizes. */
   private inFlight: Array<{ done: Promise<void>; size: number }> = [];
   private bytesInFlight = 0;
+
+  private readonly syncs = new Limiter(MAX_SYNCING);
 
   constructor(private readonly store: LocalStore) {}
 
@@ -94,7 +121,7 @@ export class ObjectBatch {
     const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
     let written: Promise<void>;
     try {
-      written = writeTemp(tmp, bytes);
+      written = writeTemp(tmp, bytes, this.syncs);
     } catch (e) {
       rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'store an object in', this.store.root);
