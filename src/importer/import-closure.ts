@@ -4,7 +4,16 @@ import { editElf } from '../elf/edit/index.js';
 import { DT_AUDIT } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { CaldError, ElfEditError, ElfFormatError } from '../errors/index.js';
-import { type Digest, digestOfBuffer, formatCasName, hintFromName, type LocalStore } from '../store/index.js';
+import {
+  auditSentinelTarget,
+  type Digest,
+  digestOfBuffer,
+  formatAuditSentinel,
+  formatCasName,
+  hintFromName,
+  type LocalStore,
+} from '../store/index.js';
+import { emptySharedObject } from './audit-sentinel.js';
 import {
   CALD_NOTE_OWNER,
   interpreterNoteDesc,
@@ -14,6 +23,7 @@ import {
   pathNoteRefs,
 } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
+import { dropCachedPages } from './drop-cache.js';
 import { checkOneGlibc } from './glibc-check.js';
 import { ObjectBatch } from './object-batch.js';
 
@@ -167,6 +177,9 @@ export async function importClosure(
       outcome.objects.map((o) => [o.path, o.digest] as const),
       dirMode,
     );
+    // Written and synced: their pages go, so the first run maps them as it maps any library.
+    const written = [...outcome.objects, ...(outcome.loader === undefined ? [] : [outcome.loader])];
+    dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
     return outcome;
   } catch (e) {
     await batch.discard();
@@ -276,8 +289,28 @@ async function importInto(
     // Search paths only matter for names that are still searched; dropping them keeps the host's
     // directories (and the store's own path) out of the object.
     if (!hostDeps) edits.push({ kind: 'removeSearchPath' });
+    // An --audit program's first DT_NEEDED is the audit sentinel: without the resolver ld.so stops
+    // there, before it searches for any cas: name (docs/threat-model.md, finding 6).
+    let sentinel: string | undefined;
     if (input.audit !== undefined && elf.interp !== undefined && input.roots.includes(path)) {
+      if (/(^|\/)ld-musl-/.test(elf.interp.value)) {
+        throw new CaldError(
+          'IMPORT_AUDIT_NOT_GLIBC',
+          `${path}: --audit needs glibc's loader, and ${elf.interp.value} (musl) has no audit interface: the program could never start`,
+          {
+            hint: 'import it without --audit and run it through the name directory (--mode names)',
+            data: { path },
+          },
+        );
+      }
+      const stub = await batch.add(emptySharedObject(elf.header), {
+        executable: false,
+        ownerOnly: false,
+        refs: [],
+      });
+      sentinel = formatAuditSentinel(stub);
       edits.push({ kind: 'setDynamic', tag: DT_AUDIT, value: input.audit });
+      edits.push({ kind: 'addNeeded', name: sentinel });
     }
     if (elf.interp !== undefined && loader !== undefined) {
       edits.push({
@@ -293,10 +326,11 @@ async function importInto(
       edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
     const inPlace = input.rewriteInPlace === true ? { reuseInput: true } : {};
     const out = namingFile(path, () => editElf(original, edits, inPlace).buffer);
-    checkNeededAfterEdit(path, out, newNames);
+    checkNeededAfterEdit(path, out, sentinel === undefined ? newNames : [sentinel, ...newNames]);
     const executable = input.isExecutable(path);
     const names = [...produced];
     const refs = [
+      ...(sentinel === undefined ? [] : [auditSentinelTarget(sentinel)!]),
       ...names,
       ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
       ...pathNoteRefs(pathNote),

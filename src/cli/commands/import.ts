@@ -54,7 +54,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--library-path', 'let LD_LIBRARY_PATH take part in finding libraries, as the loader would')
     .option(
       '--audit',
-      "name libcald-audit.so in the programs' DT_AUDIT: they run with no environment once it is installed (cald install-audit)",
+      "name /usr/local/lib/libcald-audit.so in the programs' DT_AUDIT: they run with no environment once it is installed (cald install-audit), and refuse to start without it",
     )
     .option(
       '--name <name>',
