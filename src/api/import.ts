@@ -337,6 +337,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
         // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
         readFile: (p) => fs.source(walked(p).path)!.bytes,
+        readFileAsync: async (p) => (await fs.sourceAsync(walked(p).path))!.bytes,
+        readAhead: (p) => fs.prefetch(walked(p).path),
+        // Each file's buffer is its own (readSource) and rewritten once, after its last reader.
+        rewriteInPlace: true,
         isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
         isPrivate: (p) => privacy.isPrivate(p, walked(p).mode),
         dirMode: (d) => privacy.dirMode(d),
