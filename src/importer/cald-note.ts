@@ -1,7 +1,7 @@
 import { ElfFile } from '../elf/read/index.js';
 import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP, NT_CALD_PATHS } from '../runtime/index.js';
 import { scriptRefs } from '../runtime/shebang.js';
-import { type Digest, isCasName } from '../store/index.js';
+import { auditSentinelTarget, type Digest, isCasName } from '../store/index.js';
 
 /** Owner and type of the note in which an imported program records its interpreter's digest (runtime reads it). */
 export const CALD_NOTE_OWNER = NOTE_OWNER;
@@ -37,9 +37,11 @@ export function pathNoteRefs(desc: Buffer): string[] {
 }
 
 /**
- * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names, the
- * interpreter it records and the files its path note names (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
- * A `#!cas:` script refers to its interpreter. Other objects (and malformed notes) refer to nothing more.
+ * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names (and the
+ * one inside an audit sentinel), the interpreter it records and the files its path note names
+ * (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
+ * A `#!cas:` script refers to its interpreter. Other objects (and malformed notes) refer to nothing
+ * more.
  */
 export function objectRefs(bytes: Buffer): string[] {
   if (bytes[0] === 0x23) return scriptRefs(bytes);
@@ -49,7 +51,10 @@ export function objectRefs(bytes: Buffer): string[] {
   } catch {
     return [];
   }
-  const refs = elf.needed.filter((n) => isCasName(n));
+  const refs = elf.needed.flatMap((n) => {
+    const inner = auditSentinelTarget(n); // an --audit program's empty first object
+    return inner !== undefined ? [inner] : isCasName(n) ? [n] : [];
+  });
   try {
     const interp = interpreterNote(elf);
     if (interp !== undefined) refs.push(`cas:${interp.toString()}`);
