@@ -22,9 +22,13 @@ export interface TreeRow {
 }
 
 const CAS = /^cas:(sha256):([0-9a-f]{64})(?:\?name=(.+))?$/;
+/** The audit sentinel of an --audit program (docs/spec.md): its directory, then a cas: name. */
+const SENTINEL = /^(\/proc\/needs-libcald-audit\.so)\/cas:(sha256):([0-9a-f]{64})$/;
 
-/** A `cas:` name's hint and digest; a plain name is its own label, with no digest. */
+/** A `cas:` name's hint and digest (the audit sentinel's: its directory); a plain name is its own label, with no digest. */
 export function splitName(name: string): { label: string; digest: string | undefined } {
+  const s = SENTINEL.exec(name);
+  if (s !== null) return { label: s[1]!, digest: `${s[2]}:${s[3]}` };
   const m = CAS.exec(name);
   if (m === null) return { label: name, digest: undefined };
   return { label: m[3] ?? '(no hint)', digest: `${m[1]}:${m[2]}` };
