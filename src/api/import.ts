@@ -12,6 +12,7 @@ import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease } from '../store/index.js';
+import { importScripts, isScriptFile } from './import-script.js';
 import { checkProgramName, type NamingResult, nameImports } from './program-names.js';
 import { locate, openForWrite } from './store-open.js';
 
@@ -252,6 +253,9 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   if (options.paths.length === 0)
     throw new UsageError('nothing to import: give a program, library or directory');
   for (const name of options.names ?? []) checkProgramName(name);
+  // Scripts (#! files) have their own importer (import-script.ts), which brings the rest here.
+  const scripts = options.paths.filter(isScriptFile);
+  if (scripts.length > 0) return importScripts(options, scripts, importFiles);
   const env = options.env ?? process.env;
   const location = locate({ store: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);
@@ -337,6 +341,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
         // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
         readFile: (p) => fs.source(walked(p).path)!.bytes,
+        readFileAsync: async (p) => (await fs.sourceAsync(walked(p).path))!.bytes,
+        readAhead: (p) => fs.prefetch(walked(p).path),
+        // Each file's buffer is its own (readSource) and rewritten once, after its last reader.
+        rewriteInPlace: true,
         isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
         isPrivate: (p) => privacy.isPrivate(p, walked(p).mode),
         dirMode: (d) => privacy.dirMode(d),

@@ -5,10 +5,15 @@ import { ioErrorFrom, isCaldError, StoreIntegrityError } from '../errors/index.j
 // the SQLite binding, which `cald run` never needs on its start-up path. The store itself is
 // opened by api/store-open.ts (openFiles); the runtime reads it through its LoaderView.
 import { digestOfBuffer } from '../store/digest.js';
+import { type CasShebang, hasCasShebang, parseCasShebang } from './shebang.js';
 import type { RunTarget } from './target.js';
 
 /** The program's bytes, verified against its digest when it is a store object, and parsed. */
-export function readProgram(target: RunTarget): { bytes: Buffer; elf: ElfFile | undefined } {
+export function readProgram(target: RunTarget): {
+  bytes: Buffer;
+  elf: ElfFile | undefined;
+  script?: CasShebang | undefined;
+} {
   let bytes: Buffer;
   try {
     bytes = readFileSync(target.path);
@@ -28,6 +33,7 @@ export function readProgram(target: RunTarget): { bytes: Buffer; elf: ElfFile | 
       );
     }
   }
+  if (hasCasShebang(bytes)) return { bytes, elf: undefined, script: parseCasShebang(bytes, target.path) };
   try {
     return { bytes, elf: ElfFile.parse(bytes) };
   } catch (e) {

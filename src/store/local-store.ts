@@ -200,6 +200,37 @@ export class LocalStore implements Store {
     });
   }
 
+  /**
+   * Many temp files made objects at once, for a writer that synced each file's data itself
+   * (an import): each renamed into objects/ in the order given (FileStore.adoptTemp), the
+   * directory synced once, and only then the index. Names and roots pointing at them come after.
+   * An item with no `tmp` is an object the caller found stored and intact (FileStore.hasIntact):
+   * only its index rows are written.
+   */
+  adoptAll(
+    items: ReadonlyArray<{
+      readonly tmp: string | undefined;
+      readonly digest: Digest;
+      readonly options: Omit<AdoptOptions, 'syncDir'> & { readonly refs: readonly string[] };
+    }>,
+  ): void {
+    const adopted = items.filter((i) => i.tmp !== undefined);
+    for (const { tmp, digest, options } of adopted)
+      this.files.objects.adoptTemp(tmp!, digest, { ...options, syncDir: false });
+    if (adopted.length > 0) this.files.objects.syncDir();
+    const infos = items.map(({ digest }) => {
+      const info = this.files.objects.stat(digest);
+      if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
+      return info;
+    });
+    this.index.transaction(() => {
+      items.forEach(({ digest, options }, i) => {
+        this.index.recordObject(infos[i]!);
+        this.index.recordRefs(digest, options.refs);
+      });
+    });
+  }
+
   async delete(digest: Digest): Promise<boolean> {
     const removed = await this.files.delete(digest);
     this.index.forgetObject(digest);
@@ -212,9 +243,25 @@ export class LocalStore implements Store {
     return name;
   }
 
+  /** addName for many names: one fsync of names/ and one index transaction for all. */
+  addNames(names: readonly string[]): void {
+    this.files.names.addMany(names);
+    this.index.transaction(() => {
+      for (const name of names) this.index.recordName(name);
+    });
+  }
+
   /** See PathDir.add: the original path of an imported file, for the resolver. */
   addPath(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
     return this.files.paths.add(original, digest, options);
+  }
+
+  /** See FileStore.addPaths. */
+  addPaths(
+    entries: Iterable<readonly [original: string, digest: Digest]>,
+    options: { dirMode?: (dir: string) => number } = {},
+  ): void {
+    this.files.paths.addMany(entries, options);
   }
 
   removeName(name: string): boolean {

@@ -69,7 +69,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: ImportFlags) => {
-      const { importFiles } = await import('../../api/index.js');
+      const { importFiles } = await import('../../api/import.js');
       const bar = progressBar(ctx.io, 'importing');
       let report: Awaited<ReturnType<typeof importFiles>>;
       try {
@@ -104,7 +104,7 @@ export function register(program: Command, ctx: CommandContext): void {
     });
 }
 
-type Report = Awaited<ReturnType<typeof import('../../api/index.js').importFiles>>;
+type Report = Awaited<ReturnType<typeof import('../../api/import.js').importFiles>>;
 
 /** One line per file asked for (`<uri>  <path as given>`), then what the user should know. */
 function printImported(ctx: CommandContext, report: Report): void {

@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, type Stats, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, renameSync, rmSync, type Stats, statSync, symlinkSync } from 'node:fs';
 import { ioErrorFrom, StoreError } from '../../errors/index.js';
 import type { Digest } from '../digest.js';
 import { errnoOf } from '../fs-util.js';
@@ -40,5 +40,26 @@ export function readlinkOrUndefined(path: string): string | undefined {
     return readlinkSync(path);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Makes the symbolic link `entry` -> `target` so it appears whole: made in place when there is
+ * no entry, else made under a temp name (in the store's tmp/) and renamed over the old entry.
+ */
+export function placeLink(target: string, entry: string, tempName: () => string): void {
+  try {
+    symlinkSync(target, entry);
+    return;
+  } catch (e) {
+    if (errnoOf(e) !== 'EEXIST') throw e;
+  }
+  const tmp = tempName();
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, entry);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }

@@ -6,7 +6,7 @@ import type { Digest } from '../digest.js';
 import { fsyncDir, readdirOrEmpty, tempPath, unlinkDurably } from '../fs-util.js';
 import { nameTarget, type StoreLayout } from '../layout.js';
 import type { StoreNames } from '../store.js';
-import { assertWritable, objectMissing, readlinkOrUndefined } from './guard.js';
+import { assertWritable, objectMissing, placeLink, readlinkOrUndefined } from './guard.js';
 import type { ObjectFiles } from './objects.js';
 
 /**
@@ -47,6 +47,31 @@ export class NameDir implements StoreNames {
       throw ioErrorFrom(e, 'add name in', this.layout.names);
     }
     return name;
+  }
+
+  /** add for many names, with one fsync of names/ for all of them (after their objects' renames were made durable). */
+  addMany(names: Iterable<string>): void {
+    assertWritable(this.layout.root, this.readOnly);
+    let changed = false;
+    for (const name of names) {
+      const { digest } = parseCasName(name);
+      if (this.objects.stat(digest) === undefined) throw objectMissing(this.layout.root, digest, name);
+      const entry = join(this.layout.names, name);
+      const target = nameTarget(digest.algorithm, digest.hex);
+      if (readlinkOrUndefined(entry) === target) continue;
+      try {
+        placeLink(target, entry, () => tempPath(this.layout.tmp, 'name'));
+      } catch (e) {
+        throw ioErrorFrom(e, 'add name in', this.layout.names);
+      }
+      changed = true;
+    }
+    if (!changed) return;
+    try {
+      fsyncDir(this.layout.names);
+    } catch (e) {
+      throw ioErrorFrom(e, 'add name in', this.layout.names);
+    }
   }
 
   /** The valid `cas:` names in the name directory, sorted. Other entries are skipped. */

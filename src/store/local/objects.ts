@@ -34,6 +34,8 @@ import { assertWritable, objectMissing, statOrUndefined } from './guard.js';
 /** How a write may skip work its caller does once for many objects. */
 export interface AdoptOptions {
   readonly executable?: boolean;
+  /** Readable by the store's owner only (as PutOptions.ownerOnly). */
+  readonly ownerOnly?: boolean;
   /** The caller has fsynced the file's data already. */
   readonly synced?: boolean;
   /** false: leave the directory fsync to one syncDir() after a batch. */
@@ -216,7 +218,7 @@ export class ObjectFiles {
         data: { path: tmp },
       });
     }
-    const mode = options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE;
+    const mode = modeOf(options);
     const final = this.pathOf(digest);
     try {
       if (this.existingIsIntact(digest, final, mode)) {
@@ -237,6 +239,18 @@ export class ObjectFiles {
       if (isCaldError(e)) throw e;
       throw ioErrorFrom(e, 'store an object in', this.layout.root);
     }
+  }
+
+  /**
+   * Whether `digest` is stored and intact (re-hashed), its mode widened as a put of the same bytes
+   * with these options would: a writer that knows the digest of its bytes need not write them again.
+   */
+  hasIntact(
+    digest: Digest,
+    options: { readonly executable?: boolean; readonly ownerOnly?: boolean } = {},
+  ): boolean {
+    assertWritable(this.layout.root, this.readOnly);
+    return this.existingIsIntact(digest, this.pathOf(digest), modeOf(options));
   }
 
   /**

@@ -67,6 +67,14 @@ export class PathDir {
     return entry;
   }
 
+  /** add for many files: each directory under paths/ is made and given its mode once. */
+  addMany(
+    entries: Iterable<readonly [original: string, digest: Digest]>,
+    options: { dirMode?: (dir: string) => number } = {},
+  ): void {
+    for (const [original, digest] of entries) this.add(original, digest, options);
+  }
+
   /** The digest recorded for an imported file's original path, if any. */
   resolve(original: string): Digest | undefined {
     if (!isAbsolute(original)) return undefined;
