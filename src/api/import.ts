@@ -13,6 +13,7 @@ import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
+import { importTree, isDebFile } from './import-tree.js';
 import { checkProgramName, type NamingResult, nameImports, rootBook } from './program-names.js';
 
 /**
@@ -60,6 +61,8 @@ export interface ImportOptions {
    * a file is refused when the store is one that others can reach (docs/import.md).
    */
   allowPrivate?: boolean;
+  /** Import directories or installed Debian packages as one tree (a .deb always is one): docs/trees.md. */
+  tree?: boolean;
 }
 
 /** The name imported programs give in DT_AUDIT: found by ld.so like a library (ld.so.cache). */
@@ -87,6 +90,8 @@ export interface ImportReport {
   movedNames: NamingResult['moved'];
   /** Host directories the programs probably read at run time, which stay host files. */
   hostFiles: NamingResult['hostFiles'];
+  /** For a tree import: the tree, the root that keeps it, and how many files (ELF files) it holds. */
+  tree?: { digest: string; uri: string; root: string; files: number; elfFiles: number };
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -246,6 +251,7 @@ class Privacy {
 export async function importFiles(options: ImportOptions): Promise<ImportReport> {
   if (options.paths.length === 0)
     throw new UsageError('nothing to import: give a program, library or directory');
+  if (options.tree === true || options.paths.some(isDebFile)) return importTree(options);
   for (const name of options.names ?? []) checkProgramName(name);
   const env = options.env ?? process.env;
   const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });

@@ -15,6 +15,7 @@ import { registerKey, register as registerRemote, registerServe } from './comman
 import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStore } from './commands/store.js';
+import { register as registerTree } from './commands/tree.js';
 import { register as registerVerify } from './commands/verify.js';
 import { register as registerWhyDepends } from './commands/why-depends.js';
 import type { CommandContext, RegisterCommand } from './context.js';
@@ -26,6 +27,7 @@ import { CALD_VERSION } from './version.js';
 // so `cald --help` loads only commander.
 const COMMANDS: readonly RegisterCommand[] = [
   registerImport,
+  registerTree,
   registerInspect,
   registerPatchelf,
   registerRun,

@@ -10,8 +10,10 @@ import {
   interpreterNoteDesc,
   NT_CALD_INTERP,
   NT_CALD_PATHS,
+  NT_CALD_TREE,
   pathNoteDesc,
   pathNoteRefs,
+  treeNoteDesc,
 } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
 import { checkOneGlibc } from './glibc-check.js';
@@ -45,6 +47,13 @@ export interface ImportInput {
    * content names with no environment once that audit library is installed where ld.so finds it.
    */
   audit?: string;
+  /**
+   * A tree import (docs/trees.md): each program gets a tree note (NT_CALD_TREE: its own paths
+   * inside the tree and every other ELF file's) instead of a path note, and nothing is recorded
+   * under paths/ (the files' original paths may be a temporary extraction). `pathsOf` gives the
+   * paths inside the tree (each starting with "/") at which a real file appears.
+   */
+  tree?: { pathsOf: (realPath: string) => readonly string[] };
 }
 
 export interface ImportedObject {
@@ -248,9 +257,18 @@ export async function importClosure(
       });
     }
     const withIt = programs.has(path) ? input.roots.filter((r) => !programs.has(r) && done.has(r)) : [];
-    const pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
-    if (withIt.length > 0)
+    let pathNote: Buffer = Buffer.alloc(0);
+    if (input.tree !== undefined && programs.has(path)) {
+      const { pathsOf } = input.tree;
+      pathNote = treeNoteDesc(
+        pathsOf(path),
+        withIt.flatMap((r) => pathsOf(r).map((p) => [p, done.get(r)!.digest] as const)),
+      );
+      edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_TREE, desc: pathNote });
+    } else if (withIt.length > 0) {
+      pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
       edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
+    }
     const out = namingFile(path, () => editElf(original, edits).buffer);
     checkNeededAfterEdit(path, out, newNames);
     const executable = input.isExecutable(path);
@@ -264,7 +282,8 @@ export async function importClosure(
     // The name directory: entries named exactly like the DT_NEEDED strings now in use.
     for (const name of names) store.addName(name);
     // So a dlopen of the original path (python's extension modules) reaches the object.
-    store.addPath(path, digest, input.dirMode === undefined ? {} : { dirMode: input.dirMode });
+    if (input.tree === undefined)
+      store.addPath(path, digest, input.dirMode === undefined ? {} : { dirMode: input.dirMode });
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
     progress?.(done.size, order.length, path);
   }
