@@ -175,11 +175,11 @@ test('bad trees: an escaping link, a link loop, special files, corrupt tree obje
   const env = baseEnv(join(dir, 'home'));
   const store = join(dir, 'store');
 
-  const escape = join(dir, 'escape');
-  mkdirSync(join(escape, 'lib'), { recursive: true });
-  symlinkSync('../../outside', join(escape, 'lib', 'x'));
+  const escaping = join(dir, 'escaping');
+  mkdirSync(join(escaping, 'lib'), { recursive: true });
+  symlinkSync('../../outside', join(escaping, 'lib', 'x'));
   assertOneLine(
-    caldCli(['import', '--tree', '--store', store, escape], env),
+    caldCli(['import', '--tree', '--store', store, escaping], env),
     /^cald: .*lib\/x -> \.\.\/\.\.\/outside leads out of the tree/,
   );
 
