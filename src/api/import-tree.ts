@@ -313,13 +313,17 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
         );
         plain.set(node.source, sized(digest));
       }
+      let trees = 0;
       const tree = await storeModel(
         model,
         (node) => {
           const d = elfDigest.get(realpathSync(node.source));
           return d !== undefined ? sized(d) : plain.get(node.source)!;
         },
-        (bytes) => store.put(bytes, { refs: objectRefs(bytes) }),
+        (bytes) => {
+          trees++;
+          return store.put(bytes, { refs: objectRefs(bytes) });
+        },
       );
       const label = (options.names?.[0] ?? sources.map((s) => s.label).join('+'))
         .replace(/[^A-Za-z0-9._+-]/g, '_')
@@ -335,7 +339,7 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
       return {
         store: store.root,
         imported: [{ path: options.paths.join(' '), uri, digest: tree.toString() }],
-        objects: outcome.objects.length + plain.size + 1,
+        objects: outcome.objects.length + plain.size + trees + (outcome.loader === undefined ? 0 : 1),
         loader:
           outcome.loader === undefined
             ? undefined

@@ -123,6 +123,10 @@ function printImported(ctx: CommandContext, report: Report): void {
     io.out(`${f.uri}  ${p.path}\n`);
   }
   for (const f of report.imported) if (!shown.has(f.path)) io.out(`${f.uri}  ${f.path}\n`);
+  if (report.tree !== undefined) {
+    const t = report.tree;
+    io.err(`cald: note: a tree of ${t.files} file(s), ${t.elfFiles} of them ELF, kept by the root ${t.root}\n`);
+  }
   for (const p of report.programs) {
     if (p.names.length > 1 || p.names[0] !== basenameOf(p.path)) {
       io.err(`cald: note: ${p.path} runs as ${p.names.join(', ')}\n`);
