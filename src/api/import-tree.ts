@@ -3,12 +3,15 @@
 // other file is stored as it is; every directory becomes a tree object.
 import { spawnSync } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
   lstatSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   realpathSync,
   rmSync,
 } from 'node:fs';
@@ -163,11 +166,17 @@ function isLink(p: string): boolean {
 function isDynamicElf(path: string): boolean {
   let bytes: Buffer;
   try {
+    const head = Buffer.alloc(4);
+    const fd = openSync(path, 'r');
+    try {
+      if (readSync(fd, head, 0, 4, 0) < 4 || !isElf(head)) return false;
+    } finally {
+      closeSync(fd);
+    }
     bytes = readFileSync(path);
   } catch (e) {
     throw ioErrorFrom(e, 'read', path);
   }
-  if (!isElf(bytes)) return false;
   try {
     const elf = ElfFile.parse(bytes);
     return (elf.header.type === ET_DYN || elf.header.type === ET_EXEC) && elf.dynamic !== undefined;
