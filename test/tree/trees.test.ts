@@ -7,9 +7,11 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -22,6 +24,16 @@ import { hasStackTrace } from '../cli/cald.js';
 import { AUDIT_LIB, baseEnv, caldCli, hexOf, neededOf, objectPath } from '../e2e/e2e.js';
 import { hasTool, run, runOk } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
+
+/** A temporary directory whose read-only checkouts are made writable before it is removed. */
+function treeTmp(t: { after(fn: () => void): void }, label: string, parent?: string): string {
+  const dir = parent === undefined ? makeTmp(t, label) : mkdtempSync(join(parent, `cald-${label}-`));
+  t.after(() => {
+    run('chmod', ['-R', 'u+w', dir]);
+    if (parent !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
 
 /** `cald import --tree --json ...`: the tree's digest. */
 function importTree(store: string, args: string[], env: Record<string, string>): string {
@@ -81,7 +93,7 @@ test('the tree object format: one spelling, names that cannot escape', () => {
 });
 
 test('a directory as a tree: deterministic, checked out read-only with hard links, diffed', (t) => {
-  const dir = makeTmp(t, 'tree-dir');
+  const dir = treeTmp(t, 'tree-dir');
   const env = baseEnv(join(dir, 'home'));
   const src = join(dir, 'src');
   makeSmallTree(src);
@@ -173,7 +185,7 @@ function decodeTreeAt(store: string, root: string, names: string[]): string {
 }
 
 test('bad trees: an escaping link, a link loop, special files, corrupt tree objects', (t) => {
-  const dir = makeTmp(t, 'tree-bad');
+  const dir = treeTmp(t, 'tree-bad');
   const env = baseEnv(join(dir, 'home'));
   const store = join(dir, 'store');
 
@@ -230,7 +242,7 @@ test('bad trees: an escaping link, a link loop, special files, corrupt tree obje
 test('a .deb file as a tree: the files dpkg-deb lists', {
   skip: !hasTool('dpkg-deb') && 'dpkg-deb is not installed',
 }, (t) => {
-  const dir = makeTmp(t, 'tree-deb');
+  const dir = treeTmp(t, 'tree-deb');
   const env = baseEnv(join(dir, 'home'));
   const pkg = join(dir, 'pkg');
   makeSmallTree(join(pkg, 'usr'));
@@ -320,8 +332,8 @@ int main(void) {
 
 test('a program whose library finds its plugins by dladdr, checked out twice, loads them', {
   skip: !hasTool('cc') && 'cc is not installed',
-}, (t) => {
-  const dir = makeTmp(t, 'tree-plugins');
+}, async (t) => {
+  const dir = treeTmp(t, 'tree-plugins');
   const env = baseEnv(join(dir, 'home'));
   const src = join(dir, 'app');
   for (const d of ['bin', 'lib/plugins', 'share', 'c']) mkdirSync(join(src, d), { recursive: true });
@@ -386,6 +398,23 @@ test('a program whose library finds its plugins by dladdr, checked out twice, lo
     outputs.push(out.replaceAll(co, 'CO'));
   }
   assert.equal(outputs[0], outputs[1]);
+
+  // On another file system the files are copies, and the program works the same from them.
+  const shm = '/dev/shm';
+  const otherFs = existsSync(shm) && statSync(shm).dev !== statSync(dir).dev;
+  await t.test(
+    'a checkout on another file system is copied',
+    { skip: !otherFs && 'no second file system (/dev/shm) here' },
+    () => {
+      const co = join(treeTmp(t, 'tree-plugins-shm', shm), 'co');
+      const r = caldCli(['checkout', '--json', '--store', store, tree, co], env);
+      assert.equal(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as { linked: number; copied: number };
+      assert.deepEqual([report.linked, report.copied], [0, 5]);
+      assert.equal(statSync(join(co, 'bin', 'prog')).mode & 0o777, 0o555);
+      assert.equal(run1(co).replaceAll(co, 'CO'), outputs[0]);
+    },
+  );
 
   // Verification applies in the checkout: a plugin swapped for other bytes is refused, by name.
   const co1 = join(dir, 'co1');
