@@ -125,7 +125,9 @@ function printImported(ctx: CommandContext, report: Report): void {
   for (const f of report.imported) if (!shown.has(f.path)) io.out(`${f.uri}  ${f.path}\n`);
   if (report.tree !== undefined) {
     const t = report.tree;
-    io.err(`cald: note: a tree of ${t.files} file(s), ${t.elfFiles} of them ELF, kept by the root ${t.root}\n`);
+    io.err(
+      `cald: note: a tree of ${t.files} file(s), ${t.elfFiles} of them ELF, kept by the root ${t.root}\n`,
+    );
   }
   for (const p of report.programs) {
     if (p.names.length > 1 || p.names[0] !== basenameOf(p.path)) {
