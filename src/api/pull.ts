@@ -5,25 +5,18 @@ import { join } from 'node:path';
 import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import {
-  checkSignatures,
+  type ClosureRemote,
   decodeClosureManifest,
   decodeSignatures,
   isOciTag,
-  loadRemoteConfig,
   openRemote,
+  type Signature,
   signatureTag,
 } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import {
-  acquireLease,
-  Digest,
-  formatCasName,
-  LocalStore,
-  nameProgram,
-  tryParseCasName,
-} from '../store/index.js';
+import { acquireLease, Digest, LocalStore, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
-import { isProgramName, rootBook } from './program-names.js';
+import { recordClosure, trustClosure } from './closure-receive.js';
 import { digestTag } from './push.js';
 import { locate } from './store-open.js';
 
@@ -53,6 +46,11 @@ export interface PullReport {
   readonly fetchedBytes: number;
   /** The trusted key whose signature was checked; null when unsigned closures were allowed. */
   readonly signedBy: string | null;
+}
+
+/** The closure's signatures, fetched only when cald.conf requires them. */
+async function signaturesOf(registry: ClosureRemote, manifest: Digest): Promise<Signature[]> {
+  return decodeSignatures((await registry.getManifest(signatureTag(manifest)))?.bytes);
 }
 
 /**
@@ -99,18 +97,14 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     );
   }
   // Trust before any byte of an object is fetched (docs/distribution.md, "Signatures").
-  const config = loadRemoteConfig(env);
-  let signedBy: string | null = null;
-  if (config.requireSignatures && options.allowUnsigned !== true) {
-    const sigs = await registry.getManifest(signatureTag(fetched.digest));
-    signedBy = checkSignatures(
-      decodeSignatures(sigs?.bytes),
-      config.trustedKeys,
-      closure.program,
-      fetched.digest,
-      `${registry.name}:${tag}`,
-    );
-  }
+  const signedBy = await trustClosure({
+    env,
+    allowUnsigned: options.allowUnsigned,
+    signatures: () => signaturesOf(registry, fetched.digest),
+    program: closure.program,
+    manifest: fetched.digest,
+    source: `${registry.name}:${tag}`,
+  });
   const location = locate({
     ...(options.store === undefined ? {} : { store: options.store }),
     env,
@@ -152,17 +146,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       options.progress?.(++done, closure.objects.length);
     });
     store.files.syncObjectDir();
-    for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
-    const program = closure.objects[0]!;
-    // The program answers to its name, as after an import; a name moves to the newest pull.
-    const names = program.name !== undefined && isProgramName(program.name) ? [program.name] : [];
-    if (names.length > 0) nameProgram(rootBook(store), { digest: program.digest, names });
-    else
-      store.addRoot({
-        kind: 'object',
-        target: program.digest.toString(),
-        note: `pulled from ${registry.name}:${tag}`,
-      });
+    recordClosure(store, closure, `pulled from ${registry.name}:${tag}`);
     return {
       remote: registry.name,
       reference: options.reference,

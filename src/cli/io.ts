@@ -13,6 +13,9 @@ export interface CliIo {
   /** Colors for each stream: real escapes only on a terminal and never with NO_COLOR. */
   outColors: Colors;
   errColors: Colors;
+  /** Raw byte streams, for commands that move binary data through a pipe (export -o -). */
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
 }
 
 /**
@@ -41,6 +44,8 @@ export function processIo(): CliIo {
       process.stderr.write(text);
     },
     env,
+    stdin: process.stdin,
+    stdout: process.stdout,
     outColors: picocolors.createColors(colorsEnabled(process.stdout.isTTY === true, env)),
     errColors: picocolors.createColors(colorsEnabled(process.stderr.isTTY === true, env)),
   };

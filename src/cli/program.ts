@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { register as registerArchive } from './commands/archive.js';
 import { register as registerEnv } from './commands/env.js';
 import { register as registerGc } from './commands/gc.js';
 import { register as registerGraph } from './commands/graph.js';
@@ -45,6 +46,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerStore,
   registerIndex,
   registerRemote,
+  registerArchive,
   registerKey,
   registerServe,
 ];

@@ -1,4 +1,11 @@
 export {
+  type ArchivedClosure,
+  type ArchiveInput,
+  type ArchiveSink,
+  readArchive,
+  writeArchive,
+} from './archive/archive.js';
+export {
   ARTIFACT_TYPE,
   type Closure,
   type ClosureObject,
