@@ -111,6 +111,15 @@ test('a directory as a tree: deterministic, checked out read-only with hard link
     ['tree bin', 'tree empty', 'tree share'],
   );
 
+  // An archive carries the tree with every file and its closure (tree edges are references).
+  const archive = join(dir, 'small.tar.zst');
+  assert.equal(caldCli(['export', '--store', store, '-o', archive, 'tree-small'], env).status, 0);
+  const store3 = join(dir, 'store3');
+  const unpacked = caldCli(['import-archive', '--allow-unsigned', '--store', store3, archive], env);
+  assert.equal(unpacked.status, 0, unpacked.stderr);
+  assert.equal(caldCli(['checkout', '--store', store3, a, join(dir, 'co3')], env).status, 0);
+  assert.equal(readFileSync(join(dir, 'co3', 'bin', 'readme'), 'utf8'), 'read me\n');
+
   const co = join(dir, 'co');
   const r = caldCli(['checkout', '--store', store, 'small', co], env);
   assert.equal(r.status, 0, r.stderr);
