@@ -51,8 +51,19 @@ const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$/;
 const ET_EXEC = 2;
 const ET_DYN = 3;
 
-export function isDebFile(path: string): boolean {
+function isDebFile(path: string): boolean {
   return path.endsWith('.deb') && existsSync(path);
+}
+
+function isInstalledPackage(word: string): boolean {
+  if (!PACKAGE_NAME.test(word) || existsSync(word)) return false;
+  const r = spawnSync('dpkg-query', ['-W', '-f', '${Status}', word], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('install ok installed');
+}
+
+/** What is always imported as a tree: a .deb file, or a word that names no file but an installed package. */
+export function isTreeSource(path: string): boolean {
+  return isDebFile(path) || isInstalledPackage(path);
 }
 
 /** What the tree is made of: directories laid over one another at the tree's root. */

@@ -13,7 +13,7 @@ import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
-import { importTree, isDebFile } from './import-tree.js';
+import { importTree, isTreeSource } from './import-tree.js';
 import { checkProgramName, type NamingResult, nameImports, rootBook } from './program-names.js';
 
 /**
@@ -61,7 +61,7 @@ export interface ImportOptions {
    * a file is refused when the store is one that others can reach (docs/import.md).
    */
   allowPrivate?: boolean;
-  /** Import directories or installed Debian packages as one tree (a .deb always is one): docs/trees.md. */
+  /** Import directories as one tree (a .deb, or an installed Debian package named by a word that is no path, always is one): docs/trees.md. */
   tree?: boolean;
 }
 
@@ -251,7 +251,7 @@ class Privacy {
 export async function importFiles(options: ImportOptions): Promise<ImportReport> {
   if (options.paths.length === 0)
     throw new UsageError('nothing to import: give a program, library or directory');
-  if (options.tree === true || options.paths.some(isDebFile)) return importTree(options);
+  if (options.tree === true || options.paths.some(isTreeSource)) return importTree(options);
   for (const name of options.names ?? []) checkProgramName(name);
   const env = options.env ?? process.env;
   const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });

@@ -46,7 +46,7 @@ test('a python3.11 tree from Debian packages, checked out twice', { skip }, asyn
   const dir = makeTmp(t, 'tree-python3');
   const env = baseEnv(join(dir, 'home'));
   const store = join(dir, 'store');
-  const imp = caldCli(['import', '--tree', '--json', '--store', store, '--name', 'py', ...PACKAGES], env);
+  const imp = caldCli(['import', '--json', '--store', store, '--name', 'py', ...PACKAGES], env);
   assert.equal(imp.status, 0, imp.stderr);
   const tree = (JSON.parse(imp.stdout) as { tree: { digest: string; elfFiles: number } }).tree;
   assert.ok(tree.elfFiles > 30, `lib-dynload and python3.11 are ELF files: ${tree.elfFiles}`);

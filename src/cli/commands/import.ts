@@ -68,7 +68,7 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option(
       '--tree',
-      'import directories or installed Debian packages as one tree of objects (a .deb file always is one; docs/trees.md)',
+      'import directories as one tree of objects (a .deb file or an installed package name always is one; docs/trees.md)',
     )
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print the report as JSON')
