@@ -57,6 +57,7 @@ function isDebFile(path: string): boolean {
 
 function isInstalledPackage(word: string): boolean {
   if (!PACKAGE_NAME.test(word) || existsSync(word)) return false;
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const r = spawnSync('dpkg-query', ['-W', '-f', '${Status}', word], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('install ok installed');
 }

@@ -14,6 +14,7 @@ const PACKAGES = ['python3.11-minimal', 'libpython3.11-minimal', 'libpython3.11-
 
 function notInstalled(): string | false {
   for (const p of PACKAGES) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     const r = run('dpkg-query', ['-W', '-f', '${Status}', p]);
     if (r.status !== 0 || !r.stdout.includes('install ok installed'))
       return `the Debian package ${p} is not installed`;
