@@ -8,12 +8,19 @@ import {
   mkdirSync,
   readdirSync,
   realpathSync,
+  rmSync,
   statSync,
   symlinkSync,
 } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CaldError, ioErrorFrom, isCaldError, UsageError } from '../errors/index.js';
-import { type Digest, type FileStore, parseObjectRef, resolveObjectRef } from '../store/index.js';
+import {
+  acquireLease,
+  type Digest,
+  type FileStore,
+  parseObjectRef,
+  resolveObjectRef,
+} from '../store/index.js';
 import { type FlatEntry, flattenTree, looksLikeTree, type TreeEntry, TreeError } from '../tree/index.js';
 import { openExisting, openReadOnly, type StoreSelection } from './store-open.js';
 
@@ -76,10 +83,15 @@ export async function checkout(options: CheckoutOptions): Promise<CheckoutReport
         `${options.dir} exists and is not an empty directory; cald checkout makes a new one`,
       );
   }
+  const existed = existsSync(dir);
   const { store } = await openExisting(options);
+  // Lifecycle (docs/lifecycle.md): a shared lease keeps gc out until the checkout's root is recorded.
+  let lease: ReturnType<typeof acquireLease> | undefined;
   try {
     const files = store.files;
     const digest = treeOf(files, options.tree, cwd);
+    lease = acquireLease(store.root, { purpose: `checkout ${digest} ${dir}` });
+    lease.addTemporaryRoots([digest]);
     const entries = await flatten(files, digest);
     const report = { linked: 0, copied: 0, links: 0, dirs: 1, bytes: 0 };
     const made: string[] = [dir];
@@ -99,17 +111,15 @@ export async function checkout(options: CheckoutOptions): Promise<CheckoutReport
         }
       }
     } catch (e) {
+      // Nothing half made is left behind: what this checkout created goes.
+      for (const d of made) chmodSync(d, 0o755);
+      if (existed)
+        for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+      else rmSync(dir, { recursive: true, force: true });
       if (isCaldError(e)) throw e;
       throw ioErrorFrom(e, 'check out into', dir);
-    } finally {
-      for (const d of made.reverse()) {
-        try {
-          chmodSync(d, 0o555);
-        } catch {
-          // Already reported by the step that failed.
-        }
-      }
     }
+    for (const d of made.reverse()) chmodSync(d, 0o555);
     const root = store.addRoot({
       kind: 'indirect',
       target: realpathSync(dir),
@@ -117,6 +127,7 @@ export async function checkout(options: CheckoutOptions): Promise<CheckoutReport
     });
     return { tree: digest.toString(), dir, ...report, root: root.id };
   } finally {
+    lease?.release();
     store.close();
   }
 }

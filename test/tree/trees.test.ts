@@ -234,6 +234,15 @@ test('bad trees: an escaping link, a link loop, special files, corrupt tree obje
     caldCli(['checkout', '--store', store, `sha256:${hex}`, join(dir, 'co1')], env),
     /is not a valid tree: entry "\.\." is a name that would escape the tree/,
   );
+  // A file's object missing: one line naming the path, and no half-made checkout left behind.
+  const readme = decodeTreeAt(store, tree, ['share', 'same']);
+  const other = importTree(store, [join(good, 'share')], env);
+  rmSync(objectPath(store, hexOf(readme)));
+  assertOneLine(
+    caldCli(['checkout', '--store', store, other, join(dir, 'co4')], env),
+    /^cald: \/doc\/README: its object sha256:[0-9a-f]{64} is not in the store/,
+  );
+  assert.ok(!existsSync(join(dir, 'co4')));
   // A stored tree object whose bytes changed: the store's check names it.
   const sub = decodeTreeAt(store, tree, ['share']);
   const file = objectPath(store, hexOf(sub));
