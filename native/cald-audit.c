@@ -364,12 +364,13 @@ static int tree_ready(void) {
   for (unsigned long at = 0; note_next(tree_note, tree_note_len, &at, &hex, &path);) {
     if (hex[0] != '-') continue;
     size_t len = c_len(path);
-    if (path[0] != '/' || len > (size_t)n || !c_eq(exe + n - len, path)) continue;
+    /* The root is never "/" itself: there the tree's paths are the host's own files. */
+    if (path[0] != '/' || len >= (size_t)n || !c_eq(exe + n - len, path)) continue;
     tree_root_len = (size_t)n - len;
     for (size_t i = 0; i < tree_root_len; i++) tree_root[i] = exe[i];
     tree_root[tree_root_len] = '\0';
     tree_state = 1;
-    if (debug) SAY("cald: running from a tree rooted at ", tree_root_len ? tree_root : "/");
+    if (debug) SAY("cald: running from a tree rooted at ", tree_root);
     return 1;
   }
   return 0;
