@@ -346,8 +346,10 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
           return store.put(bytes, { refs: objectRefs(bytes) });
         },
       );
-      const label = (options.names?.[0] ?? sources.map((s) => s.label).join('+'))
-        .replace(/[^A-Za-z0-9._+-]/g, '_')
+      // One word both a root id and a cas: hint can hold.
+      const label = (options.names?.[0] ?? sources.map((s) => s.label).join('_'))
+        .replace(/[^A-Za-z0-9._-]/g, '_')
+        .replace(/\.\.+/g, '.')
         .slice(0, 100);
       lease.addTemporaryRoots([tree]);
       store.addRoot({

@@ -1,5 +1,6 @@
 // A tree being imported, in memory: directories, files (by where their bytes are) and symbolic
 // links, checked as a whole before anything is stored (docs/trees.md).
+import { readFileSync, statSync } from 'node:fs';
 import type { Digest } from '../store/index.js';
 import { checkEntryName, encodeTree, type TreeEntry, TreeError } from './tree-object.js';
 
@@ -61,14 +62,30 @@ export function addNode(root: DirNode, path: string, node: TreeNode): void {
   const dir = dirAt(root, names, path);
   const had = dir.entries.get(last);
   if (had === undefined) dir.entries.set(last, node);
-  else if (
-    had.kind !== node.kind ||
-    (node.kind === 'link' && had.kind === 'link' && had.target !== node.target)
-  )
+  else if (!sameNode(had, node))
     throw new TreeError(
       'TREE_CONFLICT',
-      `${path} is given twice, as different things (${had.kind} and ${node.kind})`,
+      `${path} is given twice, as different things (${describe(had)} and ${describe(node)})`,
+      { hint: 'two sources of one tree may share a path only with the same content' },
     );
+}
+
+function describe(n: TreeNode): string {
+  return n.kind === 'file'
+    ? `the file ${n.source}`
+    : n.kind === 'link'
+      ? `a link to ${n.target}`
+      : 'a directory';
+}
+
+/** Whether two sources give one path the same thing (files: the same bytes and execute bit). */
+function sameNode(a: TreeNode, b: TreeNode): boolean {
+  if (a.kind === 'dir' || b.kind === 'dir') return a.kind === b.kind;
+  if (a.kind === 'link' || b.kind === 'link')
+    return a.kind === 'link' && b.kind === 'link' && a.target === b.target;
+  if (a.source === b.source) return true;
+  if (a.executable !== b.executable || statSync(a.source).size !== statSync(b.source).size) return false;
+  return readFileSync(a.source).equals(readFileSync(b.source));
 }
 
 /** Every node with its path inside the tree ("/a/b"), directories before what they hold, names sorted. */

@@ -227,6 +227,19 @@ test('bad trees: an escaping link, a link loop, special files, corrupt tree obje
   const good = join(dir, 'good');
   makeSmallTree(good);
   const tree = importTree(store, [good], env);
+
+  // Two sources laid over one another: one path may come from both only with the same content.
+  const more = join(dir, 'more');
+  makeSmallTree(more);
+  writeFileSync(join(more, 'extra'), 'extra\n');
+  const both = caldCli(['import', '--tree', '--store', store, good, more], env);
+  assert.equal(both.status, 0, both.stderr);
+  assert.match(both.stdout, /\?name=good_more {2}/);
+  writeFileSync(join(more, 'bin', 'tool'), 'other\n', { mode: 0o755 });
+  assertOneLine(
+    caldCli(['import', '--tree', '--store', store, good, more], env),
+    /\/bin\/tool is given twice, as different things \(the file .*good\/bin\/tool and the file .*more\/bin\/tool\)/,
+  );
   const crafted = Buffer.from(`cald-tree 1\ntree ${tree}\0..\0`);
   const hex = createHash('sha256').update(crafted).digest('hex');
   writeFileSync(objectPath(store, hex), crafted, { mode: 0o444 });
