@@ -2,6 +2,7 @@
 // one tree of objects (docs/trees.md). ELF files go through the closure importer first; every
 // other file is stored as it is; every directory becomes a tree object.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -15,16 +16,18 @@ import {
   realpathSync,
   rmSync,
 } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { resolveClosure, SnapshotFs, type WalkedFile } from '../closure/index.js';
 import { ElfFile, isElf } from '../elf/read/index.js';
-import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
+import { CaldError, ioErrorFrom, isCaldError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, importClosure } from '../importer/import-closure.js';
 import {
   acquireLease,
   type Digest,
+  digestOfBuffer,
   formatCasName,
   LocalStore,
   resolveStoreLocation,
@@ -39,6 +42,7 @@ import {
   TreeError,
   walkModel,
 } from '../tree/index.js';
+import { eachLimited } from '../util/each-limited.js';
 import {
   AUDIT_LIBRARY_NAME,
   DEFAULT_HOST_PROVIDED,
@@ -214,6 +218,56 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+/** How many files are written and synced at once (each fsync waits on the disk, on libuv's pool). */
+const PARALLEL_WRITES = 8;
+
+/**
+ * Stores the files that are not ELF objects, by source path. Each is read once and hashed; a new
+ * object is written into the store's tmp/, its data synced on the thread pool (several at once)
+ * and adopted, with one sync of the objects directory at the end, before the trees that name them.
+ * Bytes already stored (and files others cannot read, stored owner-only) go through put.
+ */
+async function storePlainFiles(
+  store: LocalStore,
+  nodes: readonly FileNode[],
+): Promise<Map<string, { digest: Digest; size: number }>> {
+  const out = new Map<string, { digest: Digest; size: number }>();
+  const sources = [...new Map(nodes.map((n) => [n.source, n] as const)).values()];
+  await eachLimited(sources, PARALLEL_WRITES, async (node) => {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(node.source);
+    } catch (e) {
+      throw ioErrorFrom(e, 'read', node.source);
+    }
+    const digest = digestOfBuffer(bytes);
+    out.set(node.source, { digest, size: bytes.length });
+    const ownerOnly = (lstatSync(node.source).mode & 0o004) === 0;
+    if (ownerOnly || store.files.statSync(digest) !== undefined) {
+      await store.put(bytes, { executable: node.executable, ownerOnly, refs: [] });
+      return;
+    }
+    const tmp = join(store.files.layout.tmp, `tree-${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      const file = await open(tmp, 'wx', 0o600);
+      try {
+        await file.writeFile(bytes);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      store.adopt(tmp, digest, { executable: node.executable, synced: true, syncDir: false, refs: [] });
+    } catch (e) {
+      if (isCaldError(e)) throw e;
+      throw ioErrorFrom(e, 'store an object in', store.root);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  });
+  store.files.syncObjectDir();
+  return out;
+}
+
 /** Imports the sources as one tree; the report's one imported entry is the tree. */
 export async function importTree(options: ImportOptions): Promise<ImportReport> {
   if (options.paths.length === 0)
@@ -324,16 +378,10 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
       );
       const elfDigest = new Map(outcome.objects.map((o) => [o.path, o.digest] as const));
       const sized = (digest: Digest) => ({ digest, size: store.files.statSync(digest)!.size });
-      const plain = new Map<string, { digest: Digest; size: number }>();
-      for (const [, node] of files) {
-        const real = realpathSync(node.source);
-        if (elfDigest.has(real) || plain.has(node.source)) continue;
-        const digest = await store.put(
-          { path: node.source },
-          { executable: node.executable, ownerOnly: (lstatSync(node.source).mode & 0o004) === 0, refs: [] },
-        );
-        plain.set(node.source, sized(digest));
-      }
+      const plain = await storePlainFiles(
+        store,
+        files.map(([, node]) => node).filter((n) => !elfDigest.has(realpathSync(n.source))),
+      );
       let trees = 0;
       const tree = await storeModel(
         model,
