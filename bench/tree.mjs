@@ -17,7 +17,11 @@ const ROUNDS = Number(opt('--rounds', 3));
 const PACKAGES = ['python3.11-minimal', 'libpython3.11-minimal', 'libpython3.11-stdlib'];
 const cald = resolve('bin/cald.js');
 const sh = (cmd, args, env = {}) =>
-  execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  execFileSync(cmd, args, {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 const timed = (cmd, args) => {
   const t0 = process.hrtime.bigint();
   sh(cmd, args);
@@ -74,3 +78,4 @@ console.log(
   `store + two checkouts (du)             ${mb(sizes.storeAndCheckouts)}   (${(sizes.storeAndCheckouts / sizes.store).toFixed(3)}x the store)`,
 );
 console.log(`two cp -a copies (du)                  ${mb(sizes.twoCopies)}`);
+console.log(`load after: ${sh('uptime', []).trim()}`);
