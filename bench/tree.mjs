@@ -4,8 +4,8 @@
 // inode once per invocation). Prints the load (uptime) first: only ratios within a run mean anything.
 //
 //   npm run build && node bench/tree.mjs [--rounds 3]
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -22,10 +22,19 @@ const sh = (cmd, args, env = {}) =>
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+/** Wall time of one command, and its CPU time (user + system, through GNU time when present). */
 const timed = (cmd, args) => {
   const t0 = process.hrtime.bigint();
-  sh(cmd, args);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+  let cpu = Number.NaN;
+  if (TIME === undefined) sh(cmd, args);
+  else {
+    const r = spawnSync(TIME, ['-f', 'cpu %U %S', cmd, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+    const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+    if (m) cpu = (Number(m[1]) + Number(m[2])) * 1000;
+  }
+  return { wall: Number(process.hrtime.bigint() - t0) / 1e6, cpu };
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const du = (...paths) =>
@@ -64,14 +73,19 @@ for (let r = 0; r < ROUNDS; r++) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-const ms = (xs) => `${median(xs).toFixed(0)} ms`;
+const ms = (xs) => {
+  const wall = median(xs.map((x) => x.wall));
+  const cpu = median(xs.map((x) => x.cpu));
+  return `${wall.toFixed(0).padStart(6)} ms wall ${Number.isNaN(cpu) ? '' : `${cpu.toFixed(0).padStart(6)} ms CPU`}`;
+};
+const ratio = (a, b, key) => (median(a.map((x) => x[key])) / median(b.map((x) => x[key]))).toFixed(2);
 console.log(`median of ${ROUNDS} rounds`);
-console.log(`cald import --tree (empty store)      ${ms(rows.importCold)}`);
-console.log(`cald import --tree (again, same store) ${ms(rows.importWarm)}`);
+console.log(`cald import --tree (empty store)        ${ms(rows.importCold)}`);
+console.log(`cald import --tree (again, same store)  ${ms(rows.importWarm)}`);
 console.log(
-  `cald checkout                          ${ms(rows.checkout)}   (${(median(rows.checkout) / median(rows.cp)).toFixed(2)}x cp -a)`,
+  `cald checkout                           ${ms(rows.checkout)}   (${ratio(rows.checkout, rows.cp, 'wall')}x cp -a wall, ${ratio(rows.checkout, rows.cp, 'cpu')}x CPU)`,
 );
-console.log(`cp -a of the checkout                  ${ms(rows.cp)}`);
+console.log(`cp -a of the checkout                   ${ms(rows.cp)}`);
 console.log(`tree (apparent size of one checkout)   ${mb(sizes.tree)}`);
 console.log(`store objects (du)                     ${mb(sizes.store)}`);
 console.log(
