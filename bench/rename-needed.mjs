@@ -95,11 +95,33 @@ try {
   console.log(`          (under /usr/bin/time -f %M for peak memory)`);
   console.log(`patchelf: ${withPairs.length} processes like: ${show(patchelfCmds('<copy>')[0])}`);
 
+  // Each side starts from a fresh copy with nothing left to write back: the copy's dirty pages are
+  // synced first, so neither side pays for the other's (or its own copy's) writeback.
   const fresh = (label) => {
     const dir = join(work, label);
     rmSync(dir, { recursive: true, force: true });
     cpSync(pristine, dir, { recursive: true });
+    spawnSync('sync');
     return dir;
+  };
+  // Wall time and the child's CPU time (user + system), from /usr/bin/time when it is there.
+  const timed = (argv) => {
+    const hasTime = existsSync('/usr/bin/time');
+    const t0 = process.hrtime.bigint();
+    const r = hasTime
+      ? spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M CPU %U %S', ...argv], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 26,
+        })
+      : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const m = /MAXRSS (\d+) CPU ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
+    return {
+      r,
+      ms,
+      rss: m ? Number(m[1]) : undefined,
+      cpuMs: m ? (Number(m[2]) + Number(m[3])) * 1000 : undefined,
+    };
   };
   const neededOf = (dir) =>
     withPairs.map((f) => {
@@ -111,18 +133,32 @@ try {
     });
   const rows = [];
   for (let rep = 1; rep <= reps; rep++) {
-    const a = fresh(`cald-${rep}`);
-    const argv = caldCmd(a);
-    const hasTime = existsSync('/usr/bin/time');
-    const t0 = process.hrtime.bigint();
-    const r = hasTime
-      ? spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 })
-      : spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const caldMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.status !== 0) throw new Error(`cald failed: ${r.stderr}`);
-    const rss = Number(
-      /MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? JSON.parse(r.stdout.trim().split('\n').pop()).maxRssKiB,
-    );
+    // cald and patchelf (one process) alternate which goes first.
+    const runCald = () => {
+      const a = fresh(`cald-${rep}`);
+      const c = timed(caldCmd(a));
+      if (c.r.status !== 0) throw new Error(`cald failed: ${c.r.stderr}`);
+      return { a, ...c };
+    };
+    const runOne = () => {
+      const one = fresh(`patchelf1-${rep}`);
+      const o = timed(['/usr/bin/patchelf', ...caldCmd(one).slice(useCli ? 3 : 0)]);
+      if (o.r.status !== 0) throw new Error(`patchelf (one process) failed: ${o.r.stderr}`);
+      rmSync(one, { recursive: true, force: true });
+      return o;
+    };
+    let c;
+    let o;
+    if (rep % 2 === 1) {
+      c = runCald();
+      o = runOne();
+    } else {
+      o = runOne();
+      c = runCald();
+    }
+    const { a, ms: caldMs } = c;
+    const oneMs = o.ms;
+    const rss = c.rss ?? JSON.parse(c.r.stdout.trim().split('\n').pop()).maxRssKiB;
 
     const b = fresh(`patchelf-${rep}`);
     const t1 = process.hrtime.bigint();
@@ -132,13 +168,6 @@ try {
     }
     const patchelfMs = Number(process.hrtime.bigint() - t1) / 1e6;
 
-    const one = fresh(`patchelf1-${rep}`);
-    const oneArgv = caldCmd(one).slice(useCli ? 3 : 0);
-    const t3 = process.hrtime.bigint();
-    const po = spawnSync('/usr/bin/patchelf', oneArgv, { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const oneMs = Number(process.hrtime.bigint() - t3) / 1e6;
-    if (po.status !== 0) throw new Error(`patchelf (one process) failed: ${po.stderr}`);
-    rmSync(one, { recursive: true, force: true });
     const same = JSON.stringify(neededOf(a)) === JSON.stringify(neededOf(b));
 
     // The floor: a node process that only reads, copies and atomically replaces the same files.
@@ -155,9 +184,10 @@ try {
     if (fl.status !== 0) throw new Error(`io-floor failed: ${fl.stderr}`);
     rmSync(f, { recursive: true, force: true });
 
-    rows.push({ rep, caldMs, patchelfMs, oneMs, floorMs, ratio: patchelfMs / caldMs, rss, same });
+    const cpu = c.cpuMs !== undefined && o.cpuMs !== undefined ? { cald: c.cpuMs, one: o.cpuMs } : undefined;
+    rows.push({ rep, caldMs, patchelfMs, oneMs, floorMs, ratio: patchelfMs / caldMs, rss, same, cpu });
     console.log(
-      `rep ${rep}: cald/patchelf-one-process ${(caldMs / oneMs).toFixed(2)}x (patchelf one process ${oneMs.toFixed(0)} ms); cald ${caldMs.toFixed(0)} ms (peak ${(rss / 1024).toFixed(1)} MiB), patchelf ${patchelfMs.toFixed(0)} ms, ratio ${(patchelfMs / caldMs).toFixed(2)}x, I/O floor ${floorMs.toFixed(0)} ms (best possible ratio ${(patchelfMs / floorMs).toFixed(2)}x), same DT_NEEDED: ${same}`,
+      `rep ${rep}: cald/patchelf-one-process ${(caldMs / oneMs).toFixed(2)}x (patchelf one process ${oneMs.toFixed(0)} ms${cpu ? `; CPU cald ${cpu.cald.toFixed(0)} ms, patchelf one ${cpu.one.toFixed(0)} ms` : ''}); cald ${caldMs.toFixed(0)} ms (peak ${(rss / 1024).toFixed(1)} MiB), patchelf ${patchelfMs.toFixed(0)} ms, ratio ${(patchelfMs / caldMs).toFixed(2)}x, I/O floor ${floorMs.toFixed(0)} ms (best possible ratio ${(patchelfMs / floorMs).toFixed(2)}x), same DT_NEEDED: ${same}`,
     );
     if (rep === 1) {
       // The cald result runs: ffmpeg -version through a directory of links named like the new DT_NEEDED strings.
@@ -178,6 +208,14 @@ try {
   const p = med(rows.map((r) => r.patchelfMs));
   const fl = med(rows.map((r) => r.floorMs));
   const o = med(rows.map((r) => r.oneMs));
+  const cpus = rows.filter((r) => r.cpu !== undefined);
+  if (cpus.length > 0) {
+    const cc = med(cpus.map((r) => r.cpu.cald));
+    const co = med(cpus.map((r) => r.cpu.one));
+    console.log(
+      `median CPU (user + system): cald ${cc.toFixed(0)} ms, patchelf one process ${co.toFixed(0)} ms, ${(cc / co).toFixed(2)}x`,
+    );
+  }
   console.log(
     `median: cald ${c.toFixed(0)} ms, patchelf one process ${o.toFixed(0)} ms, cald/patchelf-one-process ${(c / o).toFixed(2)}x (target <= 1.2x), patchelf ${p.toFixed(0)} ms, patchelf/cald ${(p / c).toFixed(2)}x (target >= 3x); I/O floor ${fl.toFixed(0)} ms (patchelf/floor ${(p / fl).toFixed(2)}x); cald peak ${(Math.max(...rows.map((r) => r.rss)) / 1024).toFixed(1)} MiB; mode ${useCli ? 'cald patchelf CLI' : 'engine script (patchelf CLI not available)'}`,
   );

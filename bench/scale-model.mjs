@@ -6,7 +6,7 @@
 // server bandwidths, round trip, fan-out of a mirror tree).
 //
 //   npm run build && node bench/scale-model.mjs [--libraries 900] [--nodes 2048] [--no-measure]
-//     [--resolve-us 6] [--lazy-ms 3] [--node-gbps 10] [--fs-gbps 800] [--mirror-gbps 200]
+//     [--resolve-us 6] [--lazy-ms 22] [--node-gbps 10] [--fs-gbps 800] [--mirror-gbps 200]
 //     [--rtt-ms 0.2] [--fanout 32]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,7 +22,7 @@ const arg = (name, dflt) => {
 const L = arg('--libraries', 900);
 const N = arg('--nodes', 2048);
 const resolveUs = arg('--resolve-us', 6);
-const lazyMs = arg('--lazy-ms', 3);
+const lazyMs = arg('--lazy-ms', 22);
 const nodeBps = (arg('--node-gbps', 10) * 1e9) / 8;
 const fsBps = (arg('--fs-gbps', 800) * 1e9) / 8;
 const mirrorBps = (arg('--mirror-gbps', 200) * 1e9) / 8;

@@ -3,6 +3,10 @@
 // comparison is bench/startup.mjs.
 //
 //   npm run build && node bench/startup-ffmpeg.mjs [--runs 100] [--rounds 3] [--warmup 5] [--compare LIB]
+//
+// Ways: stock; the audit resolver through LD_AUDIT, for the program imported plainly and imported
+// with --audit (its audit sentinel first); LD_AUDIT of a library with only la_version; the name
+// directory; the launcher.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -86,6 +90,21 @@ try {
   execFileSync(process.execPath, [cald, 'install', report.imported[0].uri, '--bin', join(dir, 'bin')], {
     env,
   });
+  // The same program imported with --audit: its first DT_NEEDED is the audit sentinel (one more,
+  // empty object) and DT_AUDIT names /usr/local/lib/libcald-audit.so. Run here through LD_AUDIT;
+  // when that path is not installed ld.so also tries it once and prints a warning (to /dev/null).
+  const audited = JSON.parse(
+    execFileSync(process.execPath, [cald, 'import', '--json', '--audit', program], { env, encoding: 'utf8' }),
+  );
+  const auditedObject = join(store, 'objects', ...audited.imported[0].digest.split(':'));
+  // The same bytes without the sentinel (cald patchelf on a copy): the sentinel's own cost.
+  const noSentinel = join(dir, 'ffmpeg-no-sentinel');
+  const sentinel = execFileSync('readelf', ['-dW', auditedObject], { encoding: 'utf8' }).match(
+    /\(NEEDED\)\s+Shared library: \[(\/proc\/[^\]]+)\]/,
+  )[1];
+  execFileSync('cp', [auditedObject, noSentinel]);
+  execFileSync('chmod', ['u+w', noSentinel]);
+  execFileSync(process.execPath, [cald, 'patchelf', '--remove-needed', sentinel, noSentinel], { env });
   // The verification cache vouches only for objects older than a second (docs/resolver.md).
   spawnSync('sleep', ['1.2']);
   // What glibc charges for auditing at all: an audit library with nothing but la_version.
@@ -99,6 +118,8 @@ try {
   const modes = [
     ['stock', program, {}],
     ['audit (eval "$(cald env)")', object, auditEnv],
+    ['audit, imported --audit', auditedObject, auditEnv],
+    ['  the same, sentinel removed', noSentinel, auditEnv],
     ...(COMPARE === undefined
       ? []
       : [['audit, --compare library', object, { ...auditEnv, LD_AUDIT: resolve(COMPARE) }]]),
@@ -166,9 +187,11 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-// Peak RSS (median of 5 runs of /usr/bin/time -f %M) of each way: "warm" with the page cache as it is
-// (the store's objects fully cached, just written), "cold" after every object's and stock file's clean
-// pages are dropped (dd iflag=nocache: POSIX_FADV_DONTNEED), so both are read back the same way.
+// Peak RSS (median of 5 runs of /usr/bin/time -f %M) of each way: "as left" with the page cache as the
+// import and the timed runs above left it; then with the same page-cache state for stock and store:
+// "warm" after every object's and stock file's clean pages were dropped once (dd
+// iflag=nocache: POSIX_FADV_DONTNEED) and each way was run once, so both sides' files were read back from
+// disk the same way and stay cached; "cold" with the pages dropped again before every run.
 function printPeakRss(modes, files) {
   const rss = (cmd) => {
     const r = spawnSync('/usr/bin/time', ['-f', '%M', 'sh', '-c', `exec ${cmd} >/dev/null`], {
@@ -187,12 +210,18 @@ function printPeakRss(modes, files) {
     }
     return xs.sort((a, b) => a - b)[2];
   };
-  const rows = modes.map(([name, cmd]) => [name, median5(false, cmd), median5(true, cmd)]);
-  const [, warm0, cold0] = rows[0];
-  console.log('peak RSS (median of 5):        warm            cold (page cache dropped)');
-  for (const [name, warm, cold] of rows) {
+  const asLeft = modes.map(([, cmd]) => median5(false, cmd));
+  drop();
+  for (const [, cmd] of modes) rss(cmd);
+  const warm = modes.map(([, cmd]) => median5(false, cmd));
+  const rows = modes.map(([name, cmd], i) => [name, asLeft[i], warm[i], median5(true, cmd)]);
+  const [, left0, warm0, cold0] = rows[0];
+  console.log(
+    'peak RSS (median of 5):        as left             warm (same cache)   cold (page cache dropped)',
+  );
+  for (const [name, left, warm, cold] of rows) {
     const col = (v, base) => `${(v / 1024).toFixed(1).padStart(6)} MiB ${(v / base).toFixed(3)}x`;
-    console.log(`${name.padEnd(28)} ${col(warm, warm0)}  ${col(cold, cold0)}`);
+    console.log(`${name.padEnd(28)} ${col(left, left0)}  ${col(warm, warm0)}  ${col(cold, cold0)}`);
   }
 }
 

@@ -14,7 +14,9 @@
  * (trust.h, docs/threat-model.md); every other name is returned untouched. A malformed name, a missing object or a
  * changed object makes one line on stderr and a NULL return: the load fails
  * (exit 127 at start-up, an error from dlopen). Nothing else is ever loaded in
- * its place unless CALD_FALLBACK=hint asks for the hint name to be searched.
+ * its place unless CALD_FALLBACK=hint asks for the hint name to be searched. A missing object
+ * is first asked of the store's fetch daemon when one is running (fetch.h, lazy fetch), and
+ * then verified like any other.
  *
  * Environment (all optional; see docs/resolver.md):
  *   CALD_STORE      store root, an absolute path; default $XDG_DATA_HOME/cald/store, then
@@ -48,6 +50,7 @@
 #include "sha256.h"
 #include "trust.h"
 #include "verify-cache.h"
+#include "fetch.h"
 
 #define API __attribute__((visibility("default")))
 #define PATH_CAP 4096
@@ -309,6 +312,22 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
   return VERIFIED;
 }
 
+/* ---- lazy fetch (fetch.h): an absent object is asked of the store's fetch daemon, then verified */
+enum fetched { NOT_ASKED, NO_DAEMON, DAEMON_FAILED, DAEMON_OK };
+static enum fetched fetch_state;
+static const char *fetch_why = "";
+static char fetch_sock[108];
+
+static enum outcome fetch_missing(const char *path, const char *hex, char actual[65], const char **why, const char **hint) {
+  fetch_state = NOT_ASKED;
+  if (secure) return MISSING; /* the invoking user's environment chose the store: fetch nothing for it */
+  enum fetch_result r = fetch_ask(store_root, hex, (unsigned long long)c_uid(1), fetch_sock, &fetch_why);
+  fetch_state = r == FETCH_OK ? DAEMON_OK : r == FETCH_NO_DAEMON ? NO_DAEMON : DAEMON_FAILED;
+  if (debug) SAY("cald: sha256:", hex, " absent; fetch daemon: ", r == FETCH_OK ? "ok" : fetch_why);
+  if (r != FETCH_OK) return MISSING;
+  return verify(path, hex, actual, why, hint); /* the daemon's word is not trusted for the bytes */
+}
+
 /* ---- resolution */
 static char result[PATH_CAP]; /* handed to ld.so, which copies it at once (under its load lock) */
 
@@ -468,6 +487,7 @@ static char *resolve(const char *name) {
   enum outcome o = FAILED;
   if (store_ready() && cat(path, sizeof path, store_root, "/objects/sha256/", hex, NULL) > 0)
     o = verify(path, hex, actual, &why, &why_hint);
+  if (o == MISSING) o = fetch_missing(path, hex, actual, &why, &why_hint);
   if (o == VERIFIED || o == CACHED) {
     if (debug)
       SAY("cald: ", name, " -> ", path, o == CACHED ? " (cached verification, " : " (verified sha256, ",
@@ -489,6 +509,12 @@ static char *resolve(const char *name) {
   }
   if (store_state < 0)
     SAY("cald: refusing ", name, ": ", store_why);
+  else if (o == MISSING && fetch_state == DAEMON_FAILED)
+    SAY("cald: cannot load ", name, ": ", path, " does not exist and the fetch daemon (", fetch_sock,
+        ") could not fetch it: ", fetch_why, "; check the substituters and run the program again");
+  else if (o == MISSING && fetch_state == DAEMON_OK)
+    SAY("cald: refusing ", name, ": the fetch daemon (", fetch_sock, ") answered ok but ", path,
+        " does not exist; the daemon is not working as it should");
   else if (o == MISSING)
     SAY("cald: cannot load ", name, ": ", path, " does not exist; import the library into this store"
         " (cald import) or set CALD_STORE to the store that has it");
@@ -567,9 +593,19 @@ static char *map_path(const char *name) {
   return t == 0 ? (char *)name : t > 0 ? result : NULL;
 }
 
+/*
+ * The audit sentinel: the first DT_NEEDED of a program imported with --audit is
+ * /proc/needs-libcald-audit.so/cas:sha256:<hex>, naming an empty object (no symbols, no
+ * constructors) behind a directory no user can create. Without this library ld.so opens that
+ * path directly (a name with '/' is never searched) and stops the program there, before it
+ * searches for any cas: name (docs/threat-model.md). Here it resolves like any cas: name.
+ */
+static const char sentinel_prefix[] = "/proc/needs-libcald-audit.so/";
+
 API char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
   (void)cookie;
   if (flag != LA_SER_ORIG) return (char *)name;
+  if (c_starts(name, sentinel_prefix)) return resolve(name + sizeof sentinel_prefix - 1);
   if (name[0] == '/') return map_path(name);
   if (!c_starts(name, "cas:")) return (char *)name;
   return resolve(name);

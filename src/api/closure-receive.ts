@@ -35,7 +35,10 @@ export async function trustClosure(options: {
  * name moves to the newest arrival); a program with no usable name gets a root of its own.
  */
 export function recordClosure(store: LocalStore, closure: Closure, note: string): void {
-  for (const o of closure.objects) if (o.name !== undefined) store.addName(formatCasName(o.digest, o.name));
+  // Names only for objects that are there: a lazy pull leaves the libraries to load time.
+  for (const o of closure.objects)
+    if (o.name !== undefined && store.files.statSync(o.digest) !== undefined)
+      store.addName(formatCasName(o.digest, o.name));
   const program = closure.objects[0]!;
   const names = program.name !== undefined && isProgramName(program.name) ? [program.name] : [];
   if (names.length > 0) nameProgram(rootBook(store), { digest: program.digest, names });

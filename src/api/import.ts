@@ -49,8 +49,9 @@ export interface ImportOptions {
   env?: Readonly<Record<string, string | undefined>>;
   progress?: ImportProgress;
   /**
-   * Give imported programs DT_AUDIT = libcald-audit.so, so they run with no environment once the
-   * audit library is installed system-wide (`cald install-audit`).
+   * Give imported programs DT_AUDIT = /usr/local/lib/libcald-audit.so, so they run with no
+   * environment once the audit library is installed there (`cald install-audit`), and the audit
+   * sentinel as their first DT_NEEDED, so they refuse to start without it (docs/threat-model.md).
    */
   audit?: boolean;
   /** Names for the one program imported (`--name`), instead of those of its path. */
@@ -65,8 +66,12 @@ export interface ImportOptions {
   tree?: boolean;
 }
 
-/** The name imported programs give in DT_AUDIT: found by ld.so like a library (ld.so.cache). */
-export const AUDIT_LIBRARY_NAME = 'libcald-audit.so';
+/**
+ * The audit library imported programs name in DT_AUDIT: where `cald install-audit` puts it. An
+ * absolute path, because ld.so searches a bare DT_AUDIT name along LD_LIBRARY_PATH first, where
+ * another user's directory could hold a libcald-audit.so whose constructor would run.
+ */
+export const AUDIT_LIBRARY_NAME = '/usr/local/lib/libcald-audit.so';
 
 export interface ImportedFile {
   path: string;
@@ -338,6 +343,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
         // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
         readFile: (p) => fs.source(walked(p).path)!.bytes,
+        readFileAsync: async (p) => (await fs.sourceAsync(walked(p).path))!.bytes,
+        readAhead: (p) => fs.prefetch(walked(p).path),
+        // Each file's buffer is its own (readSource) and rewritten once, after its last reader.
+        rewriteInPlace: true,
         isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
         isPrivate: (p) => privacy.isPrivate(p, walked(p).mode),
         dirMode: (d) => privacy.dirMode(d),

@@ -21,9 +21,11 @@ export interface InstallAuditResult {
 }
 
 /**
- * Installs libcald-audit.so where ld.so finds a bare library name, so programs imported with
- * `--audit` (DT_AUDIT = libcald-audit.so) resolve their content names with no environment at all.
- * Without it ld.so prints that the audit interface cannot be loaded and goes on without it.
+ * Installs libcald-audit.so in PREFIX/lib. Programs imported with `--audit` name
+ * /usr/local/lib/libcald-audit.so in DT_AUDIT (the default prefix) and resolve their content names
+ * with no environment at all; without it ld.so goes on without the audit interface, and the
+ * program stops at its audit sentinel (docs/threat-model.md). ldconfig still runs, for users who
+ * name the library by file name in LD_AUDIT.
  */
 export async function installAudit(options: InstallAuditOptions = {}): Promise<InstallAuditResult> {
   const prefix = options.prefix ?? '/usr/local';

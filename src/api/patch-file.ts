@@ -1,10 +1,11 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { type EditOptions, type ElfEdit, editElf } from '../elf/edit/index.js';
+import { closeSync, existsSync, fstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type EditOptions, type ElfEdit, editParsed } from '../elf/edit/index.js';
 import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { storeContaining } from '../store/containing-store.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { type FileOwner, replaceFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 
 export type { ElfEdit } from '../elf/edit/index.js';
 
@@ -69,6 +70,25 @@ export interface PatchFileOptions {
   pageSize?: number;
   /** fsync what is written (default true). The write is atomic either way. */
   durable?: boolean;
+  /**
+   * Shared by the calls of one batch (patchSession()): what the batch has learnt about directories
+   * (whether they lie in a cald store) is not looked up again for every file.
+   */
+  session?: PatchSession;
+}
+
+/** What one batch of patchFile calls over many files remembers between them. */
+export interface PatchSession {
+  /** Real directory -> the store it lies in (null: none). */
+  readonly storeOfDir: Map<string, string | null>;
+}
+
+/**
+ * A session for a batch of patchFile calls made together (one command over many files). Not for
+ * a long-lived process: a store made in a directory after the session looked at it goes unseen.
+ */
+export function patchSession(): PatchSession {
+  return { storeOfDir: new Map() };
 }
 
 export interface PatchFileResult {
@@ -95,58 +115,57 @@ export async function patchFile(options: PatchFileOptions): Promise<PatchFileRes
   if (output !== undefined && (typeof output !== 'string' || output === '')) {
     throw new UsageError('patchFile: `output` must be a non-empty string when given');
   }
-  let buffer: Buffer;
-  let mode: number;
+  let file: ReadFile;
   const memory = takeMemory();
   try {
-    ({ buffer, mode } = readWithRoom(path, memory));
+    file = readWithRoom(path, memory);
   } catch (e) {
     memory.release();
     throw ioErrorFrom(e, 'read', path);
   }
   try {
-    return await patchBuffer(options, buffer, mode);
+    return await patchBuffer(options, file);
   } finally {
     memory.release();
   }
 }
 
-async function patchBuffer(
-  options: PatchFileOptions,
-  buffer: Buffer,
-  mode: number,
-): Promise<PatchFileResult> {
+async function patchBuffer(options: PatchFileOptions, file: ReadFile): Promise<PatchFileResult> {
   const { path, output, edits, pageSize } = options;
+  const { buffer, owner } = file;
   const durable = options.durable !== false;
+  // Parsed once: the edit works on this parse too.
   const elf = ElfFile.parse(buffer);
   const list = typeof edits === 'function' ? await edits({ path, buffer, summary: summarize(elf) }) : edits;
   // Printing from a stored object is fine; writing into a store never is.
   if (output !== undefined) refuseStoreFile(output);
-  else if (list.length > 0) refuseStoreFile(path);
+  else if (list.length > 0) refuseStoreFile(path, realPathOf(file), options.session);
   // The buffer is ours alone: the edit writes into it (and its room) instead of copying the file.
   const editOptions: EditOptions = { reuseInput: true, ...(pageSize === undefined ? {} : { pageSize }) };
-  const result = editElf(buffer, list, editOptions);
+  const result = editParsed(elf, list, editOptions);
   const sizeBefore = buffer.length;
   const sizeAfter = result.buffer.length;
   if (output !== undefined) {
     const exists = existsSync(output);
-    await writeFileAtomic(output, result.buffer, { ...(exists ? {} : { mode }), durable });
+    await writeFileAtomic(output, result.buffer, { ...(exists ? {} : { mode: owner.mode }), durable });
     return { changed: result.changed, written: output, sizeBefore, sizeAfter };
   }
   if (!result.changed) return { changed: false, written: null, sizeBefore, sizeAfter };
-  await writeFileAtomic(path, result.buffer, { durable });
+  // The file read is the file replaced: its real path and owner are known, not looked up again.
+  replaceFileAtomic(path, realPathOf(file), owner, result.buffer, { durable });
   return { changed: true, written: path, sizeBefore, sizeAfter };
 }
 
 /**
  * Stored objects are named by their content: an edit would make the name a lie (run and the
  * resolver then refuse it, a launcher may still run it). Nothing inside any store is edited.
+ * `real` is the file's real path when known; a session remembers each directory's answer.
  */
-function refuseStoreFile(path: string): void {
-  const found = storeContaining(path);
+function refuseStoreFile(path: string, real?: string, session?: PatchSession): void {
+  const found = real === undefined ? storeContaining(path) : storeOfFile(real, session);
   if (found === undefined) return;
-  const { store, real } = found;
-  const via = real === path ? '' : ` (it leads to ${real})`;
+  const { store, real: leadsTo } = found;
+  const via = leadsTo === path ? '' : ` (it leads to ${leadsTo})`;
   throw new ElfEditError(
     'EDIT_IN_STORE',
     `${path} is inside the cald store ${store}${via}; stored objects are never edited`,
@@ -155,6 +174,19 @@ function refuseStoreFile(path: string): void {
       data: { path, store },
     },
   );
+}
+
+function storeOfFile(
+  real: string,
+  session: PatchSession | undefined,
+): { store: string; real: string } | undefined {
+  const dir = dirname(real);
+  const known = session?.storeOfDir.get(dir);
+  if (known !== undefined) return known === null ? undefined : { store: known, real };
+  // The directory is real already: the store above it is the store above the file.
+  const store = storeContaining(dir)?.store ?? null;
+  session?.storeOfDir.set(dir, store);
+  return store === null ? undefined : { store, real };
 }
 
 interface Memory {
@@ -184,15 +216,39 @@ function takeMemory(): Memory {
   };
 }
 
+interface ReadFile {
+  path: string;
+  buffer: Buffer;
+  owner: FileOwner;
+  /** The real path (symbolic links resolved) of the file opened, when /proc told it. */
+  real: string | undefined;
+}
+
+/** The real path of the file read: from /proc while it was open, else resolved now. */
+function realPathOf(file: ReadFile): string {
+  if (file.real !== undefined) return file.real;
+  try {
+    return realpathSync(file.path);
+  } catch (e) {
+    throw ioErrorFrom(e, 'write', file.path);
+  }
+}
+
 /**
  * Reads the file into memory of its own with room after it, so an edit that appends a segment
  * writes there instead of copying the whole file. Synchronous: over a closure of hundreds of files,
  * thread-pool round trips cost more than the reads.
  */
-function readWithRoom(path: string, memory: Memory): { buffer: Buffer; mode: number } {
+function readWithRoom(path: string, memory: Memory): ReadFile {
   const fd = openSync(path, 'r');
   try {
     const st = fstatSync(fd);
+    // One system call for what realpath would find with one per path component.
+    let real: string | undefined;
+    try {
+      real = readlinkSync(`/proc/self/fd/${fd}`);
+      if (!real.startsWith('/') || real.endsWith(' (deleted)')) real = undefined;
+    } catch {}
     const room = memory.get(st.size + 64 * 1024 + Math.floor(st.size / 16));
     let size = 0;
     for (;;) {
@@ -201,7 +257,8 @@ function readWithRoom(path: string, memory: Memory): { buffer: Buffer; mode: num
       size += n;
       if (size === room.length) throw new Error('the file grew while it was read');
     }
-    return { buffer: room.subarray(0, size), mode: st.mode & 0o7777 };
+    const owner = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    return { path, buffer: room.subarray(0, size), owner, real };
   } finally {
     closeSync(fd);
   }

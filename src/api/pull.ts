@@ -1,7 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { RemoteError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import {
@@ -17,6 +13,7 @@ import type { Env } from '../runtime/index.js';
 import { acquireLease, Digest, LocalStore, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
 import { recordClosure, trustClosure } from './closure-receive.js';
+import { fetchObjectInto, notedLoader } from './fetch-object.js';
 import { digestTag } from './push.js';
 import { locate } from './store-open.js';
 
@@ -33,6 +30,11 @@ export interface PullOptions {
   /** Downloads at once (default 4). */
   concurrency?: number;
   progress?: (done: number, total: number) => void;
+  /**
+   * Fetch only the program object (and its stored loader, which is executed, not loaded); the
+   * libraries are fetched when the loader asks for them (`cald fetch-daemon`, docs/resolver.md).
+   */
+  lazy?: boolean;
 }
 
 export interface PullReport {
@@ -117,34 +119,28 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   let done = 0;
   try {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
-    await eachLimited(closure.objects, options.concurrency ?? 4, async (o) => {
-      if (store.files.statSync(o.digest) === undefined) {
-        const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
-        const file = await open(tmp, 'wx', 0o600);
-        try {
-          try {
-            await registry.readObjectInto(o.digest, o.size, file.fd);
-            // Synced off the event loop, so the other downloads go on meanwhile.
-            await file.sync();
-          } finally {
-            await file.close();
-          }
-          // Hashed as it arrived: stored by renaming, not copied and hashed again. The directory
-          // is synced once for all of them, before any name or root points at them.
-          store.adopt(tmp, o.digest, {
+    // Lazy: the program alone, then the loader it names; the libraries come at load time.
+    let wantedNow = options.lazy === true ? closure.objects.slice(0, 1) : closure.objects;
+    const fetchAll = () =>
+      eachLimited(wantedNow, options.concurrency ?? 4, async (o) => {
+        if (store.files.statSync(o.digest) === undefined) {
+          // The directory is synced once for all of them, before any name or root points at them.
+          await fetchObjectInto(store, registry, o.digest, o.size, {
             executable: o.executable,
-            synced: true,
             syncDir: false,
-            refs: objectRefs(readFileSync(tmp)),
           });
-        } finally {
-          rmSync(tmp, { force: true });
+          fetchedCount++;
+          fetchedBytes += o.size;
         }
-        fetchedCount++;
-        fetchedBytes += o.size;
-      }
-      options.progress?.(++done, closure.objects.length);
-    });
+        options.progress?.(++done, wantedNow.length);
+      });
+    await fetchAll();
+    if (options.lazy === true) {
+      const loader = notedLoader(store, closure.objects[0]!.digest);
+      wantedNow = closure.objects.filter((o) => `cas:${o.digest}` === loader);
+      done = 0;
+      await fetchAll();
+    }
     store.files.syncObjectDir();
     recordClosure(store, closure, `pulled from ${registry.name}:${tag}`);
     return {

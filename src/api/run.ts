@@ -27,6 +27,7 @@ import {
   spawnForeground,
 } from '../runtime/index.js';
 import { resolveStoreLocation } from '../store/location.js';
+import { askPrefetch, fetchProgramIfAbsent } from './fetch-object.js';
 
 export interface RunOptions {
   /** PROGRAM|URI: an imported program's name, a cas: URI, a sha256: digest, a hex prefix or a path. */
@@ -72,9 +73,11 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   // The mode's settings first: a store path that would split a search path is refused before use.
   const location = resolveStoreLocation({ option: options.store, env, cwd });
   const settings = modeSettings(mode, location.path, mode === 'audit' ? auditLibraryPath(env) : undefined);
+  await fetchProgramIfAbsent(options.program, location.path, env);
   const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
   const target = resolveTarget(options.program, store);
   const { elf } = readProgram(target);
+  if (target.digest !== undefined && elf !== undefined) askPrefetch(location.path, target.digest, elf.needed);
   const plan: LoaderPlan =
     elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
   const selfExec = options.argv0 === undefined ? selfExecArgv0(target, storePath, elf, plan, env) : undefined;

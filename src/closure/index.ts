@@ -1,6 +1,5 @@
 export { ClosureError, LdCacheError } from './closure-error.js';
-export type { DynamicInfo, LoaderAbi, Verdict } from './elf-probe.js';
-export { dynamicInfoOfBuffer, readDynamicInfo, verifyCandidate } from './elf-probe.js';
+export { type DynamicInfo, dynamicInfoOfBuffer, readDynamicInfo } from './dynamic-info.js';
 export { type ClosureFs, type ClosureStat, type FileIdentity, nodeFs } from './fs.js';
 export {
   type CacheTarget,
@@ -22,6 +21,7 @@ export {
   searchSubdirs,
   systemLoaderPath,
 } from './loader-facts.js';
+export { type LoaderAbi, type Verdict, verifyCandidate } from './open-verify.js';
 export {
   type Closure,
   type ClosureObject,

@@ -5,7 +5,7 @@ import { basename, dirname } from 'node:path';
 import { ET_DYN } from '../elf/format/constants.js';
 import { ElfFormatError, isCaldError } from '../errors/index.js';
 import { ClosureError } from './closure-error.js';
-import { type DynamicInfo, type LoaderAbi, readDynamicInfo, verifyCandidate } from './elf-probe.js';
+import { type DynamicInfo, readDynamicInfo } from './dynamic-info.js';
 import { type ClosureFs, nodeFs } from './fs.js';
 import { cacheFlagsFor, type LdCache, parseLdCache } from './ld-so-cache.js';
 import {
@@ -16,6 +16,7 @@ import {
   searchSubdirs,
   systemLoaderPath,
 } from './loader-facts.js';
+import { type LoaderAbi, verifyCandidate } from './open-verify.js';
 import {
   type DstValues,
   expandDst,

@@ -1,10 +1,10 @@
 // Where ld.so looks for one DT_NEEDED name of one object, in glibc 2.36's order (_dl_map_object,
 // elf/dl-load.c), and the dynamic string tokens it expands on the way (_dl_dst_substitute).
 
-import { type LoaderAbi, type Verdict, verifyCandidate } from './elf-probe.js';
 import type { ClosureFs, ClosureStat } from './fs.js';
 import type { LdCache } from './ld-so-cache.js';
 import { type CacheTarget, lookupLdCache } from './ld-so-cache.js';
+import { type LoaderAbi, type Verdict, verifyCandidate } from './open-verify.js';
 
 /** The values dynamic string tokens expand to for one object. */
 export interface DstValues {

@@ -19,6 +19,7 @@ import {
   readAt,
   readOpened,
   readSource,
+  readSourceAsync,
   type SourceFile,
   tooLarge,
 } from './source-file.js';
@@ -49,6 +50,8 @@ interface Walked extends WalkedFile {
 
 export class SnapshotFs implements ClosureFs {
   private readonly files = new Map<string, Walked>();
+  /** Whole reads started by prefetch, not yet taken. */
+  private readonly ahead = new Map<string, Promise<SourceFile>>();
   private kept = 0;
 
   constructor(
@@ -114,7 +117,38 @@ export class SnapshotFs implements ClosureFs {
     const w = this.files.get(path);
     if (w === undefined) return undefined;
     if (w.whole !== undefined) return w.whole;
-    const f = readSource(path, this.maxFileSize);
+    return this.checked(w, readSource(path, this.maxFileSize));
+  }
+
+  /**
+   * Starts reading a file the walk did not keep whole on the thread pool, for sourceAsync to
+   * take (a reader works on one file while the next is read). Nothing for other files.
+   */
+  prefetch(path: string): void {
+    const w = this.files.get(path);
+    if (w === undefined || w.whole !== undefined || this.ahead.has(path)) return;
+    let p: Promise<SourceFile>;
+    try {
+      p = readSourceAsync(path, this.maxFileSize);
+    } catch {
+      return; // sourceAsync reads it again and reports why it cannot
+    }
+    p.catch(() => {});
+    this.ahead.set(path, p);
+  }
+
+  /** source(), taking the bytes of a prefetch when there is one (checked the same way). */
+  async sourceAsync(path: string): Promise<SourceFile | undefined> {
+    const p = this.ahead.get(path);
+    const w = this.files.get(path);
+    if (p === undefined || w === undefined) return this.source(path);
+    this.ahead.delete(path);
+    return this.checked(w, await p);
+  }
+
+  /** A whole read of a walked file, refused unless it is the file the walk read and the same bytes where it read. */
+  private checked(w: Walked, f: SourceFile): SourceFile {
+    const { path } = w;
     if (f.dev !== w.dev || f.ino !== w.ino || f.bytes.length !== w.size) throw changed(path);
     if (w.walkedHash !== undefined) {
       const again = createHash('sha256');

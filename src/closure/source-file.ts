@@ -1,7 +1,8 @@
 // Reading a file cald does not trust: opened without blocking (a FIFO or a device never holds the
 // import), checked by fstat to be a regular file after it was opened (what was checked is what is
 // read), its size bounded before a byte is read, and re-checked after reading.
-import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { type BigIntStats, close, closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { ClosureError } from './closure-error.js';
 
 /** The largest file an import reads: 2 GiB (the largest real libraries are a few hundred MB). */
@@ -13,6 +14,7 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTT
 export interface SourceFile {
   /** The path it was opened by. */
   path: string;
+  /** In memory of their own (not Node's shared buffer pool). */
   bytes: Buffer;
   dev: bigint;
   ino: bigint;
@@ -63,10 +65,20 @@ export function openRegular(path: string): { fd: number; st: BigIntStats } {
   return { fd, st };
 }
 
-/** Reads up to `length` bytes at `position` of an open file: never more than the file holds. */
-export function readAt(fd: number, size: number, position: number, length: number): Buffer {
+/**
+ * Room left after a whole file's bytes in their memory, for an import's rewrite in place to grow
+ * into (the segment it appends for the longer content names: at most 300 KB over ffmpeg's
+ * closure). Address space only: no page is touched unless the rewrite writes there.
+ */
+const growthRoom = (n: number) => Math.floor(n / 8) + 64 * 1024;
+
+/**
+ * Reads up to `length` bytes at `position` of an open file: never more than the file holds.
+ * `own`: in memory of its own (never a slice of Node's shared pool), with growthRoom after it.
+ */
+export function readAt(fd: number, size: number, position: number, length: number, own = false): Buffer {
   const n = Math.max(0, Math.min(length, size - position));
-  const buf = Buffer.allocUnsafe(n);
+  const buf = own ? Buffer.allocUnsafeSlow(n + growthRoom(n)).subarray(0, n) : Buffer.allocUnsafe(n);
   let got = 0;
   while (got < n) {
     const r = readSync(fd, buf, got, n - got, position + got);
@@ -105,7 +117,36 @@ export function readSource(path: string, maxSize: number = MAX_SOURCE_SIZE): Sou
 /** The whole of a file opened by openRegular, checked by fstat again after reading. */
 export function readOpened(path: string, fd: number, st: BigIntStats): SourceFile {
   const size = Number(st.size);
-  const bytes = readAt(fd, size, 0, size);
+  // Its own memory: the importer rewrites these very bytes in place (EditOptions.reuseInput).
+  return checkedAfterRead(path, fd, st, readAt(fd, size, 0, size, true));
+}
+
+const readAsync = promisify(read);
+const closeAsync = promisify(close);
+
+/**
+ * readSource with the bytes read on the thread pool (opened, checked and bounded here first), so
+ * a caller can read the next file while it works on this one.
+ */
+export function readSourceAsync(path: string, maxSize: number = MAX_SOURCE_SIZE): Promise<SourceFile> {
+  const { fd, st } = openRegular(path);
+  const whole = async () => {
+    if (st.size > BigInt(maxSize)) throw tooLarge(path, st.size, maxSize);
+    const size = Number(st.size);
+    const bytes = Buffer.allocUnsafeSlow(size + growthRoom(size)).subarray(0, size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await readAsync(fd, bytes, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return checkedAfterRead(path, fd, st, bytes.subarray(0, got));
+  };
+  return whole().finally(() => closeAsync(fd));
+}
+
+function checkedAfterRead(path: string, fd: number, st: BigIntStats, bytes: Buffer): SourceFile {
+  const size = Number(st.size);
   const after = fstatSync(fd, { bigint: true });
   if (bytes.length !== size || after.size !== st.size || after.mtimeNs !== st.mtimeNs) {
     throw new ClosureError('CLOSURE_SOURCE_CHANGED', `${path} changed while it was being read`, {

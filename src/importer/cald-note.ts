@@ -1,6 +1,6 @@
 import { ElfFile } from '../elf/read/index.js';
 import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP, NT_CALD_PATHS } from '../runtime/index.js';
-import { type Digest, isCasName } from '../store/index.js';
+import { auditSentinelTarget, type Digest, isCasName } from '../store/index.js';
 import { treeRefs } from '../tree/index.js';
 
 /** Owner and type of the note in which an imported program records its interpreter's digest (runtime reads it). */
@@ -64,8 +64,9 @@ export function pathNoteRefs(desc: Buffer): string[] {
 }
 
 /**
- * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names, the
- * interpreter it records and the files its path note names (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
+ * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names (and the
+ * one inside an audit sentinel), the interpreter it records and the files its path note names
+ * (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
  * Non-ELF objects (and malformed notes) refer to nothing more.
  */
 export function objectRefs(bytes: Buffer): string[] {
@@ -77,7 +78,10 @@ export function objectRefs(bytes: Buffer): string[] {
   } catch {
     return [];
   }
-  const refs = elf.needed.filter((n) => isCasName(n));
+  const refs = elf.needed.flatMap((n) => {
+    const inner = auditSentinelTarget(n); // an --audit program's empty first object
+    return inner !== undefined ? [inner] : isCasName(n) ? [n] : [];
+  });
   try {
     const interp = interpreterNote(elf);
     if (interp !== undefined) refs.push(`cas:${interp.toString()}`);

@@ -5,11 +5,21 @@ import { CaldError } from '../errors/index.js';
 const GLIBC_FAMILY =
   /^(libc|libm|libresolv|libpthread|libdl|librt|libutil|libanl|libmvec|libBrokenLocale|libnsl|libc_malloc_debug|libmemusage|libthread_db)\.so\.\d+$/;
 
-/** The "(... GLIBC 2.36-9) stable release version 2.36" banner both ld.so and libc.so.6 carry. */
+const BANNER = /\(([^()\n]{1,80})\) (?:stable )?release version ([0-9][0-9.]*)/;
+const MARK = Buffer.from('release version ');
+
+/**
+ * The "(... GLIBC 2.36-9) stable release version 2.36" banner both ld.so and libc.so.6 carry:
+ * the first place the pattern matches, looked for only around each "release version" (a native
+ * search), not in a string of the whole file.
+ */
 function releaseBanner(bytes: Buffer): string | undefined {
-  const text = bytes.toString('latin1');
-  const m = /\(([^()\n]{1,80})\) (?:stable )?release version ([0-9][0-9.]*)/.exec(text);
-  return m === null ? undefined : `${m[1]} ${m[2]}`;
+  for (let at = bytes.indexOf(MARK); at >= 0; at = bytes.indexOf(MARK, at + 1)) {
+    const from = Math.max(0, at - 100);
+    const m = BANNER.exec(bytes.toString('latin1', from, Math.min(bytes.length, at + MARK.length + 64)));
+    if (m !== null) return `${m[1]} ${m[2]}`;
+  }
+  return undefined;
 }
 
 /**

@@ -4,7 +4,16 @@ import { editElf } from '../elf/edit/index.js';
 import { DT_AUDIT } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { CaldError, ElfEditError, ElfFormatError } from '../errors/index.js';
-import { type Digest, digestOfBuffer, formatCasName, hintFromName, type LocalStore } from '../store/index.js';
+import {
+  auditSentinelTarget,
+  type Digest,
+  digestOfBuffer,
+  formatAuditSentinel,
+  formatCasName,
+  hintFromName,
+  type LocalStore,
+} from '../store/index.js';
+import { emptySharedObject } from './audit-sentinel.js';
 import {
   CALD_NOTE_OWNER,
   interpreterNoteDesc,
@@ -16,7 +25,9 @@ import {
   treeNoteDesc,
 } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
+import { dropCachedPages } from './drop-cache.js';
 import { checkOneGlibc } from './glibc-check.js';
+import { ObjectBatch } from './object-batch.js';
 
 /** One file of the closure, as the closure resolver found it. */
 export interface ImportNode {
@@ -36,6 +47,15 @@ export interface ImportInput {
   hostProvided: (path: string) => boolean;
   /** The bytes of a node, exactly as the closure walk read them (read once, never again). */
   readFile: (path: string) => Buffer;
+  /**
+   * readFile's buffers are the importer's to rewrite in place once it has read them (each in
+   * memory of its own, not Node's shared pool; nothing reads them afterwards): no copy per file.
+   */
+  rewriteInPlace?: boolean;
+  /** readFile, taking bytes read ahead (readAhead) when there are some. */
+  readFileAsync?: (path: string) => Promise<Buffer>;
+  /** Starts reading, off the event loop, a file the import asks for next. */
+  readAhead?: (path: string) => void;
   /** Whether a file was executable (mode & 0o111): programs stay runnable in the store. */
   isExecutable: (path: string) => boolean;
   /** Whether others could not read the file: its object is then stored for the owner only. */
@@ -147,12 +167,42 @@ function checkNeededAfterEdit(path: string, out: Buffer, want: ReadonlyArray<str
  * Imports a resolved closure bottom-up: each object's DT_NEEDED becomes the content name of its
  * dependency's rewritten bytes, so an object's digest pins everything below it (a Merkle DAG).
  * Pure with respect to the inputs: the same files give the same digests on any machine.
+ * The objects are written as one batch (object-batch.ts); names and paths follow once they are
+ * all durable in objects/.
  */
 export async function importClosure(
   store: LocalStore,
   input: ImportInput,
   progress?: ImportProgress,
 ): Promise<ImportOutcome> {
+  const batch = new ObjectBatch(store);
+  try {
+    const { names, ...outcome } = await importInto(batch, input, progress);
+    await batch.commit();
+    store.addNames([...names]);
+    // So a dlopen of the original path (python's extension modules) reaches the object. Not for a
+    // tree: its files' original paths may be a temporary extraction (docs/trees.md).
+    const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
+    if (input.tree === undefined)
+      store.addPaths(
+        outcome.objects.map((o) => [o.path, o.digest] as const),
+        dirMode,
+      );
+    // Written and synced: their pages go, so the first run maps them as it maps any library.
+    const written = [...outcome.objects, ...(outcome.loader === undefined ? [] : [outcome.loader])];
+    dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
+    return outcome;
+  } catch (e) {
+    await batch.discard();
+    throw e;
+  }
+}
+
+async function importInto(
+  batch: ObjectBatch,
+  input: ImportInput,
+  progress: ImportProgress | undefined,
+): Promise<ImportOutcome & { names: Set<string> }> {
   const { nodes } = input;
   const kept = new Map<string, boolean>();
   const keep = (target: string | undefined): boolean => {
@@ -180,7 +230,7 @@ export async function importClosure(
   let loader: ImportedObject | undefined;
   const ownerOnly = (path: string) => input.isPrivate?.(path) === true;
   if (input.interpreter !== undefined) {
-    const digest = await store.put(input.readFile(input.interpreter), {
+    const digest = await batch.add(input.readFile(input.interpreter), {
       executable: true,
       ownerOnly: ownerOnly(input.interpreter),
       refs: [],
@@ -209,9 +259,14 @@ export async function importClosure(
   const done = new Map<string, ImportedObject>();
   const keptNames: Array<[string, string]> = [];
   const droppedCycleEdges: Array<[string, string]> = [];
-  for (const path of order) {
+  // The name directory: entries named exactly like the DT_NEEDED strings now in use.
+  const allNames = new Set<string>();
+  for (const [i, path] of order.entries()) {
     const node = nodes.get(path)!;
-    const original = input.readFile(path);
+    const original =
+      input.readFileAsync === undefined ? input.readFile(path) : await input.readFileAsync(path);
+    // Read while this one is rewritten, hashed and written.
+    if (i + 1 < order.length) input.readAhead?.(order[i + 1]!);
     const elf = namingFile(path, () => ElfFile.parse(original));
     checkSameNeeded(path, elf, node);
     // Every DT_NEEDED entry by position, in one pass: the new name, the name kept, or null (dropped).
@@ -245,8 +300,28 @@ export async function importClosure(
     // Search paths only matter for names that are still searched; dropping them keeps the host's
     // directories (and the store's own path) out of the object.
     if (!hostDeps) edits.push({ kind: 'removeSearchPath' });
+    // An --audit program's first DT_NEEDED is the audit sentinel: without the resolver ld.so stops
+    // there, before it searches for any cas: name (docs/threat-model.md, finding 6).
+    let sentinel: string | undefined;
     if (input.audit !== undefined && elf.interp !== undefined && input.roots.includes(path)) {
+      if (/(^|\/)ld-musl-/.test(elf.interp.value)) {
+        throw new CaldError(
+          'IMPORT_AUDIT_NOT_GLIBC',
+          `${path}: --audit needs glibc's loader, and ${elf.interp.value} (musl) has no audit interface: the program could never start`,
+          {
+            hint: 'import it without --audit and run it through the name directory (--mode names)',
+            data: { path },
+          },
+        );
+      }
+      const stub = await batch.add(emptySharedObject(elf.header), {
+        executable: false,
+        ownerOnly: false,
+        refs: [],
+      });
+      sentinel = formatAuditSentinel(stub);
       edits.push({ kind: 'setDynamic', tag: DT_AUDIT, value: input.audit });
+      edits.push({ kind: 'addNeeded', name: sentinel });
     }
     if (elf.interp !== undefined && loader !== undefined) {
       edits.push({
@@ -269,21 +344,19 @@ export async function importClosure(
       pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
       edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
     }
-    const out = namingFile(path, () => editElf(original, edits).buffer);
-    checkNeededAfterEdit(path, out, newNames);
+    const inPlace = input.rewriteInPlace === true ? { reuseInput: true } : {};
+    const out = namingFile(path, () => editElf(original, edits, inPlace).buffer);
+    checkNeededAfterEdit(path, out, sentinel === undefined ? newNames : [sentinel, ...newNames]);
     const executable = input.isExecutable(path);
     const names = [...produced];
     const refs = [
+      ...(sentinel === undefined ? [] : [auditSentinelTarget(sentinel)!]),
       ...names,
       ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
       ...pathNoteRefs(pathNote),
     ];
-    const digest = await store.put(out, { executable, ownerOnly: ownerOnly(path), refs });
-    // The name directory: entries named exactly like the DT_NEEDED strings now in use.
-    for (const name of names) store.addName(name);
-    // So a dlopen of the original path (python's extension modules) reaches the object.
-    if (input.tree === undefined)
-      store.addPath(path, digest, input.dirMode === undefined ? {} : { dirMode: input.dirMode });
+    const digest = await batch.add(out, { executable, ownerOnly: ownerOnly(path), refs });
+    for (const name of names) allNames.add(name);
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
     progress?.(done.size, order.length, path);
   }
@@ -295,5 +368,6 @@ export async function importClosure(
     loader,
     droppedCycleEdges,
     keptNames,
+    names: allNames,
   };
 }

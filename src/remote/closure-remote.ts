@@ -18,6 +18,12 @@ export interface ClosureRemote {
   putObjectBytes(digest: Digest, bytes: Uint8Array): Promise<void>;
   /** Streams the object into `fd`, failing unless exactly `size` bytes hashing to `digest` arrive. */
   readObjectInto(digest: Digest, size: number, fd: number): Promise<void>;
+  /**
+   * One request instead of objectSize and readObjectInto (lazy fetch, where each round trip is
+   * waited for by a starting program): streams the object into `fd`, its size from the answer
+   * (at most `maxSize`), checked against `digest`. The size written; undefined when absent.
+   */
+  readObjectAnySize?(digest: Digest, fd: number, maxSize: number): Promise<number | undefined>;
   putManifest(tag: string, bytes: Buffer): Promise<void>;
   /** The manifest a tag names, with its digest; undefined when there is none. */
   getManifest(tag: string): Promise<{ bytes: Buffer; digest: Digest } | undefined>;

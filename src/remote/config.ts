@@ -11,11 +11,14 @@ import { type PublicKey, parsePublicKey } from './signing.js';
 //   trusted-public-keys = cache.example.org-1:BASE64 …   CALD_TRUSTED_PUBLIC_KEYS
 //   require-signatures = true | false                    CALD_REQUIRE_SIGNATURES
 //   signing-key-file = /path/to/secret.key               CALD_SIGNING_KEY_FILE
+//   substituters = http://cache.example.org oci://…      CALD_SUBSTITUTERS
 
 export interface RemoteConfig {
   readonly trustedKeys: readonly PublicKey[];
   readonly requireSignatures: boolean;
   readonly signingKeyFile: string | undefined;
+  /** Remotes to fetch missing objects from, in order (lazy fetch, `cald run`). */
+  readonly substituters: readonly string[];
   /** The file read, if there was one. */
   readonly file: string | undefined;
 }
@@ -24,6 +27,7 @@ const SETTINGS: Record<string, string> = {
   'trusted-public-keys': 'CALD_TRUSTED_PUBLIC_KEYS',
   'require-signatures': 'CALD_REQUIRE_SIGNATURES',
   'signing-key-file': 'CALD_SIGNING_KEY_FILE',
+  substituters: 'CALD_SUBSTITUTERS',
 };
 
 export function configPath(env: Readonly<Record<string, string | undefined>>): string {
@@ -71,6 +75,7 @@ export function loadRemoteConfig(env: Readonly<Record<string, string | undefined
     trustedKeys: keys.map(parsePublicKey),
     requireSignatures: require === 'true',
     signingKeyFile: get('signing-key-file'),
+    substituters: (get('substituters') ?? '').split(/\s+/).filter((u) => u !== ''),
     file: file === undefined ? undefined : path,
   };
 }

@@ -73,6 +73,27 @@ export class HttpCache implements ClosureRemote {
     await streamVerified(answer, digest, size, fd, `${this.name}: object ${digest}`);
   }
 
+  async readObjectAnySize(digest: Digest, fd: number, maxSize: number): Promise<number | undefined> {
+    const answer = await this.send(this.objectPath(digest));
+    if (answer.status === 404) {
+      await answer.body?.cancel();
+      return undefined;
+    }
+    if (answer.status !== 200) {
+      await answer.body?.cancel();
+      throw this.failure(answer, `GET ${digest}`);
+    }
+    const size = Number(answer.headers.get('content-length') ?? Number.NaN);
+    if (!Number.isSafeInteger(size) || size < 0 || size > maxSize) {
+      await answer.body?.cancel();
+      throw new RemoteError('REMOTE_BAD_SIZE', `${this.name}: object ${digest}: no usable Content-Length`, {
+        data: { remote: this.name, digest: digest.toString() },
+      });
+    }
+    await streamVerified(answer, digest, size, fd, `${this.name}: object ${digest}`);
+    return size;
+  }
+
   async putManifest(tag: string, bytes: Buffer): Promise<void> {
     await this.put(`tags/${encodeURIComponent(tag)}`, () => bytes);
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ElfFile } from '../elf/read/index.js';
 import { isCaldError } from '../errors/index.js';
-import { CAS_PREFIX, tryParseCasName } from '../store/cas-name.js';
+import { auditSentinelTarget, CAS_PREFIX, tryParseCasName } from '../store/cas-name.js';
 import { digestOfBuffer } from '../store/digest.js';
 import type { FileStore } from '../store/file-store.js';
 import { toText } from '../util/elf-string.js';
@@ -90,7 +90,8 @@ export function neededTree(input: TreeInput): NeededNode[] {
   const walk = (elf: ElfFile, depth: number): NeededNode[] =>
     elf.needed.map((raw) => {
       const name = toText(raw);
-      if (!name.startsWith(CAS_PREFIX)) {
+      const casText = auditSentinelTarget(name) ?? name; // an --audit program's empty first object
+      if (!casText.startsWith(CAS_PREFIX)) {
         const path = input.host?.paths.get(name) ?? null;
         if (path !== null) return { name, state: 'host' as const, path };
         if (input.host === undefined || input.host.error !== undefined) {
@@ -98,7 +99,7 @@ export function neededTree(input: TreeInput): NeededNode[] {
         }
         return { name, state: 'host-missing' as const, path, message: 'the host loader did not find it' };
       }
-      const cas = tryParseCasName(name);
+      const cas = tryParseCasName(casText);
       if (cas === undefined) return { name, state: 'malformed' as const, path: null };
       const base = {
         name,

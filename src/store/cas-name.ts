@@ -126,3 +126,23 @@ export function hintFromName(original: string): string | undefined {
   const room = MAX_NAME_BYTES - `${CAS_PREFIX}sha256:`.length - 64 - HINT_PREFIX.length;
   return base.length <= room ? base : undefined;
 }
+
+/**
+ * The first DT_NEEDED of a program imported with `--audit` (docs/spec.md, "The audit sentinel"):
+ * `/proc/needs-libcald-audit.so/cas:sha256:<hex>`, the content name of an empty object behind a
+ * directory no user can create. ld.so opens a name with `/` directly, never searching, so without
+ * the resolver the program stops at this entry, before any `cas:` name is looked for.
+ */
+export const AUDIT_SENTINEL_PREFIX = '/proc/needs-libcald-audit.so/';
+
+export function formatAuditSentinel(digest: Digest): string {
+  return `${AUDIT_SENTINEL_PREFIX}${formatCasName(digest)}`;
+}
+
+/** The content name inside an audit sentinel (`cas:sha256:<hex>`), or undefined for any other name. */
+export function auditSentinelTarget(text: string): string | undefined {
+  if (!text.startsWith(AUDIT_SENTINEL_PREFIX)) return undefined;
+  const inner = text.slice(AUDIT_SENTINEL_PREFIX.length);
+  const cas = tryParseCasName(inner);
+  return cas !== undefined && cas.hint === undefined ? inner : undefined;
+}

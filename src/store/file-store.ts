@@ -76,6 +76,8 @@ export interface OpenFileStoreOptions {
 /** How FileStore.adoptTemp may skip work its caller has done or will do for many files at once. */
 export interface AdoptOptions {
   readonly executable?: boolean;
+  /** Readable by the store's owner only (as PutOptions.ownerOnly). */
+  readonly ownerOnly?: boolean;
   /** The caller has fsynced the file's data already. */
   readonly synced?: boolean;
   /** false: leave the directory fsync to one syncObjectDir() after a batch. */
@@ -253,9 +255,7 @@ export class FileStore implements LocalObjectStore {
         { data: { expected: options.expect.toString(), actual: digest.toString() } },
       );
     }
-    const mode =
-      (options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE) &
-      (options.ownerOnly === true ? OWNER_ONLY_MASK : 0o777);
+    const mode = objectMode(options);
     const final = this.pathOf(digest);
     if (this.existingIsIntact(digest, final, mode)) return digest;
 
@@ -293,7 +293,7 @@ export class FileStore implements LocalObjectStore {
         data: { path: tmp },
       });
     }
-    const mode = options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE;
+    const mode = objectMode(options);
     const final = this.pathOf(digest);
     try {
       if (this.existingIsIntact(digest, final, mode)) {
@@ -314,6 +314,18 @@ export class FileStore implements LocalObjectStore {
       if (isCaldError(e)) throw e;
       throw ioErrorFrom(e, 'store an object in', this.root);
     }
+  }
+
+  /**
+   * Whether `digest` is stored and intact (re-hashed), its mode widened as a put of the same bytes
+   * with these options would: a writer that knows the digest of its bytes need not write them again.
+   */
+  hasIntact(
+    digest: Digest,
+    options: { readonly executable?: boolean; readonly ownerOnly?: boolean } = {},
+  ): boolean {
+    this.assertWritable();
+    return this.existingIsIntact(digest, this.pathOf(digest), objectMode(options));
   }
 
   /**
@@ -380,23 +392,42 @@ export class FileStore implements LocalObjectStore {
   addName(nameOrDigest: string | Digest, hint?: string): string {
     this.assertWritable();
     const name = typeof nameOrDigest === 'string' ? nameOrDigest : formatCasName(nameOrDigest, hint);
+    if (this.linkName(name)) this.syncNames();
+    return name;
+  }
+
+  /**
+   * addName for many names, with one fsync of names/ for all of them (after their objects'
+   * renames were made durable: FileStore.syncObjectDir).
+   */
+  addNames(names: Iterable<string>): void {
+    this.assertWritable();
+    let changed = false;
+    for (const name of names) changed = this.linkName(name) || changed;
+    if (changed) this.syncNames();
+  }
+
+  /** Makes one name entry; false when it was there already. The caller syncs names/. */
+  private linkName(name: string): boolean {
     const { digest } = parseCasName(name);
     if (this.statSync(digest) === undefined) throw this.missing(digest, name);
     const entry = join(this.layout.names, name);
     const target = nameTarget(digest.algorithm, digest.hex);
-    if (readlinkOrUndefined(entry) === target) return name;
-    // Made in tmp/ (a sibling of names/, so the relative target is the same), then renamed:
-    // the entry appears complete, and a wrong entry of the same name is replaced atomically.
-    const tmp = tempPath(this.layout.tmp, 'name');
+    if (readlinkOrUndefined(entry) === target) return false;
     try {
-      symlinkSync(target, tmp);
-      renameSync(tmp, entry);
-      fsyncDir(this.layout.names);
+      placeLink(target, entry, () => tempPath(this.layout.tmp, 'name'));
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'add name in', this.layout.names);
     }
-    return name;
+    return true;
+  }
+
+  private syncNames(): void {
+    try {
+      fsyncDir(this.layout.names);
+    } catch (e) {
+      throw ioErrorFrom(e, 'add name in', this.layout.names);
+    }
   }
 
   /**
@@ -409,6 +440,25 @@ export class FileStore implements LocalObjectStore {
    */
   addPath(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
     this.assertWritable();
+    return this.linkPath(original, digest, options, new Set());
+  }
+
+  /** addPath for many files: each directory under paths/ is made and given its mode once. */
+  addPaths(
+    entries: Iterable<readonly [original: string, digest: Digest]>,
+    options: { dirMode?: (dir: string) => number } = {},
+  ): void {
+    this.assertWritable();
+    const prepared = new Set<string>();
+    for (const [original, digest] of entries) this.linkPath(original, digest, options, prepared);
+  }
+
+  private linkPath(
+    original: string,
+    digest: Digest,
+    options: { dirMode?: (dir: string) => number },
+    prepared: Set<string>,
+  ): string {
     if (
       !isAbsolute(original) ||
       normalize(original) !== original ||
@@ -427,20 +477,20 @@ export class FileStore implements LocalObjectStore {
     const entry = join(this.layout.paths, original);
     const target = relative(dirname(entry), join(this.layout.objectDir(digest.algorithm), digest.hex));
     if (readlinkOrUndefined(entry) === target) return entry;
-    const tmp = tempPath(this.layout.tmp, 'path');
     try {
-      if (options.dirMode === undefined) makeDirs(dirname(entry), DIR_MODE);
-      else {
-        // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
-        makeDirs(dirname(entry), 0o700);
-        for (let d = dirname(original); d !== '/'; d = dirname(d)) {
-          chmodSync(join(this.layout.paths, d), DIR_MODE & options.dirMode(d));
+      if (!prepared.has(dirname(original))) {
+        if (options.dirMode === undefined) makeDirs(dirname(entry), DIR_MODE);
+        else {
+          // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
+          makeDirs(dirname(entry), 0o700);
+          for (let d = dirname(original); d !== '/'; d = dirname(d)) {
+            chmodSync(join(this.layout.paths, d), DIR_MODE & options.dirMode(d));
+          }
         }
+        prepared.add(dirname(original));
       }
-      symlinkSync(target, tmp);
-      renameSync(tmp, entry);
+      placeLink(target, entry, () => tempPath(this.layout.tmp, 'path'));
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'record the path of an imported file in', this.layout.paths);
     }
     return entry;
@@ -699,6 +749,14 @@ export class FileStore implements LocalObjectStore {
   }
 }
 
+/** An object file's mode: read-only, executable when asked, owner-only when asked. */
+function objectMode(options: { readonly executable?: boolean; readonly ownerOnly?: boolean }): number {
+  return (
+    (options.executable === true ? EXECUTABLE_OBJECT_MODE : OBJECT_MODE) &
+    (options.ownerOnly === true ? OWNER_ONLY_MASK : 0o777)
+  );
+}
+
 function infoOf(digest: Digest, st: Stats): ObjectInfo {
   return { digest, size: st.size, executable: (st.mode & 0o111) !== 0, added: Math.floor(st.mtimeMs) };
 }
@@ -716,6 +774,27 @@ function statOrUndefined(path: string, noFollow = false): Stats | undefined {
       });
     }
     throw ioErrorFrom(e, 'stat', path);
+  }
+}
+
+/**
+ * Makes the symbolic link `entry` -> `target` so it appears whole: made in place when there is
+ * no entry, else made under a temp name (in the store's tmp/) and renamed over the old entry.
+ */
+function placeLink(target: string, entry: string, tempName: () => string): void {
+  try {
+    symlinkSync(target, entry);
+    return;
+  } catch (e) {
+    if (errnoOf(e) !== 'EEXIST') throw e;
+  }
+  const tmp = tempName();
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, entry);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }
 

@@ -1,8 +1,11 @@
 // The store layer's public surface (imported by closure, runtime, remote and api).
 export {
+  AUDIT_SENTINEL_PREFIX,
+  auditSentinelTarget,
   CAS_PREFIX,
   type CasName,
   checkHint,
+  formatAuditSentinel,
   formatCasName,
   HINT_PREFIX,
   hintFromName,

@@ -128,6 +128,37 @@ export class LocalStore {
     });
   }
 
+  /**
+   * Many temp files made objects at once, for a writer that synced each file's data itself
+   * (an import): each renamed into objects/ in the order given (FileStore.adoptTemp), the
+   * directory synced once, and only then the index. Names and roots pointing at them come after.
+   * An item with no `tmp` is an object the caller found stored and intact (FileStore.hasIntact):
+   * only its index rows are written.
+   */
+  adoptAll(
+    items: ReadonlyArray<{
+      readonly tmp: string | undefined;
+      readonly digest: Digest;
+      readonly options: Omit<AdoptOptions, 'syncDir'> & { readonly refs: readonly string[] };
+    }>,
+  ): void {
+    const adopted = items.filter((i) => i.tmp !== undefined);
+    for (const { tmp, digest, options } of adopted)
+      this.files.adoptTemp(tmp!, digest, { ...options, syncDir: false });
+    if (adopted.length > 0) this.files.syncObjectDir();
+    const infos = items.map(({ digest }) => {
+      const info = this.files.statSync(digest);
+      if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
+      return info;
+    });
+    this.index.transaction(() => {
+      items.forEach(({ digest, options }, i) => {
+        this.index.recordObject(infos[i]!);
+        this.index.recordRefs(digest, options.refs);
+      });
+    });
+  }
+
   async delete(digest: Digest): Promise<boolean> {
     const removed = this.files.deleteSync(digest);
     this.index.forgetObject(digest);
@@ -140,9 +171,25 @@ export class LocalStore {
     return name;
   }
 
+  /** addName for many names: one fsync of names/ and one index transaction for all. */
+  addNames(names: readonly string[]): void {
+    this.files.addNames(names);
+    this.index.transaction(() => {
+      for (const name of names) this.index.recordName(name);
+    });
+  }
+
   /** See FileStore.addPath: the original path of an imported file, for the resolver. */
   addPath(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
     return this.files.addPath(original, digest, options);
+  }
+
+  /** See FileStore.addPaths. */
+  addPaths(
+    entries: Iterable<readonly [original: string, digest: Digest]>,
+    options: { dirMode?: (dir: string) => number } = {},
+  ): void {
+    this.files.addPaths(entries, options);
   }
 
   removeName(name: string): boolean {

@@ -14,6 +14,9 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { ioErrorFrom } from '../errors/index.js';
 
+/** process.pid is a system call each time it is read; temp names use it once per file. */
+const PID = process.pid;
+
 export interface WriteFileAtomicOptions {
   /**
    * Permission bits of the written file. By default those of the file being replaced, or
@@ -45,26 +48,48 @@ export async function writeFileAtomic(
   data: Uint8Array,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
-  // Synchronous calls on purpose: a batch of small writes (cald patchelf over a closure) would
-  // otherwise spend most of its time hopping to the thread pool and back.
   const target = resolveTarget(path);
-  const dir = dirname(target);
-  let existing: { mode: number; uid: number; gid: number } | undefined;
+  let existing: FileOwner | undefined;
   try {
     const st = statSync(target);
     existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioErrorFrom(e, 'write', path);
   }
+  replaceFileAtomic(path, target, existing, data, options);
+}
+
+/** Permission bits and owner of a file being replaced. */
+export interface FileOwner {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * writeFileAtomic for a caller that has already resolved `target` (a real path: no symbolic link
+ * in it) and knows what is there (`existing`, from an fstat of the file it read; undefined for a
+ * new file), so neither is looked up again. `path` names the file in errors.
+ */
+export function replaceFileAtomic(
+  path: string,
+  target: string,
+  existing: FileOwner | undefined,
+  data: Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): void {
+  // Synchronous calls on purpose: a batch of small writes (cald patchelf over a closure) would
+  // otherwise spend most of its time hopping to the thread pool and back.
+  const dir = dirname(target);
   const mode = options.mode ?? existing?.mode;
   const durable = options.durable !== false;
-  const tmp = join(dir, `.${basename(target)}.cald-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', mode ?? 0o666);
     writeAll(fd, data);
     if (existing !== undefined && process.getuid?.() === 0) fchownSync(fd, existing.uid, existing.gid);
-    // After chown, which clears set-id bits.
+    // After chown, which clears set-id bits; and open's mode was cut by the umask.
     if (mode !== undefined) fchmodSync(fd, mode);
     if (durable) fsyncSync(fd);
     closeSync(fd);

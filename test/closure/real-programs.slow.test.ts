@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { readDynamicInfo } from '../../src/closure/elf-probe.js';
+import { readDynamicInfo } from '../../src/closure/dynamic-info.js';
 import { nodeFs } from '../../src/closure/fs.js';
 import { resolveClosure } from '../../src/closure/index.js';
 import { hasTool } from '../helpers/run.js';

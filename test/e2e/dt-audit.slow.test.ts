@@ -1,5 +1,6 @@
 // The third way with no cald process at all: programs imported with `--audit` (DT_AUDIT names
-// libcald-audit.so), the library installed system-wide with `cald install-audit`, and the programs
+// /usr/local/lib/libcald-audit.so, and the first DT_NEEDED is the audit sentinel), the library
+// installed system-wide with `cald install-audit`, and the programs
 // run under `env -i`: no LD_AUDIT, no CALD_STORE, no HOME. The audit library then finds the store
 // at root's default location, ~/.local/share/cald/store (home read from /etc/passwd).
 //
@@ -150,12 +151,12 @@ if (skip) {
 
   for (const spec of PROGRAMS) {
     const imp = importInto(store, ['--audit', ...spec.importArgs], env);
-    test(`${spec.key}: imported with DT_AUDIT=libcald-audit.so`, () => {
+    test(`${spec.key}: imported with DT_AUDIT=/usr/local/lib/libcald-audit.so and the sentinel first`, () => {
       const out = run('readelf', ['-dW', imp.program.object]).stdout;
-      assert.match(out, /\(AUDIT\)\s+Audit library: \[libcald-audit\.so\]/);
-      assert.ok(
-        neededOf(imp.program.object).every((n) => n.startsWith('cas:') || n === 'ld-linux-x86-64.so.2'),
-      );
+      assert.match(out, /\(AUDIT\)\s+Audit library: \[\/usr\/local\/lib\/libcald-audit\.so\]/);
+      const [first, ...rest] = neededOf(imp.program.object);
+      assert.match(first ?? '', /^\/proc\/needs-libcald-audit\.so\/cas:sha256:[0-9a-f]{64}$/);
+      assert.ok(rest.every((n) => n.startsWith('cas:') || n === 'ld-linux-x86-64.so.2'));
     });
     for (const c of spec.cases) {
       test(`${spec.key} ${c.label}: DT_AUDIT under env -i gives the original's output`, (t) => {
@@ -178,7 +179,7 @@ if (skip) {
     }
   }
 
-  test('without the installed library the DT_AUDIT program cannot find its cas: names', () => {
+  test('without the installed library the DT_AUDIT program refuses to start at its sentinel', () => {
     const sqlite = importInto(store, ['--audit', '/usr/bin/sqlite3'], env);
     const removed = caldCli(['install-audit', '--uninstall'], env);
     assert.equal(removed.status, 0, removed.stderr);
@@ -186,6 +187,10 @@ if (skip) {
       const r = noEnvironment(sqlite.program.object)([':memory:', 'select 1;'], env, dir);
       assert.equal(r.status, 127);
       assert.match(r.stderr, /libcald-audit\.so' cannot be loaded as audit interface/);
+      assert.match(
+        r.stderr,
+        /error while loading shared libraries: \/proc\/needs-libcald-audit\.so\/cas:sha256:[0-9a-f]{64}: cannot open shared object file/,
+      );
     } finally {
       assert.equal(caldCli(['install-audit'], env).status, 0);
     }

@@ -75,13 +75,16 @@ describe('edit cross-target files', () => {
         assert.equal(r.changed, true);
         known.push(...checkEdited(c.file, base, c.want));
         assert.deepEqual(readelfHeader(c.file), header, `${c.file}: the file header's identity changed`);
-        assert.equal(readelfSegments(c.file).filter((s) => s.type === 'LOAD').length, loads + 1);
+        // One appended segment at most (a grown .dynstr alone may fit in place: dynstr-slide.ts).
+        const loadsNow = () => readelfSegments(c.file).filter((s) => s.type === 'LOAD').length;
+        assert.ok([loads, loads + 1].includes(loadsNow()), `${c.file}: ${loadsNow()} PT_LOADs, was ${loads}`);
+        if (c.file === fx.exe) assert.equal(loadsNow(), loads + 1, 'the longer interpreter moved');
         // A second growing edit rebuilds the appended segment instead of adding another.
         editFile(c.file, [{ kind: 'setSoname', name: `${casName('again')}${'z'.repeat(40)}` }]);
         known.push(
           ...checkEdited(c.file, base, { ...c.want, soname: `${casName('again')}${'z'.repeat(40)}` }),
         );
-        assert.equal(readelfSegments(c.file).filter((s) => s.type === 'LOAD').length, loads + 1);
+        assert.ok([loads, loads + 1].includes(loadsNow()), `${c.file}: ${loadsNow()} PT_LOADs, was ${loads}`);
         // Back to the original interpreter (a shorter string) still reads back.
         if (c.file === fx.exe) {
           editFile(c.file, [{ kind: 'setInterpreter', path: CROSS_INTERP }]);

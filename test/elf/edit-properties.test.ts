@@ -183,8 +183,9 @@ for (const variant of VARIANTS) {
         ]);
         sizes.push(statSync(f.program).size);
       }
-      const firstGrowth = sizes.findIndex((s) => s > sizes[0]!);
-      assert.ok(firstGrowth > 0, 'the edits should have grown the file once');
+      // The file grows once (a segment appended), or never (.dynstr grew in place: dynstr-slide.ts).
+      const growth = sizes.findIndex((s) => s > sizes[0]!);
+      const firstGrowth = Math.max(growth, 0);
       const max = Math.max(...sizes);
       // Later edits rebuild the appended segment: they may differ by the lengths of the strings, no more.
       assert.ok(
@@ -193,8 +194,8 @@ for (const variant of VARIANTS) {
       );
       assert.equal(
         readelfSegments(f.program).filter((s) => s.type === 'LOAD').length,
-        loads0 + 1,
-        'one appended PT_LOAD, rebuilt, not one per edit',
+        growth < 0 ? loads0 : loads0 + 1,
+        'at most one appended PT_LOAD, rebuilt, not one per edit',
       );
       // End on long names, checked and run from a link dir.
       for (const n of original)
@@ -279,9 +280,10 @@ for (const variant of VARIANTS) {
         assert.equal(r.changed, true);
         assert.equal(r.buffer.length, withTrailer.length, `${file}: in-place edit changed the size`);
         assert.ok(r.buffer.subarray(orig.length).equals(trailer), `${file}: appended data changed`);
-        // Growth must be refused with a CaldError naming the reason.
+        // Growth past the last page of .dynstr's segment (so it cannot grow in place) must be refused
+        // with a CaldError naming the reason.
         assert.throws(
-          () => editElf(withTrailer, [{ kind: 'setSearchPath', value: `/x/${'y'.repeat(300)}` }]),
+          () => editElf(withTrailer, [{ kind: 'setSearchPath', value: `/x/${'y'.repeat(5000)}` }]),
           (e: unknown) => isCaldError(e) && e.code === 'EDIT_TRAILING_DATA',
         );
         // The in-place result runs (the program) and reads cleanly.

@@ -6,14 +6,14 @@
 // patchelf edits (same readelf facts), and the edited file still runs here (or, where it cannot,
 // readelf and eu-elflint find nothing new).
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { PT_DYNAMIC, PT_LOAD, PT_NOTE } from '../../src/elf/format/constants.js';
 import { layoutsFor } from '../../src/elf/format/layouts.js';
 import { ElfFile } from '../../src/elf/read/index.js';
 import { ByteView } from '../../src/util/byte-view.js';
-import { elflint, readelfSegments, readelfWarnings } from '../helpers/readelf.js';
+import { elflint, readelfInterp, readelfSegments, readelfWarnings } from '../helpers/readelf.js';
 import { hasTool, run, runOk } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { facts, runCald, runPatchelf, twoCopies } from '../patchelf/differential.js';
@@ -134,12 +134,17 @@ describe('odd files: print and edit like patchelf, and the result still loads', 
     test(`a program linked for ${page / 1024} KiB pages: the new segment keeps that alignment, and runs`, () => {
       const exe = cc(`page${page}`, [`-Wl,-z,max-page-size=${page}`, '-Wl,-z,separate-code']);
       samePrints(exe);
+      // A longer interpreter path (a link to the real one) cannot stay in place: a new segment. (A
+      // longer .dynstr alone now grows in place, into the padding of its big page.)
+      const interp = join(root, `ld-${page}-${'i'.repeat(120)}`);
+      symlinkSync(readelfInterp(exe)!, interp);
       const edited = sameEdit(
         exe,
         `page${page}`,
         [
           ['--set-rpath', LONG_RPATH],
           ['--add-needed', 'libm.so.6'],
+          ['--set-interpreter', interp],
         ],
         true,
       );

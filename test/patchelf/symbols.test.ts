@@ -69,9 +69,12 @@ describe('cald patchelf --rename-dynamic-symbols', () => {
     assert.equal(buckets(join(d, 'libz.so.1')), buckets(LIBZ));
     const renamed = (s: string) =>
       s.replace(/\bcrc32_renamed_by_cald\b/g, 'crc32').replace(/\bzlibVersion_cald\b/g, 'zlibVersion');
+    // Where the tables are may change (they slide up when .dynstr grows in place); not what they say.
     const relocs = (f: string) =>
       runOk('readelf', ['-r', '-W', f])
-        .stdout.split('\n')
+        .stdout.replace(/ at offset 0x[0-9a-f]+ contains/g, ' contains')
+        .replace(/ offset 0x[0-9a-f]+ contains/g, ' contains')
+        .split('\n')
         .map((l) =>
           l
             .trim()

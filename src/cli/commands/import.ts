@@ -55,7 +55,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--library-path', 'let LD_LIBRARY_PATH take part in finding libraries, as the loader would')
     .option(
       '--audit',
-      "name libcald-audit.so in the programs' DT_AUDIT: they run with no environment once it is installed (cald install-audit)",
+      "name /usr/local/lib/libcald-audit.so in the programs' DT_AUDIT: they run with no environment once it is installed (cald install-audit), and refuse to start without it",
     )
     .option(
       '--name <name>',
@@ -74,7 +74,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: ImportFlags) => {
-      const { importFiles } = await import('../../api/index.js');
+      const { importFiles } = await import('../../api/import.js');
       const bar = progressBar(ctx.io, 'importing');
       let report: Awaited<ReturnType<typeof importFiles>>;
       try {
@@ -110,7 +110,7 @@ export function register(program: Command, ctx: CommandContext): void {
     });
 }
 
-type Report = Awaited<ReturnType<typeof import('../../api/index.js').importFiles>>;
+type Report = Awaited<ReturnType<typeof import('../../api/import.js').importFiles>>;
 
 /** One line per file asked for (`<uri>  <path as given>`), then what the user should know. */
 function printImported(ctx: CommandContext, report: Report): void {

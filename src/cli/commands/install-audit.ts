@@ -5,14 +5,15 @@ import { EXIT } from '../exit-codes.js';
 const EXAMPLES = `
 Examples:
   $ sudo cald install-audit                     /usr/local/lib/libcald-audit.so, then ldconfig
-  $ cald import --audit /usr/bin/git            git now names libcald-audit.so in DT_AUDIT
+  $ cald import --audit /usr/bin/git            git now names /usr/local/lib/libcald-audit.so in DT_AUDIT
   $ ~/.local/share/cald/store/objects/sha256/<hex> --version
                                                  runs by content with no environment at all
   $ sudo cald install-audit --uninstall
 
-Programs imported with --audit ask ld.so for libcald-audit.so by name; it must be where ld.so
-finds libraries (ld.so.cache). Without it ld.so prints that the audit interface cannot be loaded,
-and the program's content names are not found unless the name directory is on LD_LIBRARY_PATH.`;
+Programs imported with --audit name /usr/local/lib/libcald-audit.so in DT_AUDIT (a path, so no
+directory on LD_LIBRARY_PATH can offer another one): another --prefix serves only LD_AUDIT users.
+Without it ld.so prints that the audit interface cannot be loaded, and the program refuses to
+start at its first DT_NEEDED, /proc/needs-libcald-audit.so/cas:sha256:<hex>.`;
 
 export function register(program: Command, ctx: CommandContext): void {
   program

@@ -27,12 +27,24 @@ against its digest while it streams into the store's tmp/, and an object becomes
 when whole and verified. An interrupted pull stores nothing half-made: run it again to fetch the
 rest.`;
 
+const FETCH_DAEMON_HELP = `
+Examples:
+  $ CALD_SUBSTITUTERS=https://cache.example.org cald fetch-daemon &
+  $ cald pull --lazy https://cache.example.org ffmpeg && cald run ffmpeg -version
+
+Listens on <store>/run/fetch.sock (mode 0600). When a program's library is absent from the
+store, the resolver (libcald-audit.so) asks the daemon for it; the daemon fetches it from the
+substituters (cald.conf, or CALD_SUBSTITUTERS) in order, verifies it as cald pull does and
+stores it; the resolver then hashes it again before the loader maps it. Stop it with SIGTERM.
+See docs/resolver.md, "Lazy fetch".`;
+
 interface RemoteFlags {
   store?: string;
   json?: boolean;
   tag?: string[];
   signKey?: string;
   allowUnsigned?: boolean;
+  lazy?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -78,6 +90,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY')
     .argument('<reference>', "a tag, or the program's cas: URI or sha256: digest")
     .option('--allow-unsigned', 'take a closure that no trusted key signed')
+    .option('--lazy', 'fetch only the program (and its loader); libraries at load time (cald fetch-daemon)')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PULL_EXAMPLES)
@@ -89,6 +102,7 @@ export function register(program: Command, ctx: CommandContext): void {
         remote,
         reference,
         ...(flags.allowUnsigned === true ? { allowUnsigned: true } : {}),
+        ...(flags.lazy === true ? { lazy: true } : {}),
         ...(flags.store === undefined ? {} : { store: flags.store }),
         progress: (done, total) => bar.update(done, total, ''),
       });
@@ -165,6 +179,26 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       ctx.io.out(`serving ${s.dir} at ${s.url} (${flags.writable === true ? 'writable' : 'read-only'})\n`);
       await new Promise<void>((done) => {
         const stop = () => void s.close().then(done);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+  program
+    .command('fetch-daemon')
+    .description('fetch objects the loader asks for from the substituters (lazy fetch)')
+    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option('--no-prefetch', "fetch only what is asked for, not a fetched library's DT_NEEDED too")
+    .addHelpText('after', FETCH_DAEMON_HELP)
+    .action(async (flags: { store?: string; prefetch: boolean }) => {
+      const { startFetchDaemon } = await import('../../api/fetch-daemon.js');
+      const d = await startFetchDaemon({
+        ...(flags.store === undefined ? {} : { store: flags.store }),
+        prefetch: flags.prefetch,
+        log: (line) => ctx.io.err(`cald fetch-daemon: ${line}\n`),
+      });
+      ctx.io.out(`fetching for ${d.store} on ${d.socket} from ${d.substituters.join(' ')}\n`);
+      await new Promise<void>((done) => {
+        const stop = () => void d.close().then(done);
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });

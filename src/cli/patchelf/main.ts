@@ -1,3 +1,4 @@
+import { patchSession } from '../../api/patch-file.js';
 import { CaldError } from '../../errors/index.js';
 import { parsePatchelfArgs } from './args.js';
 import { helpText, versionText } from './help.js';
@@ -49,9 +50,10 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
     }
     const req = cmd.request;
     const debug = req.debug || io.env.PATCHELF_DEBUG !== undefined;
+    const session = patchSession();
     for (const file of req.files) {
       current = file;
-      await patchOne(req, file, io, debug);
+      await patchOne(req, file, io, debug, session);
     }
     return EXIT_OK;
   } catch (e) {

@@ -1,7 +1,12 @@
 // The two operations' own modules, not api/index.js: that one loads the store, the importer and
 // SQLite, which `cald patchelf` (run once per file by build scripts) never needs.
-import { type ElfEdit, type ElfSummary, type PatchTarget, patchFile } from '../../api/patch-file.js';
-import { shrinkRpath } from '../../api/shrink-rpath.js';
+import {
+  type ElfEdit,
+  type ElfSummary,
+  type PatchSession,
+  type PatchTarget,
+  patchFile,
+} from '../../api/patch-file.js';
 import { CaldError } from '../../errors/index.js';
 import type { PatchelfRequest } from './args.js';
 
@@ -62,6 +67,7 @@ export async function patchOne(
   path: string,
   io: PatchelfIo,
   debug: boolean,
+  session?: PatchSession,
 ): Promise<void> {
   const say = (text: string): void => {
     if (debug) io.err(`${text}\n`);
@@ -71,6 +77,7 @@ export async function patchOne(
   const output = req.output ?? (req.alwaysWrite ? path : undefined);
   const result = await patchFile({
     path,
+    ...(session === undefined ? {} : { session }),
     ...(output === undefined ? {} : { output }),
     ...(req.pageSize === undefined ? {} : { pageSize: req.pageSize }),
     // Like patchelf, no fsync (build systems sync their outputs once); the replacement is still
@@ -165,6 +172,8 @@ async function editsFor(
     req.shrinkRpath || req.removeRpath || req.setRpath !== undefined || req.addRpath !== undefined;
   if (rpathOp && !s.hasDynamic) throw noDynamic(t.path, 'change the search path');
   if (req.shrinkRpath) {
+    // Loaded only when asked for: start-up of every other patchelf call does not pay for it.
+    const { shrinkRpath } = await import('../../api/shrink-rpath.js');
     const { after } = await shrinkRpath({
       path: t.path,
       buffer: t.buffer,

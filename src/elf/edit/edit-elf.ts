@@ -21,7 +21,16 @@ export interface EditResult {
  */
 export function editElf(buf: Buffer, edits: readonly ElfEdit[], options: EditOptions = {}): EditResult {
   if (options.pageSize !== undefined) checkPageSize(options.pageSize);
-  const elf = ElfFile.parse(buf);
+  return editParsed(ElfFile.parse(buf), edits, options);
+}
+
+/**
+ * editElf for a file the caller has already parsed (its bytes are `elf.buf`): a caller that reads
+ * the file to choose its edits does not parse it twice.
+ */
+export function editParsed(elf: ElfFile, edits: readonly ElfEdit[], options: EditOptions = {}): EditResult {
+  if (options.pageSize !== undefined) checkPageSize(options.pageSize);
+  const buf = elf.buf;
   const before = modelOf(elf);
   const model = modelOf(elf);
   for (const e of edits) {

@@ -1,2 +1,2 @@
-export { type EditResult, editElf } from './edit-elf.js';
+export { type EditResult, editElf, editParsed } from './edit-elf.js';
 export type { EditOptions, ElfEdit } from './edits.js';

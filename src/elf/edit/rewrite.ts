@@ -33,6 +33,7 @@ import {
 } from '../write/records.js';
 import { checkPointersClear } from './check-layout.js';
 import { type DynstrPlan, planDynstr, wantedStrings } from './dynstr-plan.js';
+import { applyDynstrSlide, type DynstrSlide, planDynstrSlide, slidValue } from './dynstr-slide.js';
 import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
 import { moveSectionSymbols } from './moved-symbols.js';
@@ -78,9 +79,12 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       },
     );
   }
-  const dynstrMoves =
-    strings !== undefined &&
-    (inTail('dynstr') || (strings.rewrite && strings.plan.bytes.length > elf.dynstr!.size));
+  const grownSize = strings?.rewrite === true ? strings.plan.bytes.length : 0;
+  const dynstrGrows = grownSize > (elf.dynstr?.size ?? 0);
+  // A table that outgrows its place grows where it is when the tables after it can slide up.
+  const slide: DynstrSlide | undefined =
+    dynstrGrows && !inTail('dynstr') ? planDynstrSlide(elf, grownSize) : undefined;
+  const dynstrMoves = strings !== undefined && (inTail('dynstr') || (dynstrGrows && slide === undefined));
 
   const interpBytes = m.interp === undefined ? undefined : Buffer.from(`${m.interp}\0`, 'latin1');
   const interpChanged = m.interp !== elf.interp?.value;
@@ -216,8 +220,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     if (place.addr !== sec.addr) moves.set(sec.index, place.addr - sec.addr);
   };
 
-  // .dynstr
-  if (strings !== undefined && (strings.rewrite || dynstrMoves)) {
+  // .dynstr (one that grows in place is written last, after the tables after it slide up)
+  if (strings !== undefined && slide === undefined && (strings.rewrite || dynstrMoves)) {
     const bytes = strings.plan.bytes;
     if (dynstrMoves) {
       bytes.copy(out, seg.offset + (dynstrPlace as { at: number }).at);
@@ -276,7 +280,9 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     entries.forEach((e, i) => {
       let value = e.str !== undefined ? BigInt(offsetOf(e.str)) : e.value;
       if (e.tag === DT_STRTAB && dynstrMoves) value = addrAt(dynstrPlace, 0n);
-      if (e.tag === DT_STRSZ && dynstrMoves) value = BigInt(strings!.plan.bytes.length);
+      if (e.tag === DT_STRSZ && (dynstrMoves || slide !== undefined))
+        value = BigInt(strings!.plan.bytes.length);
+      if (slide !== undefined) value = slidValue(slide, e.tag, value);
       if (e.tag === DT_VERNEEDNUM) value = BigInt(verneedCount);
       if (e.tag === DT_MIPS_RLD_MAP_REL && e.origin !== undefined) {
         // Relative to the entry's own address: keep the target when the entry moves.
@@ -300,9 +306,26 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     }
   }
 
+  if (slide !== undefined) {
+    for (const s of slide.sections) {
+      moveSection(s, { offset: s.offset + slide.delta, addr: s.addr + BigInt(slide.delta), size: s.size });
+    }
+    if (sections.dynstr !== undefined) {
+      writeSectionPlacement(v, h.shoff, sections.dynstr.index, {
+        offset: sections.dynstr.offset,
+        addr: sections.dynstr.addr,
+        size: strings!.plan.bytes.length,
+      });
+    }
+    const grown = table.find((p) => p.origin === slide.phdrIndex)!;
+    grown.filesz += slide.delta;
+    grown.memsz += slide.delta;
+  }
   moveSectionSymbols(elf, v, moves);
   writeClearedVersions(elf, v, m);
   writeSymbolNames(elf, v, m, offsetOf);
+  // Last: every table after .dynstr was written where it was; now it slides up, and .dynstr grows.
+  if (slide !== undefined) applyDynstrSlide(v, elf, slide, strings!.plan.bytes, strings!.plan.keptLength);
 
   // Added notes.
   if (notePh !== undefined && !notesPlace.inPlace) {

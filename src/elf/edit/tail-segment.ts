@@ -114,7 +114,7 @@ export function findTailSegment(elf: ElfFile): TailSegment | undefined {
 }
 
 /** Tags whose value is an address (d_ptr). DT_CONFIG, DT_DEPAUDIT and DT_AUDIT sit in the address range but hold string offsets. */
-function isAddressTag(tag: bigint): boolean {
+export function isAddressTag(tag: bigint): boolean {
   if (DT_STRING_TAGS.has(tag)) return false;
   const ptr = [3n, 4n, 5n, 6n, 7n, 12n, 13n, 17n, 21n, 23n, 25n, 26n, 32n, 36n];
   if (ptr.includes(tag)) return true;

@@ -9,12 +9,17 @@ export const EI_DATA = 5;
 export const EI_VERSION = 6;
 export const EI_OSABI = 7;
 export const EI_ABIVERSION = 8;
+export const EI_PAD = 9;
 export const EI_NIDENT = 16;
 export const ELFCLASS32 = 1;
 export const ELFCLASS64 = 2;
 export const ELFDATA2LSB = 1;
 export const ELFDATA2MSB = 2;
 export const EV_CURRENT = 1;
+
+// e_ident[EI_OSABI]
+export const ELFOSABI_SYSV = 0;
+export const ELFOSABI_GNU = 3;
 
 // e_type
 export const ET_NONE = 0;

@@ -27,7 +27,6 @@ export function readDynamic(
   phdrs: readonly ProgramHeader[],
   sections: readonly SectionHeader[],
 ): DynamicTable | undefined {
-  const L = layoutsFor(view.is64).dyn;
   const section = sections.find((s) => s.type === SHT_DYNAMIC);
   const ph = phdrs.find((p) => p.type === PT_DYNAMIC);
   let offset: number;
@@ -52,26 +51,41 @@ export function readDynamic(
   ) {
     size = Math.min(size, section.size);
   }
+  const { entries, capacity } = readDynamicEntries(view, offset, size, offset);
+  return { offset, vaddr, entries, capacity, section };
+}
+
+/**
+ * The entries of a dynamic table of `size` bytes at `at` in `view`, up to the first DT_NULL
+ * (which must be there). `fileOffset`: where the table is in the file, for messages.
+ */
+export function readDynamicEntries(
+  view: ByteView,
+  at: number,
+  size: number,
+  fileOffset: number,
+): { entries: DynamicEntry[]; capacity: number } {
+  const L = layoutsFor(view.is64).dyn;
   const capacity = Math.floor(size / L.size);
   const entries: DynamicEntry[] = [];
   let terminated = false;
   for (let i = 0; i < capacity; i++) {
-    const at = offset + i * L.size;
-    const tag = view.swordBig(at + L.d_tag, 'dynamic entry tag');
+    const e = at + i * L.size;
+    const tag = view.swordBig(e + L.d_tag, 'dynamic entry tag');
     if (tag === DT_NULL) {
       terminated = true;
       break;
     }
-    entries.push({ tag, value: view.wordBig(at + L.d_val, 'dynamic entry value') });
+    entries.push({ tag, value: view.wordBig(e + L.d_val, 'dynamic entry value') });
   }
   if (!terminated) {
     throw new ElfFormatError(
       'ELF_BAD_DYNAMIC',
-      `the dynamic section at offset 0x${offset.toString(16)} has no DT_NULL terminator`,
+      `the dynamic section at offset 0x${fileOffset.toString(16)} has no DT_NULL terminator`,
       {
         hint: 'the file is truncated or corrupt',
       },
     );
   }
-  return { offset, vaddr, entries, capacity, section };
+  return { entries, capacity };
 }

@@ -26,7 +26,7 @@ import { type ElfHeader, readHeader } from './header.js';
 import { MAX_NOTES, type Note, readNotes } from './notes.js';
 import { type ProgramHeader, readProgramHeaders } from './program-headers.js';
 import { readSections, type SectionHeader } from './sections.js';
-import { MAX_STRING, StringTable } from './string-table.js';
+import { StringTable, stringAt } from './string-table.js';
 import { dynamicSymbolCount, dynamicSymbolNameOffsets } from './symbols.js';
 import { readVersionDefs, readVersionNeeds, type VersionDef, type VersionNeed } from './versions.js';
 
@@ -135,26 +135,8 @@ export class ElfFile {
         },
       );
     }
-    const off = Number(offset);
-    if (off >= table.size) {
-      throw new ElfFormatError(
-        'ELF_BAD_STRING',
-        `${what} offset ${off} lies outside .dynstr (${table.size} bytes)`,
-        {
-          hint: 'the file is corrupt',
-        },
-      );
-    }
     this.dynstrTable ??= new StringTable(this.buf, table.offset, table.size);
-    const s = this.dynstrTable.at(off);
-    if (s === undefined) {
-      throw new ElfFormatError(
-        'ELF_BAD_STRING',
-        `${what} at offset 0x${(table.offset + off).toString(16)} is not NUL-terminated inside .dynstr (within ${MAX_STRING} bytes)`,
-        { hint: 'the file is truncated or corrupt' },
-      );
-    }
-    return s;
+    return stringAt(this.dynstrTable, table.size, table.offset, offset, what);
   }
 
   private stringsOf(tag: bigint): string[] {

@@ -44,8 +44,15 @@ export function isElf(buf: Buffer): boolean {
   return buf.length >= 4 && buf.subarray(0, 4).equals(ELFMAG);
 }
 
-/** Validates e_ident and reads the file header; returns a view fixed to the file's class and byte order. */
-export function readHeader(buf: Buffer): { view: ByteView; header: ElfHeader } {
+/**
+ * Validates e_ident and reads the file header; returns a view fixed to the file's class and byte order.
+ * `section0`: where section header 0 is read from when extended numbering needs it, for a caller
+ * whose `buf` is only the start of the file (the bytes at `shoff`, `size` of them); default `buf`.
+ */
+export function readHeader(
+  buf: Buffer,
+  section0?: (shoff: number, size: number) => Buffer,
+): { view: ByteView; header: ElfHeader } {
   if (buf.length < EI_NIDENT || !isElf(buf)) {
     throw new ElfFormatError('ELF_NOT_ELF', 'not an ELF file (no \\x7fELF magic at the start)', {
       hint: 'give an ELF program, shared library or object file',
@@ -86,12 +93,16 @@ export function readHeader(buf: Buffer): { view: ByteView; header: ElfHeader } {
     shnum: view.u16(L.e_shnum),
     shstrndx: view.u16(L.e_shstrndx),
   };
-  resolveExtendedNumbering(view, header);
+  resolveExtendedNumbering(view, header, section0);
   return { view, header };
 }
 
 /** Large files keep the real section count, string-table index or segment count in section 0. */
-function resolveExtendedNumbering(view: ByteView, h: ElfHeader): void {
+function resolveExtendedNumbering(
+  fileView: ByteView,
+  h: ElfHeader,
+  section0: ((shoff: number, size: number) => Buffer) | undefined,
+): void {
   const needsSection0 = (h.shnum === 0 && h.shoff !== 0) || h.shstrndx === SHN_XINDEX || h.phnum === PN_XNUM;
   if (!needsSection0) return;
   if (h.shoff === 0) {
@@ -104,8 +115,23 @@ function resolveExtendedNumbering(view: ByteView, h: ElfHeader): void {
     );
   }
   const S = layoutsFor(h.is64).shdr;
-  view.check(h.shoff, S.size, 'section header 0');
-  if (h.shnum === 0) h.shnum = view.word(h.shoff + S.sh_size, 'section 0 sh_size');
-  if (h.shstrndx === SHN_XINDEX) h.shstrndx = view.u32(h.shoff + S.sh_link);
-  if (h.phnum === PN_XNUM) h.phnum = view.u32(h.shoff + S.sh_info);
+  // Section 0 in the file's own view, or alone in a view of the bytes `section0` gives.
+  let view = fileView;
+  let at = h.shoff;
+  if (section0 === undefined) view.check(at, S.size, 'section header 0');
+  else {
+    const bytes = section0(h.shoff, S.size);
+    if (bytes.length < S.size) {
+      throw new ElfFormatError(
+        'ELF_TRUNCATED',
+        `section header 0 at offset 0x${h.shoff.toString(16)} (${S.size} bytes) lies outside the file`,
+        { hint: 'the file is truncated or corrupt', data: { offset: h.shoff, size: S.size } },
+      );
+    }
+    view = new ByteView(bytes, fileView.littleEndian, h.is64);
+    at = 0;
+  }
+  if (h.shnum === 0) h.shnum = view.word(at + S.sh_size, 'section 0 sh_size');
+  if (h.shstrndx === SHN_XINDEX) h.shstrndx = view.u32(at + S.sh_link);
+  if (h.phnum === PN_XNUM) h.phnum = view.u32(at + S.sh_info);
 }

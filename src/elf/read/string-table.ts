@@ -2,6 +2,8 @@
 // table. A crafted table with no NUL must not make lookups quadratic (30,000 section names over a
 // 4 MB table without NUL): a lookup scans at most MAX_STRING bytes, and each offset is looked up once.
 
+import { ElfFormatError } from '../../errors/index.js';
+
 /** The longest string read from a table: real names and search paths are far shorter. */
 export const MAX_STRING = 64 * 1024;
 const SHORT = 64;
@@ -40,4 +42,32 @@ export class StringTable {
     const found = this.buf.subarray(near, stop).indexOf(0);
     return found < 0 ? -1 : near + found;
   }
+}
+
+/**
+ * The string at `off` of a dynamic string table of `size` bytes (DT_STRSZ), or an ElfFormatError
+ * saying why there is none. `fileOffset`: where the table starts in the file, for messages.
+ */
+export function stringAt(
+  table: StringTable,
+  size: number,
+  fileOffset: number,
+  off: number | bigint,
+  what: string,
+): string {
+  const o = Number(off);
+  if (o >= size) {
+    throw new ElfFormatError('ELF_BAD_STRING', `${what} offset ${o} lies outside .dynstr (${size} bytes)`, {
+      hint: 'the file is corrupt',
+    });
+  }
+  const s = table.at(o);
+  if (s === undefined) {
+    throw new ElfFormatError(
+      'ELF_BAD_STRING',
+      `${what} at offset 0x${(fileOffset + o).toString(16)} is not NUL-terminated inside .dynstr (within ${MAX_STRING} bytes)`,
+      { hint: 'the file is truncated or corrupt' },
+    );
+  }
+  return s;
 }

@@ -179,11 +179,26 @@ function sectionHomes(l: Layout): Map<string, Set<string>> {
 
 /** The tables an edit may move into the appended segment. */
 const MOVABLE = new Set(['.dynstr', '.dynamic', '.interp']);
+/**
+ * The tables that may slide up inside their own segment, so that .dynstr before them grows in
+ * place (elf/edit/dynstr-slide.ts): address and offset move alike, the segments stay the same.
+ */
+const SLIDING = new Set([
+  '.gnu.version',
+  '.gnu.version_d',
+  '.gnu.version_r',
+  '.rela.dyn',
+  '.rela.plt',
+  '.rel.dyn',
+  '.rel.plt',
+  '.relr.dyn',
+]);
 
 /**
  * Alloc sections that fell out of a segment they were in, or moved when they must not.
  * A section that kept its address must be in exactly the same segments; one that moved
- * (only .dynstr, .dynamic, .interp may) must be in a PT_LOAD and in the DYNAMIC/INTERP segment it was in.
+ * (only .dynstr, .dynamic, .interp may) must be in a PT_LOAD and in the DYNAMIC/INTERP segment it was in;
+ * a version or relocation table that slid up in its segment must stay in the same segments.
  */
 export function sectionProblems(before: Layout, after: Layout): string[] {
   const problems: string[] = [];
@@ -199,7 +214,8 @@ export function sectionProblems(before: Layout, after: Layout): string[] {
     const a = h0.get(s0.name) ?? new Set<string>();
     const b = h1.get(s1.name) ?? new Set<string>();
     const moved = s1.addr !== s0.addr || s1.offset !== s0.offset;
-    if (!moved) {
+    const slid = SLIDING.has(s0.name) && s1.addr - s0.addr === s1.offset - s0.offset;
+    if (!moved || slid) {
       if ([...a].sort().join() !== [...b].sort().join())
         problems.push(`${s0.name} was in [${[...a].join(' ')}], now in [${[...b].join(' ')}]`);
       continue;

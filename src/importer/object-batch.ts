@@ -1,0 +1,171 @@
+// The objects of one import, written the way a batch is cheapest and still crash-safe
+// (docs/store-layout.md, "Writes"): each object's bytes are hashed once, then written to a temp
+// file in the store's tmp/ and synced on the thread pool while the next object is rewritten;
+// at the end every file is renamed into objects/ (dependencies first), objects/ is synced once,
+// and only then the index is written. Names, paths and roots are the caller's, after commit().
+// A SIGKILL at any moment leaves temp files in tmp/ (removed by a later cleanTemp) and whole
+// objects under their hash; nothing names an object before its rename is durable.
+import { randomBytes } from 'node:crypto';
+import { close, fsync, openSync, rmSync, write } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ioErrorFrom } from '../errors/index.js';
+import { type Digest, digestOfBuffer, type LocalStore } from '../store/index.js';
+
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+const writeAsync = promisify(write);
+
+/** Temp files being written and synced at once (each holds a descriptor and its bytes until done). */
+const MAX_IN_FLIGHT = 32;
+/** Bytes held by the writes in flight, at most (past one larger object alone). */
+const MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+export interface BatchPutOptions {
+  readonly executable: boolean;
+  readonly ownerOnly: boolean;
+  /** The cas: names the object refers to (recorded in the index). */
+  readonly refs: readonly string[];
+}
+
+interface Pending {
+  /** undefined: the object was stored and intact already (nothing written). */
+  tmp: string | undefined;
+  digest: Digest;
+  executable: boolean;
+  ownerOnly: boolean;
+  refs: readonly string[];
+  written: Promise<void>;
+}
+
+/**
+ * fsyncs at once, at most: each holds one of the thread pool's 4 threads while it waits on the
+ * disk, and the writes and the reads ahead need threads meanwhile.
+ */
+const MAX_SYNCING = 2;
+
+/** Runs at most `limit` jobs at once, in the order they were given. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
+    this.running++;
+    try {
+      return await job();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/**
+ * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
+ * adopted) made here, then on the thread pool its bytes written and synced (through `syncs`);
+ * the descriptor closed either way. `bytes` must not change until the promise settles.
+ */
+function writeTemp(path: string, bytes: Uint8Array, syncs: Limiter): Promise<void> {
+  const fd = openSync(path, 'wx', 0o600);
+  const rest = async () => {
+    for (let off = 0; off < bytes.length; ) {
+      off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
+    }
+    await syncs.run(() => fsyncAsync(fd));
+  };
+  return rest().finally(() => closeAsync(fd));
+}
+
+export class ObjectBatch {
+  private readonly pending = new Map<string, Pending>();
+  /** Writes not yet known to be finished, oldest first, with their sizes. */
+  private inFlight: Array<{ done: Promise<void>; size: number }> = [];
+  private bytesInFlight = 0;
+
+  private readonly syncs = new Limiter(MAX_SYNCING);
+
+  constructor(private readonly store: LocalStore) {}
+
+  /**
+   * Hashes `bytes` (once) and writes them to tmp/; returns their digest. The object exists in
+   * objects/ only after commit(). The same bytes twice make one object (executable if either is,
+   * owner-only only if both are).
+   */
+  async add(bytes: Uint8Array, options: BatchPutOptions): Promise<Digest> {
+    const digest = digestOfBuffer(bytes);
+    const key = digest.toString();
+    const same = this.pending.get(key);
+    if (same !== undefined) {
+      same.executable ||= options.executable;
+      same.ownerOnly &&= options.ownerOnly;
+      // A stored object is widened now, as it was when first found.
+      if (same.tmp === undefined) this.store.files.hasIntact(digest, same);
+      return digest;
+    }
+    while (
+      this.inFlight.length >= MAX_IN_FLIGHT ||
+      (this.inFlight.length > 0 && this.bytesInFlight + bytes.length > MAX_BYTES_IN_FLIGHT)
+    ) {
+      const oldest = this.inFlight.shift()!;
+      await oldest.done;
+      this.bytesInFlight -= oldest.size;
+    }
+    // Stored and intact already (a re-import): nothing to write; its mode widened if need be.
+    if (this.store.files.hasIntact(digest, options)) {
+      this.pending.set(key, { tmp: undefined, digest, ...options, written: Promise.resolve() });
+      return digest;
+    }
+    const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
+    let written: Promise<void>;
+    try {
+      written = writeTemp(tmp, bytes, this.syncs);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw ioErrorFrom(e, 'store an object in', this.store.root);
+    }
+    // Awaited in commit() or discard(); marked handled so a failure meanwhile is not fatal.
+    written.catch(() => {});
+    this.pending.set(key, { tmp, digest, ...options, written });
+    this.inFlight.push({ done: written.catch(() => {}), size: bytes.length });
+    this.bytesInFlight += bytes.length;
+    return digest;
+  }
+
+  /** Every object renamed into objects/ (in the order added), objects/ synced once, then the index. */
+  async commit(): Promise<void> {
+    const items = [...this.pending.values()];
+    const results = await Promise.allSettled(items.map((p) => p.written));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      this.removeTemps();
+      throw ioErrorFrom(failed.reason, 'store an object in', this.store.root);
+    }
+    try {
+      this.store.adoptAll(
+        items.map((p) => ({
+          tmp: p.tmp,
+          digest: p.digest,
+          options: { executable: p.executable, ownerOnly: p.ownerOnly, synced: true, refs: p.refs },
+        })),
+      );
+    } finally {
+      this.removeTemps();
+    }
+  }
+
+  /** After a failure: waits for the writes in flight, then removes every temp file. */
+  async discard(): Promise<void> {
+    await Promise.allSettled([...this.pending.values()].map((p) => p.written));
+    this.removeTemps();
+  }
+
+  private removeTemps(): void {
+    for (const p of this.pending.values()) if (p.tmp !== undefined) rmSync(p.tmp, { force: true });
+    this.pending.clear();
+    this.inFlight = [];
+    this.bytesInFlight = 0;
+  }
+}
