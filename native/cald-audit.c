@@ -455,6 +455,35 @@ static int from_tree(const char *name, const char *hex, const char *want) {
   return -1;
 }
 
+/*
+ * The path handed to ld.so becomes the object's name (l_name): gdb's `info sharedlibrary`, ldd,
+ * dladdr and $ORIGIN show it. For a name with a ?name= hint, the name directory's entry
+ * <store>/names/<name> says which library it is, so that path is handed over instead of
+ * objects/sha256/<hex>, when the entry is exactly the relative link ../objects/sha256/<hex>
+ * (ld.so then opens the very object just verified) and names/ is held to the store rule like
+ * objects/ (only the store's owner can change the link, as only they can the object's path).
+ * Otherwise the object's own path. Costs one readlink per library (the check of names/ is once).
+ */
+static int names_state; /* 0: not checked yet, 1: names/ trusted, -1: not used */
+
+static const char *named_path(const char *name, const char *hex, const char *object) {
+  static char entry[PATH_CAP];
+  static struct trust_problem pb;
+  char target[128], want[96];
+  struct stat st;
+  if (names_state == 0) {
+    int ok = cat(entry, sizeof entry, store_root, "/names", NULL) > 0 && c_lstat(entry, &st) == 0 &&
+             t_check(entry, &st, (unsigned long long)c_uid(1), 0, 1, &pb) == 0;
+    names_state = ok ? 1 : -1;
+  }
+  if (names_state < 0 || cat(entry, sizeof entry, store_root, "/names/", name, NULL) <= 0) return object;
+  long n = sys(SYS_readlinkat, AT_FDCWD, L(entry), L(target), sizeof target - 1);
+  if (n <= 0) return object;
+  target[n] = '\0';
+  cat(want, sizeof want, "../objects/sha256/", hex, NULL);
+  return c_eq(target, want) ? entry : object;
+}
+
 /* Maps one cas: name to its verified object path; NULL (after one line on stderr) if it cannot. */
 static char *resolve(const char *name) {
   static const char prefix[] = "cas:sha256:", hint_key[] = "?name=";
@@ -492,7 +521,7 @@ static char *resolve(const char *name) {
     if (debug)
       SAY("cald: ", name, " -> ", path, o == CACHED ? " (cached verification, " : " (verified sha256, ",
           num(us, (unsigned long long)(c_now_ns(CLOCK_MONOTONIC) - t0) / 1000, 1), " us)");
-    cat(result, sizeof result, path, NULL);
+    cat(result, sizeof result, hint != NULL ? named_path(name, hex, path) : path, NULL);
     return result;
   }
   if (fallback_hint && hint != NULL) { /* opt-in: let ld.so search the original name instead */

@@ -127,17 +127,22 @@ static char *put(char *p, const char *s) {
   return p;
 }
 
+#ifdef CALD_BINFMT
+#define WHO "cald-binfmt: "
+#else
+#define WHO "cald-launch: "
+#endif
 #define SAY(...) say(__VA_ARGS__, (const char *)NULL)
-/* One line on stderr, "cald-launch: " and the parts, in a single write() (a VLA: parts may be long). */
+/* One line on stderr, WHO and the parts, in a single write() (a VLA: parts may be long). */
 static void say(const char *first, ...) {
   va_list ap, ap2;
   va_start(ap, first);
   va_copy(ap2, ap);
-  size_t n = 14 + c_len(first); /* "cald-launch: " and the newline */
+  size_t n = sizeof WHO + c_len(first); /* WHO and the newline */
   for (const char *s; (s = va_arg(ap, const char *)) != NULL;) n += c_len(s);
   va_end(ap);
   char line[n];
-  char *p = put(put(line, "cald-launch: "), first);
+  char *p = put(put(line, WHO), first);
   for (const char *s; (s = va_arg(ap2, const char *)) != NULL;) p = put(p, s);
   va_end(ap2);
   *p++ = '\n';
@@ -322,6 +327,7 @@ struct plan {
   char **args;               /* the program's arguments after argv[0] */
   int nargs;
   int debug;
+  int in_script; /* running a script's interpreter: it must be a program, not another script */
 };
 
 /* The environment: everything inherited except CALD_STORE and LD_AUDIT, which are set. */
@@ -359,6 +365,94 @@ static int trusted_store(const char *store, char real[TRUST_PATH_CAP]) {
   }
   SAY("refusing the store ", store, ": ", pb.path, " ", pb.why, pb.hint);
   return -1;
+}
+
+/*
+ * Scripts (docs/scripts.md). A script names its interpreter by content on its first line:
+ *
+ *     #!cas:sha256:<64 hex>[?name=<name>][ ARG...]\n
+ *
+ * within the first SHEBANG_LIMIT bytes (the kernel's BINPRM_BUF_SIZE since Linux 5.1). The
+ * interpreter object is run like a program (the same checks, then executed directly: the host's
+ * PT_INTERP loads it; the stored-loader fallback is cald run's only), with
+ * argv = <name or object path> ARG... SCRIPT ARGS...: what the kernel gives a #! interpreter,
+ * except that ARGs are split on blanks (as env -S does).
+ */
+#define SHEBANG_LIMIT 256
+#define SCRIPT_ARGS 64
+
+struct shebang {
+  char line[SHEBANG_LIMIT + 1];
+  char target[72]; /* "sha256:<hex>" */
+  const char *hint; /* in line, or NULL */
+  char *args[SCRIPT_ARGS];
+  int nargs;
+};
+
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* Parses the #!cas: line in head[0..n); NULL, or why it cannot be run. */
+static const char *parse_shebang(const char *head, long n, struct shebang *sb) {
+  long end = 0;
+  while (end < n && end < SHEBANG_LIMIT && head[end] != '\n') end++;
+  if (end >= n || head[end] != '\n') return "its #!cas: line does not end within the first 256 bytes";
+  for (long i = 0; i < end; i++) sb->line[i] = head[i] == '\0' ? '\n' : head[i]; /* a NUL is refused below */
+  sb->line[end] = '\0';
+  const char *h = after(sb->line, "#!cas:sha256:");
+  if (h == NULL) return "its #!cas: line does not name cas:sha256:<hex>";
+  char *p = put(sb->target, "sha256:");
+  int k = 0;
+  for (; k < 64 && ((h[k] >= '0' && h[k] <= '9') || (h[k] >= 'a' && h[k] <= 'f')); k++) *p++ = h[k];
+  *p = '\0';
+  if (k != 64) return "its #!cas: line does not hold 64 lowercase hex digits";
+  char *q = sb->line + (h - sb->line) + 64;
+  sb->hint = NULL;
+  const char *hv = after(q, "?name=");
+  if (hv != NULL) {
+    sb->hint = hv;
+    while (*q && !is_blank(*q)) {
+      if (*q == '/' || *q == '\n') return "its #!cas: line has a bad ?name= hint";
+      q++;
+    }
+    if (q == hv) return "its #!cas: line has an empty ?name= hint";
+  } else if (*q && !is_blank(*q)) {
+    return "its #!cas: line has something other than ?name= after the hex digits";
+  }
+  sb->nargs = 0;
+  while (*q) {
+    if (*q == '\r' || *q == '\n') return "its #!cas: line holds a carriage return or NUL";
+    if (is_blank(*q)) {
+      *q++ = '\0';
+      continue;
+    }
+    if (sb->nargs == SCRIPT_ARGS) return "its #!cas: line has too many arguments";
+    sb->args[sb->nargs++] = q;
+    while (*q && !is_blank(*q)) q++;
+  }
+  return NULL;
+}
+
+static int run(struct plan *pl, char **envp);
+
+/* Runs the interpreter that the script `path` (whose first bytes are head) names, on it. */
+static int run_script(struct plan *pl, const char *path, const char *head, long n, char **envp) {
+  static struct shebang sb;
+  const char *why = parse_shebang(head, n, &sb);
+  if (why != NULL) {
+    SAY("cannot run ", path, ": ", why);
+    return 126;
+  }
+  char *args[(size_t)pl->nargs + SCRIPT_ARGS + 2];
+  int a = 0;
+  for (int i = 0; i < sb.nargs; i++) args[a++] = sb.args[i];
+  args[a++] = (char *)path;
+  for (int i = 0; i < pl->nargs; i++) args[a++] = pl->args[i];
+  args[a] = NULL;
+  struct plan in = *pl;
+  in.target = sb.target, in.interp = "", in.interp_digest = "", in.use_stored_loader = 0;
+  in.argv0 = sb.hint, in.args = args, in.nargs = a, in.in_script = 1; /* no hint: the object's path (run) */
+  if (pl->debug) SAY("script ", path, ": interpreter ", sb.target, sb.hint ? " (" : "", sb.hint ? sb.hint : "", sb.hint ? ")" : "");
+  return run(&in, envp);
 }
 
 static int run(struct plan *pl, char **envp) {
@@ -413,7 +507,16 @@ static int run(struct plan *pl, char **envp) {
 
   int fd = open_verified(program, colon + 1, "the program", envp);
   if (fd < 0) return fd == -2 ? 127 : 126;
+  if (!pl->in_script) { /* a #!cas: script object: run its interpreter object on it */
+    char head[SHEBANG_LIMIT];
+    long got = sys(SYS_pread64, fd, L(head), sizeof head, 0);
+    if (got >= 6 && after(head, "#!cas:") != NULL) {
+      c_close(fd);
+      return run_script(pl, program, head, got, envp);
+    }
+  }
   const char *ran = program;
+  if (pl->argv0 == NULL) pl->argv0 = program; /* a script's interpreter named without a hint */
   char *args[(size_t)pl->nargs + 5];
   size_t a = 0;
   if (!stored) {
@@ -460,7 +563,7 @@ static const char *exec_name(char **envp) {
 }
 
 /* An installed launcher: everything from its slots; argv as given. */
-static int launch(int argc, char **argv, char **envp) {
+__attribute__((unused)) static int launch(int argc, char **argv, char **envp) {
   struct plan pl = {
       .store = value(cald_slot_store.value),
       .target = value(cald_slot_target.value),
@@ -485,13 +588,73 @@ static int launch(int argc, char **argv, char **envp) {
   return run(&pl, envp);
 }
 
+#ifdef CALD_BINFMT
+/*
+ * The binfmt_misc handler (native/cald-binfmt.c builds this file with CALD_BINFMT; `cald system
+ * install` registers it for files starting with #!cas:). The kernel runs it as
+ * `HANDLER SCRIPT ARGS...`, SCRIPT as the caller named it. The store is the caller's, found as the
+ * audit library finds it: CALD_STORE (absolute), else $XDG_DATA_HOME/cald/store, else
+ * ~/.local/share/cald/store (home from /etc/passwd when HOME is unset); the audit library is the
+ * one system install put in the audit slot.
+ */
+static const char *caller_store(char **envp, char buf[TRUST_PATH_CAP]) {
+  const char *store = NULL, *data = NULL, *home = NULL, *v;
+  static char pw[VC_CAP];
+  for (size_t i = 0; envp[i]; i++)
+    if ((v = after(envp[i], "CALD_STORE=")) && *v && !store) store = v;
+    else if ((v = after(envp[i], "XDG_DATA_HOME=")) && v[0] == '/' && !data) data = v;
+    else if ((v = after(envp[i], "HOME=")) && v[0] == '/' && !home) home = v;
+  if (store != NULL) return store; /* a relative one is refused by trusted_store */
+  if (home == NULL && data == NULL) home = passwd_home((unsigned long long)sys(SYS_getuid, 0, 0, 0, 0), pw);
+  if (data == NULL && home == NULL) return NULL;
+  if (c_len(data ? data : home) + 32 > TRUST_PATH_CAP) return NULL;
+  *put(put(buf, data ? data : home), data ? "/cald/store" : "/.local/share/cald/store") = '\0';
+  return buf;
+}
+
+static int binfmt(int argc, char **argv, char **envp) {
+  static char store[TRUST_PATH_CAP];
+  if (argc < 2) {
+    SAY("cald-binfmt is run by the kernel for #!cas: scripts (binfmt_misc): cald-binfmt SCRIPT [ARGS...]");
+    return 127;
+  }
+  const char *script = argv[1];
+  char head[SHEBANG_LIMIT], buf[40];
+  int fd = c_open(script);
+  if (fd < 0) {
+    SAY("cannot run ", script, ": ", error_text(-fd, buf));
+    return fd == -ENOENT ? 127 : 126;
+  }
+  long got = c_read(fd, head, sizeof head);
+  c_close(fd);
+  if (got < 6 || after(head, "#!cas:") == NULL) {
+    SAY("cannot run ", script, ": it does not start with #!cas:");
+    return 126;
+  }
+  struct plan pl = {.interp = "", .interp_digest = "", .audit = value(cald_slot_audit.value), .args = argv + 2, .nargs = argc - 2};
+  for (size_t n = 0; envp[n]; n++) {
+    const char *v = after(envp[n], "CALD_DEBUG=");
+    if (v && !pl.debug) pl.debug = c_eq(v, "1");
+  }
+  pl.store = caller_store(envp, store);
+  if (pl.store == NULL) {
+    SAY("cannot run ", script, ": no store location; set CALD_STORE to the store directory");
+    return 127;
+  }
+  return run_script(&pl, script, head, got, envp);
+}
+#define ENTRY binfmt
+#else
+#define ENTRY launch
+#endif
+
 #ifdef CALD_NOLIBC
 /* Called by _start with the initial stack pointer. */
 __attribute__((used, noreturn)) void cald_start(long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1);
-  c_exit(launch(argc, argv, argv + argc + 1));
+  c_exit(ENTRY(argc, argv, argv + argc + 1));
 }
 #else
-int main(int argc, char **argv, char **envp) { return launch(argc, argv, envp); }
+int main(int argc, char **argv, char **envp) { return ENTRY(argc, argv, envp); }
 #endif

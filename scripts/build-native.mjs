@@ -6,6 +6,8 @@
 //   native/cald-launch.c     -> native/build/cald-launch       (the installed-command launcher; no libc
 //                                                               on x86-64/AArch64, else libc, static
 //                                                               when libc.a is there)
+//   native/cald-binfmt.c     -> native/build/cald-binfmt       (the binfmt_misc handler for #!cas: scripts:
+//                                                               the launcher with another entry point)
 //
 // CC overrides the compiler (default cc). One line per artifact; one line and exit 1 on failure.
 import { spawnSync } from 'node:child_process';
@@ -51,7 +53,10 @@ const launcherFlags = ['x64', 'arm64'].includes(process.arch)
       ],
     ]
   : [['-static'], []];
-const programFlags = new Map([['cald-launch.c', launcherFlags]]);
+const programFlags = new Map([
+  ['cald-launch.c', launcherFlags],
+  ['cald-binfmt.c', launcherFlags],
+]);
 
 function fail(message) {
   console.error(`build-native: ${message}`);

@@ -13,6 +13,7 @@ import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
+import { importScripts, isScriptFile } from './import-script.js';
 import { importTree, isTreeSource } from './import-tree.js';
 import { checkProgramName, type NamingResult, nameImports, rootBook } from './program-names.js';
 
@@ -258,6 +259,9 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     throw new UsageError('nothing to import: give a program, library or directory');
   if (options.tree === true || options.paths.some(isTreeSource)) return importTree(options);
   for (const name of options.names ?? []) checkProgramName(name);
+  // Scripts (#! files) have their own importer (import-script.ts), which brings the rest here.
+  const scripts = options.paths.filter(isScriptFile);
+  if (scripts.length > 0) return importScripts(options, scripts, importFiles);
   const env = options.env ?? process.env;
   const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);

@@ -52,6 +52,7 @@ export {
 } from './run.js';
 export { type ShrinkRpathOptions, type ShrinkRpathResult, shrinkRpath } from './shrink-rpath.js';
 export { type StoreInfo, storeInfo } from './store-info.js';
+export { type SystemOptions, type SystemResult, systemInstall, systemUninstall } from './system.js';
 export { type VerifyApiOptions, type VerifyResult, verify } from './verify.js';
 export {
   type ChainLink,

@@ -15,8 +15,9 @@ import {
 } from '../elf/format/names.js';
 import { describeNote, type GnuProperty } from '../elf/read/describe.js';
 import { ElfFile } from '../elf/read/index.js';
-import { ioErrorFrom, UsageError } from '../errors/index.js';
+import { ElfFormatError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { NOTE_OWNER, NT_CALD_INTERP } from '../runtime/loader.js';
+import { scriptRefs } from '../runtime/shebang.js';
 import { toText } from '../util/elf-string.js';
 
 export interface InspectOptions {
@@ -198,6 +199,14 @@ export async function inspect(options: InspectOptions): Promise<InspectReport> {
 
 /** The same report for bytes already in memory; `path` is only reported. */
 export function inspectBuffer(buf: Buffer, path: string): InspectReport {
+  const script = scriptRefs(buf)[0];
+  if (script !== undefined) {
+    // Said plainly rather than as a missing ELF magic (docs/scripts.md).
+    throw new ElfFormatError('ELF_NOT_ELF', `${path} is a #!cas: script running ${script}, not an ELF file`, {
+      hint: 'cald ldd SCRIPT shows its interpreter and libraries',
+      data: { path, interpreter: script },
+    });
+  }
   const elf = ElfFile.parse(buf);
   return buildReport(elf, path);
 }

@@ -5,6 +5,7 @@ import type { ElfFile } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import {
   AUDIT_LIBRARY,
+  casScriptHandler,
   type Env,
   fillLauncher,
   interpreterNote,
@@ -91,8 +92,12 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
       { hint: 'give one with --name NAME' },
     );
   }
-  const { elf } = readProgram(target);
-  if (options.link === true) checkLinkable(options.program, elf);
+  const { elf, script } = readProgram(target);
+  if (options.link === true) {
+    // A #!cas: script runs from a link through the binfmt_misc handler (docs/scripts.md).
+    if (script !== undefined) checkScriptLinkable(options.program);
+    else checkLinkable(options.program, elf);
+  }
   const dir = resolve(cwd, options.bin ?? defaultBinDir(env));
   const path = resolve(dir, name);
   if (options.force !== true) refuseForeignFile(path);
@@ -198,6 +203,17 @@ export function auditEntries(elf: ElfFile): string[] {
  * A link runs the object directly, so only ld.so can bring in the resolver: through the program's
  * DT_AUDIT. And nothing can swap in the stored loader, so the host's must be the noted one.
  */
+/** A link to a #!cas: script runs only where a binfmt_misc entry hands such files to a handler. */
+function checkScriptLinkable(program: string): void {
+  if (casScriptHandler() === undefined) {
+    throw new CaldError(
+      'RUN_INSTALL_NO_BINFMT',
+      `${program} is a #!cas: script and no binfmt_misc entry runs such files here, so a link to it would not start`,
+      { hint: 'run sudo cald system install first, or install the launcher (without --link)' },
+    );
+  }
+}
+
 function checkLinkable(program: string, elf: ElfFile | undefined): void {
   if (elf === undefined || auditEntries(elf).length === 0) {
     throw new CaldError(

@@ -48,7 +48,20 @@ export interface LddProblem {
   readonly message?: string;
 }
 
+/** A `#!cas:` script given to ldd: the tree is then its interpreter's (docs/scripts.md). */
+export interface LddScript {
+  readonly spec: string;
+  readonly path: string;
+  /** The script object's digest; null for a file outside the store. */
+  readonly digest: string | null;
+  /** The interpreter's content name, from the #! line. */
+  readonly interpreter: string;
+  readonly args: readonly string[];
+}
+
 export interface LddReport {
+  /** Present when a script was given: `program` is then its interpreter. */
+  readonly script?: LddScript;
   readonly program: {
     readonly spec: string;
     readonly path: string;
@@ -87,7 +100,20 @@ export async function ldd(options: LddOptions): Promise<LddReport> {
   const cwd = options.cwd ?? process.cwd();
   const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
   const target = resolveTarget(options.program, store);
-  const { elf } = readProgram(target);
+  const { elf, script } = readProgram(target);
+  if (script !== undefined) {
+    const inner = await ldd({ ...options, program: script.uri });
+    return {
+      ...inner,
+      script: {
+        spec: options.program,
+        path: target.path,
+        digest: target.digest?.toString() ?? null,
+        interpreter: script.uri,
+        args: [...script.args],
+      },
+    };
+  }
   if (elf === undefined) {
     throw new ElfFormatError('ELF_NOT_ELF', `${target.path} is not an ELF file`, {
       hint: 'cald ldd shows the libraries of an ELF program; a script names its interpreter on its #! line',

@@ -76,7 +76,16 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   await fetchProgramIfAbsent(options.program, location.path, env);
   const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
   const target = resolveTarget(options.program, store);
-  const { elf } = readProgram(target);
+  const { elf, script } = readProgram(target);
+  if (script !== undefined) {
+    // A #!cas: script: its interpreter object runs it, as the kernel would run a #! line's
+    // interpreter (docs/scripts.md). The script's bytes were verified above when stored.
+    return prepareRun({
+      ...options,
+      program: script.uri,
+      args: [...script.args, target.path, ...(options.args ?? [])],
+    });
+  }
   if (target.digest !== undefined && elf !== undefined) askPrefetch(location.path, target.digest, elf.needed);
   const plan: LoaderPlan =
     elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);

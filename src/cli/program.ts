@@ -16,6 +16,7 @@ import { registerKey, register as registerRemote, registerServe } from './comman
 import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStore } from './commands/store.js';
+import { register as registerSystem } from './commands/system.js';
 import { register as registerTree } from './commands/tree.js';
 import { register as registerVerify } from './commands/verify.js';
 import { register as registerWhyDepends } from './commands/why-depends.js';
@@ -35,6 +36,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerEnv,
   registerInstall,
   registerInstallAudit,
+  registerSystem,
   registerLdd,
   registerGraph,
   registerList,

@@ -1,5 +1,6 @@
 import { ElfFile } from '../elf/read/index.js';
 import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP, NT_CALD_PATHS } from '../runtime/index.js';
+import { scriptRefs } from '../runtime/shebang.js';
 import { auditSentinelTarget, type Digest, isCasName } from '../store/index.js';
 import { treeRefs } from '../tree/index.js';
 
@@ -67,11 +68,13 @@ export function pathNoteRefs(desc: Buffer): string[] {
  * The objects an ELF object refers to, found in its own bytes: its `cas:` DT_NEEDED names (and the
  * one inside an audit sentinel), the interpreter it records and the files its path note names
  * (kept as long as the program is). This is what lets the index be rebuilt from the objects alone.
- * Non-ELF objects (and malformed notes) refer to nothing more.
+ * A `#!cas:` script refers to its interpreter. Other objects (and malformed notes) refer to nothing
+ * more.
  */
 export function objectRefs(bytes: Buffer): string[] {
   const children = treeRefs(bytes);
   if (children !== undefined) return children;
+  if (bytes[0] === 0x23) return scriptRefs(bytes);
   let elf: ElfFile;
   try {
     elf = ElfFile.parse(bytes);

@@ -39,6 +39,18 @@ export { AUDIT_LIBRARY, auditLibraryPath, LAUNCHER, nativeArtifact, nativeDir } 
 export { openStore, readProgram } from './program.js';
 export { isCommandName, selfExecLauncher } from './self-exec.js';
 export {
+  CAS_SHEBANG,
+  type CasShebang,
+  casScriptHandler,
+  formatCasShebang,
+  type HostShebang,
+  hasCasShebang,
+  parseCasShebang,
+  parseHostShebang,
+  SHEBANG_LIMIT,
+  scriptRefs,
+} from './shebang.js';
+export {
   type ChildOutcome,
   exitLike,
   FORWARDED,

@@ -7,6 +7,7 @@ import { digestOfBuffer } from '../store/digest.js';
 import { FileStore } from '../store/file-store.js';
 import { resolveStoreLocation } from '../store/location.js';
 import type { Env } from './environment.js';
+import { type CasShebang, hasCasShebang, parseCasShebang } from './shebang.js';
 import type { RunTarget } from './target.js';
 
 /**
@@ -29,8 +30,15 @@ export function openStore(
   }
 }
 
-/** The program's bytes, verified against its digest when it is a store object, and parsed. */
-export function readProgram(target: RunTarget): { bytes: Buffer; elf: ElfFile | undefined } {
+/**
+ * The program's bytes, verified against its digest when it is a store object, and parsed: an ELF
+ * file, or a script that names its interpreter by content (`#!cas:`, docs/scripts.md).
+ */
+export function readProgram(target: RunTarget): {
+  bytes: Buffer;
+  elf: ElfFile | undefined;
+  script?: CasShebang | undefined;
+} {
   let bytes: Buffer;
   try {
     bytes = readFileSync(target.path);
@@ -50,6 +58,7 @@ export function readProgram(target: RunTarget): { bytes: Buffer; elf: ElfFile | 
       );
     }
   }
+  if (hasCasShebang(bytes)) return { bytes, elf: undefined, script: parseCasShebang(bytes, target.path) };
   try {
     return { bytes, elf: ElfFile.parse(bytes) };
   } catch (e) {

@@ -230,12 +230,17 @@ describe('what users trip over and look for', () => {
     assert.equal(full.status, 0, full.stderr);
     const depth1 = cald(['ldd', '--store', store, '--depth', '1', 'app']);
     assert.equal(depth1.status, 0, depth1.stderr);
-    const needs = depth1.stdout.split('\n').filter((l) => / => /.test(l));
+    // The tree's rows (├─ or └─), each at the first level only.
+    const needs = depth1.stdout.split('\n').filter((l) => /[├└]─ /.test(l));
     assert.ok(
-      needs.every((l) => /^ {2}\S/.test(l)),
+      needs.every((l) => /^[├└]─ \S/.test(l)),
       depth1.stdout,
     );
     assert.ok(needs.length >= 1);
+    assert.ok(
+      full.stdout.split('\n').some((l) => /^[│ ] {2}[├└]─ /.test(l)),
+      `deeper levels in the full tree:\n${full.stdout}`,
+    );
     const flat = cald(['ldd', '--store', store, '--flat', 'app']);
     const rows = flat.stdout.split('\n').filter((l) => / => /.test(l));
     const names = rows.map((l) => l.trim().split(' ')[0]!);

@@ -265,10 +265,17 @@ if (skip) {
       );
       const inspect = cald(['inspect', audited], { env: env() });
       assert.equal(inspect.status, 0, inspect.stderr);
-      assert.match(inspect.stdout, new RegExp(`^  needed +${sentinel.replace(/[.?]/g, '\\$&')}$`, 'm'));
+      // Drawn as a tree, its directory and its hash side by side (cli/format/name-tree.ts).
+      assert.match(
+        inspect.stdout,
+        new RegExp(`^  needed +├─ /proc/needs-libcald-audit\\.so +sha256:${stubHex}$`, 'm'),
+      );
       assert.match(
         ldd.stdout,
-        new RegExp(`^  ${sentinel.replace(/[.?]/g, '\\$&')} => ${stub}\\s+verified$`, 'm'),
+        new RegExp(
+          `^├─ /proc/needs-libcald-audit\\.so +sha256:${stubHex.slice(0, 12)} +verified +${stub}$`,
+          'm',
+        ),
       );
     });
   });

@@ -6,7 +6,7 @@ import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { LddReport } from '../../src/api/index.js';
-import { cald } from '../cli/cald.js';
+import { ANSI, cald } from '../cli/cald.js';
 import { buildRuntimeFixture, testEnv } from './fixture.js';
 
 const f = buildRuntimeFixture({ after: (fn) => process.on('exit', fn) });
@@ -22,12 +22,25 @@ function copyStore(label: string): string {
 test('ldd shows cas names, object paths, verified state and host names', () => {
   const r = cald(['ldd', f.name], { env });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`^argv-prog: ${f.object} verified$`, 'm'));
   assert.match(
     r.stdout,
-    new RegExp(`^  cas:sha256:${f.libDigest.hex} => ${libObject(f.store)}  verified$`, 'm'),
+    new RegExp(`^argv-prog  sha256:${f.digest.hex.slice(0, 12)}  verified  ${f.object}$`, 'm'),
   );
-  assert.match(r.stdout, /^ {2}libc\.so\.6 => \/\S+libc\.so\.6 {2}host$/m);
+  // A tree: the hint (or "(no hint)") and the hash side by side, the state, the object.
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^[├└]─ \\(no hint\\) +sha256:${f.libDigest.hex.slice(0, 12)} +verified +${libObject(f.store)}$`,
+      'm',
+    ),
+  );
+  assert.match(r.stdout, /^[├└]─ libc\.so\.6 +host +host +\/\S+libc\.so\.6$/m);
+  assert.doesNotMatch(r.stdout, ANSI, 'plain when piped');
+  const colored = cald(['ldd', f.name], { env: { ...env, FORCE_COLOR: '1' } });
+  assert.match(colored.stdout, ANSI, 'coloured when asked (a terminal)');
+  assert.equal(colored.stdout.replace(new RegExp(ANSI.source, 'g'), ''), r.stdout, 'the same text, coloured');
+  const none = cald(['ldd', f.name], { env: { ...env, FORCE_COLOR: '1', NO_COLOR: '1' } });
+  assert.doesNotMatch(none.stdout, ANSI, 'NO_COLOR wins');
   assert.match(r.stdout, /^ {2}interpreter \/lib64\/ld-linux-x86-64\.so\.2: host, matches sha256:/m);
   const json = JSON.parse(cald(['ldd', '--json', f.uri], { env }).stdout) as LddReport;
   assert.equal(json.ok, true);
@@ -48,7 +61,10 @@ test('a flipped byte in an object is reported as tampered, exit 1', () => {
   writeFileSync(obj, bytes);
   const r = cald(['ldd', f.name], { env: { ...env, CALD_STORE: copy } });
   assert.equal(r.status, 1);
-  assert.match(r.stdout, new RegExp(`cas:sha256:${f.libDigest.hex} => ${obj}  TAMPERED: hashes to sha256:`));
+  assert.match(
+    r.stdout,
+    new RegExp(`sha256:${f.libDigest.hex.slice(0, 12)} +TAMPERED: hashes to sha256:\\S+ +${obj}$`, 'm'),
+  );
   assert.match(r.stderr, new RegExp(`^cald: tampered cas:sha256:${f.libDigest.hex} \\(${obj}\\)$`, 'm'));
   assert.match(r.stderr, /^hint: cald verify --repair restores/m);
   const json = JSON.parse(
@@ -67,7 +83,10 @@ test('a missing object is reported, exit 1', () => {
   rmSync(libObject(copy), { force: true });
   const r = cald(['ldd', f.name], { env: { ...env, CALD_STORE: copy } });
   assert.equal(r.status, 1);
-  assert.match(r.stdout, new RegExp(`cas:sha256:${f.libDigest.hex} => ${libObject(copy)}  MISSING`));
+  assert.match(
+    r.stdout,
+    new RegExp(`sha256:${f.libDigest.hex.slice(0, 12)} +MISSING +${libObject(copy)}$`, 'm'),
+  );
   assert.match(r.stderr, /^cald: missing cas:sha256:/m);
 });
 
@@ -78,4 +97,15 @@ test('ldd of a program imported with another loader shows the stored loader', ()
     r.stdout,
     new RegExp(`interpreter /lib64/ld-linux-x86-64.so.2: stored loader ${f.otherLoader.loader}`),
   );
+});
+
+test('inspect shows each needed name as a tree: the hint and the whole hash side by side, coloured only on request', () => {
+  const r = cald(['inspect', f.object], { env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^ {2}needed {8}├─ \\(no hint\\) +sha256:${f.libDigest.hex}$`, 'm'));
+  assert.match(r.stdout, /^ {16}└─ libc\.so\.6$/m);
+  assert.doesNotMatch(r.stdout, ANSI);
+  const colored = cald(['inspect', f.object], { env: { ...env, FORCE_COLOR: '1' } });
+  assert.match(colored.stdout, ANSI);
+  assert.equal(colored.stdout.replace(new RegExp(ANSI.source, 'g'), ''), r.stdout);
 });

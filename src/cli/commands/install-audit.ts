@@ -13,7 +13,11 @@ Examples:
 Programs imported with --audit name /usr/local/lib/libcald-audit.so in DT_AUDIT (a path, so no
 directory on LD_LIBRARY_PATH can offer another one): another --prefix serves only LD_AUDIT users.
 Without it ld.so prints that the audit interface cannot be loaded, and the program refuses to
-start at its first DT_NEEDED, /proc/needs-libcald-audit.so/cas:sha256:<hex>.`;
+start at its first DT_NEEDED, /proc/needs-libcald-audit.so/cas:sha256:<hex>.
+
+This is the first half of 'cald system install' (which also registers the #!cas: script handler),
+recorded the same way: --uninstall undoes whichever of the two ran, putting back every file
+(ld.so.cache included) as it was.`;
 
 export function register(program: Command, ctx: CommandContext): void {
   program

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { LddReport } from '../../api/ldd.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { formatTree, splitName, type TreeRow } from '../format/name-tree.js';
 import type { Colors } from '../io.js';
 
 const EXAMPLES = `
@@ -11,10 +12,11 @@ Examples:
   $ cald ldd --flat ffmpeg                  each library once, by name (like ldd)
   $ cald ldd --depth 1 ffmpeg               only what ffmpeg itself needs
 
-Each cas: name is shown with its object and whether the object exists and hashes to its name
-(cald reads and hashes every object); normal names (the loader, host libraries) with the file the
-host loader picks (ld.so --list under the audit environment). A name already shown is marked
-"(above)". Exit status 1 when anything is missing or tampered.`;
+A tree: each cas: name as its hint and its hash side by side, whether the object exists and
+hashes to its name (cald reads and hashes every object), and the object's path; normal names (the
+loader, host libraries) with the file the host loader picks (ld.so --list under the audit
+environment). A name already shown is marked "(above)". Coloured on a terminal (not with
+NO_COLOR, nor when piped). Exit status 1 when anything is missing or tampered.`;
 
 interface LddFlags {
   store?: string;
@@ -55,8 +57,25 @@ function stateText(n: Node, c: Colors): string {
 export function formatLdd(r: LddReport, c: Colors, view: LddView = {}): string {
   const lines: string[] = [];
   const p = r.program;
+  if (r.script !== undefined) {
+    // A #!cas: script: itself, then its #! line (the interpreter's hint and hash, its arguments).
+    const sc = r.script;
+    lines.push(
+      sc.digest === null
+        ? `${c.bold(sc.spec)}  ${c.dim('(not in the store)')}  ${sc.path}`
+        : `${c.bold(sc.spec)}  ${c.cyan(sc.digest.slice(0, 19))}  ${c.green('verified')}  ${sc.path}`,
+    );
+    const [line] = formatTree(
+      [{ depth: 0, last: true, name: sc.interpreter, rest: sc.args.length > 0 ? [sc.args.join(' ')] : [] }],
+      c,
+    );
+    lines.push(`  #! ${(line ?? '').slice(3)}`);
+  }
+  const spec = r.script === undefined ? p.spec : splitName(p.spec).label;
   lines.push(
-    `${c.bold(p.spec)}: ${p.path}${p.digest === null ? ' (not in the store)' : ` ${c.green('verified')}`}`,
+    p.digest === null
+      ? `${c.bold(spec)}  ${c.dim('(not in the store)')}  ${p.path}`
+      : `${c.bold(spec)}  ${c.cyan(p.digest.slice(0, 19))}  ${c.green('verified')}  ${p.path}`,
   );
   if (r.interpreter !== null) {
     const i = r.interpreter;
@@ -72,8 +91,10 @@ export function formatLdd(r: LddReport, c: Colors, view: LddView = {}): string {
   }
   const maxDepth = view.depth ?? Number.POSITIVE_INFINITY;
   const shown = new Set<string>();
+  // The tree: hint and hash side by side, then the state and the file (name-tree.ts).
+  const rows: TreeRow[] = [];
   const walk = (nodes: readonly Node[], depth: number) => {
-    for (const n of nodes) {
+    nodes.forEach((n, i) => {
       if (view.flat === true) {
         if (!shown.has(n.name)) {
           const { seen: _, ...first } = n;
@@ -81,12 +102,18 @@ export function formatLdd(r: LddReport, c: Colors, view: LddView = {}): string {
         }
         shown.add(n.name);
       } else {
-        lines.push(`${'  '.repeat(depth + 1)}${n.name} => ${n.path ?? 'not found'}  ${stateText(n, c)}`);
+        rows.push({
+          depth,
+          last: i === nodes.length - 1,
+          name: n.name,
+          rest: [stateText(n, c), n.seen === true ? '' : (n.path ?? 'not found')],
+        });
       }
       if (n.needed !== undefined && depth + 1 < maxDepth) walk(n.needed, depth + 1);
-    }
+    });
   };
   walk(r.needed, 0);
+  lines.push(...formatTree(rows, c));
   if (r.hostLoaderError !== null) lines.push(`  ${c.yellow('host loader:')} ${r.hostLoaderError}`);
   return `${lines.join('\n')}\n`;
 }

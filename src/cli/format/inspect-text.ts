@@ -1,5 +1,6 @@
 import type { InspectReport, NoteReport, SegmentReport } from '../../api/index.js';
 import type { Colors } from '../io.js';
+import { formatTree, splitName } from './name-tree.js';
 
 /** PT_LOAD → LOAD: in a column already titled "type" the prefix is noise. */
 const short = (name: string): string => name.replace(/^(?:PT|SHT|DT|ET|EM|NT|ELFOSABI)_/, '');
@@ -56,6 +57,12 @@ function segmentTable(segments: readonly SegmentReport[], c: Colors): string[] {
   return [c.dim(line(head)), ...rows.map(line)];
 }
 
+/** A version requirement's file: a cas: name as its hint and short hash (the whole name is in --json). */
+function versionFile(file: string, c: Colors): string {
+  const { label, digest } = splitName(file);
+  return digest === undefined ? file : `${c.bold(label)} ${c.cyan(digest.slice(0, 19))}`;
+}
+
 /** The report for a person: the facts that matter first, then the segments. */
 export function formatReport(r: InspectReport, c: Colors): string {
   const lines: string[] = [`${c.bold(r.path)}: ${headline(r)}`];
@@ -66,13 +73,20 @@ export function formatReport(r: InspectReport, c: Colors): string {
   };
   if (r.interpreter !== null) field('interpreter', [r.interpreter]);
   if (r.soname !== null) field('soname', [r.soname]);
-  field('needed', r.needed.length > 0 ? r.needed : [c.dim('(none)')]);
+  // Hint and whole hash side by side, drawn as the file's children (name-tree.ts).
+  const needed = formatTree(
+    r.needed.map((name, i) => ({ depth: 0, last: i === r.needed.length - 1, name, rest: [] })),
+    c,
+    { hashChars: 64, plain: '' },
+  );
+  field('needed', needed.length > 0 ? needed : [c.dim('(none)')]);
   if (r.rpath !== null) field('rpath', [r.rpath]);
   if (r.runpath !== null) field('runpath', [r.runpath]);
   field(
     'versions',
     r.versionNeeds.map(
-      (v) => `${v.file}: ${v.versions.map((x) => x.name + (x.weak ? ' (weak)' : '')).join(' ')}`,
+      (v) =>
+        `${versionFile(v.file, c)}: ${v.versions.map((x) => x.name + (x.weak ? ' (weak)' : '')).join(' ')}`,
     ),
   );
   const defs = r.versionDefs.filter((d) => !d.base).map((d) => d.name);
