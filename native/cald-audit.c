@@ -332,6 +332,130 @@ static enum outcome fetch_missing(const char *path, const char *hex, char actual
 static char result[PATH_CAP]; /* handed to ld.so, which copies it at once (under its load lock) */
 
 /*
+ * Trees (docs/trees.md). A program imported in a tree carries a tree note (owner "cald", type
+ * NT_CALD_TREE): entries of 64 hex digits (or 64 '-' for the program's own paths) followed by a
+ * path inside the tree and a NUL. The tree's root in this process is /proc/self/exe less one of
+ * the program's own paths (a checkout anywhere); an object the note lists is then loaded from its
+ * place in the checkout, verified like a store object (a hard link is the object's own inode, so
+ * the verification cache answers for it), so dladdr, $ORIGIN and /proc/self/maps see the tree.
+ */
+#define NT_CALD_PATHS 2
+#define NT_CALD_TREE 3
+static const char *path_note, *tree_note; /* descriptors, in the main program's memory */
+static unsigned long path_note_len, tree_note_len;
+static void find_notes(void);
+
+/* The next entry of a note at *at: its 64-character field and its path; 0 at the end or on damage. */
+static int note_next(const char *note, unsigned long len, unsigned long *at, const char **hex, const char **path) {
+  if (note == NULL || *at + 66 > len) return 0;
+  const char *h = note + *at, *p = h + 64;
+  unsigned long n = 0;
+  while (*at + 64 + n < len && p[n] != '\0') n++;
+  if (*at + 64 + n >= len) return 0; /* no NUL: a damaged note maps nothing more */
+  *hex = h, *path = p, *at += 64 + n + 1;
+  return 1;
+}
+static int is_hex64(const char *h) {
+  for (int i = 0; i < 64; i++)
+    if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return 0;
+  return 1;
+}
+static int same64(const char *a, const char *b) {
+  for (int i = 0; i < 64; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+static int tree_state; /* 0: not looked for, 1: tree_root valid, -1: the program is not run from a tree */
+static char tree_root[PATH_CAP];
+static size_t tree_root_len;
+
+static int tree_ready(void) {
+  if (tree_state != 0) return tree_state > 0;
+  tree_state = -1;
+  find_notes();
+  if (tree_note == NULL) return 0;
+  char exe[PATH_CAP];
+  long n = sys(SYS_readlinkat, AT_FDCWD, L("/proc/self/exe"), L(exe), sizeof exe - 1);
+  if (n <= 0 || exe[0] != '/') return 0;
+  exe[n] = '\0';
+  const char *hex, *path;
+  for (unsigned long at = 0; note_next(tree_note, tree_note_len, &at, &hex, &path);) {
+    if (hex[0] != '-') continue;
+    size_t len = c_len(path);
+    /* The root is never "/" itself: there the tree's paths are the host's own files. */
+    if (path[0] != '/' || len >= (size_t)n || !c_eq(exe + n - len, path)) continue;
+    tree_root_len = (size_t)n - len;
+    for (size_t i = 0; i < tree_root_len; i++) tree_root[i] = exe[i];
+    tree_root[tree_root_len] = '\0';
+    tree_state = 1;
+    if (debug) SAY("cald: running from a tree rooted at ", tree_root);
+    return 1;
+  }
+  return 0;
+}
+
+/* Every directory from / down to file's must be writable only by trusted owners (as the store's). */
+static int tree_dir_trusted(const char *file, struct trust_problem *pb) {
+  static char last_ok[PATH_CAP];
+  char dir[PATH_CAP];
+  size_t n = c_len(file);
+  while (n > 0 && file[n - 1] != '/') n--;
+  if (n <= 1 || n >= sizeof dir) return 1;
+  for (size_t i = 0; i < n - 1; i++) dir[i] = file[i];
+  dir[n - 1] = '\0';
+  if (c_eq(dir, last_ok)) return 1;
+  if (path_trusted(dir, NULL, (unsigned long long)c_uid(1), pb) != 0) return 0;
+  cat(last_ok, sizeof last_ok, dir, NULL);
+  return 1;
+}
+
+/*
+ * Loads `name` from the tree when the tree note lists the object `hex` (at `want`, a path
+ * inside the checkout, or at the first path that holds it when want is NULL).
+ * 1: result holds the path; 0: not in the tree (use the store); -1: refused, said why.
+ */
+static int from_tree(const char *name, const char *hex, const char *want) {
+  if (!tree_ready()) return 0;
+  char file[PATH_CAP], actual[65] = "", us[24];
+  const char *h, *path, *why = "", *why_hint = "";
+  int found = 0;
+  for (unsigned long at = 0; !found && note_next(tree_note, tree_note_len, &at, &h, &path);) {
+    if (!is_hex64(h)) continue;
+    if (want != NULL ? c_starts(want, tree_root) && c_eq(want + tree_root_len, path) : same64(h, hex))
+      found = cat(file, sizeof file, tree_root, path, NULL) > 0;
+  }
+  if (!found) return 0;
+  if (want != NULL) hex = h; /* the object the note names for that path */
+  char hexz[65];
+  for (int i = 0; i < 64; i++) hexz[i] = hex[i];
+  hexz[64] = '\0';
+  long long t0 = debug ? c_now_ns(CLOCK_MONOTONIC) : 0;
+  struct trust_problem pb;
+  enum outcome o;
+  if (!tree_dir_trusted(file, &pb)) {
+    o = UNTRUSTED, why = pb.why, why_hint = pb.hint;
+    SAY("cald: refusing ", name, ": ", pb.path, " ", why, why_hint);
+    return -1;
+  }
+  o = verify(file, hexz, actual, &why, &why_hint);
+  if (o == VERIFIED || o == CACHED) {
+    if (debug)
+      SAY("cald: ", name, " -> ", file, o == CACHED ? " (in the tree, cached verification, " : " (in the tree, verified sha256, ",
+          num(us, (unsigned long long)(c_now_ns(CLOCK_MONOTONIC) - t0) / 1000, 1), " us)");
+    cat(result, sizeof result, file, NULL);
+    return 1;
+  }
+  if (o == MISSING && want == NULL) return 0; /* a partial checkout: the store has it */
+  if (o == MISMATCH)
+    SAY("cald: refusing ", name, ": ", file, " has sha256 ", actual, ", not cas:sha256:", hexz,
+        " as its tree says (changed in the checkout); check the tree out again");
+  else
+    SAY("cald: refusing ", name, ": ", file, " ", why, why_hint);
+  return -1;
+}
+
+/*
  * The path handed to ld.so becomes the object's name (l_name): gdb's `info sharedlibrary`, ldd,
  * dladdr and $ORIGIN show it. For a name with a ?name= hint, the name directory's entry
  * <store>/names/<name> says which library it is, so that path is handed over instead of
@@ -387,6 +511,8 @@ static char *resolve(const char *name) {
   for (int i = 0; i < 64; i++) hex[i] = h[i];
   hex[64] = '\0';
 
+  int t = from_tree(name, hex, NULL);
+  if (t != 0) return t > 0 ? result : NULL;
   enum outcome o = FAILED;
   if (store_ready() && cat(path, sizeof path, store_root, "/objects/sha256/", hex, NULL) > 0)
     o = verify(path, hex, actual, &why, &why_hint);
@@ -443,14 +569,12 @@ API unsigned int la_version(unsigned int version) { return version < LAV_CURRENT
  * absolute path and a NUL. Such a load is answered with the object, verified like any content
  * name. The note is read from the main program's own mapped image, so the program's hash covers
  * the mapping; a program without the note (a host program that inherits LD_AUDIT, or ld.so run
- * as a program) gets no mapping at all, and paths not in the note load as they are.
+ * as a program) gets no mapping at all, and paths not in the note load as they are. A program
+ * run from a tree checks the files of its tree it loads by path against its tree note instead.
  */
-#define NT_CALD_PATHS 2
-static const char *path_note;   /* the note's descriptor, in the main program's memory */
-static unsigned long path_note_len;
 
-/* Finds the main program's path note once, from its program headers (AT_PHDR). */
-static void find_path_note(void) {
+/* Finds the main program's path and tree notes once, from its program headers (AT_PHDR). */
+static void find_notes(void) {
   static int done;
   if (done) return;
   done = 1;
@@ -471,9 +595,9 @@ static void find_path_note(void) {
       unsigned long name_pad = (namesz + 3) & ~3UL, desc_pad = (descsz + 3) & ~3UL;
       if ((unsigned long)(end - p) - 12 < name_pad + desc_pad) break;
       const char *nm = (const char *)p + 12;
-      if (type == NT_CALD_PATHS && namesz == 5 && c_eq(nm, "cald")) {
-        path_note = nm + name_pad, path_note_len = descsz;
-        return;
+      if (namesz == 5 && c_eq(nm, "cald")) {
+        if (type == NT_CALD_PATHS && path_note == NULL) path_note = nm + name_pad, path_note_len = descsz;
+        if (type == NT_CALD_TREE && tree_note == NULL) tree_note = nm + name_pad, tree_note_len = descsz;
       }
       p += 12 + name_pad + desc_pad;
     }
@@ -482,25 +606,20 @@ static void find_path_note(void) {
 
 static char *map_path(const char *name) {
   char cas[96];
-  find_path_note();
-  for (unsigned long at = 0; path_note != NULL && at + 66 <= path_note_len;) {
-    const char *hex = path_note + at, *path = hex + 64;
-    unsigned long len = 0;
-    while (at + 64 + len < path_note_len && path[len] != '\0') len++;
-    if (at + 64 + len >= path_note_len) break; /* no NUL: a damaged note maps nothing more */
-    if (c_eq(path, name)) {
-      for (int i = 0; i < 64; i++)
-        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'))) return (char *)name;
-      char *p = cas;
-      for (const char *c = "cas:sha256:"; *c; c++) *p++ = *c;
-      for (int i = 0; i < 64; i++) *p++ = hex[i];
-      *p = '\0';
-      if (debug) SAY("cald: ", name, " is imported as ", cas); /* from the program's path note */
-      return resolve(cas);
-    }
-    at += 64 + len + 1;
+  const char *hex, *path;
+  find_notes();
+  for (unsigned long at = 0; note_next(path_note, path_note_len, &at, &hex, &path);) {
+    if (!c_eq(path, name)) continue;
+    if (!is_hex64(hex)) return (char *)name;
+    char *p = cas;
+    for (const char *c = "cas:sha256:"; *c; c++) *p++ = *c;
+    for (int i = 0; i < 64; i++) *p++ = hex[i];
+    *p = '\0';
+    if (debug) SAY("cald: ", name, " is imported as ", cas); /* from the program's path note */
+    return resolve(cas);
   }
-  return (char *)name;
+  int t = from_tree(name, NULL, name); /* a file of the program's own tree, loaded by its path */
+  return t == 0 ? (char *)name : t > 0 ? result : NULL;
 }
 
 /*

@@ -11,8 +11,9 @@ const allowed = {
   'elf/write': ['elf/format'],
   'elf/edit': ['elf/format', 'elf/read', 'elf/write'],
   store: [],
+  tree: ['store'],
   closure: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store'],
-  importer: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'closure', 'runtime'],
+  importer: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store', 'tree', 'closure', 'runtime'],
   runtime: ['elf/format', 'elf/read', 'elf/write', 'elf/edit', 'store'],
   remote: ['store'],
   api: [
@@ -21,6 +22,7 @@ const allowed = {
     'elf/write',
     'elf/edit',
     'store',
+    'tree',
     'closure',
     'importer',
     'runtime',

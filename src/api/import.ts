@@ -13,6 +13,7 @@ import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease } from '../store/index.js';
 import { importScripts, isScriptFile } from './import-script.js';
+import { importTree, isTreeSource } from './import-tree.js';
 import { checkProgramName, type NamingResult, nameImports } from './program-names.js';
 import { locate, openForWrite } from './store-open.js';
 
@@ -62,6 +63,8 @@ export interface ImportOptions {
    * a file is refused when the store is one that others can reach (docs/import.md).
    */
   allowPrivate?: boolean;
+  /** Import directories as one tree (a .deb, or an installed Debian package named by a word that is no path, always is one): docs/trees.md. */
+  tree?: boolean;
 }
 
 /**
@@ -93,6 +96,8 @@ export interface ImportReport {
   movedNames: NamingResult['moved'];
   /** Host directories the programs probably read at run time, which stay host files. */
   hostFiles: NamingResult['hostFiles'];
+  /** For a tree import: the tree, the root that keeps it, and how many files (ELF files) it holds. */
+  tree?: { digest: string; uri: string; root: string; files: number; elfFiles: number };
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -252,6 +257,7 @@ class Privacy {
 export async function importFiles(options: ImportOptions): Promise<ImportReport> {
   if (options.paths.length === 0)
     throw new UsageError('nothing to import: give a program, library or directory');
+  if (options.tree === true || options.paths.some(isTreeSource)) return importTree(options);
   for (const name of options.names ?? []) checkProgramName(name);
   // Scripts (#! files) have their own importer (import-script.ts), which brings the rest here.
   const scripts = options.paths.filter(isScriptFile);

@@ -17,6 +17,7 @@ import { register as registerRoots } from './commands/roots.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerStore } from './commands/store.js';
 import { register as registerSystem } from './commands/system.js';
+import { register as registerTree } from './commands/tree.js';
 import { register as registerVerify } from './commands/verify.js';
 import { register as registerWhyDepends } from './commands/why-depends.js';
 import type { CommandContext, RegisterCommand } from './context.js';
@@ -28,6 +29,7 @@ import { CALD_VERSION } from './version.js';
 // so `cald --help` loads only commander.
 const COMMANDS: readonly RegisterCommand[] = [
   registerImport,
+  registerTree,
   registerInspect,
   registerPatchelf,
   registerRun,

@@ -2,10 +2,38 @@ import { ElfFile } from '../elf/read/index.js';
 import { interpreterNote, NOTE_OWNER, NT_CALD_INTERP, NT_CALD_PATHS } from '../runtime/index.js';
 import { scriptRefs } from '../runtime/shebang.js';
 import { auditSentinelTarget, type Digest, isCasName } from '../store/index.js';
+import { treeRefs } from '../tree/index.js';
 
 /** Owner and type of the note in which an imported program records its interpreter's digest (runtime reads it). */
 export const CALD_NOTE_OWNER = NOTE_OWNER;
 export { NT_CALD_INTERP, NT_CALD_PATHS };
+
+/**
+ * The tree note of a program imported in a tree (docs/trees.md): where the program and the other
+ * ELF files of its tree are, as paths inside the tree. The resolver finds the tree's root from
+ * /proc/self/exe and the program's own entries, then loads each listed object from its place in
+ * the tree.
+ */
+export const NT_CALD_TREE = 3;
+/** The hex field of the program's own entries: not hex, so never taken for an object. */
+export const TREE_SELF = '-'.repeat(64);
+
+/**
+ * The tree note's descriptor: entries `<64 hex or 64 '-'><path inside the tree>\0`, the program's
+ * own paths first (with '-'), then the others, each group sorted by path.
+ */
+export function treeNoteDesc(
+  selfPaths: readonly string[],
+  files: ReadonlyArray<readonly [string, Digest]>,
+): Buffer {
+  const byPath = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const self = [...selfPaths].filter((p) => !p.includes('\0')).sort(byPath);
+  const others = [...files].filter(([p]) => !p.includes('\0')).sort(([a], [b]) => byPath(a, b));
+  return Buffer.concat([
+    ...self.map((p) => Buffer.from(`${TREE_SELF}${p}\0`, 'utf8')),
+    ...others.map(([p, d]) => Buffer.from(`${d.hex}${p}\0`, 'utf8')),
+  ]);
+}
 
 /** The note's descriptor: the interpreter's digest as text (`sha256:<hex>`), no NUL. */
 export function interpreterNoteDesc(digest: Digest): Buffer {
@@ -44,6 +72,8 @@ export function pathNoteRefs(desc: Buffer): string[] {
  * more.
  */
 export function objectRefs(bytes: Buffer): string[] {
+  const children = treeRefs(bytes);
+  if (children !== undefined) return children;
   if (bytes[0] === 0x23) return scriptRefs(bytes);
   let elf: ElfFile;
   try {
@@ -62,6 +92,7 @@ export function objectRefs(bytes: Buffer): string[] {
     // A malformed note names nothing.
   }
   for (const n of elf.notes)
-    if (n.name === NOTE_OWNER && n.type === NT_CALD_PATHS) refs.push(...pathNoteRefs(n.desc));
+    if (n.name === NOTE_OWNER && (n.type === NT_CALD_PATHS || n.type === NT_CALD_TREE))
+      refs.push(...pathNoteRefs(n.desc));
   return refs;
 }

@@ -19,8 +19,10 @@ import {
   interpreterNoteDesc,
   NT_CALD_INTERP,
   NT_CALD_PATHS,
+  NT_CALD_TREE,
   pathNoteDesc,
   pathNoteRefs,
+  treeNoteDesc,
 } from './cald-note.js';
 import { type DagNode, orderBottomUp } from './dag.js';
 import { dropCachedPages } from './drop-cache.js';
@@ -65,6 +67,13 @@ export interface ImportInput {
    * content names with no environment once that audit library is installed where ld.so finds it.
    */
   audit?: string;
+  /**
+   * A tree import (docs/trees.md): each program gets a tree note (NT_CALD_TREE: its own paths
+   * inside the tree and every other ELF file's) instead of a path note, and nothing is recorded
+   * under paths/ (the files' original paths may be a temporary extraction). `pathsOf` gives the
+   * paths inside the tree (each starting with "/") at which a real file appears.
+   */
+  tree?: { pathsOf: (realPath: string) => readonly string[] };
 }
 
 export interface ImportedObject {
@@ -171,12 +180,14 @@ export async function importClosure(
     const { names, ...outcome } = await importInto(batch, input, progress);
     await batch.commit();
     store.addNames([...names]);
-    // So a dlopen of the original path (python's extension modules) reaches the object.
+    // So a dlopen of the original path (python's extension modules) reaches the object. Not for a
+    // tree: its files' original paths may be a temporary extraction (docs/trees.md).
     const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
-    store.addPaths(
-      outcome.objects.map((o) => [o.path, o.digest] as const),
-      dirMode,
-    );
+    if (input.tree === undefined)
+      store.addPaths(
+        outcome.objects.map((o) => [o.path, o.digest] as const),
+        dirMode,
+      );
     // Written and synced: their pages go, so the first run maps them as it maps any library.
     const written = [...outcome.objects, ...(outcome.loader === undefined ? [] : [outcome.loader])];
     dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
@@ -321,9 +332,18 @@ async function importInto(
       });
     }
     const withIt = programs.has(path) ? input.roots.filter((r) => !programs.has(r) && done.has(r)) : [];
-    const pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
-    if (withIt.length > 0)
+    let pathNote: Buffer = Buffer.alloc(0);
+    if (input.tree !== undefined && programs.has(path)) {
+      const { pathsOf } = input.tree;
+      pathNote = treeNoteDesc(
+        pathsOf(path),
+        withIt.flatMap((r) => pathsOf(r).map((p) => [p, done.get(r)!.digest] as const)),
+      );
+      edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_TREE, desc: pathNote });
+    } else if (withIt.length > 0) {
+      pathNote = pathNoteDesc(withIt.map((r) => [r, done.get(r)!.digest] as const));
       edits.push({ kind: 'setNote', name: CALD_NOTE_OWNER, type: NT_CALD_PATHS, desc: pathNote });
+    }
     const inPlace = input.rewriteInPlace === true ? { reuseInput: true } : {};
     const out = namingFile(path, () => editElf(original, edits, inPlace).buffer);
     checkNeededAfterEdit(path, out, sentinel === undefined ? newNames : [sentinel, ...newNames]);

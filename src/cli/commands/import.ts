@@ -31,6 +31,7 @@ interface ImportFlags {
   store?: string;
   json?: boolean;
   name?: string[];
+  tree?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -65,6 +66,10 @@ export function register(program: Command, ctx: CommandContext): void {
       '--allow-private',
       'import files other users cannot read; they are stored readable by you only (docs/import.md)',
     )
+    .option(
+      '--tree',
+      'import directories as one tree of objects (a .deb file or an installed package name always is one; docs/trees.md)',
+    )
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
@@ -82,6 +87,7 @@ export function register(program: Command, ctx: CommandContext): void {
           audit: flags.audit === true,
           ...(flags.name === undefined ? {} : { names: flags.name }),
           allowPrivate: flags.allowPrivate === true,
+          tree: flags.tree === true,
           ...(flags.store === undefined ? {} : { store: flags.store }),
           env: ctx.io.env,
           progress: (done, total, path) => bar.update(done, total, path),
@@ -117,6 +123,12 @@ function printImported(ctx: CommandContext, report: Report): void {
     io.out(`${f.uri}  ${p.path}\n`);
   }
   for (const f of report.imported) if (!shown.has(f.path)) io.out(`${f.uri}  ${f.path}\n`);
+  if (report.tree !== undefined) {
+    const t = report.tree;
+    io.err(
+      `cald: note: a tree of ${t.files} file(s), ${t.elfFiles} of them ELF, kept by the root ${t.root}\n`,
+    );
+  }
   for (const p of report.programs) {
     if (p.names.length > 1 || p.names[0] !== basenameOf(p.path)) {
       io.err(`cald: note: ${p.path} runs as ${p.names.join(', ')}\n`);
