@@ -40,8 +40,8 @@ for (const n of COUNTS) {
     const store = FileStore.open(join(dir, 'store'), { create: true });
     let last;
     for (let i = 0; i < n; i++) {
-      last = store.putSync(Buffer.from(`program ${i}`));
-      nameProgram(store, { digest: last, path: `/usr/bin/p${i}`, names: [`p${i}`, `p${i}.1`] });
+      last = store.objects.put(Buffer.from(`program ${i}`));
+      nameProgram(store.roots, { digest: last, path: `/usr/bin/p${i}`, names: [`p${i}`, `p${i}.1`] });
     }
     const readOnly = FileStore.open(join(dir, 'store'), { readOnly: true });
     const byName = time(() => resolveTarget(`p${n - 1}`, readOnly));

@@ -60,9 +60,9 @@ async function one(n) {
       const head = prev === undefined || i % CHAIN === 0 ? '' : `${formatCasName(prev)}\n`;
       const body = Buffer.concat([Buffer.from(head, 'latin1'), randomBytes(1024 + ((i * 7919) % 2048))]);
       bytes += body.length;
-      prev = files.putSync(body);
+      prev = files.objects.put(body);
       if (i % CHAIN === CHAIN - 1 && (i / CHAIN) % 2 < 1) {
-        files.addRoot({ kind: 'object', target: prev.toString() });
+        files.roots.add({ kind: 'object', target: prev.toString() });
       }
     }
     const makeMs = ms(t0);
@@ -73,7 +73,7 @@ async function one(n) {
     const rebuildMs = ms(t0);
 
     // The hashing limit: single-core sha256 of the same bytes, already in memory.
-    const buffers = files.listSync().map((d) => readFileSync(files.pathOf(d)));
+    const buffers = files.objects.list().map((d) => readFileSync(files.pathOf(d)));
     t0 = performance.now();
     for (const b of buffers) createHash('sha256').update(b).digest();
     const shaMs = ms(t0);

@@ -1,7 +1,7 @@
 import { type Closure, checkSignatures, loadRemoteConfig, type Signature } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
 import { type Digest, formatCasName, type LocalStore, nameProgram } from '../store/index.js';
-import { isProgramName, rootBook } from './program-names.js';
+import { isProgramName } from './program-names.js';
 
 // What every way a closure arrives from elsewhere (pull, import-archive) does the same way: the
 // trust check before any object byte is taken, and the names and root once all objects are in.
@@ -37,10 +37,10 @@ export async function trustClosure(options: {
 export function recordClosure(store: LocalStore, closure: Closure, note: string): void {
   // Names only for objects that are there: a lazy pull leaves the libraries to load time.
   for (const o of closure.objects)
-    if (o.name !== undefined && store.files.statSync(o.digest) !== undefined)
+    if (o.name !== undefined && store.files.objects.stat(o.digest) !== undefined)
       store.addName(formatCasName(o.digest, o.name));
   const program = closure.objects[0]!;
   const names = program.name !== undefined && isProgramName(program.name) ? [program.name] : [];
-  if (names.length > 0) nameProgram(rootBook(store), { digest: program.digest, names });
+  if (names.length > 0) nameProgram(store.roots, { digest: program.digest, names });
   else store.addRoot({ kind: 'object', target: program.digest.toString(), note });
 }

@@ -14,7 +14,8 @@ import {
   type Shell,
   shellCode,
 } from '../runtime/index.js';
-import { checkStoreTrust, MARKER_FILE, resolveStoreLocation } from '../store/index.js';
+import { checkStoreTrust, MARKER_FILE } from '../store/index.js';
+import { locate } from './store-open.js';
 
 export interface EnvOptions {
   /** audit (default) or names. */
@@ -55,8 +56,8 @@ export async function envScript(options: EnvOptions = {}): Promise<EnvResult> {
   const mode = checkMode(options.mode ?? 'audit');
   const shell = checkShell(options.shell ?? 'sh');
   const unset = options.unset === true;
-  const { path: store } = resolveStoreLocation({
-    option: options.store,
+  const { path: store } = locate({
+    store: options.store,
     env,
     cwd: options.cwd ?? process.cwd(),
   });

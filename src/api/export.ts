@@ -15,9 +15,10 @@ import {
   signClosure,
   writeArchive,
 } from '../remote/index.js';
-import { type Env, openStore, resolveTarget } from '../runtime/index.js';
+import { type Env, resolveTarget } from '../runtime/index.js';
 import { acquireLease, formatCasName } from '../store/index.js';
 import { closureOf } from './push.js';
+import { openFiles } from './store-open.js';
 
 export interface ExportOptions {
   /** PROGRAM|URI, as for run: each with its whole closure. */
@@ -56,7 +57,7 @@ export async function exportArchive(options: ExportOptions): Promise<ExportRepor
   if (!Number.isInteger(level) || level < 1 || level > 19)
     throw new UsageError(`--level ${level}: a zstd level is 1 to 19`);
   if (options.programs.length === 0) throw new UsageError('nothing to export: name at least one program');
-  const { store } = openStore(options.store, env, cwd);
+  const { store } = openFiles({ store: options.store, env, cwd });
   if (store === undefined) throw new UsageError('no store to export from');
   const keyFile = options.signKey ?? loadRemoteConfig(env).signingKeyFile;
   const secret = keyFile === undefined ? undefined : parseSecretKey(readKey(keyFile));

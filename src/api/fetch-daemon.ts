@@ -101,7 +101,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   const pump = () => {
     while (prefetching < PREFETCH && queue.length > 0) {
       const d = queue.shift()!;
-      if (inFlight.has(d.toString()) || store.files.statSync(d) !== undefined) continue;
+      if (inFlight.has(d.toString()) || store.files.objects.stat(d) !== undefined) continue;
       prefetching++;
       fetchOnce(d)
         .catch(() => undefined)
@@ -116,7 +116,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
     let p = inFlight.get(key);
     if (p === undefined) {
       p = (async () => {
-        if (store.files.statSync(digest) !== undefined) return;
+        if (store.files.objects.stat(digest) !== undefined) return;
         // A lease keeps gc away while the object is half-fetched and unrooted; it is
         // released at once, so a daemon left running never blocks gc.
         const lease = acquireLease(store.root, { purpose: `fetch ${key}` });
@@ -143,7 +143,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
       // `cald run` about to start a program some of whose libraries are absent: fetch its
       // DT_NEEDED now, in parallel, rather than one by one as the loader asks.
       const program = Digest.tryParse(p[1]!);
-      if (program === undefined || store.files.statSync(program) === undefined)
+      if (program === undefined || store.files.objects.stat(program) === undefined)
         return 'error not in the store';
       queue.push(...neededOf(readFileSync(store.files.pathOf(program))));
       pump();

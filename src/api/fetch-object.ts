@@ -154,14 +154,14 @@ export async function fetchProgramIfAbsent(
   if (urls.length === 0) return;
   const store = await LocalStore.open({ path: storePath, create: true, extractRefs: objectRefs });
   try {
-    if (store.files.statSync(digest) !== undefined) return;
+    if (store.files.objects.stat(digest) !== undefined) return;
     const remotes = urls.map((u) => openRemote(u, env));
     const lease = acquireLease(store.root, { purpose: `run ${digest}` });
     try {
       lease.addTemporaryRoots([digest]);
       await fetchMissingObject(store, remotes, digest);
       const loader = tryParseCasName(notedLoader(store, digest) ?? '')?.digest;
-      if (loader !== undefined && store.files.statSync(loader) === undefined) {
+      if (loader !== undefined && store.files.objects.stat(loader) === undefined) {
         lease.addTemporaryRoots([digest, loader]);
         // Without it the program starts with the host's loader (docs/running.md), as after an
         // import whose loader is gone: not a reason to refuse.

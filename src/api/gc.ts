@@ -1,6 +1,7 @@
 import { UsageError } from '../errors/index.js';
+import { objectRefs } from '../importer/cald-note.js';
 import { collectGarbage, type GcReport, parseSize } from '../store/index.js';
-import { objectRefs, openExisting, type StoreSelection } from './store-open.js';
+import { openExisting, type StoreSelection } from './store-open.js';
 
 export interface GcApiOptions extends StoreSelection {
   /** Report what would be deleted; delete nothing. */

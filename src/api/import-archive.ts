@@ -7,9 +7,9 @@ import { ioErrorFrom, RemoteError, StoreError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ArchivedClosure, readArchive } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import { acquireLease, createHasher, type Digest, LocalStore } from '../store/index.js';
+import { acquireLease, createHasher, type Digest, type LocalStore } from '../store/index.js';
 import { recordClosure, trustClosure } from './closure-receive.js';
-import { locate } from './store-open.js';
+import { openForWrite } from './store-open.js';
 
 export interface ImportArchiveOptions {
   /** An archive file, or a stream (standard input). */
@@ -44,12 +44,7 @@ export async function importArchive(options: ImportArchiveOptions): Promise<Impo
   const cwd = options.cwd ?? process.cwd();
   const source = typeof options.input === 'string' ? resolve(cwd, options.input) : 'standard input';
   const input = typeof options.input === 'string' ? openInput(source) : options.input;
-  const location = locate({
-    ...(options.store === undefined ? {} : { store: options.store }),
-    env,
-    cwd,
-  });
-  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+  const { store } = await openForWrite({ store: options.store, env, cwd });
   const lease = acquireLease(store.root, { purpose: `import-archive ${source}` });
   let closures: readonly ArchivedClosure[] = [];
   const signedBy: string[] = [];
@@ -78,7 +73,7 @@ export async function importArchive(options: ImportArchiveOptions): Promise<Impo
         lease.addTemporaryRoots(all);
       },
       async object(o, body) {
-        if (store.files.statSync(o.digest) !== undefined) {
+        if (store.files.objects.stat(o.digest) !== undefined) {
           for await (const _ of body);
           options.progress?.(++done, total);
           return;
@@ -94,11 +89,11 @@ export async function importArchive(options: ImportArchiveOptions): Promise<Impo
       },
     });
     await settling.drain();
-    store.files.syncObjectDir();
+    store.syncObjects();
     // Only closures whose every object is here now get names: a partial archive stores what it
     // holds, and says what is missing.
     for (const c of closures) {
-      const missing = c.closure.objects.filter((o) => store.files.statSync(o.digest) === undefined);
+      const missing = c.closure.objects.filter((o) => store.files.objects.stat(o.digest) === undefined);
       if (missing.length > 0) {
         throw new StoreError(
           'STORE_OBJECT_MISSING',

@@ -13,7 +13,7 @@ import {
   resolveStoreLocation,
 } from '../store/index.js';
 import type { ImportedFile, ImportOptions, ImportReport } from './import.js';
-import { nameImports, rootBook } from './program-names.js';
+import { nameImports } from './program-names.js';
 
 /** Scripts larger than this are not imported (a script is read whole, into memory). */
 const MAX_SCRIPT_SIZE = 64 * 1024 * 1024;
@@ -233,7 +233,7 @@ export async function importScripts(
         bytes = Buffer.concat([Buffer.from(line, 'latin1'), bytes.subarray(p.bodyStart)]);
       }
       const ownerOnly = (p.script.mode & 0o004) === 0;
-      if (p.cas !== undefined && store.files.statSync(p.cas.name.digest) === undefined)
+      if (p.cas !== undefined && store.files.objects.stat(p.cas.name.digest) === undefined)
         warnings.push(`${p.script.path} runs ${p.cas.uri}, which is not in ${store.root}; pull or import it`);
       const digest = await store.put(bytes, {
         executable: (p.script.mode & 0o111) !== 0,
@@ -244,7 +244,7 @@ export async function importScripts(
       stored.push({ path: p.script.realPath, digest, uri: formatCasName(digest, hint) });
     }
     lease.addTemporaryRoots(stored.map((s) => s.digest));
-    const naming = nameImports(rootBook(store), stored, scripts, names === undefined ? {} : { names });
+    const naming = nameImports(store.roots, stored, scripts, names === undefined ? {} : { names });
     const files: ImportedFile[] = stored.map((s) => ({
       path: s.path,
       uri: s.uri,

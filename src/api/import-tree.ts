@@ -243,7 +243,7 @@ async function storePlainFiles(
     const digest = digestOfBuffer(bytes);
     out.set(node.source, { digest, size: bytes.length });
     const ownerOnly = (lstatSync(node.source).mode & 0o004) === 0;
-    if (ownerOnly || store.files.statSync(digest) !== undefined) {
+    if (ownerOnly || store.files.objects.stat(digest) !== undefined) {
       await store.put(bytes, { executable: node.executable, ownerOnly, refs: [] });
       return;
     }
@@ -264,7 +264,7 @@ async function storePlainFiles(
       rmSync(tmp, { force: true });
     }
   });
-  store.files.syncObjectDir();
+  store.files.objects.syncDir();
   return out;
 }
 
@@ -377,7 +377,7 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
         options.progress,
       );
       const elfDigest = new Map(outcome.objects.map((o) => [o.path, o.digest] as const));
-      const sized = (digest: Digest) => ({ digest, size: store.files.statSync(digest)!.size });
+      const sized = (digest: Digest) => ({ digest, size: store.files.objects.stat(digest)!.size });
       const plain = await storePlainFiles(
         store,
         files.map(([, node]) => node).filter((n) => !elfDigest.has(realpathSync(n.source))),

@@ -10,12 +10,12 @@ import {
 } from '../closure/index.js';
 import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
-import { objectRefs } from '../importer/cald-note.js';
 import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
-import { acquireLease, LocalStore, resolveStoreLocation } from '../store/index.js';
+import { acquireLease } from '../store/index.js';
 import { importScripts, isScriptFile } from './import-script.js';
 import { importTree, isTreeSource } from './import-tree.js';
-import { checkProgramName, type NamingResult, nameImports, rootBook } from './program-names.js';
+import { checkProgramName, type NamingResult, nameImports } from './program-names.js';
+import { locate, openForWrite } from './store-open.js';
 
 /**
  * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
@@ -263,7 +263,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   const scripts = options.paths.filter(isScriptFile);
   if (scripts.length > 0) return importScripts(options, scripts, importFiles);
   const env = options.env ?? process.env;
-  const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });
+  const location = locate({ store: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);
   const patterns = [
     ...(options.noDefaultExcludes === true ? [] : DEFAULT_HOST_PROVIDED),
@@ -333,7 +333,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     throw privateSourceError(privateFiles[0]!, privateFiles.length, location.path);
   }
 
-  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+  const { store } = await openForWrite({ store: location.path, env });
   // Lifecycle (docs/lifecycle.md): a shared lease keeps gc out until the roots are recorded.
   let lease: ReturnType<typeof acquireLease> | undefined;
   try {
@@ -359,7 +359,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
       options.progress,
     );
     lease.addTemporaryRoots(outcome.roots.map((r) => r.digest));
-    const naming = nameImports(rootBook(store), outcome.roots, options.paths, {
+    const naming = nameImports(store.roots, outcome.roots, options.paths, {
       ...(options.names === undefined ? {} : { names: options.names }),
     });
     const file = (o: { path: string; uri: string; digest: { toString(): string } }): ImportedFile => ({

@@ -1,5 +1,6 @@
+import { objectRefs } from '../importer/cald-note.js';
 import type { RebuildReport } from '../store/index.js';
-import { objectRefs, openExisting, type StoreSelection } from './store-open.js';
+import { openExisting, type StoreSelection } from './store-open.js';
 
 export interface IndexRebuildResult extends RebuildReport {
   readonly store: string;

@@ -14,13 +14,13 @@ import {
   type LauncherValues,
   launcherValues,
   nativeArtifact,
-  openStore,
   readLauncher,
   readProgram,
   resolveTarget,
 } from '../runtime/index.js';
-import { digestOfFile, FileStore, LocalStore, resolveStoreLocation } from '../store/index.js';
+import { digestOfFile } from '../store/index.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { locate, openFiles, withRoots } from './store-open.js';
 
 /** Whether a command name is one file name (for `--name`). */
 export { isCommandName };
@@ -78,7 +78,7 @@ export interface InstallResult {
 export async function installLauncher(options: InstallOptions): Promise<InstallResult> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const { path: storePath, store } = openStore(options.store, env, cwd);
+  const { path: storePath, store } = openFiles({ store: options.store, env, cwd });
   if (store === undefined) throw new Error('unreachable: store is required');
   const target = resolveTarget(options.program, store, { pathsInStore: true, cwd });
   const digest = target.digest;
@@ -115,7 +115,7 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
     const warnings: string[] = pathNote;
     let usual: string | undefined;
     try {
-      usual = resolveStoreLocation({ env: { ...env, CALD_STORE: undefined }, cwd }).path;
+      usual = locate({ env: { ...env, CALD_STORE: undefined }, cwd }).path;
     } catch {
       // no default location (no HOME): the link then always needs CALD_STORE
     }
@@ -261,17 +261,7 @@ async function symlinkAtomic(target: string, path: string): Promise<void> {
 async function addIndirectRoot(storePath: string, path: string, note: string): Promise<string> {
   const spec = { kind: 'indirect' as const, target: path, note };
   try {
-    let local: LocalStore | undefined;
-    try {
-      local = await LocalStore.open({ path: storePath });
-    } catch {
-      return FileStore.open(storePath).addRoot(spec).id;
-    }
-    try {
-      return local.addRoot(spec).id;
-    } finally {
-      local.close();
-    }
+    return await withRoots(storePath, (roots) => roots.add(spec).id);
   } catch (e) {
     throw new CaldError(
       'RUN_INSTALL_ROOT',

@@ -10,13 +10,13 @@ import {
   type NeededState,
   neededTree,
   nodesOf,
-  openStore,
   planLoader,
   readProgram,
   resolveTarget,
   runEnvironment,
 } from '../runtime/index.js';
 import { digestOfFile } from '../store/index.js';
+import { openFiles } from './store-open.js';
 
 export interface LddOptions {
   /** PROGRAM|URI, as for run. */
@@ -98,7 +98,10 @@ export async function ldd(options: LddOptions): Promise<LddReport> {
   if (typeof options.program !== 'string') throw new UsageError('ldd: `program` must be a string');
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
+  const { path: storePath, store } = openFiles(
+    { store: options.store, env, cwd },
+    options.program.includes('/'),
+  );
   const target = resolveTarget(options.program, store);
   const { elf, script } = readProgram(target);
   if (script !== undefined) {
@@ -123,7 +126,7 @@ export async function ldd(options: LddOptions): Promise<LddReport> {
   let plan: ReturnType<typeof planLoader> | undefined;
   let loaderProblem: LddProblem | undefined;
   try {
-    plan = planLoader(elf, store);
+    plan = planLoader(elf, store?.view);
   } catch (e) {
     if (!(isCaldError(e) && e.code === 'RUN_LOADER_MISSING')) throw e;
     const noted = interpreterNote(elf);
@@ -152,7 +155,7 @@ export async function ldd(options: LddOptions): Promise<LddReport> {
     const settings = modeSettings('audit', storePath, auditLibraryPath(env));
     listing = listWithLoader(loader, target.path, runEnvironment(env, settings));
   }
-  const needed = neededTree({ store, elf, host: listing });
+  const needed = neededTree({ store: store?.view, elf, host: listing });
   const problems: LddProblem[] = loaderProblem === undefined ? [] : [loaderProblem];
   const reported = new Set<string>();
   for (const n of nodesOf(needed)) {

@@ -1,14 +1,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BadNameError, UsageError } from '../errors/index.js';
-import {
-  type Digest,
-  type LocalStore,
-  type MovedName,
-  nameProgram,
-  namesAlongLinks,
-  type RootBook,
-} from '../store/index.js';
+import { type Digest, type MovedName, nameProgram, namesAlongLinks, type RootBook } from '../store/index.js';
 
 /** An imported program with every name it answers to (`cald import` output and --json). */
 export interface NamedImport {
@@ -102,7 +95,7 @@ export function nameImports(
   }
   for (const s of stored) {
     if (named.has(s.path)) continue;
-    book.addRoot({ kind: 'object', target: s.digest.toString(), note: JSON.stringify({ path: s.path }) });
+    book.add({ kind: 'object', target: s.digest.toString(), note: JSON.stringify({ path: s.path }) });
   }
   return { programs, moved, hostFiles: programs.flatMap(hostFilesOf) };
 }
@@ -156,13 +149,4 @@ function readdirOr(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** A LocalStore's roots as a RootBook: written to roots/ and the index together. */
-export function rootBook(store: LocalStore): RootBook {
-  return {
-    listRoots: () => store.files.listRoots(),
-    addRoot: (spec) => store.addRoot(spec),
-    removeRoot: (id) => store.removeRoot(id),
-  };
 }

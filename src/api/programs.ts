@@ -32,7 +32,7 @@ export async function listImported(
   try {
     const sizeOf = (d: Digest): number => {
       try {
-        return lstatSync(store.files.pathOf(d)).size;
+        return lstatSync(store.pathOf(d)).size;
       } catch {
         return 0;
       }
@@ -50,14 +50,14 @@ export async function listImported(
       }
       return total;
     };
-    const programs = listPrograms(store.files.listRoots()).map((p) => ({
+    const programs = listPrograms(store.roots.list()).map((p) => ({
       name: p.name,
       digest: p.digest.toString(),
       size: sizeOf(p.digest),
       closureSize: closureSize(p.digest),
       imported: new Date(p.root.added).toISOString(),
       path: p.path ?? null,
-      object: store.files.pathOf(p.digest),
+      object: store.pathOf(p.digest),
     }));
     return { store: store.root, programs };
   } finally {
@@ -91,7 +91,7 @@ export async function objectPath(options: ObjectInfoOptions): Promise<ObjectPath
       digest: match.digest.toString(),
       uri: formatCasName(match.digest, hint),
       name: match.name ?? null,
-      path: store.files.pathOf(match.digest),
+      path: store.pathOf(match.digest),
     };
   } finally {
     store.close();

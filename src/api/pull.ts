@@ -1,25 +1,28 @@
 import { RemoteError, UsageError } from '../errors/index.js';
-import { objectRefs } from '../importer/cald-note.js';
 import {
   type ClosureRemote,
   decodeClosureManifest,
   decodeSignatures,
   isOciTag,
+  loadRemoteConfig,
   openRemote,
   type Signature,
   signatureTag,
 } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import { acquireLease, Digest, LocalStore, tryParseCasName } from '../store/index.js';
+import { acquireLease, Digest, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
 import { recordClosure, trustClosure } from './closure-receive.js';
-import { fetchObjectInto, notedLoader } from './fetch-object.js';
+import { notedLoader } from './fetch-object.js';
 import { digestTag } from './push.js';
-import { locate } from './store-open.js';
+import { openForWrite } from './store-open.js';
 
 export interface PullOptions {
-  /** `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache). */
-  remote: string;
+  /**
+   * `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache); by default the
+   * substituters of cald.conf (CALD_SUBSTITUTERS), asked in order.
+   */
+  remote?: string | undefined;
   /** A tag, a program's `cas:` URI or its `sha256:` digest. */
   reference: string;
   store?: string;
@@ -72,6 +75,48 @@ function tagOf(reference: string): { tag: string; program: Digest | undefined } 
 }
 
 /**
+ * The first of `remotes` that has the tag, with its manifest. A remote that cannot be reached is
+ * passed over when there are others (said in the error if none has it); with one remote its own
+ * error is the error.
+ */
+async function findManifest(
+  remotes: readonly string[],
+  tag: string,
+  reference: string,
+  env: Env,
+): Promise<{ registry: ClosureRemote; fetched: { bytes: Buffer; digest: Digest } }> {
+  if (remotes.length === 0) {
+    throw new UsageError('pull: no remote given, and none configured', {
+      hint: 'cald pull REMOTE REFERENCE, or list them in substituters of cald.conf (or CALD_SUBSTITUTERS; docs/distribution.md)',
+    });
+  }
+  const tried: string[] = [];
+  for (const r of remotes) {
+    const registry = openRemote(r, env);
+    let fetched: { bytes: Buffer; digest: Digest } | undefined;
+    try {
+      fetched = await registry.getManifest(tag);
+    } catch (e) {
+      if (remotes.length === 1 || !(e instanceof RemoteError)) throw e;
+      tried.push(`${registry.name}: ${e.message}`);
+      continue;
+    }
+    if (fetched !== undefined) return { registry, fetched };
+    if (remotes.length === 1) {
+      throw new RemoteError('REMOTE_NOT_FOUND', `${registry.name} has no ${tag}`, {
+        hint: `cald push ${registry.name} PROGRAM first, or check the tag`,
+        data: { remote: registry.name, reference },
+      });
+    }
+    tried.push(`${registry.name} has no ${tag}`);
+  }
+  throw new RemoteError('REMOTE_NOT_FOUND', `no configured remote has ${tag} (${tried.join('; ')})`, {
+    hint: 'push it to one of them first, or check the tag',
+    data: { remotes: [...remotes], reference },
+  });
+}
+
+/**
  * Pulls a program's closure from a remote (an OCI registry, an HTTP cache) into the local store: only the objects the store
  * lacks are fetched, each streamed into the store's tmp/ while its digest and size are checked,
  * and stored only when both match; then names and a root for the program, as an import makes.
@@ -79,16 +124,21 @@ function tagOf(reference: string): { tag: string; program: Digest | undefined } 
  */
 export async function pull(options: PullOptions): Promise<PullReport> {
   const env = options.env ?? process.env;
-  const registry = openRemote(options.remote, env);
   const { tag, program: wanted } = tagOf(options.reference);
-  const fetched = await registry.getManifest(tag);
-  if (fetched === undefined) {
-    throw new RemoteError('REMOTE_NOT_FOUND', `${registry.name} has no ${tag}`, {
-      hint: `cald push ${registry.name} PROGRAM first, or check the tag`,
-      data: { remote: registry.name, reference: options.reference },
-    });
-  }
+  const config = loadRemoteConfig(env);
+  const { registry, fetched } = await findManifest(
+    options.remote === undefined ? config.substituters : [options.remote],
+    tag,
+    options.reference,
+    env,
+  );
   const closure = decodeClosureManifest(fetched.bytes, `${registry.name}:${tag}`);
+  const sources: ClosureRemote[] = [
+    registry,
+    ...(options.remote === undefined ? config.substituters : [])
+      .map((r) => openRemote(r, env))
+      .filter((r) => r.name !== registry.name),
+  ];
   if (wanted !== undefined && !closure.objects[0]!.digest.equals(wanted)) {
     throw new RemoteError(
       'REMOTE_BAD_MANIFEST',
@@ -107,12 +157,11 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     manifest: fetched.digest,
     source: `${registry.name}:${tag}`,
   });
-  const location = locate({
-    ...(options.store === undefined ? {} : { store: options.store }),
+  const { store } = await openForWrite({
+    store: options.store,
     env,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
-  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
   const lease = acquireLease(store.root, { purpose: `pull ${closure.program}` });
   let fetchedCount = 0;
   let fetchedBytes = 0;
@@ -123,12 +172,25 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     let wantedNow = options.lazy === true ? closure.objects.slice(0, 1) : closure.objects;
     const fetchAll = () =>
       eachLimited(wantedNow, options.concurrency ?? 4, async (o) => {
-        if (store.files.statSync(o.digest) === undefined) {
-          // The directory is synced once for all of them, before any name or root points at them.
-          await fetchObjectInto(store, registry, o.digest, o.size, {
-            executable: o.executable,
-            syncDir: false,
-          });
+        if (!(await store.has(o.digest))) {
+          // Streamed into the store's tmp/, hashed as it arrives (by the remote's reader and the
+          // store's writer), renamed into objects/ only when whole and right; the directory is
+          // synced once for all of them, before any name or root points at them. From the remote
+          // that had the manifest; an object it lacks, from the other configured remotes in order
+          // (a store put that fails keeps nothing, so trying again is safe).
+          for (const [i, source] of sources.entries()) {
+            try {
+              await store.put(source.read(o.digest, { size: o.size }), {
+                expect: o.digest,
+                executable: o.executable,
+                syncDir: false,
+              });
+              break;
+            } catch (e) {
+              if (!(e instanceof RemoteError && e.code === 'REMOTE_NOT_FOUND') || i === sources.length - 1)
+                throw e;
+            }
+          }
           fetchedCount++;
           fetchedBytes += o.size;
         }
@@ -141,7 +203,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       done = 0;
       await fetchAll();
     }
-    store.files.syncObjectDir();
+    store.syncObjects();
     recordClosure(store, closure, `pulled from ${registry.name}:${tag}`);
     return {
       remote: registry.name,

@@ -18,9 +18,10 @@ import {
   signatureTag,
   signClosure,
 } from '../remote/index.js';
-import { type Env, openStore, resolveTarget } from '../runtime/index.js';
-import { Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
+import { type Env, resolveTarget } from '../runtime/index.js';
+import { copyObject, Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
+import { openFiles } from './store-open.js';
 
 export interface PushOptions {
   /** `oci://host[:port]/repository` or `http(s)://host/path` (an HTTP cache). */
@@ -65,7 +66,7 @@ export function closureOf(store: FileStore, program: Digest, programName: string
     const { digest, name } = queue.shift()!;
     if (seen.has(digest.toString())) continue;
     seen.add(digest.toString());
-    const info = store.statSync(digest);
+    const info = store.objects.stat(digest);
     if (info === undefined) {
       throw new StoreError(
         'STORE_OBJECT_MISSING',
@@ -98,7 +99,7 @@ export async function push(options: PushOptions): Promise<PushReport> {
   const tags = options.tags ?? [];
   for (const t of tags)
     if (!isOciTag(t)) throw new UsageError(`--tag ${t}: not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`);
-  const { store } = openStore(options.store, env, options.cwd ?? process.cwd());
+  const { store } = openFiles({ store: options.store, env, cwd: options.cwd ?? process.cwd() });
   if (store === undefined) throw new UsageError('no store to push from');
   const target = resolveTarget(options.program, store);
   if (target.digest === undefined) {
@@ -112,16 +113,16 @@ export async function push(options: PushOptions): Promise<PushReport> {
   let uploaded = 0;
   let uploadedBytes = 0;
   await eachLimited(objects, options.concurrency ?? 4, async (o) => {
-    if ((await registry.objectSize(o.digest)) !== o.size) {
-      await registry.putObject(o.digest, store.pathOf(o.digest));
+    if ((await registry.stat(o.digest))?.size !== o.size) {
+      // Streamed from the store's file, verified on the way out: a damaged object is not sent.
+      await copyObject(store, registry, o.digest);
       uploaded++;
       uploadedBytes += o.size;
     }
     options.progress?.(++done, objects.length);
   });
   const config = Digest.parse(EMPTY_CONFIG.digest);
-  if ((await registry.objectSize(config)) === undefined)
-    await registry.putObjectBytes(config, EMPTY_CONFIG_BYTES);
+  if (!(await registry.has(config))) await registry.put(EMPTY_CONFIG_BYTES, { expect: config });
   const program = formatCasName(target.digest, name);
   const manifest = encodeClosureManifest({ program, objects });
   const allTags = [

@@ -78,11 +78,11 @@ export async function roots(options: RootsOptions): Promise<RootsResult> {
     };
     switch (options.action) {
       case 'list':
-        return { store: store.root, roots: store.files.listRoots().map(status) };
+        return { store: store.root, roots: store.roots.list().map(status) };
       case 'add': {
         const spec = rootSpec(store.files, options.target, cwd);
         const id = options.id ?? defaultRootId(spec.kind, spec.target);
-        const existing = store.files.listRoots().find((r) => r.id === id);
+        const existing = store.roots.list().find((r) => r.id === id);
         if (existing !== undefined) {
           // Never overwrite: an import's root keeps its note (and the program its name).
           if (existing.kind === spec.kind && existing.target === spec.target) {
@@ -101,7 +101,7 @@ export async function roots(options: RootsOptions): Promise<RootsResult> {
         return { store: store.root, roots: [status(root)], existed: false };
       }
       case 'remove': {
-        const all = store.files.listRoots();
+        const all = store.roots.list();
         const asked = typeof options.root === 'string' ? [options.root] : options.root;
         if (asked.length === 0)
           throw new UsageError('roots remove: give a root id, program name, URI or path');

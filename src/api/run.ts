@@ -16,7 +16,6 @@ import {
   launcherValues,
   modeSettings,
   nativeArtifact,
-  openStore,
   planLoader,
   type RunMode,
   type RunTarget,
@@ -26,8 +25,8 @@ import {
   selfExecLauncher,
   spawnForeground,
 } from '../runtime/index.js';
-import { resolveStoreLocation } from '../store/location.js';
 import { askPrefetch, fetchProgramIfAbsent } from './fetch-object.js';
+import { locate, openFiles } from './store-open.js';
 
 export interface RunOptions {
   /** PROGRAM|URI: an imported program's name, a cas: URI, a sha256: digest, a hex prefix or a path. */
@@ -71,10 +70,13 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   const cwd = options.cwd ?? process.cwd();
   const mode = checkMode(options.mode ?? 'audit');
   // The mode's settings first: a store path that would split a search path is refused before use.
-  const location = resolveStoreLocation({ option: options.store, env, cwd });
+  const location = locate({ store: options.store, env, cwd });
   const settings = modeSettings(mode, location.path, mode === 'audit' ? auditLibraryPath(env) : undefined);
   await fetchProgramIfAbsent(options.program, location.path, env);
-  const { path: storePath, store } = openStore(options.store, env, cwd, options.program.includes('/'));
+  const { path: storePath, store } = openFiles(
+    { store: options.store, env, cwd },
+    options.program.includes('/'),
+  );
   const target = resolveTarget(options.program, store);
   const { elf, script } = readProgram(target);
   if (script !== undefined) {
@@ -88,7 +90,9 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
   }
   if (target.digest !== undefined && elf !== undefined) askPrefetch(location.path, target.digest, elf.needed);
   const plan: LoaderPlan =
-    elf === undefined ? { kind: 'direct', interp: undefined, noted: undefined } : planLoader(elf, store);
+    elf === undefined
+      ? { kind: 'direct', interp: undefined, noted: undefined }
+      : planLoader(elf, store?.view);
   const selfExec = options.argv0 === undefined ? selfExecArgv0(target, storePath, elf, plan, env) : undefined;
   const argv0 = options.argv0 ?? selfExec?.path ?? target.argv0;
   // A store object is started by the launcher template, which checks it (and the stored loader)

@@ -1,5 +1,6 @@
+import { objectRefs } from '../importer/cald-note.js';
 import { type StoreLocationSource, type StoreStats, storeStats } from '../store/index.js';
-import { objectRefs, openReadOnly, type StoreSelection } from './store-open.js';
+import { openReadOnly, type StoreSelection } from './store-open.js';
 
 export interface StoreInfo extends StoreStats {
   /** The store directory. */
@@ -12,7 +13,7 @@ export interface StoreInfo extends StoreStats {
 
 /** Where the store is and what it holds (read-only: changes nothing, not even the index). */
 export async function storeInfo(options: StoreSelection = {}): Promise<StoreInfo> {
-  const { location, files, index } = openReadOnly(options);
+  const { location, files, index } = await openReadOnly(options);
   try {
     return {
       path: location.path,

@@ -37,7 +37,7 @@ function treeOf(files: FileStore, ref: string, cwd: string): Digest {
       throw e;
     }
   }
-  const head = files.readSync(digest);
+  const head = files.objects.readBytes(digest);
   if (!looksLikeTree(head)) {
     throw new TreeError('TREE_NOT_A_TREE', `${ref} names ${digest}, which is a file, not a tree`, {
       hint: 'give what cald import --tree printed',
@@ -47,7 +47,7 @@ function treeOf(files: FileStore, ref: string, cwd: string): Digest {
 }
 
 async function flatten(files: FileStore, digest: Digest): Promise<FlatEntry[]> {
-  return flattenTree((d) => files.readSync(d), digest);
+  return flattenTree((d) => files.objects.readBytes(d), digest);
 }
 
 export interface CheckoutOptions extends StoreSelection {
@@ -208,7 +208,7 @@ function side(e: TreeEntry): DiffSide {
 
 /** What changed from tree A to tree B, by path; a subtree with the same digest on both sides is not read. */
 export async function diffTrees(options: DiffOptions): Promise<DiffReport> {
-  const { files, index } = openReadOnly(options);
+  const { files, index } = await openReadOnly(options);
   index?.close();
   const cwd = options.cwd ?? process.cwd();
   const a = treeOf(files, options.a, cwd);

@@ -101,8 +101,8 @@ export async function referrers(options: StoreSelection & { object: string }): P
         .map((r) => r.name),
       program: names.get(d.toString()) ?? null,
     }));
-    const roots = store.files
-      .listRoots()
+    const roots = store.roots
+      .list()
       .filter((r) => resolveRoot(store.files, r).digests.some((d) => d.equals(digest)))
       .map((r) => r.id);
     return { store: store.root, digest: digest.toString(), referrers: out, roots };
@@ -118,7 +118,7 @@ function find(store: LocalStore, text: string, cwd: string | undefined): Digest 
 /** Program name per digest (the first name when an object has several). */
 function programNames(store: LocalStore): Map<string, string> {
   const out = new Map<string, string>();
-  for (const p of listPrograms(store.files.listRoots())) {
+  for (const p of listPrograms(store.roots.list())) {
     if (!out.has(p.digest.toString())) out.set(p.digest.toString(), p.name);
   }
   return out;

@@ -102,7 +102,7 @@ export class ObjectBatch {
       same.executable ||= options.executable;
       same.ownerOnly &&= options.ownerOnly;
       // A stored object is widened now, as it was when first found.
-      if (same.tmp === undefined) this.store.files.hasIntact(digest, same);
+      if (same.tmp === undefined) this.store.files.objects.hasIntact(digest, same);
       return digest;
     }
     while (
@@ -114,7 +114,7 @@ export class ObjectBatch {
       this.bytesInFlight -= oldest.size;
     }
     // Stored and intact already (a re-import): nothing to write; its mode widened if need be.
-    if (this.store.files.hasIntact(digest, options)) {
+    if (this.store.files.objects.hasIntact(digest, options)) {
       this.pending.set(key, { tmp: undefined, digest, ...options, written: Promise.resolve() });
       return digest;
     }

@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { RemoteError } from '../errors/index.js';
 import { type Digest, digestOfBuffer } from '../store/digest.js';
-import type { ClosureRemote } from './closure-remote.js';
-import { type Answer, readSmallBody, request, streamVerified } from './http.js';
+import type { ObjectStat, ObjectStream, PutOptions, PutSource, ReadOptions } from '../store/store.js';
+import { MAX_OBJECT_SIZE } from './closure-manifest.js';
+import { type ClosureRemote, cannotDelete, cannotList, putVia } from './closure-remote.js';
+import { type Answer, readSmallBody, request, streamVerified, verifiedBody } from './http.js';
 
 // A cache over plain HTTP (docs/distribution.md, "HTTP caches"): files any static web server or
 // bucket can hold, written with PUT (nginx's dav module, `cald serve --writable`, a bucket).
@@ -44,24 +44,27 @@ export class HttpCache implements ClosureRemote {
     return `objects/${digest.algorithm}/${digest.hex}`;
   }
 
-  async objectSize(digest: Digest): Promise<number | undefined> {
+  get url(): string {
+    return this.name;
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return (await this.stat(digest)) !== undefined;
+  }
+
+  /** HEAD of the object: its size when the cache has it. */
+  async stat(digest: Digest): Promise<ObjectStat | undefined> {
     const answer = await this.send(this.objectPath(digest), { method: 'HEAD' });
     await answer.body?.cancel();
     if (answer.status === 404) return undefined;
     if (answer.status !== 200) throw this.failure(answer, `HEAD ${digest}`);
     const size = Number(answer.headers.get('content-length'));
-    return Number.isSafeInteger(size) ? size : undefined;
+    if (!Number.isSafeInteger(size) || size < 0) throw this.failure(answer, `HEAD ${digest} (no size)`);
+    return { digest, size };
   }
 
-  async putObject(digest: Digest, path: string): Promise<void> {
-    await this.put(
-      this.objectPath(digest),
-      () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
-    );
-  }
-
-  async putObjectBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
-    await this.put(this.objectPath(digest), () => bytes);
+  async objectSize(digest: Digest): Promise<number | undefined> {
+    return (await this.stat(digest))?.size;
   }
 
   async readObjectInto(digest: Digest, size: number, fd: number): Promise<void> {
@@ -71,6 +74,31 @@ export class HttpCache implements ClosureRemote {
       throw this.failure(answer, `GET ${digest}`);
     }
     await streamVerified(answer, digest, size, fd, `${this.name}: object ${digest}`);
+  }
+
+  /** GET of the object, streamed and verified as it arrives (http.ts, verifiedBody). */
+  async *read(digest: Digest, options: ReadOptions = {}): ObjectStream {
+    const answer = await this.send(this.objectPath(digest));
+    if (answer.status !== 200) {
+      await answer.body?.cancel();
+      if (answer.status === 404) throw this.notFound(answer, digest);
+      throw this.failure(answer, `GET ${digest}`);
+    }
+    yield* verifiedBody(answer, digest, options.size, MAX_OBJECT_SIZE, `${this.name}: object ${digest}`);
+  }
+
+  /** PUT of the object (nginx's dav module, `cald serve --writable`, a bucket). */
+  async put(source: PutSource, options: PutOptions = {}): Promise<Digest> {
+    return putVia(source, options.expect, this.name, (d, body) => this.upload(this.objectPath(d), body));
+  }
+
+  // biome-ignore lint/correctness/useYield: a cache has no listing; the generator only says so.
+  async *list(): AsyncIterable<Digest> {
+    cannotList(this.name);
+  }
+
+  async delete(_digest: Digest): Promise<boolean> {
+    cannotDelete(this.name);
   }
 
   async readObjectAnySize(digest: Digest, fd: number, maxSize: number): Promise<number | undefined> {
@@ -95,7 +123,7 @@ export class HttpCache implements ClosureRemote {
   }
 
   async putManifest(tag: string, bytes: Buffer): Promise<void> {
-    await this.put(`tags/${encodeURIComponent(tag)}`, () => bytes);
+    await this.upload(`tags/${encodeURIComponent(tag)}`, () => bytes);
   }
 
   async getManifest(tag: string): Promise<{ bytes: Buffer; digest: Digest } | undefined> {
@@ -112,12 +140,18 @@ export class HttpCache implements ClosureRemote {
     return { bytes, digest: digestOfBuffer(bytes) };
   }
 
-  private async put(path: string, body: () => Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
+  private async upload(path: string, body: () => Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
     const answer = await this.send(path, { method: 'PUT', body: body() });
     await answer.body?.cancel();
     if (answer.status !== 200 && answer.status !== 201 && answer.status !== 204) {
       throw this.failure(answer, `PUT ${path}`);
     }
+  }
+
+  private notFound(answer: Answer, digest: Digest): RemoteError {
+    return new RemoteError('REMOTE_NOT_FOUND', `${this.name} has no object ${digest}`, {
+      data: { remote: this.name, url: answer.url, digest: digest.toString() },
+    });
   }
 
   private failure(answer: Answer, what: string): RemoteError {

@@ -103,16 +103,15 @@ function unreachable(url: URL, e: unknown): RemoteError {
 }
 
 /**
- * Reads a body chunk by chunk into `sink`, at most `maxBytes` (more is REMOTE_TOO_LARGE), failing
- * with REMOTE_STALLED when no byte arrives for STALL_MS. Returns the number of bytes read.
+ * A body chunk by chunk, at most `maxBytes` (more is REMOTE_TOO_LARGE), failing with
+ * REMOTE_STALLED when no byte arrives for `stallMs`. The body is released however the reading ends.
  */
-export async function readBody(
+export async function* bodyChunks(
   answer: Answer,
   maxBytes: number,
-  sink: (chunk: Uint8Array) => void,
   stallMs: number = STALL_MS,
-): Promise<number> {
-  if (answer.body === null) return 0;
+): AsyncGenerator<Uint8Array> {
+  if (answer.body === null) return;
   const reader = answer.body.getReader();
   let total = 0;
   try {
@@ -147,18 +146,33 @@ export async function readBody(
       } finally {
         clearTimeout(timer);
       }
-      if (step.done) return total;
+      if (step.done) return;
       total += step.value.byteLength;
       if (total > maxBytes) {
         throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${maxBytes} bytes`, {
           data: { url: answer.url, limit: maxBytes },
         });
       }
-      sink(step.value);
+      yield step.value;
     }
   } finally {
     await reader.cancel().catch(() => undefined);
   }
+}
+
+/** Reads a body into `sink` (see bodyChunks); returns the number of bytes read. */
+export async function readBody(
+  answer: Answer,
+  maxBytes: number,
+  sink: (chunk: Uint8Array) => void,
+  stallMs: number = STALL_MS,
+): Promise<number> {
+  let total = 0;
+  for await (const chunk of bodyChunks(answer, maxBytes, stallMs)) {
+    total += chunk.byteLength;
+    sink(chunk);
+  }
+  return total;
 }
 
 /** A small body (JSON, an error) read whole, at most `maxBytes`. */
@@ -166,6 +180,40 @@ export async function readSmallBody(answer: Answer, maxBytes: number): Promise<B
   const parts: Buffer[] = [];
   await readBody(answer, maxBytes, (c) => parts.push(Buffer.from(c)));
   return Buffer.concat(parts);
+}
+
+/**
+ * An object's body as a stream, hashed as it passes: more than `size` bytes (or than `limit` when
+ * the size is not known), fewer, or bytes that do not hash to `digest` fail it with one REMOTE_*
+ * error before it ends, so a store that keeps bytes only at the end keeps only the right ones.
+ */
+export async function* verifiedBody(
+  answer: Answer,
+  digest: Digest,
+  size: number | undefined,
+  limit: number,
+  what: string,
+): AsyncGenerator<Uint8Array> {
+  const hasher = createHasher(digest.algorithm);
+  let got = 0;
+  for await (const chunk of bodyChunks(answer, size ?? limit)) {
+    hasher.update(chunk);
+    got += chunk.byteLength;
+    yield chunk;
+  }
+  if (size !== undefined && got !== size) {
+    throw new RemoteError('REMOTE_TRUNCATED', `${what} ended after ${got} of ${size} bytes`, {
+      hint: 'try again; nothing was stored',
+      data: { url: answer.url, digest: digest.toString() },
+    });
+  }
+  const actual = hasher.digest();
+  if (!actual.equals(digest)) {
+    throw new RemoteError('REMOTE_DIGEST_MISMATCH', `${what} arrived as ${actual}`, {
+      hint: 'the remote sent other bytes than asked for; nothing was stored',
+      data: { url: answer.url, digest: digest.toString(), actual: actual.toString() },
+    });
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
 import { UsageError } from '../errors/index.js';
+import { storeLayout } from '../store/layout.js';
 import { checkSearchPathSafe } from '../store/trust.js';
 
 /**
@@ -32,7 +32,7 @@ export interface ModeSettings {
 
 export function modeSettings(mode: RunMode, store: string, auditLibrary: string | undefined): ModeSettings {
   if (mode === 'names') {
-    const names = join(store, 'names');
+    const names = storeLayout(store).names;
     checkSearchPathSafe(names, 'the name directory');
     return { prepend: [['LD_LIBRARY_PATH', names]], set: [] };
   }

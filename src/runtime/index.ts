@@ -36,7 +36,7 @@ export {
   statSignature,
 } from './loader.js';
 export { AUDIT_LIBRARY, auditLibraryPath, LAUNCHER, nativeArtifact, nativeDir } from './native.js';
-export { openStore, readProgram } from './program.js';
+export { readProgram } from './program.js';
 export { isCommandName, selfExecLauncher } from './self-exec.js';
 export {
   CAS_SHEBANG,

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { ElfFile } from '../elf/read/index.js';
 import { CaldError } from '../errors/index.js';
 import { Digest, digestOfFile } from '../store/digest.js';
-import type { FileStore } from '../store/file-store.js';
+import type { LoaderView } from '../store/local/loader-view.js';
 
 /** The ELF note the importer adds to a program: owner "cald", type 1, text `sha256:<hex>`. */
 export const NOTE_OWNER = 'cald';
@@ -69,13 +69,13 @@ function hostDigest(path: string): Digest | undefined {
 }
 
 /** Decides direct exec or the stored loader by hashing the host's PT_INTERP file. */
-export function planLoader(elf: ElfFile, store: FileStore | undefined): LoaderPlan {
+export function planLoader(elf: ElfFile, store: LoaderView | undefined): LoaderPlan {
   const interp = elf.interp?.value;
   const noted = interpreterNote(elf);
   if (interp === undefined || noted === undefined) return { kind: 'direct', interp, noted };
   const host = hostDigest(interp);
   if (host?.equals(noted)) return { kind: 'direct', interp, noted };
-  if (store === undefined || store.statSync(noted) === undefined) {
+  if (store === undefined || !store.has(noted)) {
     throw new CaldError(
       'RUN_LOADER_MISSING',
       `the program was imported with the loader ${noted}, the host's ${interp} is ${host ?? 'missing'}, and the store does not have ${noted}`,

@@ -1,39 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { ElfFile } from '../elf/read/index.js';
-import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
+import { ioErrorFrom, isCaldError, StoreIntegrityError } from '../errors/index.js';
 // Deep imports from the store (not its index.ts): index.ts also loads the SQLite index and
-// the SQLite binding, which `cald run` never needs on its start-up path.
+// the SQLite binding, which `cald run` never needs on its start-up path. The store itself is
+// opened by api/store-open.ts (openFiles); the runtime reads it through its LoaderView.
 import { digestOfBuffer } from '../store/digest.js';
-import { FileStore } from '../store/file-store.js';
-import { resolveStoreLocation } from '../store/location.js';
-import type { Env } from './environment.js';
 import { type CasShebang, hasCasShebang, parseCasShebang } from './shebang.js';
 import type { RunTarget } from './target.js';
 
-/**
- * Opens the store read-only (no index, no SQLite: this is on `cald run`'s start-up path).
- * With `optional`, a store that does not exist yet gives undefined instead of an error.
- */
-export function openStore(
-  option: string | undefined,
-  env: Env,
-  cwd: string,
-  optional = false,
-): { path: string; store: FileStore | undefined } {
-  const { path } = resolveStoreLocation({ option, env, cwd });
-  try {
-    return { path, store: FileStore.open(path, { readOnly: true }) };
-  } catch (e) {
-    if (optional && e instanceof StoreError && e.code === 'STORE_NOT_FOUND')
-      return { path, store: undefined };
-    throw e;
-  }
-}
-
-/**
- * The program's bytes, verified against its digest when it is a store object, and parsed: an ELF
- * file, or a script that names its interpreter by content (`#!cas:`, docs/scripts.md).
- */
+/** The program's bytes, verified against its digest when it is a store object, and parsed. */
 export function readProgram(target: RunTarget): {
   bytes: Buffer;
   elf: ElfFile | undefined;

@@ -33,7 +33,7 @@ export { MIN_PREFIX, programNameOf };
 
 /** The name an object was imported under, from the store's roots. */
 export function nameForDigest(store: FileStore, digest: Digest): string | undefined {
-  return listPrograms(store.listRoots()).find((p) => p.digest.equals(digest))?.name;
+  return listPrograms(store.roots.list()).find((p) => p.digest.equals(digest))?.name;
 }
 
 /**

@@ -5,7 +5,7 @@ import { ElfFile } from '../elf/read/index.js';
 import { isCaldError } from '../errors/index.js';
 import { auditSentinelTarget, CAS_PREFIX, tryParseCasName } from '../store/cas-name.js';
 import { digestOfBuffer } from '../store/digest.js';
-import type { FileStore } from '../store/file-store.js';
+import type { LoaderView } from '../store/local/loader-view.js';
 import { toText } from '../util/elf-string.js';
 
 /**
@@ -79,7 +79,7 @@ export function listWithLoader(loader: string, program: string, env: Record<stri
 }
 
 export interface TreeInput {
-  readonly store: FileStore | undefined;
+  readonly store: LoaderView | undefined;
   readonly elf: ElfFile;
   readonly host: HostListing | undefined;
 }

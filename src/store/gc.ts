@@ -94,9 +94,9 @@ interface Marked {
 
 function mark(files: FileStore, index: IndexDb | undefined, options: GcOptions): Marked {
   const started = performance.now();
-  const all = files.listSync();
+  const all = files.objects.list();
   const stored = new Set<string>(all.map((d) => d.toString()));
-  const roots = files.listRoots();
+  const roots = files.roots.list();
   const queue: string[] = [];
   const released: string[] = [];
   for (const r of roots) {
@@ -206,7 +206,7 @@ function sweep(files: FileStore, index: IndexDb | undefined, options: GcOptions,
   }
   if (!dryRun) {
     for (const id of m.released) {
-      files.removeRoot(id);
+      files.roots.remove(id);
       index?.removeRoot(id);
     }
   }

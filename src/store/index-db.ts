@@ -3,10 +3,10 @@ import { dirname } from 'node:path';
 import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
 import { parseCasName } from './cas-name.js';
 import { Digest } from './digest.js';
-import type { ObjectInfo, ObjectStore } from './object-store.js';
 import type { Root, RootKind } from './roots.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { Sqlite, sqliteErrorName } from './sqlite.js';
+import { type ObjectInfo, readAll, type Store } from './store.js';
 
 /** Finds the `cas:` names an object refers to (its DT_NEEDED entries). Injected: the store never reads ELF. */
 export type ExtractRefs = (bytes: Buffer, digest: Digest) => readonly string[];
@@ -24,10 +24,8 @@ export interface Ref {
 }
 
 /** What `rebuild` reads besides objects; a FileStore has all of it, a MemoryStore none. */
-export interface RebuildSource extends ObjectStore {
-  listNames?(): string[];
-  resolveName?(name: string): Digest | undefined;
-  listRoots?(): Root[];
+export interface RebuildSource extends Pick<Store, 'list' | 'read' | 'names' | 'roots'> {
+  stat(digest: Digest): Promise<ObjectInfo | undefined>;
 }
 
 export interface RebuildProblem {
@@ -324,7 +322,7 @@ export class IndexDb {
       try {
         info = await store.stat(digest);
         if (info === undefined) continue; // deleted meanwhile
-        bytes = await store.read(digest);
+        bytes = await readAll(store as Store, digest);
       } catch (e) {
         problems.push({ what: digest.toString(), message: firstLine(e) });
         continue;
@@ -346,11 +344,11 @@ export class IndexDb {
       }
     }
     const names: { name: string; digest: string }[] = [];
-    for (const name of store.listNames?.() ?? []) {
-      const d = store.resolveName?.(name);
+    for (const name of store.names?.list() ?? []) {
+      const d = store.names?.resolve(name);
       if (d !== undefined) names.push({ name, digest: d.toString() });
     }
-    const roots = store.listRoots?.() ?? this.listRoots();
+    const roots = store.roots?.list() ?? this.listRoots();
     this.transaction(() => {
       for (const t of ['objects', 'refs', 'names', 'roots']) this.db.exec(`DELETE FROM ${t}`);
       for (const o of objects) this.recordObject(o);

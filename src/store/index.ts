@@ -26,7 +26,7 @@ export {
   digestOfFile,
   type Hasher,
 } from './digest.js';
-export { FileStore, type OpenFileStoreOptions } from './file-store.js';
+export { type AdoptOptions, FileStore, type OpenFileStoreOptions } from './file-store.js';
 export {
   collectGarbage,
   type GcDeleted,
@@ -47,6 +47,7 @@ export {
 } from './index-db.js';
 export { type StoreStats, storeStats } from './info.js';
 export { MARKER_FILE, MARKER_TEXT } from './layout.js';
+export { LoaderView } from './local/loader-view.js';
 export {
   type IndexRecovery,
   type LocalPutOptions,
@@ -79,7 +80,6 @@ export {
   type ResolveRefOptions,
   resolveObjectRef,
 } from './object-ref.js';
-export type { LocalObjectStore, ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
 export {
   importedPathOf,
   listPrograms,
@@ -96,6 +96,21 @@ export {
 export { type ResolvedRoot, resolveRoot, runtimeRoots } from './root-targets.js';
 export { defaultRootId, type Root, type RootKind, type RootSpec } from './roots.js';
 export {
+  copyObject,
+  isObjectStream,
+  type ObjectInfo,
+  type ObjectStat,
+  type ObjectStream,
+  type PutOptions,
+  type PutSource,
+  type ReadOptions,
+  readAll,
+  type Store,
+  type StoreNames,
+  type StoreRoots,
+  unsupported,
+} from './store.js';
+export {
   adminOwners,
   checkSearchPathSafe,
   checkStoreTrust,
@@ -103,6 +118,7 @@ export {
   STORE_OWNERS_FILE,
   type TrustOptions,
 } from './trust.js';
+export { localPathOf, parseStoreUrl, type StoreUrl } from './url.js';
 export {
   type RestoreFromOriginal,
   type VerifyMismatch,

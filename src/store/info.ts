@@ -38,7 +38,7 @@ export function storeStats(
   const sizes = new Map<string, number>();
   let bytes = 0;
   let executables = 0;
-  for (const d of files.listSync()) {
+  for (const d of files.objects.list()) {
     try {
       const st = lstatSync(files.pathOf(d));
       sizes.set(d.toString(), st.size);
@@ -57,7 +57,7 @@ export function storeStats(
       if (index !== undefined && indexed.has(d)) refs = index.refsOf(digest).map((r) => r.digest.toString());
       else {
         try {
-          refs = extractRefs(files.readSync(digest), digest)
+          refs = extractRefs(files.objects.readBytes(digest), digest)
             .map((n): string | undefined => tryParseCasName(n)?.digest.toString())
             .filter((x): x is string => x !== undefined);
         } catch {
@@ -68,7 +68,7 @@ export function storeStats(
     }
     return refs;
   };
-  const roots = files.listRoots();
+  const roots = files.roots.list();
   const count = new Map<string, number>();
   let sumOfClosures = 0;
   for (const r of roots) {
@@ -97,7 +97,7 @@ export function storeStats(
     objects: sizes.size,
     bytes,
     executables,
-    names: files.listNames().length,
+    names: files.names.list().length,
     paths: pathEntries(files.layout.paths).length,
     roots: roots.length,
     reachable: count.size,

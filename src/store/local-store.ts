@@ -1,10 +1,20 @@
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { StoreError, StoreIntegrityError } from '../errors/index.js';
 import type { Digest } from './digest.js';
 import { type AdoptOptions, FileStore } from './file-store.js';
 import { type ExtractRefs, IndexDb, type RebuildReport } from './index-db.js';
-import type { PutOptions, PutSource } from './object-store.js';
 import type { Root, RootSpec } from './roots.js';
+import {
+  isObjectStream,
+  noDigest,
+  type ObjectInfo,
+  type ObjectStream,
+  type PutOptions,
+  type PutSource,
+  type Store,
+  type StoreNames,
+  type StoreRoots,
+} from './store.js';
 
 export interface OpenLocalStoreOptions {
   readonly path: string;
@@ -25,6 +35,8 @@ export interface IndexRecovery {
 export interface LocalPutOptions extends PutOptions {
   /** The cas: names the object refers to; by default extractRefs finds them (or none are recorded). */
   readonly refs?: readonly string[];
+  /** false (a stream): leave the directory fsync to one syncObjects() after a batch. */
+  readonly syncDir?: boolean;
 }
 
 /**
@@ -32,13 +44,30 @@ export interface LocalPutOptions extends PutOptions {
  * truth), then the index. A crash between the two leaves the index behind, never ahead; a
  * rebuild catches it up.
  */
-export class LocalStore {
+export class LocalStore implements Store {
+  /** names/ with the index kept in step. */
+  readonly names: StoreNames;
+  /** roots/ with the index kept in step. */
+  readonly roots: StoreRoots;
+
   private constructor(
     readonly files: FileStore,
     readonly index: IndexDb,
     readonly recovery: IndexRecovery | undefined,
     private readonly extractRefs: ExtractRefs | undefined,
-  ) {}
+  ) {
+    this.names = {
+      add: (name) => this.addName(name),
+      resolve: (name) => files.names.resolve(name),
+      list: () => files.names.list(),
+      remove: (name) => this.removeName(name),
+    };
+    this.roots = {
+      add: (spec) => this.addRoot(spec),
+      remove: (id) => this.removeRoot(id),
+      list: () => files.roots.list(),
+    };
+  }
 
   /**
    * Opens the store and its index. A missing index (with objects present) or a damaged one is
@@ -98,17 +127,60 @@ export class LocalStore {
     return this.files.root;
   }
 
+  get url(): string {
+    return this.files.root;
+  }
+
+  pathOf(digest: Digest): string {
+    return this.files.objects.pathOf(digest);
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return this.files.objects.stat(digest) !== undefined;
+  }
+
+  async stat(digest: Digest): Promise<ObjectInfo | undefined> {
+    return this.files.objects.stat(digest);
+  }
+
+  read(digest: Digest): ObjectStream {
+    return this.files.objects.chunks(digest);
+  }
+
+  async *list(): AsyncIterable<Digest> {
+    yield* this.files.objects.list();
+  }
+
+  /** Makes the renames of objects put with `syncDir: false` durable (one fsync for a batch). */
+  syncObjects(): void {
+    this.files.objects.syncDir();
+  }
+
   close(): void {
     this.index.close();
   }
 
+  /**
+   * Stores bytes, a file or a stream (with `expect`), then indexes the object and its references.
+   * A stream is stored only once whole and hashing to `expect` (pull's path).
+   */
   async put(source: PutSource, options: LocalPutOptions = {}): Promise<Digest> {
-    const digest = this.files.putSync(source, options);
-    const info = this.files.statSync(digest);
+    let digest: Digest;
+    if (isObjectStream(source)) {
+      if (options.expect === undefined) {
+        throw noDigest();
+      }
+      digest = await this.files.objects.putStream(source, options.expect, options);
+    } else {
+      digest = this.files.objects.put(source, options);
+    }
+    const info = this.files.objects.stat(digest);
     if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
     let refs = options.refs;
     if (refs === undefined && this.extractRefs !== undefined) {
-      refs = this.extractRefs(this.files.readSync(digest), digest);
+      // Just written (or found intact) and verified: read as it is, not hashed again.
+      const bytes = source instanceof Uint8Array ? source : readFileSync(this.files.objects.pathOf(digest));
+      refs = this.extractRefs(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), digest);
     }
     this.index.transaction(() => {
       this.index.recordObject(info);
@@ -119,8 +191,8 @@ export class LocalStore {
 
   /** FileStore.adoptTemp, then the index: the object's row and the references it holds. */
   adopt(tmp: string, digest: Digest, options: AdoptOptions & { refs: readonly string[] }): void {
-    this.files.adoptTemp(tmp, digest, options);
-    const info = this.files.statSync(digest);
+    this.files.objects.adoptTemp(tmp, digest, options);
+    const info = this.files.objects.stat(digest);
     if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
     this.index.transaction(() => {
       this.index.recordObject(info);
@@ -144,10 +216,10 @@ export class LocalStore {
   ): void {
     const adopted = items.filter((i) => i.tmp !== undefined);
     for (const { tmp, digest, options } of adopted)
-      this.files.adoptTemp(tmp!, digest, { ...options, syncDir: false });
-    if (adopted.length > 0) this.files.syncObjectDir();
+      this.files.objects.adoptTemp(tmp!, digest, { ...options, syncDir: false });
+    if (adopted.length > 0) this.files.objects.syncDir();
     const infos = items.map(({ digest }) => {
-      const info = this.files.statSync(digest);
+      const info = this.files.objects.stat(digest);
       if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
       return info;
     });
@@ -160,28 +232,28 @@ export class LocalStore {
   }
 
   async delete(digest: Digest): Promise<boolean> {
-    const removed = this.files.deleteSync(digest);
+    const removed = await this.files.delete(digest);
     this.index.forgetObject(digest);
     return removed;
   }
 
   addName(name: string): string {
-    this.files.addName(name);
+    this.files.names.add(name);
     this.index.recordName(name);
     return name;
   }
 
   /** addName for many names: one fsync of names/ and one index transaction for all. */
   addNames(names: readonly string[]): void {
-    this.files.addNames(names);
+    this.files.names.addMany(names);
     this.index.transaction(() => {
       for (const name of names) this.index.recordName(name);
     });
   }
 
-  /** See FileStore.addPath: the original path of an imported file, for the resolver. */
+  /** See PathDir.add: the original path of an imported file, for the resolver. */
   addPath(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
-    return this.files.addPath(original, digest, options);
+    return this.files.paths.add(original, digest, options);
   }
 
   /** See FileStore.addPaths. */
@@ -189,23 +261,23 @@ export class LocalStore {
     entries: Iterable<readonly [original: string, digest: Digest]>,
     options: { dirMode?: (dir: string) => number } = {},
   ): void {
-    this.files.addPaths(entries, options);
+    this.files.paths.addMany(entries, options);
   }
 
   removeName(name: string): boolean {
-    const removed = this.files.removeName(name);
+    const removed = this.files.names.remove(name);
     this.index.forgetName(name);
     return removed;
   }
 
   addRoot(spec: RootSpec): Root {
-    const root = this.files.addRoot(spec);
+    const root = this.files.roots.add(spec);
     this.index.addRoot(root);
     return root;
   }
 
   removeRoot(id: string): boolean {
-    const removed = this.files.removeRoot(id);
+    const removed = this.files.roots.remove(id);
     this.index.removeRoot(id);
     return removed;
   }
@@ -216,5 +288,7 @@ export class LocalStore {
 }
 
 function isEmpty(files: FileStore): boolean {
-  return files.listSync().length === 0 && files.listNames().length === 0 && files.listRoots().length === 0;
+  return (
+    files.objects.list().length === 0 && files.names.list().length === 0 && files.roots.list().length === 0
+  );
 }

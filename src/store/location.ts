@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { StoreError } from '../errors/index.js';
+import { localPathOf, parseStoreUrl } from './url.js';
 
 export type StoreLocationSource = 'option' | 'CALD_STORE' | 'XDG_DATA_HOME' | 'HOME';
 
@@ -20,24 +21,34 @@ export interface StoreLocationInput {
 }
 
 /**
- * Where the store lives, in order: `--store`, `CALD_STORE`, `$XDG_DATA_HOME/cald/store`,
+ * Where the local store lives, in order (the one resolver: api/store-open.ts is its only caller
+ * above store/): `--store`, `CALD_STORE`, `$XDG_DATA_HOME/cald/store`,
  * `$HOME/.local/share/cald/store` (the embedded default). A pure function of its input.
  * Empty values count as unset; a relative XDG_DATA_HOME is ignored, as the XDG base directory
- * specification requires; a relative CALD_STORE is refused (a relative --store is taken from cwd).
+ * specification requires; a relative CALD_STORE is refused (a relative --store is taken from cwd). `--store` may be a
+ * `file:///…` URL; CALD_STORE stays a plain absolute path (native code reads it too); a remote
+ * URL in either is STORE_NOT_LOCAL.
  */
 export function resolveStoreLocation(input: StoreLocationInput): StoreLocation {
   const set = (v: string | undefined): v is string => v !== undefined && v !== '';
-  if (set(input.option)) return { path: resolve(input.cwd, input.option), source: 'option' };
+  if (set(input.option)) {
+    const url = parseStoreUrl(input.option, input.cwd, `--store ${input.option}`);
+    return { path: localPathOf(url, `--store ${input.option}`), source: 'option' };
+  }
   const { CALD_STORE, XDG_DATA_HOME, HOME } = input.env;
   if (set(CALD_STORE)) {
     // Inherited by every child in every directory: a relative one would name another store in each.
+    const what = `CALD_STORE=${CALD_STORE}`;
+    const path = localPathOf(parseStoreUrl(CALD_STORE, undefined, what), what);
+    // The audit library and the launchers read CALD_STORE too, as a plain path (native/): a URL
+    // there would name a store for cald and none for them.
     if (!isAbsolute(CALD_STORE)) {
-      throw new StoreError('STORE_RELATIVE', `CALD_STORE=${CALD_STORE} is a relative path`, {
-        hint: 'set CALD_STORE to an absolute path (or pass --store DIR)',
+      throw new StoreError('STORE_BAD_URL', `${what}: CALD_STORE is a path, not a URL`, {
+        hint: `set CALD_STORE=${path} (the resolver and the launchers read it too)`,
         data: { store: CALD_STORE },
       });
     }
-    return { path: resolve(CALD_STORE), source: 'CALD_STORE' };
+    return { path, source: 'CALD_STORE' };
   }
   if (set(XDG_DATA_HOME) && isAbsolute(XDG_DATA_HOME)) {
     return { path: join(resolve(XDG_DATA_HOME), 'cald', 'store'), source: 'XDG_DATA_HOME' };

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { ioErrorFrom, StoreError, StoreIntegrityError } from '../errors/index.js';
 import { DEFAULT_ALGORITHM, type Digest, digestOfBuffer } from './digest.js';
-import type { ObjectInfo, ObjectStore, PutOptions, PutSource } from './object-store.js';
+import {
+  isObjectStream,
+  noDigest,
+  type ObjectInfo,
+  type ObjectStream,
+  type PutOptions,
+  type PutSource,
+  type Store,
+} from './store.js';
 
 interface Entry {
   readonly info: ObjectInfo;
@@ -9,11 +17,12 @@ interface Entry {
 }
 
 /**
- * An ObjectStore in memory, for tests and as the reference for the contract every store keeps
- * (test/store/contract.ts runs the same cases against this and FileStore). `now` is injectable
- * so tests can compare `added` times.
+ * A Store in memory, for tests and as the reference for the contract every store keeps
+ * (test/store/contract.ts runs the same cases against this, FileStore, LocalStore and the remotes).
+ * `now` is injectable so tests can compare `added` times.
  */
-export class MemoryStore implements ObjectStore {
+export class MemoryStore implements Store {
+  readonly url = 'memory:';
   private readonly objects = new Map<string, Entry>();
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -26,7 +35,7 @@ export class MemoryStore implements ObjectStore {
     return this.objects.get(digest.toString())?.info;
   }
 
-  async read(digest: Digest): Promise<Buffer> {
+  async *read(digest: Digest): ObjectStream {
     const entry = this.objects.get(digest.toString());
     if (entry === undefined) {
       throw new StoreError('STORE_OBJECT_MISSING', `object ${digest} is not in the memory store`, {
@@ -43,12 +52,22 @@ export class MemoryStore implements ObjectStore {
         },
       );
     }
-    return Buffer.from(entry.bytes);
+    yield Buffer.from(entry.bytes);
   }
 
   async put(source: PutSource, options: PutOptions = {}): Promise<Digest> {
     let bytes: Buffer;
-    if (source instanceof Uint8Array) {
+    if (isObjectStream(source)) {
+      if (options.expect === undefined) {
+        throw noDigest();
+      }
+      if (options.expect !== undefined && (await this.intact(options.expect))) {
+        return this.keep(options.expect, options);
+      }
+      const parts: Buffer[] = [];
+      for await (const chunk of source) parts.push(Buffer.from(chunk));
+      bytes = Buffer.concat(parts);
+    } else if (source instanceof Uint8Array) {
       bytes = Buffer.from(source); // a copy: the caller may reuse its buffer
     } else {
       try {
@@ -62,20 +81,20 @@ export class MemoryStore implements ObjectStore {
       throw new StoreIntegrityError(
         'INTEGRITY_MISMATCH',
         `the bytes hash to ${digest}, not the expected ${options.expect}`,
-        { data: { expected: options.expect.toString(), actual: digest.toString() } },
+        {
+          data: { expected: options.expect.toString(), actual: digest.toString() },
+        },
       );
     }
-    const key = digest.toString();
-    const existing = this.objects.get(key);
-    const executable = options.executable === true || existing?.info.executable === true;
-    if (existing !== undefined && digestOfBuffer(existing.bytes, digest.algorithm).equals(digest)) {
-      if (executable !== existing.info.executable) {
-        this.objects.set(key, { info: { ...existing.info, executable }, bytes: existing.bytes });
-      }
-      return digest;
-    }
-    this.objects.set(key, {
-      info: { digest, size: bytes.length, executable, added: existing?.info.added ?? this.now() },
+    if (await this.intact(digest)) return this.keep(digest, options);
+    const existing = this.objects.get(digest.toString());
+    this.objects.set(digest.toString(), {
+      info: {
+        digest,
+        size: bytes.length,
+        executable: options.executable === true,
+        added: existing?.info.added ?? this.now(),
+      },
       bytes,
     });
     return digest;
@@ -93,5 +112,20 @@ export class MemoryStore implements ObjectStore {
   corruptForTest(digest: Digest, bytes: Uint8Array): void {
     const entry = this.objects.get(digest.toString());
     if (entry !== undefined) entry.bytes = Buffer.from(bytes);
+  }
+
+  private async intact(digest: Digest): Promise<boolean> {
+    const entry = this.objects.get(digest.toString());
+    return entry !== undefined && digestOfBuffer(entry.bytes, digest.algorithm).equals(digest);
+  }
+
+  /** An intact object is kept; a put asking for executable widens it. */
+  private keep(digest: Digest, options: PutOptions): Digest {
+    const key = digest.toString();
+    const existing = this.objects.get(key)!;
+    if (options.executable === true && !existing.info.executable) {
+      this.objects.set(key, { info: { ...existing.info, executable: true }, bytes: existing.bytes });
+    }
+    return digest;
   }
 }

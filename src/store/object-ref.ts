@@ -82,10 +82,10 @@ export function resolveObjectRef(
     const quick = byProgramRoot(files, ref);
     if (quick !== undefined) return quick;
   }
-  const roots = options.roots ?? files.listRoots();
+  const roots = options.roots ?? files.roots.list();
   const programs = listPrograms(roots);
   const stored = (digest: Digest): Digest => {
-    if (files.statSync(digest) === undefined) {
+    if (files.objects.stat(digest) === undefined) {
       throw new NotFoundError('NOT_FOUND_OBJECT', `${digest} is not in the store ${files.root}`, {
         hint: 'import the program (cald import), or give the store that has it (--store, CALD_STORE)',
         data: { store: files.root, digest: digest.toString() },
@@ -157,7 +157,8 @@ function byProgramRoot(files: FileStore, ref: ObjectRef): ObjectMatch | undefine
   const name = ref.form === 'word' ? ref.text : ref.form === 'uri' ? ref.hint : undefined;
   const root = readProgramRoot(files, name);
   const digest = root === undefined ? undefined : Digest.tryParse(root.target);
-  if (root === undefined || digest === undefined || files.statSync(digest) === undefined) return undefined;
+  if (root === undefined || digest === undefined || files.objects.stat(digest) === undefined)
+    return undefined;
   if (ref.form === 'word') return { digest, via: 'name', name, roots: [root] };
   if (ref.form === 'uri' && digest.equals(ref.digest)) return { digest, via: 'uri', name, roots: [] };
   return undefined;
@@ -215,7 +216,7 @@ function byWord(
     return { digest: stored(rootDigest), via: 'root', name, roots: [root] };
   }
   if (/^[0-9a-f]+$/.test(word) && word.length >= MIN_PREFIX) {
-    const matches = files.listSync().filter((d) => d.hex.startsWith(word));
+    const matches = files.objects.list().filter((d) => d.hex.startsWith(word));
     if (matches.length > 1) {
       throw new UsageError(`${word} is the start of ${matches.length} stored objects`, {
         hint: `give more digits: ${matches

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { Digest } from './digest.js';
-import type { Root, RootSpec } from './roots.js';
+import type { Root } from './roots.js';
+import type { StoreRoots } from './store.js';
 
 /**
  * Program names behave like tags (docker's `-t`, `nix profile`): each name is one `object` root,
@@ -12,11 +13,8 @@ import type { Root, RootSpec } from './roots.js';
  */
 
 /** The part of a store that keeps roots: FileStore and LocalStore (which keeps its index in step). */
-export interface RootBook {
-  listRoots(): Root[];
-  addRoot(spec: RootSpec): Root;
-  removeRoot(id: string): boolean;
-}
+/** Where program names are kept: any store's roots (the local store's keep the index in step). */
+export type RootBook = StoreRoots;
 
 /** What a program root's note holds (JSON). */
 export interface ProgramNote {
@@ -148,14 +146,14 @@ export function nameProgram(book: RootBook, program: ProgramToName): MovedName[]
   const moved: MovedName[] = [];
   for (const name of program.names) {
     const id = programRootId(name);
-    for (const old of book.listRoots()) {
+    for (const old of book.list()) {
       if (programNameOf(old) !== name || old.target === to) continue;
       moved.push({ name, from: old.target, to });
       // A legacy root (path note) or the name's own root: the name leaves it.
-      if (old.id !== id) book.removeRoot(old.id);
+      if (old.id !== id) book.remove(old.id);
     }
     const note: ProgramNote = program.path === undefined ? { name } : { name, path: program.path };
-    book.addRoot({ kind: 'object', target: to, id, note: JSON.stringify(note) });
+    book.add({ kind: 'object', target: to, id, note: JSON.stringify(note) });
   }
   return moved;
 }

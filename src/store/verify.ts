@@ -282,7 +282,7 @@ async function repair(
         continue;
       }
       const executable = isExecutable(files.pathOf(digest));
-      files.putSync({ path: source.path }, { expect: digest, executable });
+      files.objects.put({ path: source.path }, { expect: digest, executable });
       restoredFrom = original;
       break;
     }
@@ -328,8 +328,8 @@ function originalsByDigest(files: FileStore): { get(digest: string): string[] } 
     if (digest !== undefined) add(digest, entry.slice(files.layout.paths.length));
   }
   // The programs imported as roots: re-importing one re-creates its whole closure.
-  const programs = files
-    .listRoots()
+  const programs = files.roots
+    .list()
     .filter((r) => r.kind === 'object' && r.note?.startsWith('/') === true)
     .map((r) => r.note!);
   return {

@@ -82,7 +82,7 @@ test('discard() leaves neither objects nor temp files', async (t) => {
   await batch.discard();
   assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
   assert.equal(existsSync(join(store.root, 'objects', 'sha256', d.hex)), false);
-  assert.equal(store.files.statSync(Digest.parse(d.toString())), undefined);
+  assert.equal(store.files.objects.stat(Digest.parse(d.toString())), undefined);
 });
 
 test('a real import syncs each object once and objects/ once, then names/ once', (t) => {

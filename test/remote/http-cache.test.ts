@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cald, ENTRY_ARGS } from '../cli/cald.js';
@@ -92,6 +92,82 @@ describe('an HTTP cache: cald serve', () => {
     assert.deepEqual(objectsOf(dest), objectsOf(source));
     const ran = cald(['run', 'sqlite3', ...QUERY], { env: { CALD_STORE: dest } });
     assert.equal(ran.stdout, run(SQLITE3, QUERY).stdout);
+  });
+
+  test('pull with no REMOTE asks the configured remotes in order (cald.conf, then CALD_SUBSTITUTERS over it)', () => {
+    const push = cald(['push', serving.url, 'sqlite3'], { env: env({ CALD_STORE: source }) });
+    assert.equal(push.status, 0, push.stderr);
+    // cald.conf lists a remote nothing listens on, then the cache: the first is passed over.
+    const config = join(dir, 'remotes-config');
+    mkdirSync(join(config, 'cald'), { recursive: true });
+    writeFileSync(
+      join(config, 'cald', 'cald.conf'),
+      `# asked in order\nsubstituters = http://127.0.0.1:1/nothing   ${serving.url}\n`,
+    );
+    const dest = join(dir, 'dest-configured');
+    const pulled = cald(['pull', 'sqlite3', '--json'], {
+      env: { ...env({ CALD_STORE: dest }), XDG_CONFIG_HOME: config },
+    });
+    assert.equal(pulled.status, 0, pulled.stderr);
+    assert.equal(JSON.parse(pulled.stdout).remote, serving.url);
+    assert.deepEqual(objectsOf(dest), objectsOf(source));
+    // The variable overrides the file: no remote that has it is one line, exit 7.
+    const none = cald(['pull', 'sqlite3'], {
+      env: {
+        ...env({ CALD_STORE: join(dir, 'dest-none') }),
+        XDG_CONFIG_HOME: config,
+        CALD_SUBSTITUTERS: 'http://127.0.0.1:1/x',
+      },
+    });
+    assert.equal(none.status, 7);
+    assertOneLine(none, 'unreachable remote', /cannot reach http:\/\/127\.0\.0\.1:1/);
+    const empty = cald(['pull', 'sqlite3'], {
+      env: { ...env({ CALD_STORE: join(dir, 'dest-none') }), XDG_CONFIG_HOME: config, CALD_SUBSTITUTERS: '' },
+    });
+    assert.equal(empty.status, 2);
+    assertOneLine(empty, 'no remote', /no remote given, and none configured/);
+    // A remotes line naming a local directory is refused with the file's setting named.
+    const bad = cald(['pull', 'sqlite3'], {
+      env: {
+        ...env({ CALD_STORE: join(dir, 'dest-none') }),
+        XDG_CONFIG_HOME: config,
+        CALD_SUBSTITUTERS: '/srv/store',
+      },
+    });
+    assert.equal(bad.status, 2);
+    assertOneLine(bad, 'local remote', /substituters: \/srv\/store is not a remote/);
+  });
+
+  test('an object the first remote lacks comes from the next configured one, verified all the same', async () => {
+    const push = cald(['push', serving.url, 'sqlite3'], { env: env({ CALD_STORE: source }) });
+    assert.equal(push.status, 0, push.stderr);
+    // A partial mirror: the tags and every other object of the full cache.
+    const partial = join(dir, 'partial');
+    mkdirSync(join(partial, 'objects', 'sha256'), { recursive: true });
+    cpSync(join(dir, 'cache', 'tags'), join(partial, 'tags'), { recursive: true });
+    const all = readdirSync(join(dir, 'cache', 'objects', 'sha256')).sort();
+    for (const hex of all.filter((_, i) => i % 2 === 0)) {
+      cpSync(join(dir, 'cache', 'objects', 'sha256', hex), join(partial, 'objects', 'sha256', hex));
+    }
+    const mirror = await startServe(partial, false);
+    try {
+      const onlyPartial = cald(['pull', 'sqlite3'], {
+        env: { ...env({ CALD_STORE: join(dir, 'dest-partial-only') }), CALD_SUBSTITUTERS: mirror.url },
+      });
+      assert.equal(onlyPartial.status, 7);
+      assertOneLine(onlyPartial, 'an object no remote has', /has no object sha256:/);
+      const dest = join(dir, 'dest-two');
+      const both = cald(['pull', 'sqlite3', '--json'], {
+        env: { ...env({ CALD_STORE: dest }), CALD_SUBSTITUTERS: `${mirror.url} ${serving.url}` },
+      });
+      assert.equal(both.status, 0, both.stderr);
+      assert.equal(JSON.parse(both.stdout).remote, mirror.url);
+      assert.deepEqual(objectsOf(dest), objectsOf(source));
+      const ran = cald(['run', 'sqlite3', ...QUERY], { env: { CALD_STORE: dest } });
+      assert.equal(ran.stdout, run(SQLITE3, QUERY).stdout);
+    } finally {
+      await mirror.stop();
+    }
   });
 
   test('HEAD, ETag and ranges, as curl sees them', (t) => {

@@ -117,9 +117,9 @@ export function buildRuntimeFixture(owner: CleanupOwner): RuntimeFixture {
 
   const storeDir = join(dir, 'store');
   const store = FileStore.open(storeDir, { create: true });
-  const libDigest = store.putSync({ path: lib });
+  const libDigest = store.objects.put({ path: lib });
   const casName = formatCasName(libDigest);
-  store.addName(casName);
+  store.names.add(casName);
   const stub = join(dir, 'stub.so');
   cc(['-shared', '-fPIC', `-Wl,-soname,${casName}`, '-o', stub, src('stub.c', STUB)]);
 
@@ -131,17 +131,17 @@ export function buildRuntimeFixture(owner: CleanupOwner): RuntimeFixture {
   };
   const original = build('argv-prog-original', hostInterp.toString(), lib);
   const prog = build('argv-prog', hostInterp.toString(), stub);
-  const digest = store.putSync({ path: prog }, { executable: true });
-  store.addRoot({ kind: 'object', target: digest.toString(), note: '/usr/local/bin/argv-prog' });
+  const digest = store.objects.put({ path: prog }, { executable: true });
+  store.roots.add({ kind: 'object', target: digest.toString(), note: '/usr/local/bin/argv-prog' });
 
   // "Another loader": the host's ld.so plus one byte still loads programs, but hashes differently.
   const loaderCopy = join(dir, 'ld-other.so');
   copyFileSync(HOST_INTERP, loaderCopy);
   writeFileSync(loaderCopy, Buffer.concat([readFileSync(loaderCopy), Buffer.from([0])]));
-  const loaderDigest = store.putSync({ path: loaderCopy }, { executable: true });
+  const loaderDigest = store.objects.put({ path: loaderCopy }, { executable: true });
   const other = build('other-prog', loaderDigest.toString(), stub);
-  const otherDigest = store.putSync({ path: other }, { executable: true });
-  store.addRoot({ kind: 'object', target: otherDigest.toString(), note: '/opt/bin/other-prog' });
+  const otherDigest = store.objects.put({ path: other }, { executable: true });
+  store.roots.add({ kind: 'object', target: otherDigest.toString(), note: '/opt/bin/other-prog' });
 
   const noNote = build('no-note-prog', undefined, stub);
   return {

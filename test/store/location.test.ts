@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { resolveStoreLocation } from '../../src/store/index.js';
+import { parseStoreUrl, resolveStoreLocation } from '../../src/store/index.js';
 
 const cwd = '/work/here';
 
@@ -55,4 +55,45 @@ test('no setting at all is one clear error', () => {
 test('pure: same input, same output; the environment object is not read beyond its keys', () => {
   const env = Object.freeze({ HOME: '/h' });
   assert.deepEqual(resolveStoreLocation({ env, cwd }), resolveStoreLocation({ env, cwd }));
+});
+
+test('a store by URL: file:/// and plain paths are local, http(s):// and oci:// remote, parsed in one place', () => {
+  assert.deepEqual(parseStoreUrl('file:///srv/cald%20store/', cwd), {
+    kind: 'local',
+    path: '/srv/cald store',
+  });
+  assert.deepEqual(parseStoreUrl('rel/s', cwd), { kind: 'local', path: '/work/here/rel/s' });
+  assert.deepEqual(parseStoreUrl('https://cache.example.org/cald/', cwd), {
+    kind: 'http',
+    url: 'https://cache.example.org/cald',
+  });
+  assert.deepEqual(parseStoreUrl('oci://127.0.0.1:5000/tools', cwd), {
+    kind: 'oci',
+    url: 'oci://127.0.0.1:5000/tools',
+  });
+  assert.throws(() => parseStoreUrl('rel/s', undefined, 'CALD_STORE=rel/s'), { code: 'STORE_RELATIVE' });
+  assert.throws(() => parseStoreUrl('file://otherhost/x', cwd), { code: 'STORE_BAD_URL' });
+  assert.throws(() => parseStoreUrl('ftp://h/x', cwd), {
+    code: 'STORE_BAD_URL',
+    message: /unknown scheme ftp/,
+  });
+  assert.throws(() => parseStoreUrl('oci://host-without-repository', cwd), { code: 'STORE_BAD_URL' });
+});
+
+test('--store takes a file:/// URL; CALD_STORE stays a path (native code reads it); a remote in either is refused', () => {
+  assert.deepEqual(resolveStoreLocation({ option: 'file:///opt/s', env: {}, cwd }), {
+    path: '/opt/s',
+    source: 'option',
+  });
+  assert.throws(() => resolveStoreLocation({ env: { CALD_STORE: 'file:///st/s' }, cwd }), {
+    code: 'STORE_BAD_URL',
+    message: 'CALD_STORE=file:///st/s: CALD_STORE is a path, not a URL',
+  });
+  assert.throws(() => resolveStoreLocation({ option: 'http://127.0.0.1:8377', env: {}, cwd }), {
+    code: 'STORE_NOT_LOCAL',
+    message: /^--store http:\/\/127\.0\.0\.1:8377 names a remote/,
+  });
+  assert.throws(() => resolveStoreLocation({ env: { CALD_STORE: 'oci://r/x' }, cwd }), {
+    code: 'STORE_NOT_LOCAL',
+  });
 });

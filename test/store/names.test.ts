@@ -19,33 +19,33 @@ const base = tempDir('names');
 
 test('names are relative symlinks named exactly like the DT_NEEDED string', () => {
   const s = FileStore.open(join(base, 'a'), { create: true });
-  const d = s.putSync(Buffer.from('libz bytes'));
-  const bare = s.addName(formatCasName(d));
-  const hinted = s.addName(d, 'libz.so.1');
+  const d = s.objects.put(Buffer.from('libz bytes'));
+  const bare = s.names.add(formatCasName(d));
+  const hinted = s.names.add(d, 'libz.so.1');
   assert.equal(hinted, `cas:sha256:${d.hex}?name=libz.so.1`);
   for (const name of [bare, hinted]) {
     const entry = join(s.root, 'names', name);
     assert.ok(lstatSync(entry).isSymbolicLink());
     assert.equal(readlinkSync(entry), `../objects/sha256/${d.hex}`);
     assert.equal(readFileSync(entry, 'utf8'), 'libz bytes');
-    assert.ok(s.resolveName(name)?.equals(d));
+    assert.ok(s.names.resolve(name)?.equals(d));
   }
-  assert.deepEqual(s.listNames(), [bare, hinted]);
-  assert.equal(s.addName(bare), bare, 'idempotent');
+  assert.deepEqual(s.names.list(), [bare, hinted]);
+  assert.equal(s.names.add(bare), bare, 'idempotent');
   assert.equal(readdirSync(join(s.root, 'tmp')).length, 0);
 });
 
 test('names are refused for missing objects and malformed names', () => {
   const s = FileStore.open(join(base, 'b'), { create: true });
-  assert.throws(() => s.addName(`cas:sha256:${'1'.repeat(64)}`), { code: 'STORE_OBJECT_MISSING' });
+  assert.throws(() => s.names.add(`cas:sha256:${'1'.repeat(64)}`), { code: 'STORE_OBJECT_MISSING' });
   for (const bad of ['../x', 'libc.so.6', `cas:sha256:${'1'.repeat(64)}/..`, '', `cas:sha256:$ORIGIN`]) {
     assert.throws(
-      () => s.addName(bad),
+      () => s.names.add(bad),
       (e: { code: string }) => e.code.startsWith('NAME_'),
       bad,
     );
     assert.throws(
-      () => s.removeName(bad),
+      () => s.names.remove(bad),
       (e: { code: string }) => e.code.startsWith('NAME_'),
       bad,
     );
@@ -54,34 +54,34 @@ test('names are refused for missing objects and malformed names', () => {
 
 test('a wrong entry under a valid name is not trusted, and addName replaces it', () => {
   const s = FileStore.open(join(base, 'c'), { create: true });
-  const d = s.putSync(Buffer.from('real'));
+  const d = s.objects.put(Buffer.from('real'));
   const name = formatCasName(d);
   symlinkSync('/etc/hostname', join(s.root, 'names', name));
   writeFileSync(join(s.root, 'names', 'garbage'), 'x');
-  assert.equal(s.resolveName(name), undefined);
-  assert.deepEqual(s.listNames(), []);
-  s.addName(name);
+  assert.equal(s.names.resolve(name), undefined);
+  assert.deepEqual(s.names.list(), []);
+  s.names.add(name);
   assert.equal(readlinkSync(join(s.root, 'names', name)), `../objects/sha256/${d.hex}`);
 });
 
-test('removeName and delete: deleting an object removes its names first', () => {
+test('removeName and delete: deleting an object removes its names first', async () => {
   const s = FileStore.open(join(base, 'd'), { create: true });
-  const d = s.putSync(Buffer.from('doomed'));
-  const keep = s.putSync(Buffer.from('kept'));
-  s.addName(d, 'a.so');
-  s.addName(d);
-  s.addName(keep, 'b.so');
-  assert.equal(s.removeName(formatCasName(d, 'a.so')), true);
-  assert.equal(s.removeName(formatCasName(d, 'a.so')), false);
-  s.addName(d, 'a.so');
-  assert.equal(s.deleteSync(d), true);
-  assert.deepEqual(s.listNames(), [formatCasName(keep, 'b.so')]);
+  const d = s.objects.put(Buffer.from('doomed'));
+  const keep = s.objects.put(Buffer.from('kept'));
+  s.names.add(d, 'a.so');
+  s.names.add(d);
+  s.names.add(keep, 'b.so');
+  assert.equal(s.names.remove(formatCasName(d, 'a.so')), true);
+  assert.equal(s.names.remove(formatCasName(d, 'a.so')), false);
+  s.names.add(d, 'a.so');
+  assert.equal(await s.delete(d), true);
+  assert.deepEqual(s.names.list(), [formatCasName(keep, 'b.so')]);
 });
 
 test('moving or copying the whole store keeps every name valid', () => {
   const s = FileStore.open(join(base, 'move-src'), { create: true });
-  const d = s.putSync(Buffer.from('travelling library'));
-  const name = s.addName(d, 'libtravel.so.1');
+  const d = s.objects.put(Buffer.from('travelling library'));
+  const name = s.names.add(d, 'libtravel.so.1');
   for (const [how, to] of [
     ['rename', join(base, 'moved', 'deeper')],
     ['copy', join(base, 'copied')],
@@ -99,7 +99,7 @@ test('moving or copying the whole store keeps every name valid', () => {
     assert.equal(readFileSync(entry, 'utf8'), 'travelling library', how);
     const sum = execFileSync('sha256sum', [entry], { encoding: 'utf8' }).split(' ')[0];
     assert.equal(sum, d.hex, how);
-    assert.ok(FileStore.open(to).resolveName(name)?.equals(d), how);
+    assert.ok(FileStore.open(to).names.resolve(name)?.equals(d), how);
   }
 });
 
@@ -121,8 +121,8 @@ for (const compiler of ['gcc', 'musl-gcc']) {
     // The real library, stored by content.
     writeFileSync(join(w, 'real.c'), 'int answer(void) { return 42; }\n');
     assert.ok(cc(compiler, ['-shared', '-fPIC', '-o', join(w, 'libreal.so'), join(w, 'real.c')]));
-    const d = s.putSync({ path: join(w, 'libreal.so') });
-    const name = s.addName(d, 'libreal.so');
+    const d = s.objects.put({ path: join(w, 'libreal.so') });
+    const name = s.names.add(d, 'libreal.so');
     // A link-time stub whose SONAME is the cas: name, so the linker writes it into DT_NEEDED.
     assert.ok(
       cc(compiler, [

@@ -42,22 +42,22 @@ test('program root ids: the name when it fits, a hash otherwise, never colliding
 test('a name moves: the newest import holds it, legacy roots naming it are removed', async () => {
   await withTmp((dir) => {
     const store = FileStore.open(join(dir, 's'), { create: true });
-    const a = store.putSync(Buffer.from('a'));
-    const b = store.putSync(Buffer.from('b'));
+    const a = store.objects.put(Buffer.from('a'));
+    const b = store.objects.put(Buffer.from('b'));
     // A store written before program roots: the original path as the note.
-    store.addRoot({ kind: 'object', target: a.toString(), note: '/usr/bin/app' }, 1000);
+    store.roots.add({ kind: 'object', target: a.toString(), note: '/usr/bin/app' }, 1000);
     assert.deepEqual(
-      listPrograms(store.listRoots()).map((p) => [p.name, p.digest.toString()]),
+      listPrograms(store.roots.list()).map((p) => [p.name, p.digest.toString()]),
       [['app', a.toString()]],
     );
-    const moved = nameProgram(store, { digest: b, path: '/opt/app', names: ['app'] });
+    const moved = nameProgram(store.roots, { digest: b, path: '/opt/app', names: ['app'] });
     assert.deepEqual(moved, [{ name: 'app', from: a.toString(), to: b.toString() }]);
     assert.deepEqual(
-      store.listRoots().map((r) => [r.id, r.target]),
+      store.roots.list().map((r) => [r.id, r.target]),
       [['program-app', b.toString()]],
     );
     // Naming the same object again moves nothing.
-    assert.deepEqual(nameProgram(store, { digest: b, path: '/opt/app', names: ['app'] }), []);
+    assert.deepEqual(nameProgram(store.roots, { digest: b, path: '/opt/app', names: ['app'] }), []);
   });
 });
 

@@ -85,8 +85,8 @@ test('a bad marker or a newer layout is refused', () => {
 test('a read-only open writes nothing', () => {
   const s = FileStore.open(join(base, 'ro-open'), { create: true });
   const ro = FileStore.open(s.root, { readOnly: true });
-  assert.throws(() => ro.putSync(Buffer.from('x')), oneLine('STORE_READ_ONLY'));
-  assert.throws(() => ro.addRoot({ kind: 'indirect', target: '/x' }), oneLine('STORE_READ_ONLY'));
+  assert.throws(() => ro.objects.put(Buffer.from('x')), oneLine('STORE_READ_ONLY'));
+  assert.throws(() => ro.roots.add({ kind: 'indirect', target: '/x' }), oneLine('STORE_READ_ONLY'));
 });
 
 test('a file where a store directory belongs is refused', () => {
@@ -127,7 +127,7 @@ test('an unreadable store directory (as an unprivileged user)', (t) => {
 
 test('EACCES during put leaves nothing (as an unprivileged user)', (t) => {
   const s = FileStore.open(join(base, 'eacces'), { create: true });
-  const r = asNobody(`S.FileStore.open(${JSON.stringify(s.root)}).putSync(Buffer.from('x'))`);
+  const r = asNobody(`S.FileStore.open(${JSON.stringify(s.root)}).objects.put(Buffer.from('x'))`);
   if (r.skip) return t.skip(r.skip);
   assert.match(r.out, /^IO_EACCES cannot store an object in .*: permission denied$/);
   assert.deepEqual(readdirSync(join(s.root, 'objects', 'sha256')), []);
@@ -152,11 +152,11 @@ test('ENOSPC during put leaves nothing half-written (1 MiB tmpfs)', (t) => {
   if (why !== undefined) return t.skip(why);
   try {
     const s = FileStore.open(join(mnt, 'store'), { create: true });
-    const small = s.putSync(Buffer.from('fits'));
-    assert.throws(() => s.putSync(Buffer.alloc(2 * 1024 * 1024, 1)), oneLine('IO_ENOSPC'));
+    const small = s.objects.put(Buffer.from('fits'));
+    assert.throws(() => s.objects.put(Buffer.alloc(2 * 1024 * 1024, 1)), oneLine('IO_ENOSPC'));
     assert.deepEqual(readdirSync(join(s.root, 'objects', 'sha256')), [small.hex]);
     assert.deepEqual(readdirSync(join(s.root, 'tmp')), [], 'the partial temp file was removed');
-    assert.equal(s.readSync(small).toString(), 'fits');
+    assert.equal(s.objects.readBytes(small).toString(), 'fits');
   } finally {
     umount(mnt);
   }
@@ -168,13 +168,13 @@ test('EROFS: a store on a read-only file system opens for reading and refuses pu
   if (why !== undefined) return t.skip(why);
   try {
     const s = FileStore.open(join(mnt, 'store'), { create: true });
-    const d = s.putSync(Buffer.from('kept'));
+    const d = s.objects.put(Buffer.from('kept'));
     const r = spawnSync('mount', ['-o', 'remount,ro', mnt], { encoding: 'utf8' });
     if (r.status !== 0) return t.skip(`cannot remount read-only: ${r.stderr.trim()}`);
     const again = FileStore.open(s.root);
-    assert.equal(again.readSync(d).toString(), 'kept');
-    assert.throws(() => again.putSync(Buffer.from('new')), oneLine('IO_EROFS'));
-    assert.throws(() => again.addName(d, 'kept.so'), oneLine('IO_EROFS'));
+    assert.equal(again.objects.readBytes(d).toString(), 'kept');
+    assert.throws(() => again.objects.put(Buffer.from('new')), oneLine('IO_EROFS'));
+    assert.throws(() => again.names.add(d, 'kept.so'), oneLine('IO_EROFS'));
     assert.throws(() => FileStore.open(join(mnt, 'other'), { create: true }), oneLine('IO_EROFS'));
   } finally {
     umount(mnt);

@@ -20,6 +20,10 @@ const PULL_EXAMPLES = `
 Examples:
   $ cald pull oci://registry.example.com/tools ffmpeg && cald run ffmpeg -version
   $ cald pull oci://127.0.0.1:5000/tools cas:sha256:9887cca5…b386
+  $ CALD_SUBSTITUTERS='oci://127.0.0.1:5000/tools http://127.0.0.1:8377' cald pull ffmpeg
+
+With no REMOTE, the substituters of cald.conf (substituters = …, or CALD_SUBSTITUTERS) are asked in order and the
+first that has the reference is pulled from.
 
 Refused unless a key in trusted-public-keys (cald.conf, or CALD_TRUSTED_PUBLIC_KEYS) signed the
 closure, or --allow-unsigned. Fetches only the objects the store lacks; every byte is checked
@@ -86,20 +90,25 @@ export function register(program: Command, ctx: CommandContext): void {
     });
   program
     .command('pull')
-    .description("fetch a program's closure from an OCI registry into the store")
-    .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY')
-    .argument('<reference>', "a tag, or the program's cas: URI or sha256: digest")
+    .description("fetch a program's closure from a remote (the configured ones by default) into the store")
+    .argument(
+      '<remote-or-reference>',
+      'oci://HOST[:PORT]/REPOSITORY or http(s)://HOST/PATH; omitted: the substituters of cald.conf',
+    )
+    .argument('[reference]', "a tag, or the program's cas: URI or sha256: digest")
     .option('--allow-unsigned', 'take a closure that no trusted key signed')
     .option('--lazy', 'fetch only the program (and its loader); libraries at load time (cald fetch-daemon)')
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PULL_EXAMPLES)
-    .action(async (remote: string, reference: string, flags: RemoteFlags) => {
+    .action(async (first: string, second: string | undefined, flags: RemoteFlags) => {
+      const remote = second === undefined ? undefined : first;
+      const reference = second ?? first;
       const { io } = ctx;
       const { pull } = await import('../../api/pull.js');
       const bar = progressBar(io, 'pull');
       const r = await pull({
-        remote,
+        ...(remote === undefined ? {} : { remote }),
         reference,
         ...(flags.allowUnsigned === true ? { allowUnsigned: true } : {}),
         ...(flags.lazy === true ? { lazy: true } : {}),

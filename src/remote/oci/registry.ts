@@ -1,10 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { RemoteError } from '../../errors/index.js';
 import { type Digest, digestOfBuffer } from '../../store/digest.js';
-import { MANIFEST_MEDIA_TYPE } from '../closure-manifest.js';
-import type { ClosureRemote } from '../closure-remote.js';
-import { type Answer, readSmallBody, request, streamVerified } from '../http.js';
+import type { ObjectStat, ObjectStream, PutOptions, PutSource, ReadOptions } from '../../store/store.js';
+import { MANIFEST_MEDIA_TYPE, MAX_OBJECT_SIZE } from '../closure-manifest.js';
+import { type ClosureRemote, cannotDelete, cannotList, putVia } from '../closure-remote.js';
+import { type Answer, readSmallBody, request, streamVerified, verifiedBody } from '../http.js';
 import { answerChallenge, type Credentials, credentialsFor, refused } from './auth.js';
 import { type OciRepository, parseOciRepository } from './reference.js';
 
@@ -34,7 +33,7 @@ export class OciRegistry implements ClosureRemote {
     return `oci://${this.repo.registry}/${this.repo.repository}`;
   }
 
-  private url(path: string): string {
+  private endpoint(path: string): string {
     return `${this.repo.base}/v2/${this.repo.repository}/${path}`;
   }
 
@@ -65,35 +64,67 @@ export class OciRegistry implements ClosureRemote {
     }
   }
 
-  /** The blob's size when the registry has it, else undefined. */
-  async objectSize(digest: Digest): Promise<number | undefined> {
-    const answer = await this.call(this.url(`blobs/${digest}`), { method: 'HEAD' });
+  get url(): string {
+    return this.name;
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return (await this.stat(digest)) !== undefined;
+  }
+
+  /** HEAD of the blob: its size when the registry has it. */
+  async stat(digest: Digest): Promise<ObjectStat | undefined> {
+    const answer = await this.call(this.endpoint(`blobs/${digest}`), { method: 'HEAD' });
     await answer.body?.cancel();
     if (answer.status === 404) return undefined;
     if (answer.status !== 200) throw await this.failure(answer, `HEAD blob ${digest}`);
     const size = Number(answer.headers.get('content-length'));
-    return Number.isSafeInteger(size) ? size : undefined;
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw await this.failure(answer, `HEAD blob ${digest} (no size)`);
+    return { digest, size };
   }
 
-  /** Streams the blob into `fd`, checking size and digest as it arrives (http.ts, streamVerified). */
+  async objectSize(digest: Digest): Promise<number | undefined> {
+    return (await this.stat(digest))?.size;
+  }
+
+  /** Streams the blob into `fd`, checking size and digest as it arrives (lazy fetch). */
   async readObjectInto(digest: Digest, size: number, fd: number): Promise<void> {
-    const answer = await this.call(this.url(`blobs/${digest}`));
+    const answer = await this.call(this.endpoint(`blobs/${digest}`));
     if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
     await streamVerified(answer, digest, size, fd, `${this.name}: blob ${digest}`);
   }
 
-  /** Uploads a file as the blob `digest`. */
-  async putObject(digest: Digest, path: string): Promise<void> {
-    await this.upload(digest, () => Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>);
+  /** GET of the blob, streamed and verified as it arrives (http.ts, verifiedBody). */
+  async *read(digest: Digest, options: ReadOptions = {}): ObjectStream {
+    const answer = await this.call(this.endpoint(`blobs/${digest}`));
+    if (answer.status === 404) {
+      await answer.body?.cancel();
+      throw new RemoteError('REMOTE_NOT_FOUND', `${this.name} has no blob ${digest}`, {
+        data: { remote: this.name, url: answer.url, digest: digest.toString() },
+      });
+    }
+    if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
+    yield* verifiedBody(answer, digest, options.size, MAX_OBJECT_SIZE, `${this.name}: blob ${digest}`);
   }
 
-  async putObjectBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
-    await this.upload(digest, () => bytes);
+  /** Uploads the blob (a monolithic upload: POST, then PUT with the digest). */
+  async put(source: PutSource, options: PutOptions = {}): Promise<Digest> {
+    return putVia(source, options.expect, this.name, (d, body) => this.upload(d, body));
+  }
+
+  // biome-ignore lint/correctness/useYield: a registry has no listing of blobs; the generator only says so.
+  async *list(): AsyncIterable<Digest> {
+    cannotList(this.name);
+  }
+
+  async delete(_digest: Digest): Promise<boolean> {
+    cannotDelete(this.name);
   }
 
   /** POST opens an upload session; PUT to its Location with `?digest=` sends the bytes and closes it. */
   private async upload(digest: Digest, body: () => Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
-    const start = await this.call(this.url('blobs/uploads/'), {
+    const start = await this.call(this.endpoint('blobs/uploads/'), {
       method: 'POST',
       headers: { 'content-length': '0' },
     });
@@ -117,7 +148,7 @@ export class OciRegistry implements ClosureRemote {
     bytes: Buffer,
     mediaType: string = MANIFEST_MEDIA_TYPE,
   ): Promise<void> {
-    const answer = await this.call(this.url(`manifests/${reference}`), {
+    const answer = await this.call(this.endpoint(`manifests/${reference}`), {
       method: 'PUT',
       headers: { 'content-type': mediaType },
       body: () => bytes,
@@ -131,7 +162,7 @@ export class OciRegistry implements ClosureRemote {
     reference: string,
     accept: readonly string[] = [MANIFEST_MEDIA_TYPE],
   ): Promise<FetchedManifest | undefined> {
-    const answer = await this.call(this.url(`manifests/${reference}`), {
+    const answer = await this.call(this.endpoint(`manifests/${reference}`), {
       headers: { accept: accept.join(', ') },
     });
     if (answer.status === 404) {

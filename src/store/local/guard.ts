@@ -1,0 +1,65 @@
+import { lstatSync, readlinkSync, renameSync, rmSync, type Stats, statSync, symlinkSync } from 'node:fs';
+import { ioErrorFrom, StoreError } from '../../errors/index.js';
+import type { Digest } from '../digest.js';
+import { errnoOf } from '../fs-util.js';
+
+// Small checks every part of the local store shares.
+
+export function assertWritable(root: string, readOnly: boolean): void {
+  if (readOnly) {
+    throw new StoreError('STORE_READ_ONLY', `the store at ${root} was opened read-only`, {
+      data: { store: root },
+    });
+  }
+}
+
+export function objectMissing(root: string, digest: Digest, name?: string): StoreError {
+  return new StoreError('STORE_OBJECT_MISSING', `object ${digest} is not in the store at ${root}`, {
+    data: { store: root, digest: digest.toString(), ...(name === undefined ? {} : { name }) },
+  });
+}
+
+export function statOrUndefined(path: string, noFollow = false): Stats | undefined {
+  try {
+    return noFollow ? lstatSync(path) : statSync(path);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') {
+      throw new StoreError('STORE_NOT_DIRECTORY', `a component of ${path} is not a directory`, {
+        data: { path },
+        cause: e,
+      });
+    }
+    throw ioErrorFrom(e, 'stat', path);
+  }
+}
+
+export function readlinkOrUndefined(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes the symbolic link `entry` -> `target` so it appears whole: made in place when there is
+ * no entry, else made under a temp name (in the store's tmp/) and renamed over the old entry.
+ */
+export function placeLink(target: string, entry: string, tempName: () => string): void {
+  try {
+    symlinkSync(target, entry);
+    return;
+  } catch (e) {
+    if (errnoOf(e) !== 'EEXIST') throw e;
+  }
+  const tmp = tempName();
+  try {
+    symlinkSync(target, tmp);
+    renameSync(tmp, entry);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
