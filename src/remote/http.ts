@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { RemoteError } from '../errors/index.js';
-import { createHasher, type Digest } from '../store/digest.js';
+import { createHasher, type Digest, type Hasher } from '../store/digest.js';
 
 // Requests to remotes, on Node's own fetch, with the limits a hostile or broken server needs:
 // a deadline for the answer's headers, a stall timeout while a body streams, a cap on how many
@@ -201,19 +201,7 @@ export async function* verifiedBody(
     got += chunk.byteLength;
     yield chunk;
   }
-  if (size !== undefined && got !== size) {
-    throw new RemoteError('REMOTE_TRUNCATED', `${what} ended after ${got} of ${size} bytes`, {
-      hint: 'try again; nothing was stored',
-      data: { url: answer.url, digest: digest.toString() },
-    });
-  }
-  const actual = hasher.digest();
-  if (!actual.equals(digest)) {
-    throw new RemoteError('REMOTE_DIGEST_MISMATCH', `${what} arrived as ${actual}`, {
-      hint: 'the remote sent other bytes than asked for; nothing was stored',
-      data: { url: answer.url, digest: digest.toString(), actual: actual.toString() },
-    });
-  }
+  checkArrived(answer, digest, size, got, hasher, what);
 }
 
 /**
@@ -236,7 +224,19 @@ export async function streamVerified(
       done += writeSync(fd, chunk, done, chunk.byteLength - done, offset + done);
     offset += chunk.byteLength;
   });
-  if (got !== size) {
+  checkArrived(answer, digest, size, got, hasher, what);
+}
+
+/** A whole body of the size asked for (when one was), whose bytes hash to `digest`; else one REMOTE_* error. */
+function checkArrived(
+  answer: Answer,
+  digest: Digest,
+  size: number | undefined,
+  got: number,
+  hasher: Hasher,
+  what: string,
+): void {
+  if (size !== undefined && got !== size) {
     throw new RemoteError('REMOTE_TRUNCATED', `${what} ended after ${got} of ${size} bytes`, {
       hint: 'try again; nothing was stored',
       data: { url: answer.url, digest: digest.toString() },
