@@ -19,11 +19,11 @@ import {
 import { open, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { resolveClosure, SnapshotFs, type WalkedFile } from '../closure/index.js';
+import { SnapshotFs } from '../closure/index.js';
 import { ElfFile, isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, isCaldError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
-import { type ImportNode, importClosure } from '../importer/import-closure.js';
+import { importClosure } from '../importer/import-closure.js';
 import {
   acquireLease,
   type Digest,
@@ -43,12 +43,8 @@ import {
   walkModel,
 } from '../tree/index.js';
 import { eachLimited } from '../util/each-limited.js';
-import {
-  AUDIT_LIBRARY_NAME,
-  DEFAULT_HOST_PROVIDED,
-  type ImportOptions,
-  type ImportReport,
-} from './import.js';
+import { hostProvidedTest, walkClosures } from './closure-walk.js';
+import { AUDIT_LIBRARY_NAME, type ImportOptions, type ImportReport } from './import.js';
 
 /** A Debian package name (with an optional :arch), as dpkg -L takes it. */
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$/;
@@ -210,14 +206,6 @@ function treeLibraryDirs(sources: readonly Source[]): string[] {
     .filter((d) => existsSync(d));
 }
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
 /** How many files are written and synced at once (each fsync waits on the disk, on libuv's pool). */
 const PARALLEL_WRITES = 8;
 
@@ -291,71 +279,16 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
       const real = realpathSync(node.source);
       elfPaths.set(real, [...(elfPaths.get(real) ?? []), inTree]);
     }
-    const patterns = [
-      ...(options.noDefaultExcludes === true ? [] : DEFAULT_HOST_PROVIDED),
-      ...(options.exclude ?? []),
-    ].map(globToRegExp);
-    const hostProvided = (path: string) => patterns.some((re) => re.test(basename(path)) || re.test(path));
-
     const fs = new SnapshotFs();
-    const walkedAs = new Map<string, string>();
-    const nodes = new Map<string, ImportNode>();
-    let interpreter: string | undefined;
     const libDirs = treeLibraryDirs(sources).join(':');
     const roots = [...elfPaths.keys()].sort();
-    for (const root of roots) {
-      const closure = resolveClosure({
-        program: root,
-        fs,
-        ...(libDirs === '' ? {} : { env: { LD_LIBRARY_PATH: libDirs } }),
-      });
-      const missing = closure.missing.filter((m) => !hostProvided(m.name));
-      if (missing.length > 0) {
-        const m = missing[0]!;
-        throw (
-          m.formatError ??
-          new CaldError('IMPORT_MISSING_LIBRARY', `${m.neededByPath} needs ${m.name}: ${m.reason}`, {
-            hint: `install the library, or keep it host-provided with --exclude '${m.name}'`,
-          })
-        );
-      }
-      if (closure.interpreter?.problem !== undefined)
-        throw new CaldError(
-          'IMPORT_BAD_INTERPRETER',
-          `${root}: its interpreter ${closure.interpreter.requested} ${closure.interpreter.problem}`,
-        );
-      for (const o of closure.objects) if (!walkedAs.has(o.realPath)) walkedAs.set(o.realPath, o.source);
-      const interp = closure.interpreter?.realPath;
-      if (interp !== undefined) {
-        if (!walkedAs.has(interp)) walkedAs.set(interp, interp);
-        if (interpreter !== undefined && interpreter !== interp)
-          throw new CaldError(
-            'IMPORT_MIXED_INTERPRETERS',
-            `${root} uses the interpreter ${interp}, others use ${interpreter}`,
-          );
-        interpreter = interp;
-      }
-      for (const o of closure.objects) {
-        if (nodes.has(o.realPath)) continue;
-        nodes.set(o.realPath, {
-          path: o.realPath,
-          needed: o.needed.map((e) => ({
-            name: e.name,
-            target:
-              e.object === undefined
-                ? hostProvided(e.name)
-                  ? `host:${e.name}`
-                  : undefined
-                : closure.objects[e.object]!.realPath,
-          })),
-        });
-      }
-    }
-    const walked = (p: string): WalkedFile => {
-      const f = fs.walked(walkedAs.get(p) ?? p);
-      if (f === undefined) throw new CaldError('IMPORT_NOT_READ', `${p} was not read by the closure walk`);
-      return f;
-    };
+    const hostProvided = hostProvidedTest(options);
+    const { nodes, interpreter, walked } = walkClosures({
+      roots,
+      fs,
+      ldLibraryPath: libDirs === '' ? undefined : libDirs,
+      hostProvided,
+    });
 
     const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
     let lease: ReturnType<typeof acquireLease> | undefined;

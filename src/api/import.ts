@@ -1,38 +1,17 @@
 import { closeSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import {
-  type Closure,
-  openRegular,
-  readAt,
-  resolveClosure,
-  SnapshotFs,
-  type WalkedFile,
-} from '../closure/index.js';
+import { dirname, join } from 'node:path';
+import { openRegular, readAt, SnapshotFs } from '../closure/index.js';
 import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
-import { type ImportNode, type ImportProgress, importClosure } from '../importer/import-closure.js';
+import { type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease } from '../store/index.js';
+import { hostProvidedTest, walkClosures } from './closure-walk.js';
 import { importScripts, isScriptFile } from './import-script.js';
 import { importTree, isTreeSource } from './import-tree.js';
 import { checkProgramName, type NamingResult, nameImports } from './program-names.js';
 import { locate, openForWrite } from './store-open.js';
 
-/**
- * Libraries that stay host-provided by default: GPU and graphics drivers must match the running
- * kernel and hardware, so the host's copy is the right one (prior-art.md).
- */
-export const DEFAULT_HOST_PROVIDED = [
-  'libGL.so*',
-  'libGLX*.so*',
-  'libEGL*.so*',
-  'libGLES*.so*',
-  'libGLdispatch.so*',
-  'libOpenGL.so*',
-  'libvulkan.so*',
-  'libcuda.so*',
-  'libnvidia-*.so*',
-  'libOpenCL.so*',
-] as const;
+export { DEFAULT_HOST_PROVIDED } from './closure-walk.js';
 
 export interface ImportOptions {
   /** Programs, libraries, or directories (every ELF file under them). */
@@ -100,14 +79,6 @@ export interface ImportReport {
   tree?: { digest: string; uri: string; root: string; files: number; elfFiles: number };
 }
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
 /** The first bytes of a file, read without blocking; empty for anything but a regular file. */
 function readHead(path: string): Buffer {
   let opened: ReturnType<typeof openRegular>;
@@ -157,34 +128,6 @@ function expandPaths(paths: readonly string[]): string[] {
     }
   }
   return [...new Set(files)];
-}
-
-function missingError(closure: Closure): CaldError {
-  const m = closure.missing[0]!;
-  if (m.formatError !== undefined) return m.formatError;
-  const dirs = m.searched.flatMap((s) => s.dirs).slice(0, 6);
-  return new CaldError(
-    'IMPORT_MISSING_LIBRARY',
-    `${m.neededByPath} needs ${m.name}: ${m.reason}${closure.missing.length > 1 ? ` (and ${closure.missing.length - 1} more missing)` : ''}`,
-    {
-      hint: `install the library${dirs.length > 0 ? ` (searched ${dirs.join(', ')})` : ''}, or keep it host-provided with --exclude '${m.name}'`,
-      data: {
-        missing: closure.missing.map((x) => ({ name: x.name, neededBy: x.neededByPath, reason: x.reason })),
-      },
-    },
-  );
-}
-
-function interpreterError(root: string, closure: Closure): CaldError {
-  const i = closure.interpreter!;
-  return new CaldError(
-    'IMPORT_BAD_INTERPRETER',
-    `${root}: its interpreter ${i.requested} ${i.problem ?? ''}`,
-    {
-      hint: "PT_INTERP must name the ELF loader for the program's machine (e.g. /lib64/ld-linux-x86-64.so.2); cald reads it, never runs it",
-      data: { path: root, interpreter: i.requested },
-    },
-  );
 }
 
 function privateSourceError(path: string, count: number, store: string): CaldError {
@@ -265,68 +208,15 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   const env = options.env ?? process.env;
   const location = locate({ store: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);
-  const patterns = [
-    ...(options.noDefaultExcludes === true ? [] : DEFAULT_HOST_PROVIDED),
-    ...(options.exclude ?? []),
-  ].map(globToRegExp);
-  const hostProvided = (path: string) => patterns.some((re) => re.test(basename(path)) || re.test(path));
-
-  const nodes = new Map<string, ImportNode>();
+  const hostProvided = hostProvidedTest(options);
   // Every file is read once, by the walk; the rewrite works on those very bytes.
   const fs = new SnapshotFs();
-  // Real path -> the path the walk read it by.
-  const walkedAs = new Map<string, string>();
-  let interpreter: string | undefined;
-  const warnings: string[] = [];
-  const ldLibraryPath = options.useLdLibraryPath === true ? env.LD_LIBRARY_PATH : undefined;
-  for (const root of roots) {
-    const closure = resolveClosure({
-      program: root,
-      fs,
-      ...(ldLibraryPath === undefined ? {} : { env: { LD_LIBRARY_PATH: ldLibraryPath } }),
-    });
-    if (closure.interpreter?.problem !== undefined) throw interpreterError(root, closure);
-    const missing = closure.missing.filter((m) => !hostProvided(m.name));
-    if (missing.length > 0) throw missingError({ ...closure, missing });
-    warnings.push(...closure.warnings);
-    for (const o of closure.objects) if (!walkedAs.has(o.realPath)) walkedAs.set(o.realPath, o.source);
-    const interp = closure.interpreter?.realPath;
-    if (interp !== undefined) {
-      if (!walkedAs.has(interp)) walkedAs.set(interp, interp);
-      if (interpreter !== undefined && interpreter !== interp) {
-        throw new CaldError(
-          'IMPORT_MIXED_INTERPRETERS',
-          `${root} uses the interpreter ${interp}, others use ${interpreter}`,
-          {
-            hint: 'import programs for different loaders in separate calls',
-          },
-        );
-      }
-      interpreter = interp;
-    }
-    for (const o of closure.objects) {
-      if (nodes.has(o.realPath)) continue;
-      nodes.set(o.realPath, {
-        path: o.realPath,
-        needed: o.needed.map((e) => ({
-          name: e.name,
-          target: e.object === undefined ? undefined : closure.objects[e.object]!.realPath,
-        })),
-      });
-    }
-  }
-  // A missing host-provided library stays a plain name: give it a target the importer keeps.
-  for (const n of nodes.values()) {
-    n.needed = n.needed.map((d) =>
-      d.target === undefined && hostProvided(d.name) ? { name: d.name, target: `host:${d.name}` } : d,
-    );
-  }
-
-  const walked = (p: string): WalkedFile => {
-    const f = fs.walked(walkedAs.get(p) ?? p);
-    if (f === undefined) throw new CaldError('IMPORT_NOT_READ', `${p} was not read by the closure walk`);
-    return f;
-  };
+  const { nodes, walkedAs, interpreter, warnings, walked } = walkClosures({
+    roots,
+    fs,
+    ldLibraryPath: options.useLdLibraryPath === true ? env.LD_LIBRARY_PATH : undefined,
+    hostProvided,
+  });
   const privacy = new Privacy();
   const privateFiles = [...walkedAs.keys()].filter((p) => privacy.isPrivate(p, walked(p).mode));
   if (privateFiles.length > 0 && options.allowPrivate !== true && privacy.othersReach(location.path)) {
