@@ -10,7 +10,7 @@ export const MAIN_PATH = fileURLToPath(MAIN_URL);
 
 // The first argument is a placeholder: node takes a first argument `inspect` as its own debugger
 // command (`node inspect script.js`), even after -e and --.
-export const ENTRY = `import { main } from ${JSON.stringify(MAIN_URL)}; process.exit(await main(process.argv.slice(2)));`;
+export const ENTRY = `import { main } from ${JSON.stringify(MAIN_URL)}; process.exitCode = await main(process.argv.slice(2));`;
 export const ENTRY_ARGS: readonly string[] = ['--input-type=module', '-e', ENTRY, '--', 'cald'];
 
 /** `cald ...args`. Colors are off unless asked (the test harness may set FORCE_COLOR). */

@@ -59,7 +59,7 @@ export function writeCaldShim(dir: string): string {
   const entry = join(bin, 'cald.mjs');
   writeFileSync(
     entry,
-    `import { main } from ${JSON.stringify(MAIN_URL)};\nprocess.exit(await main(process.argv.slice(2)));\n`,
+    `import { main } from ${JSON.stringify(MAIN_URL)};\nprocess.exitCode = await main(process.argv.slice(2));\n`,
   );
   const shim = join(bin, 'cald');
   writeFileSync(shim, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(entry)} "$@"\n`);
