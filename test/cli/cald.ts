@@ -7,10 +7,17 @@ import { type RunOptions, type RunResult, run } from '../helpers/run.js';
 /** The compiled src/cli/main.js next to this compiled test. */
 export const MAIN_URL = new URL('../../src/cli/main.js', import.meta.url).href;
 export const MAIN_PATH = fileURLToPath(MAIN_URL);
+/** The compiled src/cli/exit.js: how bin/cald.js ends the process once output is written. */
+export const EXIT_URL = new URL('../../src/cli/exit.js', import.meta.url).href;
+
+/** The body of bin/cald.js, for a node -e entry: `argv` is the expression of the arguments. */
+export function entrySource(argv = 'process.argv.slice(2)'): string {
+  return `import { main } from ${JSON.stringify(MAIN_URL)}; import { exitWhenWritten } from ${JSON.stringify(EXIT_URL)}; await exitWhenWritten(await main(${argv}));`;
+}
 
 // The first argument is a placeholder: node takes a first argument `inspect` as its own debugger
 // command (`node inspect script.js`), even after -e and --.
-export const ENTRY = `import { main } from ${JSON.stringify(MAIN_URL)}; process.exitCode = await main(process.argv.slice(2));`;
+export const ENTRY = entrySource();
 export const ENTRY_ARGS: readonly string[] = ['--input-type=module', '-e', ENTRY, '--', 'cald'];
 
 /** `cald ...args`. Colors are off unless asked (the test harness may set FORCE_COLOR). */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { cald, MAIN_URL } from '../cli/cald.js';
+import { cald, entrySource } from '../cli/cald.js';
 import { isElfFile } from '../helpers/elf-files.js';
 import { repoPath } from '../helpers/paths.js';
 import { hasTool, type RunResult, run, runOk } from '../helpers/run.js';
@@ -59,7 +59,7 @@ export function writeCaldShim(dir: string): string {
   const entry = join(bin, 'cald.mjs');
   writeFileSync(
     entry,
-    `import { main } from ${JSON.stringify(MAIN_URL)};\nprocess.exitCode = await main(process.argv.slice(2));\n`,
+    `${entrySource()}\n`,
   );
   const shim = join(bin, 'cald');
   writeFileSync(shim, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(entry)} "$@"\n`);
