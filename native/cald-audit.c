@@ -457,31 +457,78 @@ static int from_tree(const char *name, const char *hex, const char *want) {
 
 /*
  * The path handed to ld.so becomes the object's name (l_name): gdb's `info sharedlibrary`, ldd,
- * dladdr and $ORIGIN show it. For a name with a ?name= hint, the name directory's entry
- * <store>/names/<name> says which library it is, so that path is handed over instead of
- * objects/sha256/<hex>, when the entry is exactly the relative link ../objects/sha256/<hex>
- * (ld.so then opens the very object just verified) and names/ is held to the store rule like
- * objects/ (only the store's owner can change the link, as only they can the object's path).
- * Otherwise the object's own path. Costs one readlink per library (the check of names/ is once).
+ * dladdr and dl_iterate_phdr show it. A bare objects/sha256/<hex> says nothing of which library it
+ * is, so a library loaded by a name with a ?name= hint is shown as the name directory's entry for
+ * that name, <store>/names/cas:sha256:<hex>?name=libz.so.1 (a link to the same object).
+ *
+ * Without a system call per library: ld.so opens the object's own path (what was verified), padded
+ * with slashes after "objects/sha256/" to the length of the entry's path (the kernel treats "//" as
+ * "/"), and copies it into a buffer of its own for l_name; la_objopen, called once the object is
+ * mapped, then writes the entry's path over that copy (never longer than it). Handing ld.so the
+ * entry itself cost a readlink to check that it is exactly the link to the verified object and a
+ * symbolic-link walk in the open: measured 4% of ffmpeg's start-up (209 libraries;
+ * docs/benchmarks.md). ld.so's own name matching is unchanged (it matches later requests by the
+ * cas: name it keeps as the object's soname list, and by device and inode), and $ORIGIN stays the
+ * object's directory, which ld.so derives from the path it opened. Only names/ itself is checked
+ * (once, held to the store rule like objects/); an entry is not opened to show it, so a missing or
+ * wrong entry shows a path whose bytes are not the loaded ones: `cald verify` reports such entries.
  */
 static int names_state; /* 0: not checked yet, 1: names/ trusted, -1: not used */
 
-static const char *named_path(const char *name, const char *hex, const char *object) {
-  static char entry[PATH_CAP];
-  static struct trust_problem pb;
-  char target[128], want[96];
-  struct stat st;
+#define SHOWN_MAX 2048
+static struct { char hex[64]; unsigned int at; } shown[SHOWN_MAX]; /* objects to show by name */
+static char shown_names[64 * 1024]; /* their cas: names, NUL-terminated, at shown[i].at */
+static unsigned int shown_count, shown_used;
+
+static int names_usable(void) {
   if (names_state == 0) {
-    int ok = cat(entry, sizeof entry, store_root, "/names", NULL) > 0 && c_lstat(entry, &st) == 0 &&
-             t_check(entry, &st, (unsigned long long)c_uid(1), 0, 1, &pb) == 0;
+    static struct trust_problem pb;
+    char dir[PATH_CAP];
+    struct stat st;
+    int ok = cat(dir, sizeof dir, store_root, "/names", NULL) > 0 && c_lstat(dir, &st) == 0 &&
+             t_check(dir, &st, (unsigned long long)c_uid(1), 0, 1, &pb) == 0;
     names_state = ok ? 1 : -1;
   }
-  if (names_state < 0 || cat(entry, sizeof entry, store_root, "/names/", name, NULL) <= 0) return object;
-  long n = sys(SYS_readlinkat, AT_FDCWD, L(entry), L(target), sizeof target - 1);
-  if (n <= 0) return object;
-  target[n] = '\0';
-  cat(want, sizeof want, "../objects/sha256/", hex, NULL);
-  return c_eq(target, want) ? entry : object;
+  return names_state > 0;
+}
+
+/* Writes into result the padded object path for `name` (see above); 0 if it cannot (plain path). */
+static int named_path(const char *name, const char *hex) {
+  size_t root = c_len(store_root), shown_len = root + 7 + c_len(name), plain = root + 16 + 64;
+  size_t pad = shown_len > plain ? shown_len - plain : 0, need = c_len(name) + 1;
+  if (!names_usable() || plain + pad + 1 > sizeof result || shown_count == SHOWN_MAX ||
+      shown_used + need > sizeof shown_names)
+    return 0;
+  if (cat(result, sizeof result, store_root, "/objects/sha256/", NULL) <= 0) return 0;
+  char *p = result + root + 16;
+  for (size_t i = 0; i < pad; i++) *p++ = '/';
+  for (int i = 0; i < 64; i++) *p++ = hex[i];
+  *p = '\0';
+  for (int i = 0; i < 64; i++) shown[shown_count].hex[i] = hex[i];
+  shown[shown_count++].at = shown_used;
+  for (size_t i = 0; i < need; i++) shown_names[shown_used + i] = name[i];
+  shown_used += (unsigned int)need;
+  return 1;
+}
+
+/* la_objopen's half: an object ld.so opened by a padded path gets its entry's path as its name. */
+static void show_by_name(char *l_name) {
+  size_t n = c_len(l_name), root = c_len(store_root);
+  if (shown_count == 0 || n < root + 16 + 1 + 64 || !c_starts(l_name, store_root) ||
+      !c_starts(l_name + root, "/objects/sha256//"))
+    return;
+  const char *hex = l_name + n - 64;
+  for (unsigned int i = shown_count; i-- > 0;) {
+    int same = 1;
+    for (int k = 0; k < 64 && same; k++) same = shown[i].hex[k] == hex[k];
+    if (!same) continue;
+    char entry[PATH_CAP];
+    if (cat(entry, sizeof entry, store_root, "/names/", shown_names + shown[i].at, NULL) <= 0) return;
+    size_t e = c_len(entry);
+    if (e > n) return;
+    for (size_t k = 0; k <= e; k++) l_name[k] = entry[k];
+    return;
+  }
 }
 
 /* Maps one cas: name to its verified object path; NULL (after one line on stderr) if it cannot. */
@@ -521,7 +568,7 @@ static char *resolve(const char *name) {
     if (debug)
       SAY("cald: ", name, " -> ", path, o == CACHED ? " (cached verification, " : " (verified sha256, ",
           num(us, (unsigned long long)(c_now_ns(CLOCK_MONOTONIC) - t0) / 1000, 1), " us)");
-    cat(result, sizeof result, hint != NULL ? named_path(name, hex, path) : path, NULL);
+    if (hint == NULL || !named_path(name, hex)) cat(result, sizeof result, path, NULL);
     return result;
   }
   if (fallback_hint && hint != NULL) { /* opt-in: let ld.so search the original name instead */
@@ -638,6 +685,13 @@ API char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
   if (name[0] == '/') return map_path(name);
   if (!c_starts(name, "cas:")) return (char *)name;
   return resolve(name);
+}
+
+/* Called for every object ld.so has mapped, before its relocation; nothing is audited further (0). */
+API unsigned int la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *cookie) {
+  (void)lmid, (void)cookie;
+  if (map->l_name != NULL) show_by_name(map->l_name);
+  return 0;
 }
 
 /* Called once the start-up objects are loaded, before any constructor of the program runs. */

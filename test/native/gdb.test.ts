@@ -1,9 +1,10 @@
-// gdb on a content-addressed program: `info sharedlibrary` names each library (the resolver hands
-// ld.so the name directory's entry <store>/names/cas:sha256:<hex>?name=libz.so.1 after verifying
-// the object it links to), gdb reads the library's symbols through that path (a breakpoint in
-// zlibVersion is hit), and an entry that is not exactly the link to the verified object is never
-// used (the object's own path is handed over instead). A C program linked with -lz, built here,
-// imported into a private store, run under gdb in batch mode. Probes: gdb, cc with zlib, ptrace.
+// gdb on a content-addressed program: `info sharedlibrary` names each library by the name
+// directory's entry <store>/names/cas:sha256:<hex>?name=libz.so.1 (ld.so opens the verified object
+// and the resolver writes the entry's path over the name ld.so keeps for it), gdb reads the
+// library's symbols through that path (a breakpoint in zlibVersion is hit), and a wrong entry
+// changes only what is shown: the verified object is what is mapped. A C program linked with -lz,
+// built here, imported into a private store, run under gdb in batch mode. Probes: gdb, cc with
+// zlib, ptrace.
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -104,7 +105,7 @@ describe('gdb info sharedlibrary', () => {
     assert.match(g.stdout, /exited normally/);
   });
 
-  test('a name entry that is not the link to the verified object is not handed to ld.so', (t) => {
+  test('a wrong name entry changes only what is shown: ld.so maps the verified object, and cald verify names the entry', (t) => {
     if (skip !== null) return t.skip(skip);
     const entry = libz();
     const path = join(env.CALD_STORE!, 'names', entry);
@@ -113,12 +114,40 @@ describe('gdb info sharedlibrary', () => {
     rmSync(path);
     symlinkSync(`../objects/sha256/${other}`, path);
     try {
-      const g = gdb();
+      const g = run(
+        'gdb',
+        [
+          '-batch',
+          '-nx',
+          '-ex',
+          'set startup-with-shell off',
+          '-ex',
+          `set environment LD_AUDIT=${auditLib}`,
+          '-ex',
+          `set environment CALD_STORE=${env.CALD_STORE}`,
+          '-ex',
+          'set breakpoint pending on',
+          '-ex',
+          'break exit',
+          '-ex',
+          'run',
+          '-ex',
+          'info proc mappings',
+          '-ex',
+          'continue',
+          program,
+        ],
+        { env },
+      );
+      const mapped = g.stdout.split('\n').filter((l) => /\/objects\/sha256\/[0-9a-f]{64}$/.test(l));
       assert.ok(
-        g.stdout.split('\n').some((l) => l.endsWith(`${env.CALD_STORE}/objects/sha256/${hex}`)),
-        `the verified object's own path:\n${g.stdout}`,
+        mapped.some((l) => l.endsWith(`/objects/sha256/${hex}`)),
+        `libz's verified object is what is mapped:\n${g.stdout}`,
       );
       assert.match(g.stdout, /exited normally/);
+      const v = cald(['verify', '--json'], { env });
+      assert.notEqual(v.status, 0, 'verify reports the wrong entry');
+      assert.ok(v.stdout.includes(entry), v.stdout);
     } finally {
       rmSync(path);
       symlinkSync(`../objects/sha256/${hex}`, path);
