@@ -50,6 +50,7 @@
 #include "sha256.h"
 #include "trust.h"
 #include "verify-cache.h"
+#include "run-list.h"
 #include "fetch.h"
 
 #define API __attribute__((visibility("default")))
@@ -231,10 +232,20 @@ static int cache_ready(void) {
     return 0;
   }
   cache_state = 1;
+  vc_run_load(cache_dir, (unsigned long long)c_uid(1));
   return 1;
 }
-static int cache_hit(const char *sig) { return vc_hit(cache_dir, sig, (unsigned long long)c_uid(1)); }
-static void cache_put(const char *sig) { vc_put(cache_dir, sig); }
+/* The program's run list first (no system call), then the entry itself (one lstat). */
+static int cache_hit(const char *sig) {
+  if (vc_run_hit(sig)) return vc_run_note(sig), 1;
+  if (!vc_hit(cache_dir, sig, (unsigned long long)c_uid(1))) return 0;
+  vc_run_note(sig), vc_run_dirty = 1;
+  return 1;
+}
+static void cache_put(const char *sig) {
+  vc_put(cache_dir, sig);
+  vc_run_note(sig), vc_run_dirty = 1;
+}
 
 /* ---- verification */
 enum outcome { VERIFIED, CACHED, MISSING, MISMATCH, UNTRUSTED, FAILED };
@@ -697,6 +708,7 @@ API unsigned int la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *cookie
 /* Called once the start-up objects are loaded, before any constructor of the program runs. */
 API void la_preinit(uintptr_t *cookie) {
   (void)cookie;
+  if (cache_state > 0) vc_run_save(cache_dir, sys(SYS_getpid, 0, 0, 0, 0));
   if (!env_is("CALD_STRIP_ENV", "1") || environ_ == NULL) return;
   char **out = environ_; /* remove LD_AUDIT in place: the program's libc reads this same array */
   for (char **e = environ_; *e != NULL; e++)

@@ -3,12 +3,14 @@
 import assert from 'node:assert/strict';
 import {
   chmodSync,
+  chownSync,
   cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -151,7 +153,7 @@ describe('verification cache', () => {
     assert.match(caldLines(first)[0]!, /\(verified sha256/);
     // one empty file named by the object's stat signature: <hex>-<dev>-<ino>-<size>-<mtime>-<ctime>
     const st = statSync(obj, { bigint: true });
-    const entries = readdirSync(join(cache, 'cald', 'verified'));
+    const entries = readdirSync(join(cache, 'cald', 'verified')).filter((e) => !e.startsWith('run-'));
     assert.equal(entries.length, 1);
     assert.match(
       entries[0]!,
@@ -182,6 +184,49 @@ describe('verification cache', () => {
     const fourth = run();
     assert.equal(fourth.status, 0);
     assert.match(caldLines(fourth)[0]!, /\(verified sha256/);
+  });
+
+  test("the program's run list answers the next start without the entries; it vouches only for the signatures it holds", async () => {
+    const store = join(fx.dir, 'store-run-list');
+    cpSync(fx.store, store, { recursive: true, verbatimSymlinks: true });
+    const obj = join(store, 'objects', 'sha256', fx.hex);
+    const cache = join(fx.dir, 'cache-run-list');
+    const dir = join(cache, 'cald', 'verified');
+    const run = () => exec(fx.prog, [], audited({ CALD_STORE: store, CALD_DEBUG: '1' }, cache));
+    await settled(obj);
+    assert.match(caldLines(run())[0]!, /\(verified sha256/);
+    // run-<dev>-<ino>-<mtime>-<ctime> of the program, one line per signature found good.
+    const p = statSync(fx.prog, { bigint: true });
+    const lists = readdirSync(dir).filter((e) => e.startsWith('run-'));
+    assert.deepEqual(lists, [lists.find((e) => e.startsWith(`run-${p.dev}-${p.ino}-`))]);
+    const list = join(dir, lists[0]!);
+    const entry = readdirSync(dir).find((e) => e.startsWith(`${fx.hex}-`))!;
+    assert.equal(readFileSync(list, 'utf8'), `${entry}\n`);
+    assert.equal(statSync(list).mode & 0o777, 0o600);
+    // With the entry gone, the list alone answers (no lstat of an entry is needed).
+    rmSync(join(dir, entry));
+    assert.match(caldLines(run())[0]!, /\(cached verification/);
+    // A list the user does not own, or others may write, is not read (the entry, made again, is removed each time).
+    chmodSync(list, 0o622);
+    assert.match(caldLines(run())[0]!, /\(verified sha256/);
+    rmSync(join(dir, entry));
+    if (process.getuid?.() === 0) {
+      chownSync(list, 65534, 65534);
+      assert.match(caldLines(run())[0]!, /\(verified sha256/);
+      rmSync(join(dir, entry));
+    }
+    // A list line for the right hash but another file's signature does not skip hashing.
+    const s = tamperedStore();
+    writeFileSync(list, `${fx.hex}-1-2-3-4.000000000-5.000000000\n`, { mode: 0o600 });
+    chownSync(list, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    const forged = exec(fx.prog, [], audited({ CALD_STORE: s }, cache));
+    assert.equal(forged.status, 127);
+    // The object changed in place (same size): its signature moves, so neither list nor entry vouches.
+    chmodSync(obj, 0o644);
+    const b = readFileSync(obj);
+    b[100] = (b[100] ?? 0) ^ 0x80;
+    writeFileSync(obj, b);
+    assert.equal(run().status, 127);
   });
 
   test('a forged entry for another file does not skip hashing', async () => {
