@@ -4,16 +4,10 @@ import { openRegular, readAt, readSource } from '../closure/index.js';
 import { CaldError, ioErrorFrom } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { formatCasShebang, parseCasShebang, parseHostShebang } from '../runtime/shebang.js';
-import {
-  acquireLease,
-  Digest,
-  formatCasName,
-  hintFromName,
-  LocalStore,
-  resolveStoreLocation,
-} from '../store/index.js';
+import { acquireLease, Digest, formatCasName, hintFromName } from '../store/index.js';
 import type { ImportedFile, ImportOptions, ImportReport } from './import.js';
 import { nameImports } from './program-names.js';
+import { openForWrite } from './store-open.js';
 
 /** Scripts larger than this are not imported (a script is read whole, into memory). */
 const MAX_SCRIPT_SIZE = 64 * 1024 * 1024;
@@ -216,10 +210,9 @@ export async function importScripts(
     return parseDigest(f.uri);
   };
 
-  const store = await LocalStore.open({
-    path: base?.store ?? storePath(options),
-    create: true,
-    extractRefs: objectRefs,
+  const { store } = await openForWrite({
+    store: base?.store ?? options.store,
+    env: options.env ?? process.env,
   });
   let lease: ReturnType<typeof acquireLease> | undefined;
   try {
@@ -271,9 +264,4 @@ export async function importScripts(
 function parseDigest(uri: string): Digest {
   // `cas:sha256:<hex>?name=...` as the importer printed it.
   return Digest.parse(uri.slice(4).split('?')[0]!);
-}
-
-function storePath(options: ImportOptions): string {
-  return resolveStoreLocation({ option: options.store, env: options.env ?? process.env, cwd: process.cwd() })
-    .path;
 }

@@ -24,14 +24,7 @@ import { ElfFile, isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, isCaldError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { importClosure } from '../importer/import-closure.js';
-import {
-  acquireLease,
-  type Digest,
-  digestOfBuffer,
-  formatCasName,
-  LocalStore,
-  resolveStoreLocation,
-} from '../store/index.js';
+import { acquireLease, type Digest, digestOfBuffer, formatCasName, type LocalStore } from '../store/index.js';
 import {
   addNode,
   checkLinks,
@@ -45,6 +38,7 @@ import {
 import { eachLimited } from '../util/each-limited.js';
 import { hostProvidedTest, walkClosures } from './closure-walk.js';
 import { AUDIT_LIBRARY_NAME, type ImportOptions, type ImportReport } from './import.js';
+import { locate, openForWrite } from './store-open.js';
 
 /** A Debian package name (with an optional :arch), as dpkg -L takes it. */
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$/;
@@ -261,7 +255,7 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
   if (options.paths.length === 0)
     throw new UsageError('nothing to import: give a directory, a .deb file or a package');
   const env = options.env ?? process.env;
-  const location = resolveStoreLocation({ option: options.store, env, cwd: process.cwd() });
+  const location = locate({ store: options.store, env, cwd: process.cwd() });
   let tmpDir: string | undefined;
   const tmp = () => {
     tmpDir ??= mkdtempSync(join(tmpdir(), 'cald-tree-'));
@@ -290,7 +284,7 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
       hostProvided,
     });
 
-    const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+    const { store } = await openForWrite({ store: location.path, env });
     let lease: ReturnType<typeof acquireLease> | undefined;
     try {
       lease = acquireLease(store.root, { purpose: `import ${options.paths[0] ?? ''}` });
