@@ -52,7 +52,8 @@ describe('gdb info sharedlibrary', () => {
     program = cald(['path', 'zver'], { env }).stdout.trim();
   });
 
-  const gdb = () =>
+  /** gdb in batch mode on the program under the resolver: a breakpoint, then `info what` when it is hit. */
+  const gdb = (breakAt = 'zlibVersion', info = 'sharedlibrary') =>
     run(
       'gdb',
       [
@@ -67,11 +68,11 @@ describe('gdb info sharedlibrary', () => {
         '-ex',
         'set breakpoint pending on',
         '-ex',
-        'break zlibVersion',
+        `break ${breakAt}`,
         '-ex',
         'run',
         '-ex',
-        'info sharedlibrary',
+        `info ${info}`,
         '-ex',
         'continue',
         program,
@@ -114,31 +115,7 @@ describe('gdb info sharedlibrary', () => {
     rmSync(path);
     symlinkSync(`../objects/sha256/${other}`, path);
     try {
-      const g = run(
-        'gdb',
-        [
-          '-batch',
-          '-nx',
-          '-ex',
-          'set startup-with-shell off',
-          '-ex',
-          `set environment LD_AUDIT=${auditLib}`,
-          '-ex',
-          `set environment CALD_STORE=${env.CALD_STORE}`,
-          '-ex',
-          'set breakpoint pending on',
-          '-ex',
-          'break exit',
-          '-ex',
-          'run',
-          '-ex',
-          'info proc mappings',
-          '-ex',
-          'continue',
-          program,
-        ],
-        { env },
-      );
+      const g = gdb('exit', 'proc mappings');
       const mapped = g.stdout.split('\n').filter((l) => /\/objects\/sha256\/[0-9a-f]{64}$/.test(l));
       assert.ok(
         mapped.some((l) => l.endsWith(`/objects/sha256/${hex}`)),
