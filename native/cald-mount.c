@@ -291,6 +291,24 @@ static int verify_fd(int fd, const struct stat *st, const char *hex) {
 }
 
 /*
+ * Does the fetch daemon's reason say only that no remote has the object (src/api/fetch-object.ts:
+ * "no substituters are configured ...", or "cannot fetch X: A: not there; B: not there")? Then
+ * it is absent (ENOENT); anything else, such as a remote that sent other bytes, is EIO.
+ */
+static int nowhere(const char *why) {
+  if (strstr(why, "no substituters are configured") == why) return 1;
+  const char *p = strstr(why, ": ");
+  if (strncmp(why, "cannot fetch ", 13) != 0 || p == NULL) return 0;
+  for (p += 2; *p;) {
+    const char *end = strstr(p, "; ");
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n < 11 || memcmp(p + n - 11, ": not there", 11) != 0) return 0;
+    p += n + (end ? 2 : 0);
+  }
+  return 1;
+}
+
+/*
  * Opens the object hex, fetching it through the fetch daemon if it is absent, and checks it:
  * a regular file whose bytes hash to hex. The fd (O_RDONLY), or -errno: ENOENT when no one has
  * it, EIO when what is there (or what a remote sent) is not it.
@@ -306,10 +324,7 @@ static int open_object(const char *hex, struct stat *st, const struct stat *know
     if (r == FETCH_NO_DAEMON) return -ENOENT;
     if (r == FETCH_FAILED) {
       logf_("sha256:%s is absent and the fetch daemon did not bring it: %s", hex, why);
-      /* no remote has it: absent; anything else (a remote that lied, a broken link): EIO */
-      return strstr(why, "404") != NULL || strstr(why, "not found") != NULL || strstr(why, "no substituters") != NULL
-                 ? -ENOENT
-                 : -EIO;
+      return nowhere(why) ? -ENOENT : -EIO;
     }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   }
@@ -412,8 +427,10 @@ static void fill_attr(const struct node *n, struct attr *a) {
     a->blocks = (uint64_t)n->st.st_blocks;
     a->uid = n->st.st_uid;
     a->gid = n->st.st_gid;
-    a->atime = a->mtime = a->ctime = (uint64_t)n->st.st_mtim.tv_sec;
-    a->atimensec = a->mtimensec = a->ctimensec = (uint32_t)n->st.st_mtim.tv_nsec;
+    /* the store file's own times: the resolver's cache keys on them (docs/resolver.md) */
+    a->atime = (uint64_t)n->st.st_atim.tv_sec, a->atimensec = (uint32_t)n->st.st_atim.tv_nsec;
+    a->mtime = (uint64_t)n->st.st_mtim.tv_sec, a->mtimensec = (uint32_t)n->st.st_mtim.tv_nsec;
+    a->ctime = (uint64_t)n->st.st_ctim.tv_sec, a->ctimensec = (uint32_t)n->st.st_ctim.tv_nsec;
     break;
   }
   case K_DIR:
