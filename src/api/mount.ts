@@ -33,9 +33,6 @@ export interface MountReport {
   pid: number;
 }
 
-const fail = (code: string, message: string, hint?: string): CaldError =>
-  new CaldError(code, message, hint === undefined ? {} : { hint });
-
 /** Mount points and file system types from /proc/self/mountinfo (octal escapes decoded). */
 function mountTable(): Array<{ point: string; type: string }> {
   let text = '';
@@ -68,19 +65,19 @@ const mountedOn = (path: string): boolean => mountTable().some((m) => m.point ==
 /** The checks that have a clear answer before the kernel is asked; returns DIR's real path. */
 function checkMountPoint(dir: string): string {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw fail(
+    throw new CaldError(
       'MOUNT_NOT_ROOT',
       'mounting needs root (FUSE mounts without fusermount3 are root-only)',
-      'run it as root (sudo cald mount DIR)',
+      { hint: 'run it as root (sudo cald mount DIR)' },
     );
   }
   try {
     accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
   } catch {
-    throw fail(
+    throw new CaldError(
       'MOUNT_NO_FUSE',
       '/dev/fuse is missing or not usable: this kernel or container has no FUSE',
-      'load the fuse module (modprobe fuse), or in a container pass --device /dev/fuse',
+      { hint: 'load the fuse module (modprobe fuse), or in a container pass --device /dev/fuse' },
     );
   }
   let real: string;
@@ -89,19 +86,25 @@ function checkMountPoint(dir: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOTCONN')
-      throw fail('MOUNT_ALREADY', `${dir} is a mount whose server is gone`, `cald unmount ${dir} first`);
-    throw fail('MOUNT_DIR_MISSING', `${dir} does not exist`, `create it first: mkdir -p ${dir}`);
+      throw new CaldError('MOUNT_ALREADY', `${dir} is a mount whose server is gone`, {
+        hint: `cald unmount ${dir} first`,
+      });
+    throw new CaldError('MOUNT_DIR_MISSING', `${dir} does not exist`, {
+      hint: `create it first: mkdir -p ${dir}`,
+    });
   }
-  if (!statSync(real).isDirectory()) throw fail('MOUNT_DIR_NOT_DIR', `${dir} is not a directory`);
+  if (!statSync(real).isDirectory()) throw new CaldError('MOUNT_DIR_NOT_DIR', `${dir} is not a directory`);
   if (mountedOn(real)) {
-    throw fail(
+    throw new CaldError(
       'MOUNT_ALREADY',
       `${dir} is already a mount point${caldMounts().includes(real) ? ' (of cald)' : ''}`,
-      `cald unmount ${dir}`,
+      { hint: `cald unmount ${dir}` },
     );
   }
   if (readdirSync(real).length > 0)
-    throw fail('MOUNT_DIR_NOT_EMPTY', `${dir} is not empty`, 'mount on an empty directory');
+    throw new CaldError('MOUNT_DIR_NOT_EMPTY', `${dir} is not empty`, {
+      hint: 'mount on an empty directory',
+    });
   return real;
 }
 
@@ -157,7 +160,12 @@ function waitReady(child: ChildProcess): Promise<'passthrough' | 'read'> {
     let err = '';
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
-      reject(fail('MOUNT_FAILED', `the kernel did not start the mount within ${READY_TIMEOUT_MS / 1000} s`));
+      reject(
+        new CaldError(
+          'MOUNT_FAILED',
+          `the kernel did not start the mount within ${READY_TIMEOUT_MS / 1000} s`,
+        ),
+      );
     }, READY_TIMEOUT_MS);
     child.stderr?.on('data', (d) => {
       err += String(d);
@@ -173,12 +181,12 @@ function waitReady(child: ChildProcess): Promise<'passthrough' | 'read'> {
     });
     child.once('error', (e) => {
       clearTimeout(timer);
-      reject(fail('MOUNT_FAILED', `cannot start ${MOUNT_SERVER}: ${e.message}`));
+      reject(new CaldError('MOUNT_FAILED', `cannot start ${MOUNT_SERVER}: ${e.message}`));
     });
     child.once('exit', () => {
       clearTimeout(timer);
       // the pipe may still hold the server's last words: let them arrive before reporting
-      child.stderr?.once('close', () => reject(fail('MOUNT_FAILED', `${serverLine(err)}`)));
+      child.stderr?.once('close', () => reject(new CaldError('MOUNT_FAILED', `${serverLine(err)}`)));
     });
   });
 }
@@ -203,18 +211,20 @@ export async function unmount(options: UnmountOptions): Promise<{ dir: string }>
   const mounts = caldMounts();
   if (!mounts.includes(dir)) {
     if (mountedOn(dir))
-      throw fail('MOUNT_NOT_CALD', `${options.dir} is a mount point, but not of cald: left alone`);
-    throw fail('MOUNT_NOT_MOUNTED', `${options.dir} is not a cald mount`);
+      throw new CaldError('MOUNT_NOT_CALD', `${options.dir} is a mount point, but not of cald: left alone`);
+    throw new CaldError('MOUNT_NOT_MOUNTED', `${options.dir} is not a cald mount`);
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw fail('MOUNT_NOT_ROOT', 'unmounting needs root', 'run it as root (sudo cald unmount DIR)');
+    throw new CaldError('MOUNT_NOT_ROOT', 'unmounting needs root', {
+      hint: 'run it as root (sudo cald unmount DIR)',
+    });
   }
   const server = nativeArtifact(MOUNT_SERVER, options.env ?? process.env);
   const r = spawnSync(server, ['--unmount', ...(options.lazy === true ? ['--lazy'] : []), dir], {
     encoding: 'utf8',
   });
   if (r.status !== 0) {
-    throw fail(r.status === 3 ? 'MOUNT_BUSY' : 'MOUNT_FAILED', `${serverLine(r.stderr ?? '')}`);
+    throw new CaldError(r.status === 3 ? 'MOUNT_BUSY' : 'MOUNT_FAILED', `${serverLine(r.stderr ?? '')}`);
   }
   return { dir };
 }
