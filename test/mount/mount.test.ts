@@ -282,6 +282,63 @@ describe('cald mount: a read-only, content-addressed view of the store', { skip:
     assert.equal(ran.stdout, `42 from ${join(at, 'lib', 'libanswer.so')}\n`);
   });
 
+  test('without passthrough (every read through the server): the same bytes, programs run', () => {
+    const { point, reads } = mountAt('m-read', ['--no-passthrough']);
+    assert.equal(reads, 'read');
+    const hexes = objectsOf(store);
+    const sums = runOk(
+      'sha256sum',
+      hexes.map((h) => join(point, 'objects', 'sha256', h)),
+    ).stdout;
+    assert.deepEqual(
+      sums
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
+      hexes,
+    );
+    // Reads at odd offsets and sizes (dd), against the store file.
+    const file = join(point, 'objects', 'sha256', program);
+    const piece = (f: string) =>
+      runOk('sh', ['-c', `dd if="${f}" bs=4097 skip=7 count=13 2>/dev/null | sha256sum`]).stdout;
+    assert.equal(piece(file), piece(join(store, 'objects', 'sha256', program)));
+    const query = [':memory:', "select 'read', 6*7"];
+    const ran = run(file, query, {
+      env: { ...env, LD_AUDIT: AUDIT_LIB, CALD_STORE: store },
+      replaceEnv: true,
+    });
+    assert.equal(ran.stdout, runOk(SQLITE3, query).stdout, ran.stderr);
+    unmount(point);
+  });
+
+  test('--foreground: ready line, then SIGTERM unmounts and ends it', async () => {
+    const point = join(dir, 'm-fg');
+    mkdirSync(point);
+    const fg = startBackground(['mount', point, '--store', store, '--foreground'], env);
+    await fg.ready(/mounted read-only/);
+    assert.ok(caldMountsHave(point));
+    assert.equal(sha256(join(point, 'objects', 'sha256', program)), program);
+    await fg.stop();
+    assert.ok(!caldMountsHave(point));
+  });
+
+  test('a busy mount: unmount says so in one line; --lazy detaches it', async () => {
+    const { point } = mountAt('m-busy');
+    const holder = spawn('sleep', ['30'], { cwd: join(point, 'trees', 'sha256', tree), stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const busy = caldCli(['unmount', point], env);
+      assertOneLine(busy, /is busy/);
+      assert.ok(caldMountsHave(point));
+      const lazy = caldCli(['unmount', '--lazy', point], env);
+      assert.equal(lazy.status, 0, lazy.stderr);
+      mounts.splice(mounts.indexOf(point), 1);
+      assert.ok(!caldMountsHave(point));
+    } finally {
+      holder.kill();
+    }
+  });
+
   test('CLI errors: one line each, exit 1', () => {
     const missing = caldCli(['mount', join(dir, 'absent'), '--store', store], env);
     assertOneLine(missing, /absent does not exist/);
@@ -388,6 +445,11 @@ describe('cald mount: a read-only, content-addressed view of the store', { skip:
     });
   });
 });
+
+/** Is point a fuse.cald mount now? */
+function caldMountsHave(point: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${point} `);
+}
 
 /** The pid of the cald-mount server serving point (its command line names it). */
 function serverPid(point: string): number {
