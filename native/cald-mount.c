@@ -543,9 +543,12 @@ static struct node *dir_node(const char *hex, const uint8_t key[32], int *err) {
   b[len] = '\0';
   if (!c_eq(got, hex)) goto fail;
   if (!parse_tree(b, len, &ents, &count)) {
-    /* not a tree: a file object looked up as a directory is simply not there */
+    /* not a tree: a file object looked up as a directory is simply not there; a tree object
+       that breaks the format's rules is an error */
+    int looks_like_tree = len >= 12 && memcmp(b, "cald-tree 1\n", 12) == 0;
+    if (looks_like_tree) logf_("sha256:%s is not a well-formed tree object: not served", hex);
     free(b);
-    return *err = -ENOENT, NULL;
+    return *err = looks_like_tree ? -EIO : -ENOENT, NULL;
   }
   if ((n = new_node(K_DIR, ino, key)) == NULL) goto fail;
   memcpy(n->hex, hex, 65);

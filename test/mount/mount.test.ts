@@ -339,6 +339,26 @@ describe('cald mount: a read-only, content-addressed view of the store', { skip:
     }
   });
 
+  test('a store object whose bytes are not its name, a malformed tree: EIO, never served', () => {
+    const bad = join(dir, 'store-bad');
+    assert.equal(caldCli(['import', '/usr/bin/true', '--store', bad], env).status, 0);
+    const objects = join(bad, 'objects', 'sha256');
+    const changed = createHash('sha256').update('what the name says').digest('hex');
+    writeFileSync(join(objects, changed), 'other bytes\n', { mode: 0o444 });
+    const malformed = Buffer.from('cald-tree 1\nfile sha256:00 1\0x\0');
+    const malformedHex = createHash('sha256').update(malformed).digest('hex');
+    writeFileSync(join(objects, malformedHex), malformed, { mode: 0o444 });
+    const { point } = mountAt('m-bad', [], bad);
+    const r = run('cat', [join(point, 'objects', 'sha256', changed)]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /Input\/output error/);
+    assert.equal(r.stdout, '');
+    assert.match(statError(join(point, 'trees', 'sha256', malformedHex)), /Input\/output error/);
+    // The malformed tree is still an object like any other: as a file it is its bytes.
+    assert.equal(sha256(join(point, 'objects', 'sha256', malformedHex)), malformedHex);
+    unmount(point);
+  });
+
   test('CLI errors: one line each, exit 1', () => {
     const missing = caldCli(['mount', join(dir, 'absent'), '--store', store], env);
     assertOneLine(missing, /absent does not exist/);
