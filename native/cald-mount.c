@@ -860,9 +860,15 @@ static void handle(char *buf, size_t len) {
 
 /* ---- mounting ---- */
 
+/*
+ * A stop signal detaches the mount from inside the handler (umount2 is a plain system call): the
+ * kernel then ends the connection and the blocking read returns ENODEV, so a signal that lands
+ * between the loop's check and its read cannot be missed.
+ */
 static void on_signal(int sig) {
   (void)sig;
   stop_requested = 1;
+  umount2(mount_dir, MNT_DETACH);
 }
 
 static int usage(void) {

@@ -134,24 +134,28 @@ export async function mount(options: MountOptions): Promise<MountReport> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...(options.env ?? process.env) } as NodeJS.ProcessEnv,
   });
-  const reads = await waitReady(child);
-  const report: MountReport = { dir, store: storeReal, reads, pid: child.pid ?? 0 };
   if (options.foreground !== true) {
+    const reads = await waitReady(child);
     child.stdout?.destroy();
     child.stderr?.destroy();
     child.unref();
-    return report;
+    return { dir, store: storeReal, reads, pid: child.pid ?? 0 };
   }
-  options.onReady?.(report);
-  child.stderr?.pipe(process.stderr);
+  // In front: a stop signal goes to the server (which unmounts), from the start, so one that
+  // arrives while the mount comes up does not end this process and leave the server behind.
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const forward = (sig: NodeJS.Signals) => child.kill(sig);
-  process.on('SIGINT', forward).on('SIGTERM', forward);
+  process.on('SIGINT', forward).on('SIGTERM', forward).on('SIGHUP', forward);
   try {
-    await new Promise<void>((done) => child.once('exit', () => done()));
+    const reads = await waitReady(child);
+    const report: MountReport = { dir, store: storeReal, reads, pid: child.pid ?? 0 };
+    options.onReady?.(report);
+    child.stderr?.pipe(process.stderr);
+    await exited;
+    return report;
   } finally {
-    process.off('SIGINT', forward).off('SIGTERM', forward);
+    process.off('SIGINT', forward).off('SIGTERM', forward).off('SIGHUP', forward);
   }
-  return report;
 }
 
 function waitReady(child: ChildProcess): Promise<'passthrough' | 'read'> {
@@ -170,12 +174,19 @@ function waitReady(child: ChildProcess): Promise<'passthrough' | 'read'> {
     child.stderr?.on('data', (d) => {
       err += String(d);
     });
+    const failed = () => reject(new CaldError('MOUNT_FAILED', serverLine(err)));
+    const onExit = () => {
+      clearTimeout(timer);
+      // the pipe may still hold the server's last words: let them arrive before reporting
+      if (child.stderr === null || child.stderr.closed) failed();
+      else child.stderr.once('close', failed);
+    };
     child.stdout?.on('data', (d) => {
       out += String(d);
       const m = /^ready (passthrough|read)\n/.exec(out);
       if (m !== null) {
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.off('exit', onExit);
         resolveReady(m[1] as 'passthrough' | 'read');
       }
     });
@@ -183,11 +194,7 @@ function waitReady(child: ChildProcess): Promise<'passthrough' | 'read'> {
       clearTimeout(timer);
       reject(new CaldError('MOUNT_FAILED', `cannot start ${MOUNT_SERVER}: ${e.message}`));
     });
-    child.once('exit', () => {
-      clearTimeout(timer);
-      // the pipe may still hold the server's last words: let them arrive before reporting
-      child.stderr?.once('close', () => reject(new CaldError('MOUNT_FAILED', `${serverLine(err)}`)));
-    });
+    child.once('exit', onExit);
   });
 }
 
