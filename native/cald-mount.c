@@ -13,6 +13,7 @@
  * it, READ requests are answered from the file here.
  *
  *     cald-mount [--no-passthrough] [--foreground] STORE DIR   mount; "ready <mode>" on stdout
+ *                                                                 (then the log to fd 3 if open)
  *     cald-mount --unmount [--lazy] DIR                           umount2(2)
  *
  * STORE is the store's real path, already opened and checked by cald (src/api/mount.ts).
@@ -899,6 +900,10 @@ int main(int argc, char **argv) {
   store_root = argv[i];
   mount_dir = argv[i + 1];
   if (cat(objects_dir, sizeof objects_dir, store_root, "/objects/sha256", NULL) < 0) return usage();
+  /* fd 3, when cald passes one, is the log for after the mount is ready: see it before anything
+     here opens a descriptor that could take that number */
+  int log_fd = !foreground && fcntl(3, F_GETFD) >= 0 ? 3 : -1;
+  if (log_fd >= 0) fcntl(log_fd, F_SETFD, FD_CLOEXEC);
   me = getuid();
   my_gid = getgid();
   clock_gettime(CLOCK_REALTIME, &started);
@@ -950,9 +955,12 @@ int main(int argc, char **argv) {
       printf("ready %s\n", passthrough ? "passthrough" : "read");
       fflush(stdout);
       if (!foreground) {
-        /* cald has what it waited for: from here on, nothing is read from these pipes */
+        /* cald has what it waited for: from here on, nothing is read from these pipes; the log
+           goes to fd 3 when cald gave one (cald mount --log FILE), else nowhere */
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2), close(null);
+        if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(log_fd >= 0 ? log_fd : null, 2), close(null);
+        if (log_fd >= 0) close(log_fd);
+        setvbuf(stderr, NULL, _IOLBF, 0);
       }
     }
   }

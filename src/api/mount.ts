@@ -3,7 +3,16 @@
 // checks what can be checked before mounting (one clear error each), starts the server, waits
 // until the kernel has spoken to it, and leaves it running in the background (or in front).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
 import { resolve } from 'node:path';
 import { CaldError } from '../errors/index.js';
 import { nativeArtifact } from '../runtime/native.js';
@@ -21,6 +30,8 @@ export interface MountOptions extends StoreSelection {
   foreground?: boolean;
   /** Ask the kernel for passthrough reads (default true); false: every read goes through the server. */
   passthrough?: boolean;
+  /** In the background: append the server's log (refusals, fetch failures) to this file. */
+  log?: string;
   /** With foreground: called once the mount is ready, before waiting for it to end. */
   onReady?: (report: MountReport) => void;
 }
@@ -129,11 +140,20 @@ export async function mount(options: MountOptions): Promise<MountReport> {
     storeReal,
     dir,
   ];
+  let logFd: number | undefined;
+  if (options.log !== undefined && options.foreground !== true) {
+    try {
+      logFd = openSync(resolve(options.cwd ?? process.cwd(), options.log), 'a', 0o600);
+    } catch (e) {
+      throw new CaldError('MOUNT_LOG', `cannot open the log ${options.log}: ${(e as Error).message}`);
+    }
+  }
   const child = spawn(server, args, {
     detached: options.foreground !== true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(logFd === undefined ? [] : [logFd])],
     env: { ...(options.env ?? process.env) } as NodeJS.ProcessEnv,
   });
+  if (logFd !== undefined) closeSync(logFd);
   if (options.foreground !== true) {
     const reads = await waitReady(child);
     child.stdout?.destroy();

@@ -348,7 +348,8 @@ describe('cald mount: a read-only, content-addressed view of the store', { skip:
     const malformed = Buffer.from('cald-tree 1\nfile sha256:00 1\0x\0');
     const malformedHex = createHash('sha256').update(malformed).digest('hex');
     writeFileSync(join(objects, malformedHex), malformed, { mode: 0o444 });
-    const { point } = mountAt('m-bad', [], bad);
+    const log = join(dir, 'm-bad.log');
+    const { point } = mountAt('m-bad', ['--log', log], bad);
     const r = run('cat', [join(point, 'objects', 'sha256', changed)]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /Input\/output error/);
@@ -357,6 +358,16 @@ describe('cald mount: a read-only, content-addressed view of the store', { skip:
     // The malformed tree is still an object like any other: as a file it is its bytes.
     assert.equal(sha256(join(point, 'objects', 'sha256', malformedHex)), malformedHex);
     unmount(point);
+    // Each refusal is one line of the server's log (--log).
+    const lines = readFileSync(log, 'utf8');
+    assert.match(
+      lines,
+      new RegExp(`^cald-mount: objects/sha256/${changed} does not hash to its name .*: not served$`, 'm'),
+    );
+    assert.match(
+      lines,
+      new RegExp(`^cald-mount: sha256:${malformedHex} is not a well-formed tree object: not served$`, 'm'),
+    );
   });
 
   test('CLI errors: one line each, exit 1', () => {

@@ -8,7 +8,8 @@ Examples:
   $ sha256sum /mnt/cald/objects/sha256/e963…944      every object by its hash: sum = name
   $ cald import --tree ffmpeg --name ffmpeg  a package as a tree object
   $ eval "$(cald env)"; /mnt/cald/trees/sha256/<hex>/usr/bin/ffmpeg -version
-  $ cald mount /mnt/cald --store /srv/store --foreground    until Ctrl-C
+  $ cald mount /mnt/cald --store /srv/store --foreground    until Ctrl-C, log on stderr
+  $ cald mount /mnt/cald --log /var/log/cald-mount.log
   $ cald unmount /mnt/cald
 
 The view is read-only (mode 0555, owned by you): objects/sha256/<hex> is an object (r-x when the
@@ -33,12 +34,13 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
     .option('--foreground', 'stay in front until the mount ends (Ctrl-C unmounts)')
     .option('--no-passthrough', 'serve every read from the server, not by kernel passthrough')
+    .option('--log <file>', "append the server's log (refused objects, failed fetches) to this file")
     .option('--json', 'print the report as JSON')
     .addHelpText('after', MOUNT_HELP)
     .action(
       async (
         dir: string,
-        flags: { store?: string; foreground?: boolean; passthrough: boolean; json?: boolean },
+        flags: { store?: string; foreground?: boolean; passthrough: boolean; log?: string; json?: boolean },
       ) => {
         const { io } = ctx;
         const { mount } = await import('../../api/mount.js');
@@ -53,6 +55,7 @@ export function register(program: Command, ctx: CommandContext): void {
           ...(flags.store === undefined ? {} : { store: flags.store }),
           env: io.env,
           passthrough: flags.passthrough,
+          ...(flags.log === undefined ? {} : { log: flags.log }),
           ...(flags.foreground === true ? { foreground: true, onReady: print } : {}),
         }).then((r) => {
           if (flags.foreground !== true) print(r);
