@@ -927,6 +927,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cald-mount: cannot mount on %s: %s\n", mount_dir, strerror(errno));
     return 1;
   }
+  if (chdir("/") != 0) logf_("cannot change to /: %s", strerror(errno)); /* pin no file system */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal; /* no SA_RESTART: the blocking read returns EINTR */
