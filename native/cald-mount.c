@@ -6,7 +6,8 @@
  *     DIR/trees/sha256/<hex>/...        a tree object (docs/trees.md) as its directory
  *
  * It speaks the kernel's FUSE protocol over /dev/fuse itself (no libfuse: Debian's 3.14 has no
- * passthrough API), single-threaded. Every object is hashed before it is served (or found in the
+ * passthrough API), with a few threads: the node table is behind one lock, released while an
+ * object is fetched or hashed, so a slow fetch does not stop the rest of the mount. Every object is hashed before it is served (or found in the
  * verification cache the resolver uses, native/verify-cache.h); an absent object is asked of the
  * store's fetch daemon (native/fetch.h) and then verified like any other. With kernel passthrough
  * (FUSE_PASSTHROUGH, Linux 6.9+) reads and mmap go straight to the verified store file; without
@@ -30,6 +31,7 @@
 #pragma GCC diagnostic pop
 
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -184,6 +186,13 @@ static struct timespec started;
 static volatile sig_atomic_t stop_requested;
 static const char *mount_dir;
 
+#define THREADS 4
+/* The node table, the nodes and `passthrough`: held while a request is handled, except around a
+   fetch or a hash (open_object), and not at all for READ and RELEASE (they use the fd alone). */
+static pthread_mutex_t big = PTHREAD_MUTEX_INITIALIZER;
+/* fetch.h's fetch_ask keeps its answer in static storage: one fetch at a time */
+static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+
 #define NBUCKETS 4096
 static struct node *buckets[NBUCKETS];
 
@@ -266,18 +275,20 @@ static int verify_fd(int fd, const struct stat *st, const char *hex) {
   char sig[256];
   vc_signature(sig, hex, st);
   if (use_cache && vc_hit(cache_dir, sig, me)) return 1;
-  static uint8_t buf[1 << 20];
+  uint8_t *buf = malloc(1 << 20);
+  if (buf == NULL) return 0;
   sha256_ctx c;
   sha256_init(&c);
   off_t off = 0;
   for (;;) {
-    ssize_t k = pread(fd, buf, sizeof buf, off);
+    ssize_t k = pread(fd, buf, 1 << 20, off);
     if (k < 0 && errno == EINTR) continue;
-    if (k < 0) return 0;
+    if (k < 0) return free(buf), 0;
     if (k == 0) break;
     sha256_update(&c, buf, (size_t)k);
     off += k;
   }
+  free(buf);
   uint8_t d[32];
   char got[65];
   sha256_final(&c, d);
@@ -314,14 +325,31 @@ static int nowhere(const char *why) {
  * a regular file whose bytes hash to hex. The fd (O_RDONLY), or -errno: ENOENT when no one has
  * it, EIO when what is there (or what a remote sent) is not it.
  */
-static int open_object(const char *hex, struct stat *st, const struct stat *known) {
+static int open_object_unlocked(const char *hex, struct stat *st, const struct stat *known);
+
+/* open_object_unlocked with the big lock released meanwhile (called with it held). */
+static int open_object(const char *hex_in, struct stat *st, const struct stat *known_in) {
+  char hex[65];
+  struct stat known;
+  memcpy(hex, hex_in, 65); /* they may live in a node: copy them before letting go */
+  if (known_in != NULL) known = *known_in;
+  pthread_mutex_unlock(&big);
+  int fd = open_object_unlocked(hex, st, known_in != NULL ? &known : NULL);
+  pthread_mutex_lock(&big);
+  return fd;
+}
+
+static int open_object_unlocked(const char *hex, struct stat *st, const struct stat *known) {
   char path[TRUST_PATH_CAP + 80];
   snprintf(path, sizeof path, "%s/%s", objects_dir, hex);
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0 && errno == ENOENT) {
-    char sock[108];
-    const char *why = "";
-    enum fetch_result r = fetch_ask(store_root, hex, (unsigned long long)me, sock, &why);
+    char sock[108], why[512];
+    const char *said = "";
+    pthread_mutex_lock(&fetch_lock);
+    enum fetch_result r = fetch_ask(store_root, hex, (unsigned long long)me, sock, &said);
+    snprintf(why, sizeof why, "%s", said);
+    pthread_mutex_unlock(&fetch_lock);
     if (r == FETCH_NO_DAEMON) return -ENOENT;
     if (r == FETCH_FAILED) {
       logf_("sha256:%s is absent and the fetch daemon did not bring it: %s", hex, why);
@@ -505,6 +533,8 @@ static struct node *file_node(const char *hex, int exec, int64_t size, int *err)
     return *err = -EIO, NULL;
   }
   if (exec < 0) exec = (st.st_mode & 0100) != 0; /* the store's 0555 / 0500: a program */
+  /* another thread may have made it while the lock was released */
+  if ((n = existing(K_FILE, file_ino(d, exec), d, err)) != NULL || *err) return n;
   if ((n = new_node(K_FILE, file_ino(d, exec), d)) == NULL) return *err = -ENOMEM, NULL;
   memcpy(n->hex, hex, 65);
   n->exec = exec;
@@ -550,6 +580,11 @@ static struct node *dir_node(const char *hex, const uint8_t key[32], int *err) {
     if (looks_like_tree) logf_("sha256:%s is not a well-formed tree object: not served", hex);
     free(b);
     return *err = looks_like_tree ? -EIO : -ENOENT, NULL;
+  }
+  if ((n = existing(K_DIR, ino, key, err)) != NULL || *err) { /* made meanwhile by another thread */
+    free(b);
+    free(ents);
+    return n;
   }
   if ((n = new_node(K_DIR, ino, key)) == NULL) goto fail;
   memcpy(n->hex, hex, 65);
@@ -734,7 +769,7 @@ static void do_release(uint64_t unique, const struct release_in *in) {
 }
 
 static void do_read(uint64_t unique, const struct read_in *in) {
-  static char data[MAX_READ];
+  static __thread char data[MAX_READ];
   if (in->fh & FH_BACKING) return reply_err(unique, -EIO);
   size_t size = in->size < MAX_READ ? in->size : MAX_READ;
   size_t got = 0;
@@ -762,7 +797,7 @@ static int add_dirent(char *buf, size_t cap, size_t *pos, uint64_t ino, uint64_t
 }
 
 static void do_readdir(uint64_t unique, struct node *n, const struct read_in *in) {
-  static char buf[MAX_READ];
+  static __thread char buf[MAX_READ];
   size_t cap = in->size < sizeof buf ? in->size : sizeof buf, pos = 0;
   uint64_t off = in->offset;
   if (off == 0 && !add_dirent(buf, cap, &pos, n->ino, 1, DT_DIR, ".", 1)) goto done;
@@ -799,19 +834,26 @@ done:
   reply(unique, 0, buf, pos, NULL, 0);
 }
 
+static void handle_locked(struct in_header *h, void *arg);
+
 static void handle(char *buf, size_t len) {
   struct in_header *h = (struct in_header *)buf;
   if (len < sizeof *h || h->len != len) return;
   void *arg = buf + sizeof *h;
   uint64_t u = h->unique;
-  if (h->opcode == OP_FORGET) return forget(h->nodeid, *(uint64_t *)arg); /* fuse_forget_in: nlookup */
-  if (h->opcode == OP_BATCH_FORGET) {
-    struct batch_forget_in *b = arg;
-    struct forget_one *f = (struct forget_one *)(b + 1);
-    for (uint32_t i = 0; i < b->count && (char *)(f + i + 1) <= buf + len; i++) forget(f[i].nodeid, f[i].nlookup);
+  if (h->opcode == OP_FORGET || h->opcode == OP_BATCH_FORGET) {
+    pthread_mutex_lock(&big);
+    if (h->opcode == OP_FORGET) {
+      forget(h->nodeid, *(uint64_t *)arg); /* fuse_forget_in: nlookup */
+    } else {
+      struct batch_forget_in *b = arg;
+      struct forget_one *f = (struct forget_one *)(b + 1);
+      for (uint32_t i = 0; i < b->count && (char *)(f + i + 1) <= buf + len; i++) forget(f[i].nodeid, f[i].nlookup);
+    }
+    pthread_mutex_unlock(&big);
     return;
   }
-  if (h->opcode == OP_INTERRUPT) return; /* every request here is answered promptly anyway */
+  if (h->opcode == OP_INTERRUPT) return; /* a fetch or a hash runs to its end (30 s at most) */
   if (h->opcode == OP_INIT) return do_init(u, arg);
   if (h->opcode == OP_DESTROY) return reply_err(u, 0);
   if (h->opcode == OP_STATFS) {
@@ -825,6 +867,13 @@ static void handle(char *buf, size_t len) {
   if (h->opcode == OP_READ && !(((struct read_in *)arg)->fh & FH_BACKING) && h->nodeid != 0)
     return do_read(u, arg);
   if (h->opcode == OP_RELEASEDIR) return reply_err(u, 0);
+  pthread_mutex_lock(&big);
+  handle_locked(h, arg);
+  pthread_mutex_unlock(&big);
+}
+
+static void handle_locked(struct in_header *h, void *arg) {
+  uint64_t u = h->unique;
   struct node *n = get_node(h->nodeid);
   if (n == NULL) return reply_err(u, -ENOENT);
   int err = 0;
@@ -870,6 +919,31 @@ static void on_signal(int sig) {
   (void)sig;
   stop_requested = 1;
   umount2(mount_dir, MNT_DETACH);
+}
+
+/* One worker: requests until the mount goes away; then the whole process ends (_exit: several
+   threads may see it at once, and there is nothing to flush). */
+static void *serve(void *unused) {
+  (void)unused;
+  char *buf = malloc(BUF_SIZE);
+  if (buf == NULL) {
+    logf_("out of memory");
+    _exit(1);
+  }
+  for (;;) {
+    if (stop_requested) {
+      umount2(mount_dir, MNT_DETACH);
+      _exit(0);
+    }
+    ssize_t n = read(fuse_fd, buf, BUF_SIZE);
+    if (n < 0) {
+      if (errno == EINTR || errno == ENOENT || errno == EAGAIN) continue;
+      if (errno == ENODEV) _exit(0); /* unmounted */
+      logf_("reading /dev/fuse: %s", strerror(errno));
+      _exit(1);
+    }
+    handle(buf, (size_t)n);
+  }
 }
 
 static int usage(void) {
@@ -936,33 +1010,34 @@ int main(int argc, char **argv) {
   sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  static char buf[BUF_SIZE];
-  int ready = 0;
-  for (;;) {
-    if (stop_requested) {
-      umount2(mount_dir, MNT_DETACH);
-      return 0;
-    }
-    ssize_t n = read(fuse_fd, buf, sizeof buf);
+  char *buf = malloc(BUF_SIZE);
+  if (buf == NULL) return 1;
+  /* FUSE_INIT first, alone; then the mount is ready and the threads share the work */
+  for (int ready = 0; !ready;) {
+    ssize_t n = read(fuse_fd, buf, BUF_SIZE);
     if (n < 0) {
       if (errno == EINTR || errno == ENOENT || errno == EAGAIN) continue;
-      if (errno == ENODEV) return 0; /* unmounted */
-      logf_("reading /dev/fuse: %s", strerror(errno));
+      fprintf(stderr, "cald-mount: the kernel ended the mount before it was ready: %s\n", strerror(errno));
       return 1;
     }
     handle(buf, (size_t)n);
-    if (!ready && ((struct in_header *)buf)->opcode == OP_INIT) {
-      ready = 1;
-      printf("ready %s\n", passthrough ? "passthrough" : "read");
-      fflush(stdout);
-      if (!foreground) {
-        /* cald has what it waited for: from here on, nothing is read from these pipes; the log
-           goes to fd 3 when cald gave one (cald mount --log FILE), else nowhere */
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(log_fd >= 0 ? log_fd : null, 2), close(null);
-        if (log_fd >= 0) close(log_fd);
-        setvbuf(stderr, NULL, _IOLBF, 0);
-      }
-    }
+    ready = ((struct in_header *)buf)->opcode == OP_INIT;
   }
+  free(buf);
+  printf("ready %s\n", passthrough ? "passthrough" : "read");
+  fflush(stdout);
+  if (!foreground) {
+    /* cald has what it waited for: from here on, nothing is read from these pipes; the log
+       goes to fd 3 when cald gave one (cald mount --log FILE), else nowhere */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(log_fd >= 0 ? log_fd : null, 2), close(null);
+    if (log_fd >= 0) close(log_fd);
+    setvbuf(stderr, NULL, _IOLBF, 0);
+  }
+  for (int i = 1; i < THREADS; i++) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, serve, NULL) != 0) logf_("cannot start a thread: serving with %d", i);
+  }
+  serve(NULL);
+  return 0;
 }

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   accessSync,
+  chmodSync,
   constants,
   existsSync,
   mkdirSync,
@@ -19,6 +20,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -368,6 +370,52 @@ describe('cald mount: a read-only, content-addressed view of the store', { skip:
       lines,
       new RegExp(`^cald-mount: sha256:${malformedHex} is not a well-formed tree object: not served$`, 'm'),
     );
+  });
+
+  test('a fetch that hangs holds only its own request: the rest of the mount answers meanwhile', async () => {
+    const slow = join(dir, 'store-slow');
+    assert.equal(caldCli(['import', '/usr/bin/true', '--store', slow], env).status, 0);
+    const present = objectsOf(slow)[0]!;
+    // A fetch daemon (this process) that takes requests and answers only when told to.
+    mkdirSync(join(slow, 'run'), { mode: 0o700 });
+    const socket = join(slow, 'run', 'fetch.sock');
+    let answer: ((line: string) => void) | undefined;
+    const asked = new Promise<string>((resolveAsked) => {
+      const server = createServer((conn) => {
+        conn.once('data', (d) => {
+          answer = (line) => conn.end(`${line}\n`);
+          resolveAsked(String(d));
+        });
+      });
+      server.listen(socket, () => chmodSync(socket, 0o600));
+      after(() => server.close());
+    });
+    const { point } = mountAt('m-slow', [], slow);
+    const absent = 'a'.repeat(64);
+    const waiting = spawn('cat', [join(point, 'objects', 'sha256', absent)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let waitingErr = '';
+    waiting.stderr.on('data', (d) => {
+      waitingErr += String(d);
+    });
+    const ended = new Promise<number | null>((r) => waiting.once('exit', (code) => r(code)));
+    assert.equal(await asked, `fetch sha256:${absent}\n`);
+    // While that fetch is held: another object, a tree listing, the root.
+    assert.equal(sha256(join(point, 'objects', 'sha256', present)), present);
+    assert.deepEqual(readdirSync(point).sort(), ['objects', 'trees']);
+    // Still waiting (not a zombie: this process has not turned its event loop since), so those
+    // answers did not wait for the fetch to be given up.
+    const state = readFileSync(`/proc/${waiting.pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    assert.notEqual(
+      state,
+      'Z',
+      'the other requests were answered only once the held fetch had been given up',
+    );
+    answer!(`error cannot fetch sha256:${absent}: http://127.0.0.1:1: not there`);
+    assert.notEqual(await ended, 0);
+    assert.match(waitingErr, /No such file or directory/);
+    unmount(point);
   });
 
   test('CLI errors: one line each, exit 1', () => {
