@@ -211,7 +211,9 @@ for (const k of Object.keys(rows)) {
   );
 }
 console.log(`| ffmpeg -version, first start | ${names.map((n) => first[n].toFixed(1)).join(' | ')} |`);
-console.log(`\nimage ${(statSync(image).size / 1e6).toFixed(1)} MB, made by mkfs.erofs in ${mkfsMs} ms; load: ${sh('uptime', []).trim()}`);
+console.log(
+  `\nimage ${(statSync(image).size / 1e6).toFixed(1)} MB, made by mkfs.erofs in ${mkfsMs} ms; load: ${sh('uptime', []).trim()}`,
+);
 
 // Lazy fetch, the reason to prefer FUSE: the objects on `cald serve` (127.0.0.1), an empty store
 // with `cald fetch-daemon`, mounted. ffmpeg -version from the mount fetches only what it opens
