@@ -8,6 +8,7 @@
 //                                                               when libc.a is there)
 //   native/cald-binfmt.c     -> native/build/cald-binfmt       (the binfmt_misc handler for #!cas: scripts:
 //                                                               the launcher with another entry point)
+//   native/cald-mount.c      -> native/build/cald-mount        (the FUSE server of `cald mount`)
 //
 // CC overrides the compiler (default cc). One line per artifact; one line and exit 1 on failure.
 import { spawnSync } from 'node:child_process';
@@ -56,6 +57,7 @@ const launcherFlags = ['x64', 'arm64'].includes(process.arch)
 const programFlags = new Map([
   ['cald-launch.c', launcherFlags],
   ['cald-binfmt.c', launcherFlags],
+  ['cald-mount.c', [['-pthread']]], // the FUSE server's worker threads
 ]);
 
 function fail(message) {

@@ -10,6 +10,7 @@ import { register as registerInstall } from './commands/install.js';
 import { register as registerInstallAudit } from './commands/install-audit.js';
 import { register as registerLdd } from './commands/ldd.js';
 import { register as registerList } from './commands/list.js';
+import { register as registerMount } from './commands/mount.js';
 import { register as registerPatchelf } from './commands/patchelf.js';
 import { register as registerPath } from './commands/path.js';
 import { registerKey, register as registerRemote, registerServe } from './commands/remote.js';
@@ -49,6 +50,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerIndex,
   registerRemote,
   registerArchive,
+  registerMount,
   registerKey,
   registerServe,
 ];
