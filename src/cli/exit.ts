@@ -2,12 +2,17 @@
  * Ends the process with `status` once everything written to stdout and stderr has been handed to
  * the kernel.
  *
- * Why not a natural exit: Node 20 was seen (once in three CI runs) to hang for good after a
- * command was done, its event loop empty, in the V8 platform's `DrainTasks` (nodejs/node#54918).
- * `process.exit` skips that drain. Why not `process.exit` at once: a pipe or socket whose reader
- * is slow still holds queued output, which an immediate exit would cut off (seen with a 219 KB
- * `--json` answer over a socketpair). An empty write's callback runs after every earlier write
- * to that stream has completed, so waiting for it on both streams loses nothing.
+ * Why this and not a natural exit: a queued write to a slow reader must not be cut off, and an
+ * empty write's callback runs only after every earlier write to that stream has completed.
+ *
+ * Why bin/cald.js runs node with --no-concurrent-recompilation: in CI a `cald gc` hung for good
+ * after its work, once by a natural exit (in the platform's DrainTasks) and once by process.exit
+ * (joining V8's worker threads in NodePlatform::Shutdown). gdb showed the same cause both times: an
+ * optimizing compile job on a worker thread waiting in CollectionBarrier::AwaitCollectionBackground
+ * for a garbage collection that the exiting main thread never makes (nodejs/node#54918). With
+ * optimization on the main thread there is no such job (measured: the same CPU time for an
+ * import of ffmpeg). The flag must be on node's command line: NODE_OPTIONS refuses it, and
+ * v8.setFlagsFromString is read too late (the compile dispatcher is made at start-up).
  */
 export async function exitWhenWritten(status: number): Promise<never> {
   await Promise.all([written(process.stdout), written(process.stderr)]);

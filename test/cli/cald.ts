@@ -18,7 +18,16 @@ export function entrySource(argv = 'process.argv.slice(2)'): string {
 // The first argument is a placeholder: node takes a first argument `inspect` as its own debugger
 // command (`node inspect script.js`), even after -e and --.
 export const ENTRY = entrySource();
-export const ENTRY_ARGS: readonly string[] = ['--input-type=module', '-e', ENTRY, '--', 'cald'];
+/** The node options of bin/cald.js's #! line (src/cli/exit.ts says why). */
+export const NODE_FLAGS: readonly string[] = ['--no-concurrent-recompilation'];
+export const ENTRY_ARGS: readonly string[] = [
+  ...NODE_FLAGS,
+  '--input-type=module',
+  '-e',
+  ENTRY,
+  '--',
+  'cald',
+];
 
 /** `cald ...args`. Colors are off unless asked (the test harness may set FORCE_COLOR). */
 export function cald(args: readonly string[], opts: RunOptions = {}): RunResult {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { cald, entrySource } from '../cli/cald.js';
+import { cald, entrySource, NODE_FLAGS } from '../cli/cald.js';
 import { isElfFile } from '../helpers/elf-files.js';
 import { repoPath } from '../helpers/paths.js';
 import { hasTool, type RunResult, run, runOk } from '../helpers/run.js';
@@ -57,12 +57,12 @@ export function writeCaldShim(dir: string): string {
   const bin = join(dir, 'shim-bin');
   mkdirSync(bin, { recursive: true });
   const entry = join(bin, 'cald.mjs');
-  writeFileSync(
-    entry,
-    `${entrySource()}\n`,
-  );
+  writeFileSync(entry, `${entrySource()}\n`);
   const shim = join(bin, 'cald');
-  writeFileSync(shim, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(entry)} "$@"\n`);
+  writeFileSync(
+    shim,
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${NODE_FLAGS.join(' ')} ${JSON.stringify(entry)} "$@"\n`,
+  );
   chmodSync(shim, 0o755);
   return bin;
 }

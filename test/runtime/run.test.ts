@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cald, entrySource } from '../cli/cald.js';
+import { cald, entrySource, NODE_FLAGS } from '../cli/cald.js';
 import { buildRuntimeFixture, runOriginal, testEnv } from './fixture.js';
 
 const f = buildRuntimeFixture({ after: (fn) => process.on('exit', fn) });
@@ -59,11 +59,15 @@ test('a program that kills itself with SIGTERM makes cald die with SIGTERM', () 
 async function signalled(sig: NodeJS.Signals): Promise<{ status: number | null; stdout: string }> {
   const entry = entrySource('process.argv.slice(1)');
   // detached: a session of its own, so cald has no terminal and passes every signal on.
-  const child = spawn(process.execPath, ['--input-type=module', '-e', entry, '--', 'run', f.name, '--wait'], {
-    env: { ...process.env, ...env, CALD_DEBUG: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    [...NODE_FLAGS, '--input-type=module', '-e', entry, '--', 'run', f.name, '--wait'],
+    {
+      env: { ...process.env, ...env, CALD_DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8');
