@@ -1,7 +1,16 @@
 #!/usr/bin/env -S node --no-concurrent-recompilation
-// --no-concurrent-recompilation: see src/cli/exit.ts (a V8 compile thread can deadlock the exit).
 // Thin entry: all logic lives in the compiled CLI module.
+//
+// --no-concurrent-recompilation: a `cald gc` in CI hung for good after its work, once at its
+// natural exit (in the V8 platform's DrainTasks) and once through process.exit (joining V8's worker
+// threads). gdb showed the same cause both times: an optimizing compile job on a worker thread
+// waiting for a garbage collection that the exiting main thread never makes (nodejs/node#54918).
+// With optimization on the main thread there is no such job (an import of ffmpeg takes the same
+// CPU time). The flag must be on node's command line: NODE_OPTIONS refuses it, and
+// v8.setFlagsFromString comes too late (the compile dispatcher is made at start-up).
+//
+// The exit stays natural (no process.exit): stores close, temporary files are removed and queued
+// output reaches a slow reader after main() returns.
 import { main } from '../dist/src/cli/main.js';
-import { exitWhenWritten } from '../dist/src/cli/exit.js';
 
-await exitWhenWritten(await main(process.argv.slice(2)));
+process.exitCode = await main(process.argv.slice(2));

@@ -7,18 +7,12 @@ import { type RunOptions, type RunResult, run } from '../helpers/run.js';
 /** The compiled src/cli/main.js next to this compiled test. */
 export const MAIN_URL = new URL('../../src/cli/main.js', import.meta.url).href;
 export const MAIN_PATH = fileURLToPath(MAIN_URL);
-/** The compiled src/cli/exit.js: how bin/cald.js ends the process once output is written. */
-export const EXIT_URL = new URL('../../src/cli/exit.js', import.meta.url).href;
-
 /** The body of bin/cald.js, for a node -e entry: `argv` is the expression of the arguments. */
 export function entrySource(argv = 'process.argv.slice(2)'): string {
-  return `import { main } from ${JSON.stringify(MAIN_URL)}; import { exitWhenWritten } from ${JSON.stringify(EXIT_URL)}; await exitWhenWritten(await main(${argv}));`;
+  return `import { main } from ${JSON.stringify(MAIN_URL)}; process.exitCode = await main(${argv});`;
 }
-
-// The first argument is a placeholder: node takes a first argument `inspect` as its own debugger
-// command (`node inspect script.js`), even after -e and --.
 export const ENTRY = entrySource();
-/** The node options of bin/cald.js's #! line (src/cli/exit.ts says why). */
+/** The node options of bin/cald.js's #! line (bin/cald.js says why). */
 export const NODE_FLAGS: readonly string[] = ['--no-concurrent-recompilation'];
 export const ENTRY_ARGS: readonly string[] = [
   ...NODE_FLAGS,

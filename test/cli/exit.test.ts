@@ -1,5 +1,5 @@
-// How the cald process ends: with its exit status, once all of its output has been written, even
-// to a reader that is slow to read (bin/cald.js ends with exitWhenWritten, not a natural exit).
+// How the cald process ends: with its command's exit status, once all of its output has been
+// written, even to a reader that is slow to read.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
