@@ -198,7 +198,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       });
     await fetchAll();
     if (options.lazy === true) {
-      const loader = notedLoader(store, closure.objects[0]!.digest);
+      const loader = await notedLoader(store, closure.objects[0]!.digest);
       wantedNow = closure.objects.filter((o) => `cas:${o.digest}` === loader);
       done = 0;
       await fetchAll();
