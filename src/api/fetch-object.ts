@@ -49,7 +49,11 @@ export async function fetchObjectInto(
   // The put leaves the stream unread when the object is already there, intact (another writer):
   // then its references are found by the store, and the DT_NEEDED read from the stored object.
   let bytes: Buffer | undefined;
-  const passed = () => (whole ? (bytes ??= Buffer.concat(seen)) : undefined);
+  const passed = (): Buffer | undefined => {
+    if (!whole) return undefined;
+    bytes ??= Buffer.concat(seen);
+    return bytes;
+  };
   try {
     await store.put(kept(), {
       expect: digest,

@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { RemoteError } from '../errors/index.js';
@@ -242,11 +242,15 @@ export async function* bodyChunks(
       }
     } catch (e) {
       if (e instanceof RemoteError) throw e;
-      throw new RemoteError('REMOTE_TRUNCATED', `${answer.url}: the body broke off: ${(e as Error).message}`, {
-        hint: 'try again',
-        data: { url: answer.url },
-        cause: e,
-      });
+      throw new RemoteError(
+        'REMOTE_TRUNCATED',
+        `${answer.url}: the body broke off: ${(e as Error).message}`,
+        {
+          hint: 'try again',
+          data: { url: answer.url },
+          cause: e,
+        },
+      );
     }
   } finally {
     clearTimeout(timer);
