@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ElfFile } from '../elf/read/index.js';
 import { isCaldError, RemoteError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
-import { type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
+import { asArrivalError, type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
 import { acquireLease, Digest, LocalStore, readAll, tryParseCasName } from '../store/index.js';
 
 /**
@@ -24,7 +24,8 @@ export async function fetchObjectInto(
   /** syncDir false: the caller syncs the objects directory (or need not: see fetchMissingObject). */
   options: { syncDir: boolean },
 ): Promise<{ needed: Digest[] } | undefined> {
-  const source = remote.read(digest)[Symbol.asyncIterator]();
+  // Hashed once, by the put (which keeps nothing that does not hash to `digest`).
+  const source = remote.read(digest, { checkedByCaller: true })[Symbol.asyncIterator]();
   const seen: Uint8Array[] = [];
   let head: IteratorResult<Uint8Array>;
   try {
@@ -64,6 +65,8 @@ export async function fetchObjectInto(
         return b === undefined ? undefined : objectRefs(b);
       },
     });
+  } catch (e) {
+    throw asArrivalError(remote, digest, e);
   } finally {
     await source.return?.(undefined); // the remote's answer released, however the put ended
   }

@@ -116,3 +116,18 @@ export function cannotList(remote: string): never {
 export function cannotDelete(remote: string): never {
   throw unsupported(remote, 'delete objects (remove them on the server)');
 }
+
+/**
+ * A put of a remote's `read(…, { checkedByCaller: true })` that failed because the bytes do not
+ * hash to the digest asked for: the remote's fault, said as a remote error (as the remote's own
+ * check would have said it); any other error is returned as it is.
+ */
+export function asArrivalError(remote: ClosureRemote, digest: Digest, e: unknown): unknown {
+  if (!(e instanceof StoreIntegrityError) || e.code !== 'INTEGRITY_MISMATCH') return e;
+  const actual = String(e.data.actual ?? 'other bytes');
+  const what = remote.name.startsWith('oci://') ? 'blob' : 'object';
+  return new RemoteError('REMOTE_DIGEST_MISMATCH', `${remote.name}: ${what} ${digest} arrived as ${actual}`, {
+    hint: 'the remote sent other bytes than asked for; nothing was stored',
+    data: { remote: remote.name, digest: digest.toString(), actual },
+  });
+}

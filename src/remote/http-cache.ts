@@ -71,7 +71,14 @@ export class HttpCache implements ClosureRemote {
       if (answer.status === 404) throw this.notFound(answer, digest);
       throw this.failure(answer, `GET ${digest}`);
     }
-    yield* verifiedBody(answer, digest, options.size, MAX_OBJECT_SIZE, `${this.name}: object ${digest}`);
+    yield* verifiedBody(
+      answer,
+      digest,
+      options.size,
+      MAX_OBJECT_SIZE,
+      `${this.name}: object ${digest}`,
+      options.checkedByCaller !== true,
+    );
   }
 
   /** PUT of the object (nginx's dav module, `cald serve --writable`, a bucket). */

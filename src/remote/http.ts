@@ -50,10 +50,12 @@ export const STALL_MS = 30_000;
 const DRAIN_LIMIT = 64 * 1024;
 
 // Connections kept alive between requests (lazy fetch asks for one object at a time; a pull, a
-// few at once). Idle ones do not keep the process alive.
+// few at once). Idle ones do not keep the process alive, and are closed after IDLE_MS (before a
+// server's own keep-alive timeout, Node's 5 s, is likely to close one under a new request).
+const IDLE_MS = 4_000;
 const AGENTS = {
-  'http:': new HttpAgent({ keepAlive: true, maxSockets: 16 }),
-  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 16 }),
+  'http:': new HttpAgent({ keepAlive: true, maxSockets: 16, timeout: IDLE_MS }),
+  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 16, timeout: IDLE_MS }),
 };
 
 /** The error a request fails with when its headers do not arrive in time. */
@@ -291,19 +293,22 @@ export async function* verifiedBody(
   size: number | undefined,
   limit: number,
   what: string,
+  /** The consumer hashes the bytes itself (ReadOptions.checkedByCaller): only sizes are held to here. */
+  hash = true,
 ): AsyncGenerator<Uint8Array> {
   // Without a size from the caller, the answer's own Content-Length is held to (an object larger
   // than `limit` is refused before its first byte).
   const declared = size ?? declaredSize(answer);
   if (declared !== undefined && declared > (size ?? limit)) {
+    await answer.body?.cancel();
     throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${limit} bytes`, {
       data: { url: answer.url, limit },
     });
   }
-  const hasher = createHasher(digest.algorithm);
+  const hasher = hash ? createHasher(digest.algorithm) : undefined;
   let got = 0;
   for await (const chunk of bodyChunks(answer, declared ?? limit)) {
-    hasher.update(chunk);
+    hasher?.update(chunk);
     got += chunk.byteLength;
     yield chunk;
   }
@@ -323,7 +328,7 @@ function checkArrived(
   digest: Digest,
   size: number | undefined,
   got: number,
-  hasher: Hasher,
+  hasher: Hasher | undefined,
   what: string,
 ): void {
   if (size !== undefined && got !== size) {
@@ -332,6 +337,7 @@ function checkArrived(
       data: { url: answer.url, digest: digest.toString() },
     });
   }
+  if (hasher === undefined) return;
   const actual = hasher.digest();
   if (!actual.equals(digest)) {
     throw new RemoteError('REMOTE_DIGEST_MISMATCH', `${what} arrived as ${actual}`, {

@@ -94,7 +94,14 @@ export class OciRegistry implements ClosureRemote {
       });
     }
     if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
-    yield* verifiedBody(answer, digest, options.size, MAX_OBJECT_SIZE, `${this.name}: blob ${digest}`);
+    yield* verifiedBody(
+      answer,
+      digest,
+      options.size,
+      MAX_OBJECT_SIZE,
+      `${this.name}: blob ${digest}`,
+      options.checkedByCaller !== true,
+    );
   }
 
   /** Uploads the blob (a monolithic upload: POST, then PUT with the digest). */
