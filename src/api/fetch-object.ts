@@ -9,13 +9,13 @@ import { acquireLease, Digest, LocalStore, readAll, tryParseCasName } from '../s
 
 /**
  * Fetches one object from a remote into the local store through the Store interface: the
- * remote's `read` (one request; its size and digest checked as it arrives) streamed into the
- * store's `put` (written to tmp/, hashed, renamed into objects/ only when whole and right, the
- * file synced first, so nothing torn is ever visible). A remote does not carry the file mode a
- * closure manifest records, so the first bytes decide it: an ELF object is stored executable (a
- * stored loader or a program must be runnable, and a library loses nothing by it). The bytes
- * passing by are kept for the index's references and the DT_NEEDED to prefetch, rather than read
- * back. undefined when the remote does not have the object.
+ * remote's `read` (one request; its size held to as it arrives) streamed into the store's `put`
+ * with the expected digest (hashed as written to tmp/, renamed into objects/ only when whole and
+ * right, the file synced first, so nothing torn is ever visible; its references recorded in the
+ * index). A remote does not carry the file mode a closure manifest records, so the first bytes
+ * decide it: an ELF object is stored executable (a stored loader or a program must be runnable,
+ * and a library loses nothing by it). Returns the objects it refers to (its DT_NEEDED among them:
+ * what the loader asks for next), from the index; undefined when the remote does not have it.
  */
 export async function fetchObjectInto(
   store: LocalStore,
@@ -26,7 +26,6 @@ export async function fetchObjectInto(
 ): Promise<{ needed: Digest[] } | undefined> {
   // Hashed once, by the put (which keeps nothing that does not hash to `digest`).
   const source = remote.read(digest, { checkedByCaller: true })[Symbol.asyncIterator]();
-  const seen: Uint8Array[] = [];
   let head: IteratorResult<Uint8Array>;
   try {
     head = await source.next();
@@ -39,39 +38,17 @@ export async function fetchObjectInto(
   // as a plain file, as from a closure manifest that says so.
   const elf =
     first.byteLength >= 4 && first[0] === 0x7f && first[1] === 0x45 && first[2] === 0x4c && first[3] === 0x46;
-  let whole = false;
-  const kept = async function* (): AsyncGenerator<Uint8Array> {
-    for (let step = head; step.done !== true; step = await source.next()) {
-      seen.push(step.value);
-      yield step.value;
-    }
-    whole = true;
-  };
-  // The put leaves the stream unread when the object is already there, intact (another writer):
-  // then its references are found by the store, and the DT_NEEDED read from the stored object.
-  let bytes: Buffer | undefined;
-  const passed = (): Buffer | undefined => {
-    if (!whole) return undefined;
-    bytes ??= Buffer.concat(seen);
-    return bytes;
+  const all = async function* (): AsyncGenerator<Uint8Array> {
+    for (let step = head; step.done !== true; step = await source.next()) yield step.value;
   };
   try {
-    await store.put(kept(), {
-      expect: digest,
-      executable: elf,
-      syncDir: options.syncDir,
-      refs: () => {
-        const b = passed();
-        return b === undefined ? undefined : objectRefs(b);
-      },
-    });
+    await store.put(all(), { expect: digest, executable: elf, syncDir: options.syncDir });
   } catch (e) {
     throw asArrivalError(remote, digest, e);
   } finally {
     await source.return?.(undefined); // the remote's answer released, however the put ended
   }
-  const all = passed() ?? (await readAll(store, digest));
-  return { needed: neededOf(all) };
+  return { needed: store.index.refsOf(digest).map((r) => r.digest) };
 }
 
 /** The objects an ELF object's DT_NEEDED names by content: what the loader will ask for next. */
