@@ -15,6 +15,8 @@ export const FETCH_SOCKET = join('run', 'fetch.sock');
 const MAX_LINE = 128;
 /** Objects prefetched at once. */
 const PREFETCH = 4;
+/** How long the store lease outlives the last fetch of a burst. */
+const LEASE_LINGER_MS = 250;
 
 export interface FetchDaemonOptions {
   store?: string;
@@ -93,23 +95,31 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   }
 
   const inFlight = new Map<string, Promise<void>>();
-  // One store lease for a burst of fetches: taken when the first starts, released when none is
-  // left, so a daemon left running never blocks gc. gc never sweeps beside a live lease (it waits
-  // for every lease to end, store/lock.ts), so an object fetched in a burst is kept at least until
-  // the burst ends, and by then the resolver that asked for it has it open. A lease file written
-  // and removed per object cost more than the object's download (docs/benchmarks.md).
+  // One store lease for a burst of fetches: taken when the first starts, released once none has
+  // been in flight for LEASE_LINGER_MS (the loader asks for the next library a few ms after the
+  // last arrived), so a daemon left running never blocks gc for long. gc never sweeps beside a
+  // live lease (it waits for every lease to end, store/lock.ts), so an object fetched in a burst
+  // is kept at least until the burst ends, and by then the resolver that asked for it has it
+  // open. A lease file made and removed per object cost more than the object's download
+  // (docs/benchmarks.md).
   let lease: Lease | undefined;
   let active = 0;
+  let lingering: NodeJS.Timeout | undefined;
+  const releaseLease = () => {
+    clearTimeout(lingering);
+    lingering = undefined;
+    lease?.release();
+    lease = undefined;
+  };
   const leased = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (active === 0) lease = acquireLease(store.root, { purpose: 'fetch-daemon' });
+    clearTimeout(lingering);
+    lingering = undefined;
+    lease ??= acquireLease(store.root, { purpose: 'fetch-daemon' });
     active++;
     try {
       return await work();
     } finally {
-      if (--active === 0) {
-        lease?.release();
-        lease = undefined;
-      }
+      if (--active === 0) lingering = setTimeout(releaseLease, LEASE_LINGER_MS);
     }
   };
   // Prefetch: the DT_NEEDED objects of an object just fetched are what the loader asks for next
@@ -221,6 +231,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
+          releaseLease();
           rmSync(socket, { force: true });
           store.close();
           resolve();
