@@ -357,7 +357,7 @@ describe('lazy fetch from an OCI registry (docker-registry)', {
     await registry?.stop();
   });
 
-  test('pull --lazy, then cald run: the libraries come from the registry (size asked first, then the blob)', async () => {
+  test('pull --lazy, then cald run: the libraries come from the registry (one GET of each blob, its size from the answer)', async () => {
     registry = await startRegistry(join(dir, 'registry'));
     const remote = `oci://${registry.address}/tools/sqlite`;
     const env = {
