@@ -13,7 +13,7 @@
 //   npm run build && node bench/lazy-fetch.mjs [--program /usr/bin/ffmpeg] [--args -version] [--reps 3]
 // The cache is `cald serve` on 127.0.0.1. Each rep starts from the pull --lazy state again.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -60,6 +60,12 @@ const time = (args, env) => {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 };
 const objects = (store) => readdirSync(join(store, 'objects', 'sha256'));
+// A process's user + system CPU seconds so far (/proc/<pid>/stat fields 14 and 15, in 1/100 s).
+const cpuOf = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const children = [];
 try {
   const source = join(work, 'src');
@@ -83,14 +89,14 @@ try {
   time(['push', url, name], { ...base, CALD_STORE: source });
   const env = { ...base, CALD_SUBSTITUTERS: url };
   const stores = { lazy: join(work, 'l'), 'lazy-seq': join(work, 'q') };
+  const daemons = {};
   for (const [kind, store] of Object.entries(stores)) {
-    children.push(
-      await started(
-        ['fetch-daemon', '--store', store, ...(kind === 'lazy-seq' ? ['--no-prefetch'] : [])],
-        env,
-        /^fetching/m,
-      ),
+    daemons[kind] = await started(
+      ['fetch-daemon', '--store', store, ...(kind === 'lazy-seq' ? ['--no-prefetch'] : [])],
+      env,
+      /^fetching/m,
     );
+    children.push(daemons[kind]);
     time(['pull', '--lazy', url, name], { ...env, CALD_STORE: store });
   }
   const pulled = objects(stores.lazy);
@@ -110,7 +116,9 @@ try {
     for (const [kind, store] of Object.entries(stores)) {
       for (const hex of objects(store))
         if (!pulled.includes(hex)) rmSync(join(store, 'objects', 'sha256', hex));
+      const cpu0 = cpuOf(daemons[kind].pid);
       row[kind] = run(store);
+      row[`${kind}Cpu`] = cpuOf(daemons[kind].pid) - cpu0;
       fetched = objects(store).length - pulled.length;
     }
     // The transfer's floor: curl fetching the same objects one after another over one kept-alive
@@ -126,7 +134,7 @@ try {
     row.fetched = fetched;
     rows.push(row);
     console.log(
-      `rep ${rep}: present ${row.present.toFixed(0)} ms, lazy ${row.lazy.toFixed(0)} ms, lazy-seq ${row['lazy-seq'].toFixed(0)} ms, pull+run ${row.pull.toFixed(0)} ms, curl ${row.curl.toFixed(0)} ms; ${fetched} objects fetched at load time`,
+      `rep ${rep}: present ${row.present.toFixed(0)} ms, lazy ${row.lazy.toFixed(0)} ms, lazy-seq ${row['lazy-seq'].toFixed(0)} ms, pull+run ${row.pull.toFixed(0)} ms, curl ${row.curl.toFixed(0)} ms; ${fetched} objects fetched at load time; the daemon's CPU ${row.lazyCpu.toFixed(2)} s (lazy), ${row['lazy-seqCpu'].toFixed(2)} s (lazy-seq); load ${load()}`,
     );
   }
   // What a helper process started per object would cost before fetching anything.
@@ -136,6 +144,9 @@ try {
   const n = med('fetched');
   console.log(
     `median: present ${med('present').toFixed(0)} ms, lazy ${med('lazy').toFixed(0)} ms, lazy-seq ${med('lazy-seq').toFixed(0)} ms, pull+run ${med('pull').toFixed(0)} ms, curl of the same objects ${med('curl').toFixed(0)} ms`,
+  );
+  console.log(
+    `the daemon's CPU per object fetched: lazy ${((med('lazyCpu') / n) * 1000).toFixed(2)} ms, lazy-seq ${((med('lazy-seqCpu') / n) * 1000).toFixed(2)} ms`,
   );
   console.log(
     `per object fetched at load time: lazy ${((med('lazy') - med('present')) / n).toFixed(2)} ms, lazy-seq ${((med('lazy-seq') - med('present')) / n).toFixed(2)} ms, pull+run ${((med('pull') - med('present')) / n).toFixed(2)} ms; curl's transfer alone ${(med('curl') / n).toFixed(2)} ms`,

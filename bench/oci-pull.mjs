@@ -6,7 +6,7 @@
 // Needs Debian's docker-registry and skopeo. The registry runs on 127.0.0.1 with storage in a
 // temporary directory; every pull goes into a fresh store, every skopeo copy into a fresh layout.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -41,7 +41,7 @@ for (let i = 0; i < 100; i++) {
 
 const time = (cmd, args, env = {}) => {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', cmd, ...args], {
+  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M CPU %U %S', cmd, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
   });
@@ -49,6 +49,8 @@ const time = (cmd, args, env = {}) => {
   return {
     ms: Number(process.hrtime.bigint() - t0) / 1e6,
     rss: Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? 0) / 1024,
+    // user + system CPU seconds: what the pull costs the machine, whatever else runs on it
+    cpu: (([, u, sy]) => Number(u) + Number(sy))(/CPU ([\d.]+) ([\d.]+)/.exec(r.stderr) ?? [0, 0, 0]),
   };
 };
 
@@ -83,14 +85,14 @@ try {
     const dest = join(work, `dest-${rep}`);
     const c = time(process.execPath, [cald, 'pull', remote, name, '--allow-unsigned'], { CALD_STORE: dest });
     const s = time('skopeo', ['copy', '--src-tls-verify=false', ref, `oci:${join(work, `layout-${rep}`)}:x`]);
-    rows.push({ cald: c.ms, rss: c.rss, skopeo: s.ms });
+    rows.push({ cald: c.ms, rss: c.rss, skopeo: s.ms, caldCpu: c.cpu, skopeoCpu: s.cpu });
     console.log(
-      `rep ${rep}: cald pull ${c.ms.toFixed(0)} ms (peak ${c.rss.toFixed(0)} MiB), skopeo copy ${s.ms.toFixed(0)} ms; cald/skopeo ${(c.ms / s.ms).toFixed(2)}`,
+      `rep ${rep}: cald pull ${c.ms.toFixed(0)} ms (CPU ${c.cpu.toFixed(2)} s, peak ${c.rss.toFixed(0)} MiB), skopeo copy ${s.ms.toFixed(0)} ms (CPU ${s.cpu.toFixed(2)} s); cald/skopeo ${(c.ms / s.ms).toFixed(2)}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
     );
   }
   const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
   console.log(
-    `median: cald pull ${med('cald').toFixed(0)} ms, skopeo ${med('skopeo').toFixed(0)} ms; cald/skopeo ${(med('cald') / med('skopeo')).toFixed(2)} (target <= 1)`,
+    `median: cald pull ${med('cald').toFixed(0)} ms (CPU ${med('caldCpu').toFixed(2)} s), skopeo ${med('skopeo').toFixed(0)} ms (CPU ${med('skopeoCpu').toFixed(2)} s); cald/skopeo ${(med('cald') / med('skopeo')).toFixed(2)} (target <= 1)`,
   );
 } finally {
   registry.kill();

@@ -1,11 +1,11 @@
-import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { IoError, isCaldError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import { acquireLease, Digest, LocalStore } from '../store/index.js';
+import { acquireLease, Digest, type Lease, LocalStore, readAll } from '../store/index.js';
 import { fetchMissingObject, neededOf } from './fetch-object.js';
 import { locate } from './store-open.js';
 
@@ -15,6 +15,8 @@ export const FETCH_SOCKET = join('run', 'fetch.sock');
 const MAX_LINE = 128;
 /** Objects prefetched at once. */
 const PREFETCH = 4;
+/** How long the store lease outlives the last fetch of a burst. */
+const LEASE_LINGER_MS = 250;
 
 export interface FetchDaemonOptions {
   store?: string;
@@ -93,6 +95,33 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   }
 
   const inFlight = new Map<string, Promise<void>>();
+  // One store lease for a burst of fetches: taken when the first starts, released once none has
+  // been in flight for LEASE_LINGER_MS (the loader asks for the next library a few ms after the
+  // last arrived), so a daemon left running never blocks gc for long. gc never sweeps beside a
+  // live lease (it waits for every lease to end, store/lock.ts), so an object fetched in a burst
+  // is kept at least until the burst ends, and by then the resolver that asked for it has it
+  // open. A lease file made and removed per object cost more than the object's download
+  // (docs/benchmarks.md).
+  let lease: Lease | undefined;
+  let active = 0;
+  let lingering: NodeJS.Timeout | undefined;
+  const releaseLease = () => {
+    clearTimeout(lingering);
+    lingering = undefined;
+    lease?.release();
+    lease = undefined;
+  };
+  const leased = async <T>(work: () => Promise<T>): Promise<T> => {
+    clearTimeout(lingering);
+    lingering = undefined;
+    lease ??= acquireLease(store.root, { purpose: 'fetch-daemon' });
+    active++;
+    try {
+      return await work();
+    } finally {
+      if (--active === 0) lingering = setTimeout(releaseLease, LEASE_LINGER_MS);
+    }
+  };
   // Prefetch: the DT_NEEDED objects of an object just fetched are what the loader asks for next
   // (every one of them is loaded), so they are fetched meanwhile, PREFETCH at a time. A failure
   // there is only logged: the resolver's own request for that object reports it.
@@ -101,7 +130,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   const pump = () => {
     while (prefetching < PREFETCH && queue.length > 0) {
       const d = queue.shift()!;
-      if (inFlight.has(d.toString()) || store.files.objects.stat(d) !== undefined) continue;
+      if (inFlight.has(d.toString())) continue;
       prefetching++;
       fetchOnce(d)
         .catch(() => undefined)
@@ -116,20 +145,12 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
     let p = inFlight.get(key);
     if (p === undefined) {
       p = (async () => {
-        if (store.files.objects.stat(digest) !== undefined) return;
-        // A lease keeps gc away while the object is half-fetched and unrooted; it is
-        // released at once, so a daemon left running never blocks gc.
-        const lease = acquireLease(store.root, { purpose: `fetch ${key}` });
-        try {
-          lease.addTemporaryRoots([digest]);
-          const { from, needed } = await fetchMissingObject(store, remotes, digest);
-          options.log?.(`fetched ${key} from ${from}`);
-          if (options.prefetch !== false) {
-            queue.push(...needed);
-            pump();
-          }
-        } finally {
-          lease.release();
+        if (await store.has(digest)) return;
+        const { from, needed } = await leased(() => fetchMissingObject(store, remotes, digest));
+        options.log?.(`fetched ${key} from ${from}`);
+        if (options.prefetch !== false) {
+          queue.push(...needed);
+          pump();
         }
       })().finally(() => inFlight.delete(key));
       inFlight.set(key, p);
@@ -143,9 +164,12 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
       // `cald run` about to start a program some of whose libraries are absent: fetch its
       // DT_NEEDED now, in parallel, rather than one by one as the loader asks.
       const program = Digest.tryParse(p[1]!);
-      if (program === undefined || store.files.objects.stat(program) === undefined)
-        return 'error not in the store';
-      queue.push(...neededOf(readFileSync(store.files.pathOf(program))));
+      if (program === undefined || !(await store.has(program))) return 'error not in the store';
+      try {
+        queue.push(...neededOf(await readAll(store, program)));
+      } catch (e) {
+        return `error ${(e instanceof Error ? e.message : String(e)).replace(/[\r\n]+/g, ' ')}`;
+      }
       pump();
       return 'ok';
     }
@@ -207,6 +231,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
+          releaseLease();
           rmSync(socket, { force: true });
           store.close();
           resolve();

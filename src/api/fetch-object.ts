@@ -1,69 +1,54 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { existsSync, lstatSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ElfFile } from '../elf/read/index.js';
 import { isCaldError, RemoteError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
-import { type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
-import { acquireLease, Digest, LocalStore, tryParseCasName } from '../store/index.js';
+import { asArrivalError, type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
+import { acquireLease, Digest, LocalStore, readAll, tryParseCasName } from '../store/index.js';
 
 /**
- * Streams one object from a remote into the store's tmp/, checking its size and digest as it
- * arrives, then stores it by renaming (pull and lazy fetch share this). Nothing is visible in
- * objects/ unless whole and verified; the temporary file is removed however this ends. The
- * objects directory is synced by the caller when `syncDir` is false (pull: once for all).
+ * Fetches one object from a remote into the local store through the Store interface: the
+ * remote's `read` (one request; its size held to as it arrives) streamed into the store's `put`
+ * with the expected digest (hashed as written to tmp/, renamed into objects/ only when whole and
+ * right, the file synced first, so nothing torn is ever visible; its references recorded in the
+ * index). A remote does not carry the file mode a closure manifest records, so the first bytes
+ * decide it: an ELF object is stored executable (a stored loader or a program must be runnable,
+ * and a library loses nothing by it). Returns the objects it refers to (its DT_NEEDED among them:
+ * what the loader asks for next), from the index; undefined when the remote does not have it.
  */
 export async function fetchObjectInto(
   store: LocalStore,
   remote: ClosureRemote,
   digest: Digest,
-  /** The size the closure gives, or 'from-answer' (lazy fetch: undefined when the remote lacks it). */
-  size: number | 'from-answer',
-  /** 'elf': executable when the bytes are an ELF file (a remote does not carry the mode). */
-  options: { executable: boolean | 'elf'; syncDir: boolean },
+  /** syncDir false: the caller syncs the objects directory (or need not: see fetchMissingObject). */
+  options: { syncDir: boolean },
 ): Promise<{ needed: Digest[] } | undefined> {
-  const tmp = join(store.files.layout.tmp, `pull-${process.pid}-${randomBytes(8).toString('hex')}`);
-  const file = await open(tmp, 'wx', 0o600);
+  // Hashed once, by the put (which keeps nothing that does not hash to `digest`).
+  const source = remote.read(digest, { checkedByCaller: true })[Symbol.asyncIterator]();
+  let head: IteratorResult<Uint8Array>;
   try {
-    try {
-      if (size === 'from-answer') {
-        // One round trip (an HTTP cache); a remote without it is asked for the size first.
-        const got =
-          remote.readObjectAnySize !== undefined
-            ? await remote.readObjectAnySize(digest, file.fd, MAX_OBJECT)
-            : await sizeThenRead(remote, digest, file.fd);
-        if (got === undefined) return undefined;
-      } else await remote.readObjectInto(digest, size, file.fd);
-      // Synced off the event loop, so other downloads go on meanwhile.
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    // Hashed as it arrived: stored by renaming, not copied and hashed again.
-    const bytes = readFileSync(tmp);
-    const elf = bytes.length >= 4 && bytes[0] === 0x7f && bytes.toString('latin1', 1, 4) === 'ELF';
-    store.adopt(tmp, digest, {
-      executable: options.executable === 'elf' ? elf : options.executable,
-      synced: true,
-      syncDir: options.syncDir,
-      refs: objectRefs(bytes),
-    });
-    return { needed: neededOf(bytes) };
-  } finally {
-    rmSync(tmp, { force: true });
+    head = await source.next();
+  } catch (e) {
+    if (e instanceof RemoteError && e.code === 'REMOTE_NOT_FOUND') return undefined;
+    throw e;
   }
-}
-
-/** No object is larger (a hostile server's declared size is refused above it). */
-const MAX_OBJECT = 4 * 1024 * 1024 * 1024;
-
-async function sizeThenRead(remote: ClosureRemote, digest: Digest, fd: number): Promise<number | undefined> {
-  const size = await remote.objectSize(digest);
-  if (size === undefined) return undefined;
-  await remote.readObjectInto(digest, size, fd);
-  return size;
+  const first = head.done === true ? new Uint8Array(0) : head.value;
+  // A first chunk shorter than the ELF magic is possible in principle; the object is then stored
+  // as a plain file, as from a closure manifest that says so.
+  const elf =
+    first.byteLength >= 4 && first[0] === 0x7f && first[1] === 0x45 && first[2] === 0x4c && first[3] === 0x46;
+  const all = async function* (): AsyncGenerator<Uint8Array> {
+    for (let step = head; step.done !== true; step = await source.next()) yield step.value;
+  };
+  try {
+    await store.put(all(), { expect: digest, executable: elf, syncDir: options.syncDir });
+  } catch (e) {
+    throw asArrivalError(remote, digest, e);
+  } finally {
+    await source.return?.(undefined); // the remote's answer released, however the put ended
+  }
+  return { needed: store.index.refsOf(digest).map((r) => r.digest) };
 }
 
 /** The objects an ELF object's DT_NEEDED names by content: what the loader will ask for next. */
@@ -100,10 +85,7 @@ export async function fetchMissingObject(
     try {
       // The file is synced before its rename; the directory is not: nothing names the object,
       // so after a crash it is either there, whole, or absent and fetched again.
-      const got = await fetchObjectInto(store, remote, digest, 'from-answer', {
-        executable: 'elf',
-        syncDir: false,
-      });
+      const got = await fetchObjectInto(store, remote, digest, { syncDir: false });
       if (got === undefined) {
         failures.push(`${remote.name}: not there`);
         continue;
@@ -122,8 +104,8 @@ export async function fetchMissingObject(
  * The loader a program's cald note names (its `cas:` ref that is not a DT_NEEDED): the launcher
  * executes it rather than asking the resolver for it, so lazy fetch brings it with the program.
  */
-export function notedLoader(store: LocalStore, program: Digest): string | undefined {
-  const bytes = readFileSync(store.files.pathOf(program));
+export async function notedLoader(store: LocalStore, program: Digest): Promise<string | undefined> {
+  const bytes = await readAll(store, program);
   let needed: Set<string>;
   try {
     needed = new Set(ElfFile.parse(bytes).needed);
@@ -154,14 +136,14 @@ export async function fetchProgramIfAbsent(
   if (urls.length === 0) return;
   const store = await LocalStore.open({ path: storePath, create: true, extractRefs: objectRefs });
   try {
-    if (store.files.objects.stat(digest) !== undefined) return;
+    if (await store.has(digest)) return;
     const remotes = urls.map((u) => openRemote(u, env));
     const lease = acquireLease(store.root, { purpose: `run ${digest}` });
     try {
       lease.addTemporaryRoots([digest]);
       await fetchMissingObject(store, remotes, digest);
-      const loader = tryParseCasName(notedLoader(store, digest) ?? '')?.digest;
-      if (loader !== undefined && store.files.objects.stat(loader) === undefined) {
+      const loader = tryParseCasName((await notedLoader(store, digest)) ?? '')?.digest;
+      if (loader !== undefined && !(await store.has(loader))) {
         lease.addTemporaryRoots([digest, loader]);
         // Without it the program starts with the host's loader (docs/running.md), as after an
         // import whose loader is gone: not a reason to refuse.

@@ -1,5 +1,6 @@
 import { RemoteError, UsageError } from '../errors/index.js';
 import {
+  asArrivalError,
   type ClosureRemote,
   decodeClosureManifest,
   decodeSignatures,
@@ -173,14 +174,15 @@ export async function pull(options: PullOptions): Promise<PullReport> {
     const fetchAll = () =>
       eachLimited(wantedNow, options.concurrency ?? 4, async (o) => {
         if (!(await store.has(o.digest))) {
-          // Streamed into the store's tmp/, hashed as it arrives (by the remote's reader and the
-          // store's writer), renamed into objects/ only when whole and right; the directory is
-          // synced once for all of them, before any name or root points at them. From the remote
+          // Streamed into the store's tmp/, hashed as it arrives (once: by the store's writer, the
+          // remote's reader holding only the size), renamed into objects/ only when whole and
+          // right; the directory is synced once for all of them, before any name or root points
+          // at them. From the remote
           // that had the manifest; an object it lacks, from the other configured remotes in order
           // (a store put that fails keeps nothing, so trying again is safe).
           for (const [i, source] of sources.entries()) {
             try {
-              await store.put(source.read(o.digest, { size: o.size }), {
+              await store.put(source.read(o.digest, { size: o.size, checkedByCaller: true }), {
                 expect: o.digest,
                 executable: o.executable,
                 syncDir: false,
@@ -188,7 +190,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
               break;
             } catch (e) {
               if (!(e instanceof RemoteError && e.code === 'REMOTE_NOT_FOUND') || i === sources.length - 1)
-                throw e;
+                throw asArrivalError(source, o.digest, e);
             }
           }
           fetchedCount++;
@@ -198,7 +200,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
       });
     await fetchAll();
     if (options.lazy === true) {
-      const loader = notedLoader(store, closure.objects[0]!.digest);
+      const loader = await notedLoader(store, closure.objects[0]!.digest);
       wantedNow = closure.objects.filter((o) => `cas:${o.digest}` === loader);
       done = 0;
       await fetchAll();

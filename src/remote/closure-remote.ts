@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { RemoteError, StoreIntegrityError, UsageError } from '../errors/index.js';
 import type { Digest } from '../store/digest.js';
 import {
@@ -24,16 +23,6 @@ import { openRegistry } from './oci/registry.js';
 export interface ClosureRemote extends Store {
   /** `oci://host/repo` or `https://host/path`: for messages (the same as `url`). */
   readonly name: string;
-  /** The object's size when the remote has it (stat's size). */
-  objectSize(digest: Digest): Promise<number | undefined>;
-  /** Streams the object into `fd`, failing unless exactly `size` bytes hashing to `digest` arrive (lazy fetch). */
-  readObjectInto(digest: Digest, size: number, fd: number): Promise<void>;
-  /**
-   * One request instead of objectSize and readObjectInto (lazy fetch, where each round trip is
-   * waited for by a starting program): streams the object into `fd`, its size from the answer
-   * (at most `maxSize`), checked against `digest`. The size written; undefined when absent.
-   */
-  readObjectAnySize?(digest: Digest, fd: number, maxSize: number): Promise<number | undefined>;
   putManifest(tag: string, bytes: Buffer): Promise<void>;
   /** The manifest a tag names, with its digest; undefined when there is none. */
   getManifest(tag: string): Promise<{ bytes: Buffer; digest: Digest } | undefined>;
@@ -61,7 +50,7 @@ export async function putVia(
   source: PutSource,
   expect: Digest | undefined,
   remote: string,
-  upload: (digest: Digest, body: () => Uint8Array | ReadableStream<Uint8Array>) => Promise<void>,
+  upload: (digest: Digest, body: () => Uint8Array | AsyncIterable<Uint8Array>) => Promise<void>,
 ): Promise<Digest> {
   let failure: unknown;
   const watched = async function* (chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
@@ -73,7 +62,7 @@ export async function putVia(
     }
   };
   let digest: Digest;
-  let body: () => Uint8Array | ReadableStream<Uint8Array>;
+  let body: () => Uint8Array | AsyncIterable<Uint8Array>;
   if (isObjectStream(source)) {
     if (expect === undefined) throw noDigest();
     const wanted = expect;
@@ -91,7 +80,7 @@ export async function putVia(
         );
       }
       sent = true;
-      return webStream(watched(checkedStream(source, wanted, 'the bytes sent')));
+      return watched(checkedStream(source, wanted, 'the bytes sent'));
     };
   } else {
     digest = digestOfSource(source, expect);
@@ -108,7 +97,7 @@ export async function putVia(
     if (source instanceof Uint8Array) body = () => source;
     else {
       const path = source.path;
-      body = () => webStream(watched(checkedStream(createReadStream(path), named, path)));
+      body = () => watched(checkedStream(createReadStream(path), named, path));
     }
   }
   try {
@@ -119,10 +108,6 @@ export async function putVia(
   return digest;
 }
 
-function webStream(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  return Readable.toWeb(Readable.from(source)) as ReadableStream<Uint8Array>;
-}
-
 /** What a remote cannot do as a Store. */
 export function cannotList(remote: string): never {
   throw unsupported(remote, 'list its objects (an HTTP cache and a registry have no listing of blobs)');
@@ -130,4 +115,19 @@ export function cannotList(remote: string): never {
 
 export function cannotDelete(remote: string): never {
   throw unsupported(remote, 'delete objects (remove them on the server)');
+}
+
+/**
+ * A put of a remote's `read(…, { checkedByCaller: true })` that failed because the bytes do not
+ * hash to the digest asked for: the remote's fault, said as a remote error (as the remote's own
+ * check would have said it); any other error is returned as it is.
+ */
+export function asArrivalError(remote: ClosureRemote, digest: Digest, e: unknown): unknown {
+  if (!(e instanceof StoreIntegrityError) || e.code !== 'INTEGRITY_MISMATCH') return e;
+  const actual = String(e.data.actual ?? 'other bytes');
+  const what = remote.name.startsWith('oci://') ? 'blob' : 'object';
+  return new RemoteError('REMOTE_DIGEST_MISMATCH', `${remote.name}: ${what} ${digest} arrived as ${actual}`, {
+    hint: 'the remote sent other bytes than asked for; nothing was stored',
+    data: { remote: remote.name, digest: digest.toString(), actual },
+  });
 }

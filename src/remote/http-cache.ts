@@ -3,7 +3,7 @@ import { type Digest, digestOfBuffer } from '../store/digest.js';
 import type { ObjectStat, ObjectStream, PutOptions, PutSource, ReadOptions } from '../store/store.js';
 import { MAX_OBJECT_SIZE } from './closure-manifest.js';
 import { type ClosureRemote, cannotDelete, cannotList, putVia } from './closure-remote.js';
-import { type Answer, readSmallBody, request, streamVerified, verifiedBody } from './http.js';
+import { type Answer, readSmallBody, request, verifiedBody } from './http.js';
 
 // A cache over plain HTTP (docs/distribution.md, "HTTP caches"): files any static web server or
 // bucket can hold, written with PUT (nginx's dav module, `cald serve --writable`, a bucket).
@@ -32,7 +32,7 @@ export class HttpCache implements ClosureRemote {
 
   private send(
     path: string,
-    init: { method?: string; body?: Uint8Array | ReadableStream<Uint8Array> } = {},
+    init: { method?: string; body?: Uint8Array | AsyncIterable<Uint8Array> } = {},
   ): Promise<Answer> {
     return request(`${this.base}/${path}`, {
       ...init,
@@ -63,19 +63,6 @@ export class HttpCache implements ClosureRemote {
     return { digest, size };
   }
 
-  async objectSize(digest: Digest): Promise<number | undefined> {
-    return (await this.stat(digest))?.size;
-  }
-
-  async readObjectInto(digest: Digest, size: number, fd: number): Promise<void> {
-    const answer = await this.send(this.objectPath(digest));
-    if (answer.status !== 200) {
-      await answer.body?.cancel();
-      throw this.failure(answer, `GET ${digest}`);
-    }
-    await streamVerified(answer, digest, size, fd, `${this.name}: object ${digest}`);
-  }
-
   /** GET of the object, streamed and verified as it arrives (http.ts, verifiedBody). */
   async *read(digest: Digest, options: ReadOptions = {}): ObjectStream {
     const answer = await this.send(this.objectPath(digest));
@@ -84,7 +71,14 @@ export class HttpCache implements ClosureRemote {
       if (answer.status === 404) throw this.notFound(answer, digest);
       throw this.failure(answer, `GET ${digest}`);
     }
-    yield* verifiedBody(answer, digest, options.size, MAX_OBJECT_SIZE, `${this.name}: object ${digest}`);
+    yield* verifiedBody(
+      answer,
+      digest,
+      options.size,
+      MAX_OBJECT_SIZE,
+      `${this.name}: object ${digest}`,
+      options.checkedByCaller !== true,
+    );
   }
 
   /** PUT of the object (nginx's dav module, `cald serve --writable`, a bucket). */
@@ -99,27 +93,6 @@ export class HttpCache implements ClosureRemote {
 
   async delete(_digest: Digest): Promise<boolean> {
     cannotDelete(this.name);
-  }
-
-  async readObjectAnySize(digest: Digest, fd: number, maxSize: number): Promise<number | undefined> {
-    const answer = await this.send(this.objectPath(digest));
-    if (answer.status === 404) {
-      await answer.body?.cancel();
-      return undefined;
-    }
-    if (answer.status !== 200) {
-      await answer.body?.cancel();
-      throw this.failure(answer, `GET ${digest}`);
-    }
-    const size = Number(answer.headers.get('content-length') ?? Number.NaN);
-    if (!Number.isSafeInteger(size) || size < 0 || size > maxSize) {
-      await answer.body?.cancel();
-      throw new RemoteError('REMOTE_BAD_SIZE', `${this.name}: object ${digest}: no usable Content-Length`, {
-        data: { remote: this.name, digest: digest.toString() },
-      });
-    }
-    await streamVerified(answer, digest, size, fd, `${this.name}: object ${digest}`);
-    return size;
   }
 
   async putManifest(tag: string, bytes: Buffer): Promise<void> {
@@ -140,7 +113,7 @@ export class HttpCache implements ClosureRemote {
     return { bytes, digest: digestOfBuffer(bytes) };
   }
 
-  private async upload(path: string, body: () => Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
+  private async upload(path: string, body: () => Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
     const answer = await this.send(path, { method: 'PUT', body: body() });
     await answer.body?.cancel();
     if (answer.status !== 200 && answer.status !== 201 && answer.status !== 204) {

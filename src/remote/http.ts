@@ -1,35 +1,132 @@
-import { writeSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
 import { RemoteError } from '../errors/index.js';
 import { createHasher, type Digest, type Hasher } from '../store/digest.js';
 
-// Requests to remotes, on Node's own fetch, with the limits a hostile or broken server needs:
-// a deadline for the answer's headers, a stall timeout while a body streams, a cap on how many
-// bytes are read, and redirects followed by hand (at most MAX_REDIRECTS, http(s) only, and the
-// credentials dropped when the redirect leaves the origin they were given for).
+// Requests to remotes, on node:http(s) with keep-alive agents, with the limits a hostile or broken
+// server needs: a deadline for the answer's headers, a stall timeout while a body streams, a cap
+// on how many bytes are read, and redirects followed by hand (at most MAX_REDIRECTS, http(s)
+// only, and the credentials dropped when the redirect leaves the origin they were given for).
+// Not Node's fetch: its web streams cost a promise and more garbage per chunk, which a pull of
+// hundreds of objects pays for in CPU time (docs/benchmarks.md, "Pull from an OCI registry").
 
 export interface RequestOptions {
   readonly method?: string;
   readonly headers?: Record<string, string>;
-  /** A body to send; a stream is sent as it is read (half duplex). */
-  readonly body?: Uint8Array | ReadableStream<Uint8Array>;
+  /** A body to send; a stream is sent as it is read (chunked). */
+  readonly body?: Uint8Array | AsyncIterable<Uint8Array>;
   /** Headers must arrive within this many ms (default 30 s). */
   readonly timeoutMs?: number;
   /** Sent only to the first URL's origin. */
   readonly authorization?: string;
 }
 
+/** An answer's headers, looked up by name (any case); repeated ones joined with ", ". */
+export interface AnswerHeaders {
+  get(name: string): string | null;
+}
+
+/** An answer's body: read by bodyChunks, or released unread with cancel(). */
+export interface AnswerBody {
+  readonly stream: IncomingMessage;
+  /** Releases the body unread (a small one is drained, so its connection is kept). */
+  cancel(): Promise<void>;
+}
+
 export interface Answer {
   readonly status: number;
-  readonly headers: Headers;
+  readonly headers: AnswerHeaders;
   /** The URL that answered, after redirects. */
   readonly url: string;
-  readonly body: ReadableStream<Uint8Array> | null;
+  readonly body: AnswerBody | null;
 }
 
 const MAX_REDIRECTS = 5;
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** No byte for this long while a body streams: the server is stalled. */
 export const STALL_MS = 30_000;
+/** An unread body up to this size is drained on cancel (its connection kept); a larger one is cut. */
+const DRAIN_LIMIT = 64 * 1024;
+
+// Connections kept alive between requests (lazy fetch asks for one object at a time; a pull, a
+// few at once). Idle ones do not keep the process alive, and are closed after IDLE_MS (before a
+// server's own keep-alive timeout, Node's 5 s, is likely to close one under a new request).
+const IDLE_MS = 4_000;
+const AGENTS = {
+  'http:': new HttpAgent({ keepAlive: true, maxSockets: 16, timeout: IDLE_MS }),
+  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 16, timeout: IDLE_MS }),
+};
+
+/** The error a request fails with when its headers do not arrive in time. */
+class HeadersTimeout extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/** One HTTP exchange up to the answer's headers; its body is left to read. */
+function exchange(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Uint8Array | AsyncIterable<Uint8Array> | undefined,
+  timeoutMs: number,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const sized = body instanceof Uint8Array ? { 'content-length': String(body.byteLength) } : {};
+    const req = send(url, {
+      method,
+      headers: { ...sized, ...headers },
+      agent: url.protocol === 'https:' ? AGENTS['https:'] : AGENTS['http:'],
+    });
+    const timer = setTimeout(() => req.destroy(new HeadersTimeout('no answer in time')), timeoutMs);
+    // The connection never keeps the process alive by itself: while an answer is awaited this
+    // timer does, while a body is read bodyChunks' stall timer does. So an answer left unread
+    // cannot make cald hang at exit.
+    req.once('socket', (socket) => socket.unref());
+    req.once('response', (res) => {
+      clearTimeout(timer);
+      resolve(res);
+    });
+    // Kept for the exchange's whole life: an error after the answer (the body's) is the body's
+    // reader's to see, and must not be an unhandled one here.
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    if (body === undefined) req.end();
+    else if (body instanceof Uint8Array) req.end(body);
+    else {
+      // A stream that fails stops the upload: the request is destroyed, and its error is the error.
+      const source = Readable.from(body, { objectMode: false });
+      source.once('error', (e) => req.destroy(e));
+      source.pipe(req);
+    }
+  });
+}
+
+function headersOf(res: IncomingMessage): AnswerHeaders {
+  return {
+    get(name: string): string | null {
+      const v = res.headers[name.toLowerCase()];
+      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
+}
+
+function bodyOf(res: IncomingMessage): AnswerBody {
+  return {
+    stream: res,
+    cancel: async () => {
+      if (res.destroyed || res.readableEnded) return;
+      // Even an empty body (HEAD, 204) must be read to its end for the connection to go back to
+      // the pool; one that was never read keeps the process alive.
+      const length = Number(res.headers['content-length'] ?? Number.NaN);
+      if (res.complete || length <= DRAIN_LIMIT) res.resume();
+      else res.destroy();
+    },
+  };
+}
 
 export async function request(url: string, options: RequestOptions = {}): Promise<Answer> {
   let current = new URL(url);
@@ -39,62 +136,72 @@ export async function request(url: string, options: RequestOptions = {}): Promis
     if (options.authorization !== undefined && current.origin === origin) {
       headers.authorization = options.authorization;
     }
-    let res: Response;
+    let res: IncomingMessage;
     try {
-      res = await fetch(current, {
-        method: options.method ?? 'GET',
+      res = await exchange(
+        current,
+        options.method ?? 'GET',
         headers,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-        ...(options.body === undefined ? {} : { body: options.body, duplex: 'half' }),
-      } as RequestInit);
+        options.body,
+        options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      );
     } catch (e) {
       throw unreachable(current, e);
     }
-    const location = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && location !== null && res.status !== 304) {
-      await res.body?.cancel();
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (status >= 300 && status < 400 && location !== undefined && status !== 304) {
+      await bodyOf(res).cancel();
       if (hop >= MAX_REDIRECTS) {
         throw new RemoteError('REMOTE_REDIRECTS', `${url}: more than ${MAX_REDIRECTS} redirects`, {
           data: { url },
         });
       }
-      const next = new URL(location, current);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new RemoteError('REMOTE_REDIRECTS', `${current}: redirected to an invalid URL, refused`, {
+          data: { url: current.toString() },
+        });
+      }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw new RemoteError('REMOTE_REDIRECTS', `${current}: redirected to ${next.protocol} URL, refused`, {
           data: { url: current.toString() },
         });
       }
-      if (options.body instanceof ReadableStream) {
-        throw new RemoteError('REMOTE_PROTOCOL', `${current}: redirected an upload (${res.status})`, {
+      if (options.body !== undefined && !(options.body instanceof Uint8Array)) {
+        throw new RemoteError('REMOTE_PROTOCOL', `${current}: redirected an upload (${status})`, {
           data: { url: current.toString() },
         });
       }
       current = next;
       continue;
     }
-    return { status: res.status, headers: res.headers, url: current.toString(), body: res.body };
+    return { status, headers: headersOf(res), url: current.toString(), body: bodyOf(res) };
   }
 }
 
 const CAUSES: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
   ENOTFOUND: 'no such host',
   EAI_AGAIN: 'the host name does not resolve now',
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
-  UND_ERR_SOCKET: 'the connection closed before an answer',
-  UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+  ETIMEDOUT: 'no answer in time',
+  HPE_INVALID_CONSTANT: 'the answer is not HTTP',
+  HPE_INVALID_STATUS: 'the answer is not HTTP',
 };
 
 function unreachable(url: URL, e: unknown): RemoteError {
-  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  const name = (e as Error)?.name;
+  if (e instanceof RemoteError) return e;
+  const err = e as { code?: string; message?: string; name?: string } | undefined;
   const why =
-    name === 'TimeoutError' || name === 'AbortError'
+    err?.name === 'TimeoutError'
       ? 'no answer in time'
-      : (CAUSES[cause?.code ?? ''] ?? cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e));
+      : (CAUSES[err?.code ?? ''] ?? err?.code ?? err?.message ?? String(e));
   return new RemoteError('REMOTE_UNREACHABLE', `cannot reach ${url.origin}: ${why}`, {
     hint: 'check the address and that the server is running',
     data: { url: url.toString() },
@@ -112,51 +219,44 @@ export async function* bodyChunks(
   stallMs: number = STALL_MS,
 ): AsyncGenerator<Uint8Array> {
   if (answer.body === null) return;
-  const reader = answer.body.getReader();
+  const res = answer.body.stream;
+  // One timer, pushed back at each chunk (not a timer and a promise per chunk).
+  const timer = setTimeout(() => {
+    res.destroy(
+      new RemoteError('REMOTE_STALLED', `${answer.url}: no data for ${stallMs / 1000} s`, {
+        hint: 'the server stalled; try again',
+        data: { url: answer.url },
+      }),
+    );
+  }, stallMs);
   let total = 0;
   try {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new RemoteError('REMOTE_STALLED', `${answer.url}: no data for ${stallMs / 1000} s`, {
-                hint: 'the server stalled; try again',
-                data: { url: answer.url },
-              }),
-            ),
-          stallMs,
-        );
-      });
-      let step: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        step = await Promise.race([reader.read(), stalled]);
-      } catch (e) {
-        if (e instanceof RemoteError) throw e;
-        throw new RemoteError(
-          'REMOTE_TRUNCATED',
-          `${answer.url}: the body broke off: ${(e as Error).message}`,
-          {
-            hint: 'try again',
-            data: { url: answer.url },
-            cause: e,
-          },
-        );
-      } finally {
-        clearTimeout(timer);
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        timer.refresh();
+        total += chunk.byteLength;
+        if (total > maxBytes) {
+          throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${maxBytes} bytes`, {
+            data: { url: answer.url, limit: maxBytes },
+          });
+        }
+        yield chunk;
       }
-      if (step.done) return;
-      total += step.value.byteLength;
-      if (total > maxBytes) {
-        throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${maxBytes} bytes`, {
-          data: { url: answer.url, limit: maxBytes },
-        });
-      }
-      yield step.value;
+    } catch (e) {
+      if (e instanceof RemoteError) throw e;
+      throw new RemoteError(
+        'REMOTE_TRUNCATED',
+        `${answer.url}: the body broke off: ${(e as Error).message}`,
+        {
+          hint: 'try again',
+          data: { url: answer.url },
+          cause: e,
+        },
+      );
     }
   } finally {
-    await reader.cancel().catch(() => undefined);
+    clearTimeout(timer);
+    if (!res.complete) res.destroy();
   }
 }
 
@@ -193,38 +293,33 @@ export async function* verifiedBody(
   size: number | undefined,
   limit: number,
   what: string,
+  /** The consumer hashes the bytes itself (ReadOptions.checkedByCaller): only sizes are held to here. */
+  hash = true,
 ): AsyncGenerator<Uint8Array> {
-  const hasher = createHasher(digest.algorithm);
+  // Without a size from the caller, the answer's own Content-Length is held to (an object larger
+  // than `limit` is refused before its first byte).
+  const declared = size ?? declaredSize(answer);
+  if (declared !== undefined && declared > (size ?? limit)) {
+    await answer.body?.cancel();
+    throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${limit} bytes`, {
+      data: { url: answer.url, limit },
+    });
+  }
+  const hasher = hash ? createHasher(digest.algorithm) : undefined;
   let got = 0;
-  for await (const chunk of bodyChunks(answer, size ?? limit)) {
-    hasher.update(chunk);
+  for await (const chunk of bodyChunks(answer, declared ?? limit)) {
+    hasher?.update(chunk);
     got += chunk.byteLength;
     yield chunk;
   }
-  checkArrived(answer, digest, size, got, hasher, what);
+  checkArrived(answer, digest, declared, got, hasher, what);
 }
 
-/**
- * Streams a body into `fd` from its start while hashing it: more than `size` bytes, fewer, or
- * bytes that do not hash to `digest` fail with one REMOTE_* error (the caller discards fd).
- */
-export async function streamVerified(
-  answer: Answer,
-  digest: Digest,
-  size: number,
-  fd: number,
-  what: string,
-): Promise<void> {
-  const hasher = createHasher(digest.algorithm);
-  let offset = 0;
-  const got = await readBody(answer, size, (chunk) => {
-    hasher.update(chunk);
-    let done = 0;
-    while (done < chunk.byteLength)
-      done += writeSync(fd, chunk, done, chunk.byteLength - done, offset + done);
-    offset += chunk.byteLength;
-  });
-  checkArrived(answer, digest, size, got, hasher, what);
+/** The answer's Content-Length, when it is a plain byte count. */
+function declaredSize(answer: Answer): number | undefined {
+  const text = answer.headers.get('content-length');
+  if (text === null || !/^[0-9]{1,16}$/.test(text)) return undefined;
+  return Number(text);
 }
 
 /** A whole body of the size asked for (when one was), whose bytes hash to `digest`; else one REMOTE_* error. */
@@ -233,7 +328,7 @@ function checkArrived(
   digest: Digest,
   size: number | undefined,
   got: number,
-  hasher: Hasher,
+  hasher: Hasher | undefined,
   what: string,
 ): void {
   if (size !== undefined && got !== size) {
@@ -242,6 +337,7 @@ function checkArrived(
       data: { url: answer.url, digest: digest.toString() },
     });
   }
+  if (hasher === undefined) return;
   const actual = hasher.digest();
   if (!actual.equals(digest)) {
     throw new RemoteError('REMOTE_DIGEST_MISMATCH', `${what} arrived as ${actual}`, {

@@ -16,7 +16,7 @@ export {
   MANIFEST_MEDIA_TYPE,
   manifestDigest,
 } from './closure-manifest.js';
-export { type ClosureRemote, openRemote } from './closure-remote.js';
+export { asArrivalError, type ClosureRemote, openRemote } from './closure-remote.js';
 export { configPath, loadRemoteConfig, type RemoteConfig } from './config.js';
 export { HttpCache } from './http-cache.js';
 export { createCacheServer, type ServeOptions } from './http-cache-server.js';

@@ -33,8 +33,12 @@ export interface IndexRecovery {
 }
 
 export interface LocalPutOptions extends PutOptions {
-  /** The cas: names the object refers to; by default extractRefs finds them (or none are recorded). */
-  readonly refs?: readonly string[];
+  /**
+   * The cas: names the object refers to; by default extractRefs finds them (or none are recorded).
+   * A function is asked once the bytes are stored (a stream's caller that kept them as they
+   * passed); its undefined means "find them".
+   */
+  readonly refs?: readonly string[] | (() => readonly string[] | undefined);
   /** false (a stream): leave the directory fsync to one syncObjects() after a batch. */
   readonly syncDir?: boolean;
 }
@@ -176,7 +180,7 @@ export class LocalStore implements Store {
     }
     const info = this.files.objects.stat(digest);
     if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
-    let refs = options.refs;
+    let refs = typeof options.refs === 'function' ? options.refs() : options.refs;
     if (refs === undefined && this.extractRefs !== undefined) {
       // Just written (or found intact) and verified: read as it is, not hashed again.
       const bytes = source instanceof Uint8Array ? source : readFileSync(this.files.objects.pathOf(digest));

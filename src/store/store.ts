@@ -52,6 +52,12 @@ export interface PutOptions {
 export interface ReadOptions {
   /** The size the caller was told: more bytes, or fewer, fail the read. */
   readonly size?: number;
+  /**
+   * The caller hashes the bytes itself before it keeps any (a put with `expect` does): a store
+   * may then pass them on without hashing them too (a remote does; sizes and limits still hold).
+   * A local store checks them all the same.
+   */
+  readonly checkedByCaller?: boolean;
 }
 
 /** The `cas:` names of a store that has a name directory (names/ on disk). */
@@ -128,7 +134,7 @@ export function unsupported(url: string, what: string): StoreError {
   return new StoreError('STORE_UNSUPPORTED', `${url} cannot ${what}`, { data: { store: url } });
 }
 
-/** Copies one object from a store to another, streaming; verified on the way out and on the way in. */
+/** Copies one object from a store to another, streaming; verified on the way in (the put's `expect`). */
 export async function copyObject(
   from: Store,
   to: Store,
@@ -136,7 +142,10 @@ export async function copyObject(
   options: Omit<PutOptions, 'expect'> & ReadOptions = {},
 ): Promise<void> {
   const { size, ...put } = options;
-  await to.put(from.read(digest, size === undefined ? {} : { size }), { ...put, expect: digest });
+  await to.put(from.read(digest, { ...(size === undefined ? {} : { size }), checkedByCaller: true }), {
+    ...put,
+    expect: digest,
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import { type Digest, digestOfBuffer } from '../../store/digest.js';
 import type { ObjectStat, ObjectStream, PutOptions, PutSource, ReadOptions } from '../../store/store.js';
 import { MANIFEST_MEDIA_TYPE, MAX_OBJECT_SIZE } from '../closure-manifest.js';
 import { type ClosureRemote, cannotDelete, cannotList, putVia } from '../closure-remote.js';
-import { type Answer, readSmallBody, request, streamVerified, verifiedBody } from '../http.js';
+import { type Answer, readSmallBody, request, verifiedBody } from '../http.js';
 import { answerChallenge, type Credentials, credentialsFor, refused } from './auth.js';
 import { type OciRepository, parseOciRepository } from './reference.js';
 
@@ -46,7 +46,7 @@ export class OciRegistry implements ClosureRemote {
     init: {
       method?: string;
       headers?: Record<string, string>;
-      body?: () => Uint8Array | ReadableStream<Uint8Array>;
+      body?: () => Uint8Array | AsyncIterable<Uint8Array>;
     } = {},
   ): Promise<Answer> {
     for (let attempt = 0; ; attempt++) {
@@ -84,17 +84,6 @@ export class OciRegistry implements ClosureRemote {
     return { digest, size };
   }
 
-  async objectSize(digest: Digest): Promise<number | undefined> {
-    return (await this.stat(digest))?.size;
-  }
-
-  /** Streams the blob into `fd`, checking size and digest as it arrives (lazy fetch). */
-  async readObjectInto(digest: Digest, size: number, fd: number): Promise<void> {
-    const answer = await this.call(this.endpoint(`blobs/${digest}`));
-    if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
-    await streamVerified(answer, digest, size, fd, `${this.name}: blob ${digest}`);
-  }
-
   /** GET of the blob, streamed and verified as it arrives (http.ts, verifiedBody). */
   async *read(digest: Digest, options: ReadOptions = {}): ObjectStream {
     const answer = await this.call(this.endpoint(`blobs/${digest}`));
@@ -105,7 +94,14 @@ export class OciRegistry implements ClosureRemote {
       });
     }
     if (answer.status !== 200) throw await this.failure(answer, `GET blob ${digest}`);
-    yield* verifiedBody(answer, digest, options.size, MAX_OBJECT_SIZE, `${this.name}: blob ${digest}`);
+    yield* verifiedBody(
+      answer,
+      digest,
+      options.size,
+      MAX_OBJECT_SIZE,
+      `${this.name}: blob ${digest}`,
+      options.checkedByCaller !== true,
+    );
   }
 
   /** Uploads the blob (a monolithic upload: POST, then PUT with the digest). */
@@ -123,7 +119,7 @@ export class OciRegistry implements ClosureRemote {
   }
 
   /** POST opens an upload session; PUT to its Location with `?digest=` sends the bytes and closes it. */
-  private async upload(digest: Digest, body: () => Uint8Array | ReadableStream<Uint8Array>): Promise<void> {
+  private async upload(digest: Digest, body: () => Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
     const start = await this.call(this.endpoint('blobs/uploads/'), {
       method: 'POST',
       headers: { 'content-length': '0' },
