@@ -38,6 +38,7 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
     return EXIT_ERROR;
   }
   let current: string | undefined;
+  let session: ReturnType<typeof patchSession> | undefined;
   try {
     const cmd = parsePatchelfArgs(args);
     if (cmd.kind === 'help') {
@@ -50,14 +51,26 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
     }
     const req = cmd.request;
     const debug = req.debug || io.env.PATCHELF_DEBUG !== undefined;
-    const session = patchSession();
+    session = patchSession();
     for (const file of req.files) {
       current = file;
       await patchOne(req, file, io, debug, session);
     }
+    await session.finish();
     return EXIT_OK;
   } catch (e) {
-    reportPatchelfError(io, e, current);
+    // The renames handed over before the failure are made (or, after a failed one, not) first;
+    // the first failure in file order is the one reported.
+    let first = e;
+    try {
+      await session?.finish();
+    } catch (earlier) {
+      if (earlier !== e) {
+        first = earlier;
+        current = undefined;
+      }
+    }
+    reportPatchelfError(io, first, current);
     return EXIT_ERROR;
   }
 }
