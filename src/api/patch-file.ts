@@ -5,12 +5,7 @@ import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js
 import { ElfFile } from '../elf/read/index.js';
 import { ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { storeContaining } from '../store/containing-store.js';
-import {
-  type FileOwner,
-  OrderedRenames,
-  replaceFileAtomic,
-  writeFileAtomic,
-} from '../util/atomic-write.js';
+import { type FileOwner, replaceFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 
 export type { ElfEdit } from '../elf/edit/index.js';
 
@@ -86,16 +81,6 @@ export interface PatchFileOptions {
 export interface PatchSession {
   /** Real directory -> the store it lies in (null: none). */
   readonly storeOfDir: Map<string, string | null>;
-  /**
-   * Each replaced file's final rename, made in order on the thread pool while the next file is
-   * edited. A file patchFile reports written is replaced once `finish()` has resolved.
-   */
-  readonly renames: OrderedRenames;
-  /**
-   * Waits until every file the batch wrote is in place; throws the first failure (an IoError
-   * naming the file; the files after it were left as they were).
-   */
-  finish(): Promise<void>;
 }
 
 /**
@@ -103,8 +88,7 @@ export interface PatchSession {
  * a long-lived process: a store made in a directory after the session looked at it goes unseen.
  */
 export function patchSession(): PatchSession {
-  const renames = new OrderedRenames();
-  return { storeOfDir: new Map(), renames, finish: () => renames.settle() };
+  return { storeOfDir: new Map() };
 }
 
 export interface PatchFileResult {
@@ -131,8 +115,6 @@ export async function patchFile(options: PatchFileOptions): Promise<PatchFileRes
   if (output !== undefined && (typeof output !== 'string' || output === '')) {
     throw new UsageError('patchFile: `output` must be a non-empty string when given');
   }
-  // A failed rename of an earlier file of the batch stops it before this one.
-  await options.session?.renames.room();
   let file: ReadFile;
   const memory = takeMemory();
   try {
@@ -170,8 +152,7 @@ async function patchBuffer(options: PatchFileOptions, file: ReadFile): Promise<P
   }
   if (!result.changed) return { changed: false, written: null, sizeBefore, sizeAfter };
   // The file read is the file replaced: its real path and owner are known, not looked up again.
-  const renames = options.session === undefined ? {} : { renames: options.session.renames };
-  replaceFileAtomic(path, realPathOf(file), owner, result.buffer, { durable, ...renames });
+  replaceFileAtomic(path, realPathOf(file), owner, result.buffer, { durable });
   return { changed: true, written: path, sizeBefore, sizeAfter };
 }
 

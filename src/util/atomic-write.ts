@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
-  rename,
   fchmodSync,
   fchownSync,
   fsyncSync,
@@ -10,11 +9,9 @@ import {
   renameSync,
   statSync,
   unlinkSync,
-  unlink,
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { ioErrorFrom } from '../errors/index.js';
 
 /** process.pid is a system call each time it is read; temp names use it once per file. */
@@ -31,75 +28,6 @@ export interface WriteFileAtomicOptions {
    * Either way the replacement is atomic for every reader.
    */
   durable?: boolean;
-  /**
-   * Hand the final rename to these renames (made in order on the thread pool) instead of making
-   * it before returning: the caller goes on with the next file while the kernel works.
-   */
-  renames?: OrderedRenames;
-}
-
-const renameAsync = promisify(rename);
-const unlinkAsync = promisify(unlink);
-
-/** Renames handed over and not yet known to be done, at most (each holds a temp file). */
-const MAX_PENDING_RENAMES = 16;
-
-/**
- * The last step of replaceFileAtomic for a batch of files (cald patchelf over a closure): each
- * temp file, written and closed, is renamed over its target on the thread pool, one after the
- * other in the order handed over, while the caller edits the next file. The rename is where the
- * kernel pays for the new contents (ext4's auto_da_alloc starts their writeback when a file is
- * renamed over another), so that cost overlaps the caller's work instead of adding to it.
- *
- * The guarantees stay those of a synchronous rename: each target is the old file or the whole new
- * one, at every moment. Renames happen in order, and after a failure none of the later ones is
- * made (their temp files are removed), so a batch stops at its first failing file as it would
- * with synchronous writes. settle() must be awaited before the batch is reported done.
- */
-export class OrderedRenames {
-  /** The last rename handed over: it settles after every earlier one. */
-  private last: Promise<void> = Promise.resolve();
-  private readonly pending: Array<Promise<void>> = [];
-
-  /** Set by the first rename that fails (or is not made because an earlier one failed). */
-  private failed = false;
-
-  /** Queues `tmp` -> `target` (a temp file written and closed); `path` names the file in errors. */
-  add(tmp: string, target: string, path: string, durable: boolean): void {
-    const before = this.last;
-    const job = (async () => {
-      // An earlier failure ends the batch there: this file stays as it was.
-      await before;
-      try {
-        await renameAsync(tmp, target);
-      } catch (e) {
-        throw ioErrorFrom(e, 'write', path);
-      }
-      if (durable) syncDir(dirname(target));
-    })().catch(async (e: unknown) => {
-      this.failed = true;
-      await unlinkAsync(tmp).catch(() => {});
-      throw e;
-    });
-    this.last = job;
-    // Awaited by room and settle; the failure is reported by settle, once.
-    this.pending.push(job.catch(() => {}));
-  }
-
-  /**
-   * Before the next file: waits while many renames are pending, and throws (as settle does) once
-   * one has failed, so the batch stops there.
-   */
-  async room(): Promise<void> {
-    while (this.pending.length >= MAX_PENDING_RENAMES) await this.pending.shift();
-    if (this.failed) await this.settle();
-  }
-
-  /** Waits for every rename handed over; throws the first failure (an IoError naming its file). */
-  async settle(): Promise<void> {
-    await Promise.all(this.pending.splice(0));
-    await this.last;
-  }
 }
 
 /**
@@ -166,11 +94,6 @@ export function replaceFileAtomic(
     if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    if (options.renames !== undefined) {
-      // From here the temp file is the renames' (they remove it if it is never renamed).
-      options.renames.add(tmp, target, path, durable);
-      return;
-    }
     renameSync(tmp, target);
   } catch (e) {
     if (fd !== undefined) {

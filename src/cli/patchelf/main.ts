@@ -38,7 +38,6 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
     return EXIT_ERROR;
   }
   let current: string | undefined;
-  let session: ReturnType<typeof patchSession> | undefined;
   try {
     const cmd = parsePatchelfArgs(args);
     if (cmd.kind === 'help') {
@@ -51,26 +50,14 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
     }
     const req = cmd.request;
     const debug = req.debug || io.env.PATCHELF_DEBUG !== undefined;
-    session = patchSession();
+    const session = patchSession();
     for (const file of req.files) {
       current = file;
       await patchOne(req, file, io, debug, session);
     }
-    await session.finish();
     return EXIT_OK;
   } catch (e) {
-    // The renames handed over before the failure are made (or, after a failed one, not) first;
-    // the first failure in file order is the one reported.
-    let first = e;
-    try {
-      await session?.finish();
-    } catch (earlier) {
-      if (earlier !== e) {
-        first = earlier;
-        current = undefined;
-      }
-    }
-    reportPatchelfError(io, first, current);
+    reportPatchelfError(io, e, current);
     return EXIT_ERROR;
   }
 }
