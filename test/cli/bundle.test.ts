@@ -66,17 +66,14 @@ test('the built bundle runs the commands as dist/src does', (t) => {
   }
   const viaBundle = (args: string[]) =>
     spawnSync(process.execPath, [repoPath('bin/cald.js'), ...args], { encoding: 'utf8' });
-  const viaSrc = (args: string[]) =>
-    spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { main } = await import(${JSON.stringify(repoPath('dist/src/cli/main.js'))}); process.exitCode = await main(process.argv.slice(1));`,
-        ...args,
-      ],
-      { encoding: 'utf8' },
-    );
+  // The same thin entry, pointed at dist/src.
+  const entry = join(makeTmp(t, 'bundle-src'), 'cald-src.mjs');
+  writeFileSync(
+    entry,
+    `const { main } = await import(${JSON.stringify(repoPath('dist/src/cli/main.js'))});\n` +
+      'process.exitCode = await main(process.argv.slice(2));\n',
+  );
+  const viaSrc = (args: string[]) => spawnSync(process.execPath, [entry, ...args], { encoding: 'utf8' });
   for (const args of [
     ['--version'],
     ['inspect', '--json', process.execPath],
