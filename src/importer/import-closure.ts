@@ -100,9 +100,6 @@ export interface ImportOutcome {
 
 export type ImportProgress = (done: number, total: number, path: string) => void;
 
-/** Objects being hashed and handed to the batch at once, at most (each holds its file's bytes). */
-const MAX_ADDING = 3;
-
 function missingError(missing: Array<[string, string]>): CaldError {
   const [from, name] = missing[0]!;
   const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
@@ -260,47 +257,16 @@ async function importInto(
   const order = [...sorted.order.filter((p) => !programs.has(p)), ...programs];
   const droppedSet = new Set(dropped.map(([a, b]) => `${a}\0${b}`));
   const done = new Map<string, ImportedObject>();
-  // By file, so the report lists them in `order` whatever order the files were rewritten in.
-  const keptByFile = new Map<string, Array<[string, string]>>();
-  const droppedByFile = new Map<string, Array<[string, string]>>();
+  const keptNames: Array<[string, string]> = [];
+  const droppedCycleEdges: Array<[string, string]> = [];
   // The name directory: entries named exactly like the DT_NEEDED strings now in use.
   const allNames = new Set<string>();
-  // A file is rewritten once every file it depends on has its digest; its own digest is computed
-  // (on the hashing thread, object-batch.ts) while the next ready file is rewritten. Programs wait
-  // for every other file (their path notes name them).
-  const others = order.length - programs.size;
-  let othersDone = 0;
-  const isReady = (p: string): boolean =>
-    programs.has(p)
-      ? othersDone === others
-      : dag.get(p)!.deps.every((d) => done.has(d) || droppedSet.has(`${p}\0${d}`));
-  const adding = new Set<Promise<void>>();
-  let failure: { error: unknown } | undefined;
-  const remaining = [...order];
-  // The file read ahead, which is taken next.
-  let ahead: string | undefined;
-  while (remaining.length > 0) {
-    let path = ahead ?? remaining.find(isReady);
-    while (path === undefined || adding.size >= MAX_ADDING) {
-      // Every file left waits on a digest being computed, or enough are being computed.
-      if (failure !== undefined) throw failure.error;
-      if (adding.size === 0) throw new Error('import: no file left is ready, and none is being added');
-      await Promise.race(adding);
-      path ??= remaining.find(isReady);
-    }
-    if (failure !== undefined) throw failure.error;
-    remaining.splice(remaining.indexOf(path), 1);
-    ahead = undefined;
+  for (const [i, path] of order.entries()) {
     const node = nodes.get(path)!;
     const original =
       input.readFileAsync === undefined ? input.readFile(path) : await input.readFileAsync(path);
     // Read while this one is rewritten, hashed and written.
-    ahead = remaining.find(isReady);
-    if (ahead !== undefined) input.readAhead?.(ahead);
-    const keptNames: Array<[string, string]> = [];
-    const droppedCycleEdges: Array<[string, string]> = [];
-    keptByFile.set(path, keptNames);
-    droppedByFile.set(path, droppedCycleEdges);
+    if (i + 1 < order.length) input.readAhead?.(order[i + 1]!);
     const elf = namingFile(path, () => ElfFile.parse(original));
     checkSameNeeded(path, elf, node);
     // Every DT_NEEDED entry by position, in one pass: the new name, the name kept, or null (dropped).
@@ -389,33 +355,19 @@ async function importInto(
       ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
       ...pathNoteRefs(pathNote),
     ];
+    const digest = await batch.add(out, { executable, ownerOnly: ownerOnly(path), refs });
     for (const name of names) allNames.add(name);
-    // The bytes are the batch's from here: `original` and `out` share their memory, and nothing
-    // reads either again (input.rewriteInPlace).
-    const give = input.rewriteInPlace === true;
-    const added = batch
-      .add(out, { executable, ownerOnly: ownerOnly(path), refs, give })
-      .then((digest) => {
-        done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
-        if (!programs.has(path)) othersDone++;
-        progress?.(done.size, order.length, path);
-      })
-      .catch((e: unknown) => {
-        failure ??= { error: e };
-      })
-      .finally(() => adding.delete(added));
-    adding.add(added);
+    done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
+    progress?.(done.size, order.length, path);
   }
-  await Promise.all(adding);
-  if (failure !== undefined) throw failure.error;
   return {
     objects: order.map((p) => done.get(p)!),
     roots: input.roots
       .map((p) => done.get(p) ?? (p === loader?.path ? loader : undefined))
       .filter((o) => o !== undefined),
     loader,
-    droppedCycleEdges: order.flatMap((p) => droppedByFile.get(p) ?? []),
-    keptNames: order.flatMap((p) => keptByFile.get(p) ?? []),
+    droppedCycleEdges,
+    keptNames,
     names: allNames,
   };
 }

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ioErrorFrom } from '../errors/index.js';
 import { type Digest, digestOfBuffer, type LocalStore } from '../store/index.js';
-import { HashThread } from './hash-thread.js';
 
 const fsyncAsync = promisify(fsync);
 const closeAsync = promisify(close);
@@ -27,11 +26,6 @@ export interface BatchPutOptions {
   readonly ownerOnly: boolean;
   /** The cas: names the object refers to (recorded in the index). */
   readonly refs: readonly string[];
-  /**
-   * The bytes are the batch's (nothing else reads them, nor any other view of their memory, from
-   * now on): they may be moved to the hashing thread instead of being hashed here.
-   */
-  readonly give?: boolean;
 }
 
 interface Pending {
@@ -92,8 +86,6 @@ export class ObjectBatch {
   private bytesInFlight = 0;
 
   private readonly syncs = new Limiter(MAX_SYNCING);
-  /** Started at the first object given (BatchPutOptions.give), ended by commit or discard. */
-  private hasher: HashThread | undefined;
 
   constructor(private readonly store: LocalStore) {}
 
@@ -102,17 +94,17 @@ export class ObjectBatch {
    * objects/ only after commit(). The same bytes twice make one object (executable if either is,
    * owner-only only if both are).
    */
-  async add(given: Uint8Array, options: BatchPutOptions): Promise<Digest> {
-    let bytes = given;
-    let digest: Digest;
-    if (options.give === true && HashThread.canTake(bytes)) {
-      this.hasher ??= new HashThread();
-      ({ digest, bytes } = await this.hasher.hash(bytes));
-    } else {
-      digest = digestOfBuffer(bytes);
-    }
+  async add(bytes: Uint8Array, options: BatchPutOptions): Promise<Digest> {
+    const digest = digestOfBuffer(bytes);
     const key = digest.toString();
-    if (this.sameAs(digest, options)) return digest;
+    const same = this.pending.get(key);
+    if (same !== undefined) {
+      same.executable ||= options.executable;
+      same.ownerOnly &&= options.ownerOnly;
+      // A stored object is widened now, as it was when first found.
+      if (same.tmp === undefined) this.store.files.objects.hasIntact(digest, same);
+      return digest;
+    }
     while (
       this.inFlight.length >= MAX_IN_FLIGHT ||
       (this.inFlight.length > 0 && this.bytesInFlight + bytes.length > MAX_BYTES_IN_FLIGHT)
@@ -121,8 +113,6 @@ export class ObjectBatch {
       await oldest.done;
       this.bytesInFlight -= oldest.size;
     }
-    // Added meanwhile by a call that overlapped this one.
-    if (this.sameAs(digest, options)) return digest;
     // Stored and intact already (a re-import): nothing to write; its mode widened if need be.
     if (this.store.files.objects.hasIntact(digest, options)) {
       this.pending.set(key, { tmp: undefined, digest, ...options, written: Promise.resolve() });
@@ -144,20 +134,8 @@ export class ObjectBatch {
     return digest;
   }
 
-  /** An object already in the batch: merged with it (executable if either is, owner-only if both are). */
-  private sameAs(digest: Digest, options: BatchPutOptions): boolean {
-    const same = this.pending.get(digest.toString());
-    if (same === undefined) return false;
-    same.executable ||= options.executable;
-    same.ownerOnly &&= options.ownerOnly;
-    // A stored object is widened now, as it was when first found.
-    if (same.tmp === undefined) this.store.files.objects.hasIntact(digest, same);
-    return true;
-  }
-
   /** Every object renamed into objects/ (in the order added), objects/ synced once, then the index. */
   async commit(): Promise<void> {
-    await this.closeHasher();
     const items = [...this.pending.values()];
     const results = await Promise.allSettled(items.map((p) => p.written));
     const failed = results.find((r) => r.status === 'rejected');
@@ -180,15 +158,8 @@ export class ObjectBatch {
 
   /** After a failure: waits for the writes in flight, then removes every temp file. */
   async discard(): Promise<void> {
-    await this.closeHasher();
     await Promise.allSettled([...this.pending.values()].map((p) => p.written));
     this.removeTemps();
-  }
-
-  private async closeHasher(): Promise<void> {
-    const h = this.hasher;
-    this.hasher = undefined;
-    await h?.close();
   }
 
   private removeTemps(): void {
