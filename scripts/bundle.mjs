@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'bundle');
 
+// A bundle of an older compile never stays behind, even when no new one can be made.
+rmSync(out, { recursive: true, force: true });
 let esbuild;
 try {
   esbuild = await import('esbuild');
@@ -22,7 +24,6 @@ try {
   console.log('bundle: esbuild is not installed; bin/cald.js runs dist/src unbundled');
   process.exit(0);
 }
-rmSync(out, { recursive: true, force: true });
 await esbuild.build({
   // The verify worker is started by file name (store/verify.ts): it is an entry of its own, beside
   // the chunk that starts it.
