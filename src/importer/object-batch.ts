@@ -16,9 +16,12 @@ const fsyncAsync = promisify(fsync);
 const closeAsync = promisify(close);
 const writeAsync = promisify(write);
 
-/** Temp files being written and synced at once (each holds a descriptor and its bytes until done). */
-const MAX_IN_FLIGHT = 32;
-/** Bytes held by the writes in flight, at most (past one larger object alone). */
+/** Temp files written and not yet synced, at most (each holds a descriptor until it is synced). */
+const MAX_IN_FLIGHT = 64;
+/**
+ * Bytes held by the writes in flight, at most (past one larger object alone). Held until written,
+ * not until synced: the sync needs the page cache, not these bytes.
+ */
 const MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 export interface BatchPutOptions {
@@ -66,23 +69,29 @@ class Limiter {
 /**
  * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
  * adopted) made here, then on the thread pool its bytes written and synced (through `syncs`);
- * the descriptor closed either way. `bytes` must not change until the promise settles.
+ * the descriptor closed either way. `bytes` must not change until `wrote` settles; `synced`
+ * settles once the file is synced and closed (or failed).
  */
-function writeTemp(path: string, bytes: Uint8Array, syncs: Limiter): Promise<void> {
+function writeTemp(
+  path: string,
+  bytes: Uint8Array,
+  syncs: Limiter,
+): { wrote: Promise<void>; synced: Promise<void> } {
   const fd = openSync(path, 'wx', 0o600);
-  const rest = async () => {
+  const wrote = (async () => {
     for (let off = 0; off < bytes.length; ) {
       off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
     }
-    await syncs.run(() => fsyncAsync(fd));
-  };
-  return rest().finally(() => closeAsync(fd));
+  })();
+  const synced = wrote.then(() => syncs.run(() => fsyncAsync(fd))).finally(() => closeAsync(fd));
+  return { wrote, synced };
 }
 
 export class ObjectBatch {
   private readonly pending = new Map<string, Pending>();
   /** Writes not yet known to be finished, oldest first, with their sizes. */
-  private inFlight: Array<{ done: Promise<void>; size: number }> = [];
+  private inFlight: Array<{ wrote: Promise<void>; synced: Promise<void>; size: number }> = [];
+  /** Bytes of the writes in flight not yet known to be written. */
   private bytesInFlight = 0;
 
   private readonly syncs = new Limiter(MAX_SYNCING);
@@ -105,13 +114,16 @@ export class ObjectBatch {
       if (same.tmp === undefined) this.store.files.objects.hasIntact(digest, same);
       return digest;
     }
-    while (
-      this.inFlight.length >= MAX_IN_FLIGHT ||
-      (this.inFlight.length > 0 && this.bytesInFlight + bytes.length > MAX_BYTES_IN_FLIGHT)
-    ) {
-      const oldest = this.inFlight.shift()!;
-      await oldest.done;
-      this.bytesInFlight -= oldest.size;
+    for (;;) {
+      // Writes finished release their bytes; syncs finished their descriptors.
+      while (this.inFlight.length > 0 && this.inFlight.length >= MAX_IN_FLIGHT) {
+        await this.inFlight.shift()!.synced;
+      }
+      if (this.bytesInFlight + bytes.length <= MAX_BYTES_IN_FLIGHT) break;
+      const writing = this.inFlight.filter((w) => w.size > 0);
+      if (writing.length === 0) break;
+      // Its bytes are given back as it finishes (below).
+      await writing[0]!.wrote;
     }
     // Stored and intact already (a re-import): nothing to write; its mode widened if need be.
     if (this.store.files.objects.hasIntact(digest, options)) {
@@ -119,17 +131,28 @@ export class ObjectBatch {
       return digest;
     }
     const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
-    let written: Promise<void>;
+    let write: ReturnType<typeof writeTemp>;
     try {
-      written = writeTemp(tmp, bytes, this.syncs);
+      write = writeTemp(tmp, bytes, this.syncs);
     } catch (e) {
       rmSync(tmp, { force: true });
       throw ioErrorFrom(e, 'store an object in', this.store.root);
     }
     // Awaited in commit() or discard(); marked handled so a failure meanwhile is not fatal.
+    const written = write.synced;
     written.catch(() => {});
     this.pending.set(key, { tmp, digest, ...options, written });
-    this.inFlight.push({ done: written.catch(() => {}), size: bytes.length });
+    const entry = {
+      wrote: write.wrote.catch(() => {}),
+      synced: written.catch(() => {}),
+      size: bytes.length,
+    };
+    // A finished write gives its bytes back at once, whoever waits next.
+    void entry.wrote.then(() => {
+      this.bytesInFlight -= entry.size;
+      entry.size = 0;
+    });
+    this.inFlight.push(entry);
     this.bytesInFlight += bytes.length;
     return digest;
   }
