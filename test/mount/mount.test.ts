@@ -28,6 +28,7 @@ import { ENTRY_ARGS, hasStackTrace } from '../cli/cald.js';
 import { AUDIT_LIB, baseEnv, caldCli, NATIVE_DIR } from '../e2e/e2e.js';
 import { freePort } from '../helpers/registry.js';
 import { hasTool, run, runOk } from '../helpers/run.js';
+import { assertOneLine } from '../store/helpers/robust.js';
 
 /** Why this host cannot mount (null: it can). */
 function cannotMount(): string | null {
@@ -46,15 +47,6 @@ const SKIP = cannotMount();
 const SQLITE3 = '/usr/bin/sqlite3';
 const objectsOf = (store: string): string[] => readdirSync(join(store, 'objects', 'sha256')).sort();
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-/** One line on stderr (and perhaps a hint), a failing status, no stack trace. */
-function assertOneLine(r: { status: number | null; stderr: string; stdout: string }, pattern: RegExp): void {
-  assert.notEqual(r.status, 0, r.stdout);
-  assert.ok(!hasStackTrace(r.stderr), r.stderr);
-  const lines = r.stderr.trim().split('\n');
-  assert.match(lines[0]!, pattern, r.stderr);
-  assert.ok(lines.length <= 2 && lines.slice(1).every((l) => /^\s*hint:/.test(l)), r.stderr);
-}
 
 /** A file's errno as the shell reports it (stat through the mount). */
 function statError(path: string): string {

@@ -24,6 +24,7 @@ import { hasStackTrace } from '../cli/cald.js';
 import { AUDIT_LIB, baseEnv, caldCli, hexOf, neededOf, objectPath } from '../e2e/e2e.js';
 import { hasTool, run, runOk } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
+import { assertOneLine } from '../store/helpers/robust.js';
 
 /** A temporary directory whose read-only checkouts are made writable before it is removed. */
 function treeTmp(t: { after(fn: () => void): void }, label: string, parent?: string): string {
@@ -40,15 +41,6 @@ function importTree(store: string, args: string[], env: Record<string, string>):
   const r = caldCli(['import', '--tree', '--json', '--store', store, ...args], env);
   assert.equal(r.status, 0, `cald import --tree ${args.join(' ')}: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { tree: { digest: string } }).tree.digest;
-}
-
-/** One line on stderr, a failing status, no stack trace. */
-function assertOneLine(r: { status: number | null; stderr: string; stdout: string }, pattern: RegExp): void {
-  assert.notEqual(r.status, 0, r.stdout);
-  assert.ok(!hasStackTrace(r.stderr), r.stderr);
-  const lines = r.stderr.trim().split('\n');
-  assert.match(lines[0]!, pattern, r.stderr);
-  assert.ok(lines.length <= 2 && lines.slice(1).every((l) => /^\s*hint:/.test(l)), r.stderr);
 }
 
 function makeSmallTree(dir: string): void {

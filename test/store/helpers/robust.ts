@@ -125,7 +125,13 @@ function walk(dir: string): string[] {
 }
 
 /** A refusal: non-zero exit, one `cald:` line (plus an optional `hint:` line), no stack trace. */
-export function assertOneLine(r: RunResult, what: string, pattern?: RegExp): void {
+export function assertOneLine(
+  r: Pick<RunResult, 'status' | 'stderr' | 'stdout'> & { signal?: NodeJS.Signals | null },
+  whatOrPattern: string | RegExp,
+  pattern?: RegExp,
+): void {
+  const what = whatOrPattern instanceof RegExp ? `a refusal like ${whatOrPattern}` : whatOrPattern;
+  if (whatOrPattern instanceof RegExp) pattern = whatOrPattern;
   const all = `${what}\n--- stderr:\n${r.stderr}--- stdout:\n${r.stdout}`;
   assert.ok(r.status !== 0 && r.status !== null, `${what}: exit ${r.status} ${r.signal ?? ''}\n${all}`);
   assert.ok(!hasStackTrace(r.stderr) && !r.stderr.includes('    at '), `stack trace: ${all}`);
