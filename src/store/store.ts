@@ -28,7 +28,10 @@ export interface ObjectInfo {
 export type ObjectStat = Pick<ObjectInfo, 'digest' | 'size'> &
   Partial<Pick<ObjectInfo, 'executable' | 'added'>>;
 
-/** An object's bytes in order: a Node stream, a web stream or a generator all are. */
+/**
+ * An object's bytes in order: a Node stream, a web stream or a generator all are. A chunk once
+ * yielded belongs to the consumer (its producer does not write into it again): a store may keep it.
+ */
 export type ObjectStream = AsyncIterable<Uint8Array>;
 
 /** Bytes to store: a buffer, a file read by path (never kept open or linked), or a stream. */
