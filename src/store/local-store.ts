@@ -197,7 +197,7 @@ export class LocalStore implements Store {
         source instanceof Uint8Array
           ? source
           : kept !== undefined && sizeOf(kept) === info.size
-            ? Buffer.concat(kept)
+            ? gather(kept, info.size)
             : readFileSync(this.files.objects.pathOf(digest));
       refs = this.extractRefs(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), digest);
     }
@@ -327,3 +327,20 @@ async function* keepChunks(source: ObjectStream, into: Uint8Array[], limit: numb
 }
 
 const sizeOf = (chunks: readonly Uint8Array[]): number => chunks.reduce((n, c) => n + c.byteLength, 0);
+
+/**
+ * The chunks laid end to end in one reused block of memory (valid until the next call; the
+ * references are extracted at once, with no await in between). A fresh Buffer.concat per object
+ * cost as much as reading the file back: most of a copy's time was faulting in new pages.
+ */
+let scratch = Buffer.alloc(0);
+function gather(chunks: readonly Uint8Array[], size: number): Buffer {
+  if (scratch.length < size)
+    scratch = Buffer.allocUnsafeSlow(Math.max(size, Math.min(2 * scratch.length, KEEP_FOR_REFS)));
+  let at = 0;
+  for (const c of chunks) {
+    scratch.set(c, at);
+    at += c.byteLength;
+  }
+  return scratch.subarray(0, size);
+}
