@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { type Closure, resolveClosure, type SnapshotFs, type WalkedFile } from '../closure/index.js';
 import { CaldError } from '../errors/index.js';
-import type { ImportNode } from '../importer/import-closure.js';
+import type { ImportInput, ImportNode } from '../importer/import-closure.js';
 
 // The closure walk every import shares (files, directories of ELF files, trees): each root's
 // closure found as ld.so would, merged into one graph of real paths for the importer, with the
@@ -147,5 +147,31 @@ export function walkClosures(options: {
       if (f === undefined) throw new CaldError('IMPORT_NOT_READ', `${p} was not read by the closure walk`);
       return f;
     },
+  };
+}
+
+/**
+ * The part of importClosure's input that file and tree imports build alike from a walk: its nodes,
+ * the roots, the interpreter, what stays on the host, and each file's bytes and executable bit as
+ * the walk read them. Each import adds what is its own (privacy, read-ahead, tree paths).
+ */
+export function walkedInput(
+  walk: WalkedClosures,
+  roots: readonly string[],
+  fs: SnapshotFs,
+  hostProvided: (path: string) => boolean,
+  audit: string | undefined,
+): Pick<
+  ImportInput,
+  'nodes' | 'roots' | 'interpreter' | 'hostProvided' | 'readFile' | 'isExecutable' | 'audit'
+> {
+  return {
+    nodes: walk.nodes,
+    roots,
+    interpreter: walk.interpreter,
+    hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
+    readFile: (p) => fs.source(walk.walked(p).path)!.bytes,
+    isExecutable: (p) => (walk.walked(p).mode & 0o111) !== 0,
+    ...(audit === undefined ? {} : { audit }),
   };
 }

@@ -2,12 +2,11 @@ import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { IoError, isCaldError, UsageError } from '../errors/index.js';
-import { objectRefs } from '../importer/cald-note.js';
 import { type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import { acquireLease, Digest, type Lease, LocalStore, readAll } from '../store/index.js';
+import { acquireLease, Digest, type Lease, readAll } from '../store/index.js';
 import { fetchMissingObject, neededOf } from './fetch-object.js';
-import { locate } from './store-open.js';
+import { locate, openForWrite } from './store-open.js';
 
 /** `<store>/run/fetch.sock`: where the resolver asks for missing objects (native/fetch.h). */
 export const FETCH_SOCKET = join('run', 'fetch.sock');
@@ -70,7 +69,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
     env,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
-  const store = await LocalStore.open({ path: location.path, create: true, extractRefs: objectRefs });
+  const { store } = await openForWrite({ store: location.path, env });
   const runDir = join(store.root, 'run');
   const socket = join(store.root, FETCH_SOCKET);
   if (Buffer.byteLength(socket) > 107) {

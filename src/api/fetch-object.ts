@@ -5,7 +5,8 @@ import { ElfFile } from '../elf/read/index.js';
 import { isCaldError, RemoteError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { asArrivalError, type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
-import { acquireLease, Digest, LocalStore, readAll, tryParseCasName } from '../store/index.js';
+import { acquireLease, Digest, type LocalStore, readAll, tryParseCasName } from '../store/index.js';
+import { openForWrite } from './store-open.js';
 
 /**
  * Fetches one object from a remote into the local store through the Store interface: the
@@ -134,7 +135,7 @@ export async function fetchProgramIfAbsent(
   if (digest === undefined || existsSync(join(storePath, 'objects', digest.algorithm, digest.hex))) return;
   const urls = loadRemoteConfig(env).substituters;
   if (urls.length === 0) return;
-  const store = await LocalStore.open({ path: storePath, create: true, extractRefs: objectRefs });
+  const { store } = await openForWrite({ store: storePath, env });
   try {
     if (await store.has(digest)) return;
     const remotes = urls.map((u) => openRemote(u, env));

@@ -36,7 +36,7 @@ import {
   walkModel,
 } from '../tree/index.js';
 import { eachLimited } from '../util/each-limited.js';
-import { hostProvidedTest, walkClosures } from './closure-walk.js';
+import { hostProvidedTest, walkClosures, walkedInput } from './closure-walk.js';
 import { AUDIT_LIBRARY_NAME, type ImportOptions, type ImportReport } from './import.js';
 import { locate, openForWrite } from './store-open.js';
 
@@ -277,7 +277,7 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
     const libDirs = treeLibraryDirs(sources).join(':');
     const roots = [...elfPaths.keys()].sort();
     const hostProvided = hostProvidedTest(options);
-    const { nodes, interpreter, walked } = walkClosures({
+    const walk = walkClosures({
       roots,
       fs,
       ldLibraryPath: libDirs === '' ? undefined : libDirs,
@@ -291,14 +291,14 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
       const outcome = await importClosure(
         store,
         {
-          nodes,
-          roots,
-          interpreter,
-          hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
-          readFile: (p) => fs.source(walked(p).path)!.bytes,
-          isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
-          isPrivate: (p) => (walked(p).mode & 0o004) === 0,
-          ...(options.audit === true ? { audit: AUDIT_LIBRARY_NAME } : {}),
+          ...walkedInput(
+            walk,
+            roots,
+            fs,
+            hostProvided,
+            options.audit === true ? AUDIT_LIBRARY_NAME : undefined,
+          ),
+          isPrivate: (p) => (walk.walked(p).mode & 0o004) === 0,
           tree: { pathsOf: (p) => elfPaths.get(p) ?? [] },
         },
         options.progress,

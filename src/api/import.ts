@@ -5,7 +5,7 @@ import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease } from '../store/index.js';
-import { hostProvidedTest, walkClosures } from './closure-walk.js';
+import { hostProvidedTest, walkClosures, walkedInput } from './closure-walk.js';
 import { importScripts, isScriptFile } from './import-script.js';
 import { importTree, isTreeSource } from './import-tree.js';
 import { checkProgramName, type NamingResult, nameImports } from './program-names.js';
@@ -211,12 +211,13 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   const hostProvided = hostProvidedTest(options);
   // Every file is read once, by the walk; the rewrite works on those very bytes.
   const fs = new SnapshotFs();
-  const { nodes, walkedAs, interpreter, warnings, walked } = walkClosures({
+  const walk = walkClosures({
     roots,
     fs,
     ldLibraryPath: options.useLdLibraryPath === true ? env.LD_LIBRARY_PATH : undefined,
     hostProvided,
   });
+  const { walkedAs, warnings, walked } = walk;
   const privacy = new Privacy();
   const privateFiles = [...walkedAs.keys()].filter((p) => privacy.isPrivate(p, walked(p).mode));
   if (privateFiles.length > 0 && options.allowPrivate !== true && privacy.othersReach(location.path)) {
@@ -231,20 +232,20 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
     const outcome = await importClosure(
       store,
       {
-        nodes,
-        roots,
-        interpreter,
-        hostProvided: (p) => p.startsWith('host:') || hostProvided(p),
         // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
-        readFile: (p) => fs.source(walked(p).path)!.bytes,
+        ...walkedInput(
+          walk,
+          roots,
+          fs,
+          hostProvided,
+          options.audit === true ? AUDIT_LIBRARY_NAME : undefined,
+        ),
         readFileAsync: async (p) => (await fs.sourceAsync(walked(p).path))!.bytes,
         readAhead: (p) => fs.prefetch(walked(p).path),
         // Each file's buffer is its own (readSource) and rewritten once, after its last reader.
         rewriteInPlace: true,
-        isExecutable: (p) => (walked(p).mode & 0o111) !== 0,
         isPrivate: (p) => privacy.isPrivate(p, walked(p).mode),
         dirMode: (d) => privacy.dirMode(d),
-        ...(options.audit === true ? { audit: AUDIT_LIBRARY_NAME } : {}),
       },
       options.progress,
     );
