@@ -288,16 +288,11 @@ export async function importTree(options: ImportOptions): Promise<ImportReport> 
     let lease: ReturnType<typeof acquireLease> | undefined;
     try {
       lease = acquireLease(store.root, { purpose: `import ${options.paths[0] ?? ''}` });
+      const auditName = options.audit === true ? AUDIT_LIBRARY_NAME : undefined;
       const outcome = await importClosure(
         store,
         {
-          ...walkedInput(
-            walk,
-            roots,
-            fs,
-            hostProvided,
-            options.audit === true ? AUDIT_LIBRARY_NAME : undefined,
-          ),
+          ...walkedInput(walk, roots, fs, hostProvided, auditName),
           isPrivate: (p) => (walk.walked(p).mode & 0o004) === 0,
           tree: { pathsOf: (p) => elfPaths.get(p) ?? [] },
         },

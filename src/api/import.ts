@@ -229,17 +229,12 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   let lease: ReturnType<typeof acquireLease> | undefined;
   try {
     lease = acquireLease(store.root, { purpose: `import ${roots[0] ?? ''}` });
+    const auditName = options.audit === true ? AUDIT_LIBRARY_NAME : undefined;
     const outcome = await importClosure(
       store,
       {
         // The walked bytes themselves, or one read checked against them (SnapshotFs.source).
-        ...walkedInput(
-          walk,
-          roots,
-          fs,
-          hostProvided,
-          options.audit === true ? AUDIT_LIBRARY_NAME : undefined,
-        ),
+        ...walkedInput(walk, roots, fs, hostProvided, auditName),
         readFileAsync: async (p) => (await fs.sourceAsync(walked(p).path))!.bytes,
         readAhead: (p) => fs.prefetch(walked(p).path),
         // Each file's buffer is its own (readSource) and rewritten once, after its last reader.
