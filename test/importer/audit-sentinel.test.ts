@@ -28,7 +28,8 @@ import { emptySharedObject } from '../../src/importer/audit-sentinel.js';
 import { objectRefs } from '../../src/importer/cald-note.js';
 import { auditSentinelTarget, Digest, formatAuditSentinel } from '../../src/store/index.js';
 import { cald, hasStackTrace } from '../cli/cald.js';
-import { hasTool, run, runOk } from '../helpers/run.js';
+import { buildHello, QEMU_TARGETS, runUnderQemu, whyNoQemu } from '../helpers/qemu.js';
+import { hasTool, runOk } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
 
 const KINDS = [
@@ -116,43 +117,13 @@ test("an --audit program's references include the sentinel's object (gc, push an
 // A foreign program (assembled and linked by the cross binutils against Debian's cross glibc)
 // with the empty object of its machine as its first DT_NEEDED, by path, runs under qemu-user:
 // the target's own ld.so accepts the object (64 KiB alignment, big-endian).
-const FOREIGN = [
-  {
-    name: 'aarch64',
-    triple: 'aarch64-linux-gnu',
-    qemu: 'qemu-aarch64',
-    interp: '/lib/ld-linux-aarch64.so.1',
-    asm: '\t.text\n\t.globl _start\n_start:\n\tadrp x0, msg\n\tadd x0, x0, :lo12:msg\n\tbl puts\n\tmov x0, #0\n\tbl exit\n\t.section .rodata\nmsg:\t.asciz "hello"\n',
-  },
-  {
-    name: 's390x',
-    triple: 's390x-linux-gnu',
-    qemu: 'qemu-s390x',
-    interp: '/lib/ld64.so.1',
-    asm: '\t.text\n\t.globl _start\n_start:\n\taghi %r15,-160\n\tlarl %r2, msg\n\tbrasl %r14, puts@PLT\n\tlghi %r2, 0\n\tbrasl %r14, exit@PLT\n\t.section .rodata\nmsg:\t.asciz "hello"\n',
-  },
-];
-
-for (const f of FOREIGN) {
+for (const f of QEMU_TARGETS) {
   test(`${f.name}: a program whose first DT_NEEDED is the empty object runs under qemu-user`, (t) => {
-    const sysroot = `/usr/${f.triple}`;
-    for (const tool of [f.qemu, `${f.triple}-as`, `${f.triple}-ld`])
-      if (!hasTool(tool)) return t.skip(`missing tool: ${tool}`);
-    if (run('test', ['-e', `${sysroot}/lib/libc.so.6`]).status !== 0)
-      return t.skip(`missing ${f.triple} glibc (Debian package libc6-*-cross)`);
+    const why = whyNoQemu(f);
+    if (why !== null) return t.skip(why);
     const d = join(makeTmp(t, `sentinel-${f.name}`), 'x');
     mkdirSync(d);
-    writeFileSync(join(d, 'p.s'), f.asm);
-    runOk(`${f.triple}-as`, ['-o', join(d, 'p.o'), join(d, 'p.s')]);
-    const prog = join(d, 'prog');
-    runOk(`${f.triple}-ld`, [
-      '-o',
-      prog,
-      join(d, 'p.o'),
-      `${sysroot}/lib/libc.so.6`,
-      '-dynamic-linker',
-      f.interp,
-    ]);
+    const prog = buildHello(f, d);
     const elf = ElfFile.parse(readFileSync(prog));
     const stub = join(d, 'empty.so');
     writeFileSync(stub, emptySharedObject(elf.header));
@@ -161,7 +132,7 @@ for (const f of FOREIGN) {
       mode: 0o755,
     });
     assert.equal(ElfFile.parse(readFileSync(withStub)).needed[0], stub);
-    const r = run(f.qemu, ['-L', sysroot, withStub]);
+    const r = runUnderQemu(f, withStub);
     assert.equal(r.stdout, 'hello\n', r.stderr);
   });
 }
