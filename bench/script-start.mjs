@@ -21,7 +21,7 @@ const opt = (name, dflt) => {
 const RUNS = Number(opt('--runs', 300));
 const ROUNDS = Number(opt('--rounds', 3));
 const root = resolve('.');
-const { fillLauncher } = await import(`${root}/dist/src/runtime/launcher.js`);
+const { fillScriptHandler } = await import(`${root}/dist/src/runtime/launcher.js`);
 const BINFMT = '/proc/sys/fs/binfmt_misc';
 
 const dir = mkdtempSync(join(tmpdir(), 'cald-bench-script-'));
@@ -51,16 +51,7 @@ if (process.getuid?.() === 0) {
     mounted = true;
   }
   const handler = join(dir, 'cald-binfmt');
-  const values = {
-    target: '',
-    store: '',
-    audit,
-    interp: '',
-    'interp-digest': '',
-    'interp-sig': '',
-    flags: '',
-  };
-  writeFileSync(handler, fillLauncher(readFileSync(join(root, 'native/build/cald-binfmt')), values));
+  writeFileSync(handler, fillScriptHandler(readFileSync(join(root, 'native/build/cald-binfmt')), audit));
   chmodSync(handler, 0o755);
   entry = `cald-bench-${process.pid}`;
   writeFileSync(join(BINFMT, 'register'), `|${entry}|M||#!cas:||${handler}|`);

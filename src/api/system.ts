@@ -18,7 +18,7 @@ import {
   AUDIT_LIBRARY,
   auditLibraryPath,
   CAS_SHEBANG,
-  fillLauncher,
+  fillScriptHandler,
   nativeArtifact,
 } from '../runtime/index.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -306,15 +306,7 @@ export async function systemInstall(options: SystemOptions = {}): Promise<System
     await installAuditLibrary(rec, p.audit, env);
     rec.persist(); // after each step: an install cut short can still be undone
     if (template !== undefined) {
-      const handler = fillLauncher(template, {
-        target: '',
-        store: '',
-        audit: p.audit,
-        interp: '',
-        'interp-digest': '',
-        'interp-sig': '',
-        flags: '',
-      });
+      const handler = fillScriptHandler(template, p.audit);
       await rec.write(p.handler, handler, 0o755);
       // Registered again at every boot by systemd-binfmt, where there is one (binfmt.d(5)).
       if (existsSync(dirname(p.binfmtConf)))

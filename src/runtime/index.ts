@@ -17,6 +17,7 @@ export {
 } from './environment.js';
 export {
   fillLauncher,
+  fillScriptHandler,
   LAUNCHER_SLOTS,
   type LauncherSlot,
   type LauncherValues,

@@ -93,3 +93,19 @@ export function readLauncher(bytes: Buffer): LauncherValues {
     flags: read('flags'),
   };
 }
+
+/**
+ * The `#!cas:` script handler (native/cald-binfmt) ready to register: it reads each script's `#!`
+ * line itself, so only the audit library it sets for the interpreter is filled in.
+ */
+export function fillScriptHandler(template: Buffer, audit: string): Buffer {
+  return fillLauncher(template, {
+    target: '',
+    store: '',
+    audit,
+    interp: '',
+    'interp-digest': '',
+    'interp-sig': '',
+    flags: '',
+  });
+}

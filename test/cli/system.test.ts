@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fillLauncher } from '../../src/runtime/launcher.js';
+import { fillScriptHandler } from '../../src/runtime/launcher.js';
 import { run } from '../helpers/run.js';
 import { acquireSystemLock } from '../helpers/system-lock.js';
 import { makeTmp } from '../helpers/tmp.js';
@@ -127,18 +127,7 @@ describe('binfmt_misc and cald system install', { skip: skip ?? false }, () => {
     const handler = join(dir, 'cald-binfmt');
     const template = readFileSync(join(NATIVE, 'cald-binfmt'));
     const audit = join(NATIVE, 'libcald-audit.so');
-    writeFileSync(
-      handler,
-      fillLauncher(template, {
-        target: '',
-        store: '',
-        audit,
-        interp: '',
-        'interp-digest': '',
-        'interp-sig': '',
-        flags: '',
-      }),
-    );
+    writeFileSync(handler, fillScriptHandler(template, audit));
     chmodSync(handler, 0o755);
     try {
       // Without the entry the kernel cannot run the file.
