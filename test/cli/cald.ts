@@ -1,8 +1,7 @@
 // Runs the cald command end to end: a fresh node process on the compiled CLI of the same build tree
 // as this test (dist/ or a private --outDir), exactly as bin/cald.js does.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type RunOptions, type RunResult, run } from '../helpers/run.js';
+import { type RunOptions, type RunResult, run, runAsync } from '../helpers/run.js';
 
 /** The compiled src/cli/main.js next to this compiled test. */
 export const MAIN_URL = new URL('../../src/cli/main.js', import.meta.url).href;
@@ -48,31 +47,8 @@ export function caldAsync(
   args: readonly string[],
   opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
 ): Promise<RunResult> {
-  const env = {
-    ...process.env,
-    LC_ALL: 'C',
-    FORCE_COLOR: undefined,
-    NO_COLOR: undefined,
-    CALD_DEBUG: undefined,
-    ...opts.env,
-  };
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...ENTRY_ARGS, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
+  return runAsync(process.execPath, [...ENTRY_ARGS, ...args], {
+    ...opts,
+    env: { FORCE_COLOR: undefined, NO_COLOR: undefined, CALD_DEBUG: undefined, ...opts.env },
   });
 }

@@ -1,6 +1,6 @@
 // Runs external tools (compilers, readelf, the programs under test) for tests.
 // Never throws on a failing command: tests assert on status and output themselves.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isI386, SIMULATE_NO_I386 } from './host.js';
@@ -57,6 +57,36 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   };
   if (r.error) result.error = r.error.message;
   return result;
+}
+
+/**
+ * run() without blocking this process: for a command that talks to a server this process runs, or
+ * whose output another stream of this process watches meanwhile. Killed after `timeoutMs` (60 s).
+ */
+export function runAsync(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      env: { ...process.env, LC_ALL: 'C', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
 }
 
 /** Like run(), but throws with the command line and its stderr when it does not exit 0. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cald, caldAsync, ENTRY_ARGS } from '../cli/cald.js';
 import { freePort, type Registry, registryUnavailable, startRegistry } from '../helpers/registry.js';
-import { run } from '../helpers/run.js';
+import { run, runAsync } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { assertOneLine } from '../store/helpers/robust.js';
 
@@ -39,22 +39,6 @@ function askDaemon(socket: string, line: string): Promise<string> {
     c.on('end', () => resolve(got));
     c.on('error', reject);
     c.end(`${line}\n`);
-  });
-}
-
-/** A command run without blocking this process (the daemon's log is read meanwhile). */
-function runAsync(cmd: string, args: string[], env: Record<string, string>) {
-  return new Promise<{ stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += String(d);
-    });
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    child.on('close', () => resolve({ stdout, stderr }));
   });
 }
 
@@ -204,7 +188,9 @@ describe('lazy fetch: the libraries come when the loader asks for them', () => {
     const e = cald(['env', '--mode', 'audit', '--store', dest], { env: env() });
     const object = join(dest, 'objects', 'sha256', program);
     const both = await Promise.all(
-      [1, 2].map(() => runAsync('bash', ['-c', `${e.stdout}\nexec "$0" "$@"`, object, ...QUERY], env())),
+      [1, 2].map(() =>
+        runAsync('bash', ['-c', `${e.stdout}\nexec "$0" "$@"`, object, ...QUERY], { env: env() }),
+      ),
     );
     for (const r of both) assert.equal(r.stdout, original, r.stderr);
     assert.deepEqual(objectsOf(dest), loaded);
