@@ -312,8 +312,12 @@ function isEmpty(files: FileStore): boolean {
   );
 }
 
-/** The most bytes of a streamed object kept in memory for its references; a larger one is read back. */
-const KEEP_FOR_REFS = 64 * 1024 * 1024;
+/**
+ * The most bytes of a streamed object kept in memory for its references; a larger one is read
+ * back. Small enough that a pull's 4 puts at once plus the scan's block stay near its old peak
+ * (most libraries are far smaller: ffmpeg's largest is 12 MB).
+ */
+const KEEP_FOR_REFS = 16 * 1024 * 1024;
 
 /** Passes a stream on, keeping its chunks in `into` while their total stays within `limit` (emptied past it). */
 async function* keepChunks(source: ObjectStream, into: Uint8Array[], limit: number): ObjectStream {
