@@ -183,7 +183,8 @@ for (const variant of VARIANTS) {
         ]);
         sizes.push(statSync(f.program).size);
       }
-      // The file grows once (a segment appended), or never (.dynstr grew in place: dynstr-slide.ts).
+      // The file grows once (a segment appended, or the last one grown), or never (.dynstr grew in
+      // place: dynstr-slide.ts).
       const growth = sizes.findIndex((s) => s > sizes[0]!);
       const firstGrowth = Math.max(growth, 0);
       const max = Math.max(...sizes);
@@ -192,10 +193,10 @@ for (const variant of VARIANTS) {
         max <= sizes[firstGrowth]! + 512,
         `file kept growing: ${sizes[0]} -> ${sizes[firstGrowth]} -> max ${max} (${sizes.join(',')})`,
       );
-      assert.equal(
-        readelfSegments(f.program).filter((s) => s.type === 'LOAD').length,
-        growth < 0 ? loads0 : loads0 + 1,
-        'at most one appended PT_LOAD, rebuilt, not one per edit',
+      const loads = readelfSegments(f.program).filter((s) => s.type === 'LOAD').length;
+      assert.ok(
+        loads === loads0 || (growth >= 0 && loads === loads0 + 1),
+        `at most one appended PT_LOAD, rebuilt, not one per edit: ${loads0} -> ${loads}`,
       );
       // End on long names, checked and run from a link dir.
       for (const n of original)

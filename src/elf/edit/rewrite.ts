@@ -38,6 +38,7 @@ import type { EditOptions } from './edits.js';
 import type { EditModel } from './model.js';
 import { moveSectionSymbols } from './moved-symbols.js';
 import { alignUp, imageEnd, newSegmentPlace, segmentPageSize } from './placement.js';
+import { applySegmentExtension, planSegmentExtension, type SegmentExtension } from './segment-extension.js';
 import { writeSymbolNames } from './symbol-names.js';
 import { writeClearedVersions } from './symbol-versions.js';
 import { tableSections } from './tables.js';
@@ -84,7 +85,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   // A table that outgrows its place grows where it is when the tables after it can slide up.
   const slide: DynstrSlide | undefined =
     dynstrGrows && !inTail('dynstr') ? planDynstrSlide(elf, grownSize) : undefined;
-  const dynstrMoves = strings !== undefined && (inTail('dynstr') || (dynstrGrows && slide === undefined));
+  const dynstrLeaves = strings !== undefined && (inTail('dynstr') || (dynstrGrows && slide === undefined));
 
   const interpBytes = m.interp === undefined ? undefined : Buffer.from(`${m.interp}\0`, 'latin1');
   const interpChanged = m.interp !== elf.interp?.value;
@@ -128,6 +129,17 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     table.splice(lastNote < 0 ? table.length : lastNote + 1, 0, notePh);
   }
   fitTable(table, h.phnum);
+  // A .dynstr that is the only table to leave its place goes at the end of the last segment (rule 3b).
+  const extension: SegmentExtension | undefined =
+    dynstrLeaves &&
+    tail === undefined &&
+    !interpMoves &&
+    !dynMoves &&
+    m.notes.length === 0 &&
+    table.length <= h.phnum
+      ? planSegmentExtension(elf, grownSize)
+      : undefined;
+  const dynstrMoves = dynstrLeaves && extension === undefined;
   const anyMoves = dynstrMoves || interpMoves || dynMoves || m.notes.length > 0;
   const needLoad = anyMoves || tail !== undefined || table.length > h.phnum;
   let load: Phdr | undefined;
@@ -196,18 +208,21 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     load!.filesz = size;
     load!.memsz = size;
     load!.flags = PF_R | (dynMoves ? PF_W : 0);
+  } else if (extension !== undefined) {
+    out = outputBuffer(elf.buf, elf.buf.length + extension.shift, reuse);
   } else {
     out = reuse ? elf.buf : Buffer.from(elf.buf);
   }
   const v = new ByteView(out, h.littleEndian, h.is64);
   checkInPlaceRoom(elf, needLoad ? seg.offset : elf.buf.length, {
-    dynstr: strings?.rewrite === true && !dynstrMoves,
+    dynstr: strings?.rewrite === true && !dynstrLeaves,
     dynamic: !dynMoves,
     interp: interpChanged && !interpMoves,
     pht: !phtMoves,
   });
   const fileAt = (p: Place, old: number) => (p.inPlace ? old : seg.offset + p.at);
   const addrAt = (p: Place, old: bigint) => (p.inPlace ? old : seg.vaddr + BigInt(p.at));
+  const dynstrAddr = extension !== undefined ? extension.vaddr : addrAt(dynstrPlace, 0n);
   const sections = tableSections(elf);
   // Sections that moved, by index, with how far: their symbols follow them.
   const moves = new Map<number, bigint>();
@@ -220,8 +235,14 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     if (place.addr !== sec.addr) moves.set(sec.index, place.addr - sec.addr);
   };
 
-  // .dynstr (one that grows in place is written last, after the tables after it slide up)
-  if (strings !== undefined && slide === undefined && (strings.rewrite || dynstrMoves)) {
+  // .dynstr (one that grows in place, or at the end of the last segment, is written last)
+  if (extension !== undefined) {
+    moveSection(sections.dynstr, {
+      offset: extension.offset,
+      addr: extension.vaddr,
+      size: strings!.plan.bytes.length,
+    });
+  } else if (strings !== undefined && slide === undefined && (strings.rewrite || dynstrMoves)) {
     const bytes = strings.plan.bytes;
     if (dynstrMoves) {
       bytes.copy(out, seg.offset + (dynstrPlace as { at: number }).at);
@@ -279,8 +300,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     out.fill(0, base, base + slots * L.dyn.size);
     entries.forEach((e, i) => {
       let value = e.str !== undefined ? BigInt(offsetOf(e.str)) : e.value;
-      if (e.tag === DT_STRTAB && dynstrMoves) value = addrAt(dynstrPlace, 0n);
-      if (e.tag === DT_STRSZ && (dynstrMoves || slide !== undefined))
+      if (e.tag === DT_STRTAB && dynstrLeaves) value = dynstrAddr;
+      if (e.tag === DT_STRSZ && (dynstrLeaves || slide !== undefined))
         value = BigInt(strings!.plan.bytes.length);
       if (slide !== undefined) value = slidValue(slide, e.tag, value);
       if (e.tag === DT_VERNEEDNUM) value = BigInt(verneedCount);
@@ -326,6 +347,10 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   writeSymbolNames(elf, v, m, offsetOf);
   // Last: every table after .dynstr was written where it was; now it slides up, and .dynstr grows.
   if (slide !== undefined) applyDynstrSlide(v, elf, slide, strings!.plan.bytes, strings!.plan.keptLength);
+  if (extension !== undefined) {
+    const grown = table.find((p) => p.origin === extension.phdrIndex)!;
+    grown.filesz = grown.memsz = extension.size;
+  }
 
   // Added notes.
   if (notePh !== undefined && !notesPlace.inPlace) {
@@ -361,6 +386,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   if (phtMoves || phnumChanges) writePhdrTablePlace(v, phoff, table.length);
   for (const [i, p] of table.entries()) writePhdr(v, phoff + i * L.phdr.size, p);
   v.setU8(EI_OSABI, m.osabi);
+  // Last: what follows the grown segment moves, then .dynstr is written at the segment's end.
+  if (extension !== undefined) applySegmentExtension(v, elf, extension, strings!.plan.bytes);
   return out;
 }
 

@@ -50,6 +50,17 @@ export function writeSectionInfo(view: ByteView, shoff: number, index: number, i
   view.setU32(shoff + index * L.size + L.sh_info, info);
 }
 
+/** A section's file offset (the section header table at `shoff`). */
+export function writeSectionOffset(view: ByteView, shoff: number, index: number, offset: number): void {
+  const L = layoutsFor(view.is64).shdr;
+  view.setWord(shoff + index * L.size + L.sh_offset, offset);
+}
+
+/** The section header table's place in the file header. */
+export function writeSectionHeaderTablePlace(view: ByteView, shoff: number): void {
+  view.setWord(layoutsFor(view.is64).ehdr.e_shoff, shoff);
+}
+
 export function writeSectionSize(view: ByteView, shoff: number, index: number, size: number): void {
   const L = layoutsFor(view.is64).shdr;
   view.setWord(shoff + index * L.size + L.sh_size, size);
