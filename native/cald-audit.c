@@ -178,6 +178,12 @@ static const char *home_dir(void) {
 
 /* ---- the store: CALD_STORE, else $XDG_DATA_HOME/cald/store, else ~/.local/share/cald/store */
 static int store_state; /* 0: not computed yet, 1: store_root valid, -1: none */
+/*
+ * objects/sha256, opened for the start-up only (closed at la_preinit, so the program does not
+ * inherit it): an object's lstat then looks up one name instead of walking the whole store path,
+ * ~0.7 us less per object here (ffmpeg: 209 per start). Not in secure mode (nothing is cached there).
+ */
+static int objects_fd = -1;
 static char store_root[ROOT_CAP];
 static char store_why[2 * PATH_CAP]; /* why there is no usable store, for the refusal line */
 
@@ -214,6 +220,9 @@ static int store_ready(void) {
   }
   cat(store_root, sizeof store_root, real, NULL);
   store_state = 1;
+  char objects[PATH_CAP];
+  if (!secure && cat(objects, sizeof objects, store_root, "/objects/sha256", NULL) > 0)
+    objects_fd = (int)sys(SYS_openat, AT_FDCWD, L(objects), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
   return 1;
 }
 
@@ -276,7 +285,15 @@ static long hash_fd(int fd, uint8_t out[32]) {
 }
 
 /* Is path's content the one named by hex? actual gets the computed hash (MISMATCH); why and hint, the reason. */
-static enum outcome verify(const char *path, const char *hex, char actual[65], const char **why, const char **hint) {
+/* lstat of an object: through objects_fd when path is <store>/objects/sha256/<hex> (in_objects). */
+static int object_lstat(const char *path, const char *hex, int in_objects, struct stat *st) {
+  if (in_objects && objects_fd >= 0)
+    return (int)sys(SYS_newfstatat, objects_fd, L(hex), L(st), AT_SYMLINK_NOFOLLOW);
+  return c_lstat(path, st);
+}
+
+static enum outcome verify(const char *path, const char *hex, int in_objects, char actual[65], const char **why,
+                           const char **hint) {
   static struct trust_problem pb;
   struct stat st, st2;
   char sig[256], sig2[256];
@@ -289,7 +306,7 @@ static enum outcome verify(const char *path, const char *hex, char actual[65], c
    * had it open for writing (below). So a matching entry means no writer can have been at work.
    */
   int use_cache = cache_ready();
-  if (use_cache && c_lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0 &&
+  if (use_cache && object_lstat(path, hex, in_objects, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0 &&
       t_check(path, &st, me, 0, 0, &pb) == 0 && (vc_signature(sig, hex, &st), cache_hit(sig)))
     return CACHED;
   /* Open once, check that descriptor: the file it names cannot be swapped for the checks. */
@@ -336,7 +353,7 @@ static enum outcome fetch_missing(const char *path, const char *hex, char actual
   fetch_state = r == FETCH_OK ? DAEMON_OK : r == FETCH_NO_DAEMON ? NO_DAEMON : DAEMON_FAILED;
   if (debug) SAY("cald: sha256:", hex, " absent; fetch daemon: ", r == FETCH_OK ? "ok" : fetch_why);
   if (r != FETCH_OK) return MISSING;
-  return verify(path, hex, actual, why, hint); /* the daemon's word is not trusted for the bytes */
+  return verify(path, hex, 1, actual, why, hint); /* the daemon's word is not trusted for the bytes */
 }
 
 /* ---- resolution */
@@ -449,7 +466,7 @@ static int from_tree(const char *name, const char *hex, const char *want) {
     SAY("cald: refusing ", name, ": ", pb.path, " ", why, why_hint);
     return -1;
   }
-  o = verify(file, hexz, actual, &why, &why_hint);
+  o = verify(file, hexz, 0, actual, &why, &why_hint);
   if (o == VERIFIED || o == CACHED) {
     if (debug)
       SAY("cald: ", name, " -> ", file, o == CACHED ? " (in the tree, cached verification, " : " (in the tree, verified sha256, ",
@@ -573,7 +590,7 @@ static char *resolve(const char *name) {
   if (t != 0) return t > 0 ? result : NULL;
   enum outcome o = FAILED;
   if (store_ready() && cat(path, sizeof path, store_root, "/objects/sha256/", hex, NULL) > 0)
-    o = verify(path, hex, actual, &why, &why_hint);
+    o = verify(path, hex, 1, actual, &why, &why_hint);
   if (o == MISSING) o = fetch_missing(path, hex, actual, &why, &why_hint);
   if (o == VERIFIED || o == CACHED) {
     if (debug)
@@ -709,6 +726,7 @@ API unsigned int la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *cookie
 API void la_preinit(uintptr_t *cookie) {
   (void)cookie;
   if (cache_state > 0) vc_run_save(cache_dir, sys(SYS_getpid, 0, 0, 0, 0));
+  if (objects_fd >= 0) c_close(objects_fd), objects_fd = -1; /* a later dlopen walks the whole path */
   if (!env_is("CALD_STRIP_ENV", "1") || environ_ == NULL) return;
   char **out = environ_; /* remove LD_AUDIT in place: the program's libc reads this same array */
   for (char **e = environ_; *e != NULL; e++)
