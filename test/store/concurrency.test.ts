@@ -4,7 +4,7 @@
 // command failed with STORE_BUSY (nothing here waits anywhere near the 60 s timeout) or a SQLite
 // busy/locked error. Replay with CALD_SEED=<seed>.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { RunResult } from '../helpers/run.js';
@@ -97,27 +97,37 @@ describe('many processes on one store', { skip }, () => {
       // roots from /proc), and curl's (rooted), and delete nothing else that is needed.
       await caldOk(['roots', 'remove', sqlite3, '--store', store], `${context}: roots remove`);
       const running = spawnCald(['run', '--store', store, sqlite3, ':memory:'], {}, true);
-      await sleep(300 + Math.floor(random() * 200)); // node start-up, exec, ld.so maps the libraries
-      const [g, im, v] = await Promise.all([
-        spawnCald(['gc', '--json', '--store', store]).done,
-        spawnCald(['import', CURL, '--store', store]).done,
-        sleep(Math.floor(random() * 100)).then(() => spawnCald(['verify', '--store', store]).done),
-      ]);
-      ok(g, `${context}: gc beside a running program`);
-      const during = JSON.parse(g.stdout) as { runtimeRoots: number; deleted: Array<{ digest: string }> };
-      assert.ok(during.runtimeRoots > 0, `${context}: gc saw the running program: ${g.stdout}`);
-      assert.ok(
-        !during.deleted.some((d) => d.digest === sqlite3),
-        `${context}: gc deleted a running program`,
-      );
-      ok(im, `${context}: import curl beside gc`);
-      assert.equal(importedDigest(im.stdout), curl, context);
-      assert.equal(v.status, 0, `${context}: verify beside gc and an import: ${v.stdout}${v.stderr}`);
-      // The running program's closure is still all there: ldd verifies every object.
-      await caldOk(['ldd', sqlite3, '--store', store], `${context}: closure of the running program after gc`);
-      running.child.stdin?.end('select 6*7;\n');
-      const out = ok(await running.done, `${context}: the running program`);
-      assert.equal(out.stdout.trim(), '42', context);
+      try {
+        // Until ld.so has mapped the libraries (node's start-up alone can take seconds on a busy machine).
+        await untilMapped(join(store, 'objects'), `${context}: the running program`);
+        await sleep(Math.floor(random() * 200));
+        const [g, im, v] = await Promise.all([
+          spawnCald(['gc', '--json', '--store', store]).done,
+          spawnCald(['import', CURL, '--store', store]).done,
+          sleep(Math.floor(random() * 100)).then(() => spawnCald(['verify', '--store', store]).done),
+        ]);
+        ok(g, `${context}: gc beside a running program`);
+        const during = JSON.parse(g.stdout) as { runtimeRoots: number; deleted: Array<{ digest: string }> };
+        assert.ok(during.runtimeRoots > 0, `${context}: gc saw the running program: ${g.stdout}`);
+        assert.ok(
+          !during.deleted.some((d) => d.digest === sqlite3),
+          `${context}: gc deleted a running program`,
+        );
+        ok(im, `${context}: import curl beside gc`);
+        assert.equal(importedDigest(im.stdout), curl, context);
+        assert.equal(v.status, 0, `${context}: verify beside gc and an import: ${v.stdout}${v.stderr}`);
+        // The running program's closure is still all there: ldd verifies every object.
+        await caldOk(
+          ['ldd', sqlite3, '--store', store],
+          `${context}: closure of the running program after gc`,
+        );
+        running.child.stdin?.end('select 6*7;\n');
+        const out = ok(await running.done, `${context}: the running program`);
+        assert.equal(out.stdout.trim(), '42', context);
+      } finally {
+        // A failed check must not leave the program waiting on its stdin: the test would never end.
+        running.child.stdin?.end();
+      }
       // Once it has ended, gc may delete what only it used; curl's closure stays complete.
       const after = JSON.parse(ok(await spawnCald(['gc', '--json', '--store', store]).done, 'gc').stdout) as {
         deleted: Array<{ digest: string }>;
@@ -133,3 +143,19 @@ describe('many processes on one store', { skip }, () => {
     console.log(`# concurrency: ${ROUNDS} rounds in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 });
+
+/** Waits until some process maps a file under dir (read from /proc/PID/maps). */
+async function untilMapped(dir: string, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (readFileSync(`/proc/${pid}/maps`, 'utf8').includes(`${dir}/`)) return;
+      } catch {
+        // the process ended, or is not ours to read
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: mapped nothing under ${dir} in 60 s`);
+    await sleep(50);
+  }
+}
