@@ -114,8 +114,8 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
   };
   // The index rows of a burst's objects, written in one transaction when the burst ends (or
   // INDEX_BATCH are waiting): one transaction per object cost ~0.4 ms of the daemon's one thread.
-  // The index may fall behind the files (after a crash: `cald index rebuild` catches it up), never
-  // ahead; gc reads references from the objects' bytes too (store/gc.ts).
+  // A crash may leave them out of the index (`cald index rebuild` catches it up); gc reads
+  // references from the objects' bytes too (store/gc.ts).
   const rows: IndexRow[] = [];
   const flushIndex = () => {
     if (rows.length > 0) store.indexObjects(rows.splice(0));

@@ -178,9 +178,9 @@ export async function pull(options: PullOptions): Promise<PullReport> {
           // Streamed into the store's tmp/, hashed as it arrives (once: by the store's writer, the
           // remote's reader holding only the size), renamed into objects/ only when whole and
           // right; the directory is synced once for all of them, before the index rows and any
-          // name or root point at them. From the remote
-          // that had the manifest; an object it lacks, from the other configured remotes in order
-          // (a store put that fails keeps nothing, so trying again is safe).
+          // name or root point at them. From the remote that had the manifest; an object it
+          // lacks, from the other configured remotes in order (a store put that fails keeps
+          // nothing, so trying again is safe).
           for (const [i, source] of sources.entries()) {
             try {
               await store.put(source.read(o.digest, { size: o.size, checkedByCaller: true }), {
