@@ -11,7 +11,11 @@
 // Per object = (lazy − present) / the objects fetched at load time.
 //
 //   npm run build && node bench/lazy-fetch.mjs [--program /usr/bin/ffmpeg] [--args -version] [--reps 3]
+//                                              [--against DIR]
 // The cache is `cald serve` on 127.0.0.1. Each rep starts from the pull --lazy state again.
+// --against DIR: another built checkout of cald (the code before a change, say): its fetch daemon
+// serves a `lazy` store of its own in the same reps (column `against`), the two taking turns to go
+// first, so a change is measured under the same load.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -24,6 +28,7 @@ const arg = (name, dflt) => {
 const program = arg('--program', '/usr/bin/ffmpeg');
 const progArgs = arg('--args', '-version').split(' ');
 const reps = Number(arg('--reps', '3'));
+const against = arg('--against', undefined);
 const repo = resolve(new URL('..', import.meta.url).pathname);
 const cald = join(repo, 'bin/cald.js');
 // Short: a unix socket's path is at most 107 bytes.
@@ -37,9 +42,9 @@ const freePort = () =>
       s.close(() => ok(p));
     });
   });
-const started = (args, env, ready) =>
+const started = (args, env, ready, bin = cald) =>
   new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [cald, ...args], {
+    const child = spawn(process.execPath, [bin, ...args], {
       stdio: ['ignore', 'pipe', 'ignore'],
       env: { ...process.env, ...env },
     });
@@ -88,13 +93,18 @@ try {
   );
   time(['push', url, name], { ...base, CALD_STORE: source });
   const env = { ...base, CALD_SUBSTITUTERS: url };
-  const stores = { lazy: join(work, 'l'), 'lazy-seq': join(work, 'q') };
+  const stores = {
+    lazy: join(work, 'l'),
+    'lazy-seq': join(work, 'q'),
+    ...(against === undefined ? {} : { against: join(work, 'a') }),
+  };
   const daemons = {};
   for (const [kind, store] of Object.entries(stores)) {
     daemons[kind] = await started(
       ['fetch-daemon', '--store', store, ...(kind === 'lazy-seq' ? ['--no-prefetch'] : [])],
       env,
       /^fetching/m,
+      kind === 'against' ? join(resolve(against), 'bin/cald.js') : cald,
     );
     children.push(daemons[kind]);
     time(['pull', '--lazy', url, name], { ...env, CALD_STORE: store });
@@ -113,7 +123,9 @@ try {
   for (let rep = 1; rep <= reps; rep++) {
     const row = { present: run(present) };
     let fetched = 0;
-    for (const [kind, store] of Object.entries(stores)) {
+    // Taking turns: the first of the kinds in one rep goes last in the next.
+    const kinds = Object.entries(stores);
+    for (const [kind, store] of rep % 2 === 0 ? kinds.reverse() : kinds) {
       for (const hex of objects(store))
         if (!pulled.includes(hex)) rmSync(join(store, 'objects', 'sha256', hex));
       const cpu0 = cpuOf(daemons[kind].pid);
@@ -133,8 +145,12 @@ try {
     row.pull = time(['pull', url, name], { ...env, CALD_STORE: fresh }) + run(fresh);
     row.fetched = fetched;
     rows.push(row);
+    const vs =
+      against === undefined
+        ? ''
+        : `; against: lazy ${row.against.toFixed(0)} ms, the daemon's CPU ${row.againstCpu.toFixed(2)} s`;
     console.log(
-      `rep ${rep}: present ${row.present.toFixed(0)} ms, lazy ${row.lazy.toFixed(0)} ms, lazy-seq ${row['lazy-seq'].toFixed(0)} ms, pull+run ${row.pull.toFixed(0)} ms, curl ${row.curl.toFixed(0)} ms; ${fetched} objects fetched at load time; the daemon's CPU ${row.lazyCpu.toFixed(2)} s (lazy), ${row['lazy-seqCpu'].toFixed(2)} s (lazy-seq); load ${load()}`,
+      `rep ${rep}: present ${row.present.toFixed(0)} ms, lazy ${row.lazy.toFixed(0)} ms, lazy-seq ${row['lazy-seq'].toFixed(0)} ms, pull+run ${row.pull.toFixed(0)} ms, curl ${row.curl.toFixed(0)} ms; ${fetched} objects fetched at load time; the daemon's CPU ${row.lazyCpu.toFixed(2)} s (lazy), ${row['lazy-seqCpu'].toFixed(2)} s (lazy-seq)${vs}; load ${load()}`,
     );
   }
   // What a helper process started per object would cost before fetching anything.
@@ -148,6 +164,11 @@ try {
   console.log(
     `the daemon's CPU per object fetched: lazy ${((med('lazyCpu') / n) * 1000).toFixed(2)} ms, lazy-seq ${((med('lazy-seqCpu') / n) * 1000).toFixed(2)} ms`,
   );
+  if (against !== undefined) {
+    console.log(
+      `against ${against}: lazy ${med('against').toFixed(0)} ms, ${((med('against') - med('present')) / n).toFixed(2)} ms per object fetched, the daemon's CPU ${((med('againstCpu') / n) * 1000).toFixed(2)} ms per object`,
+    );
+  }
   console.log(
     `per object fetched at load time: lazy ${((med('lazy') - med('present')) / n).toFixed(2)} ms, lazy-seq ${((med('lazy-seq') - med('present')) / n).toFixed(2)} ms, pull+run ${((med('pull') - med('present')) / n).toFixed(2)} ms; curl's transfer alone ${(med('curl') / n).toFixed(2)} ms`,
   );

@@ -2,7 +2,9 @@
 // copying the same manifest and blobs out of the same registry (an independent client doing the
 // same transfer and the same digest checks), and push beside skopeo's copy back in.
 //
-//   npm run build && node bench/oci-pull.mjs [--program /usr/bin/ffmpeg] [--reps 3]
+//   npm run build && node bench/oci-pull.mjs [--program /usr/bin/ffmpeg] [--reps 3] [--against DIR]
+// --against DIR: another built checkout of cald (the code before a change, say) pulls too in each
+// rep, so a change is measured under the same load.
 // Needs Debian's docker-registry and skopeo. The registry runs on 127.0.0.1 with storage in a
 // temporary directory; every pull goes into a fresh store, every skopeo copy into a fresh layout.
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,6 +19,7 @@ const arg = (name, dflt) => {
 };
 const program = arg('--program', '/usr/bin/ffmpeg');
 const reps = Number(arg('--reps', '3'));
+const against = arg('--against', undefined);
 const repo = resolve(new URL('..', import.meta.url).pathname);
 const cald = join(repo, 'bin/cald.js');
 const work = mkdtempSync(join(tmpdir(), 'cald-bench-oci-'));
@@ -85,14 +88,31 @@ try {
     const dest = join(work, `dest-${rep}`);
     const c = time(process.execPath, [cald, 'pull', remote, name, '--allow-unsigned'], { CALD_STORE: dest });
     const s = time('skopeo', ['copy', '--src-tls-verify=false', ref, `oci:${join(work, `layout-${rep}`)}:x`]);
-    rows.push({ cald: c.ms, rss: c.rss, skopeo: s.ms, caldCpu: c.cpu, skopeoCpu: s.cpu });
+    const a =
+      against === undefined
+        ? undefined
+        : time(
+            process.execPath,
+            [join(resolve(against), 'bin/cald.js'), 'pull', remote, name, '--allow-unsigned'],
+            {
+              CALD_STORE: `${dest}-against`,
+            },
+          );
+    rows.push({
+      cald: c.ms,
+      rss: c.rss,
+      skopeo: s.ms,
+      caldCpu: c.cpu,
+      skopeoCpu: s.cpu,
+      against: a?.ms ?? 0,
+    });
     console.log(
-      `rep ${rep}: cald pull ${c.ms.toFixed(0)} ms (CPU ${c.cpu.toFixed(2)} s, peak ${c.rss.toFixed(0)} MiB), skopeo copy ${s.ms.toFixed(0)} ms (CPU ${s.cpu.toFixed(2)} s); cald/skopeo ${(c.ms / s.ms).toFixed(2)}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
+      `rep ${rep}: cald pull ${c.ms.toFixed(0)} ms (CPU ${c.cpu.toFixed(2)} s, peak ${c.rss.toFixed(0)} MiB), skopeo copy ${s.ms.toFixed(0)} ms (CPU ${s.cpu.toFixed(2)} s); cald/skopeo ${(c.ms / s.ms).toFixed(2)}${a === undefined ? '' : `; against: pull ${a.ms.toFixed(0)} ms (CPU ${a.cpu.toFixed(2)} s), /skopeo ${(a.ms / s.ms).toFixed(2)}`}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
     );
   }
   const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(rows.length / 2)];
   console.log(
-    `median: cald pull ${med('cald').toFixed(0)} ms (CPU ${med('caldCpu').toFixed(2)} s), skopeo ${med('skopeo').toFixed(0)} ms (CPU ${med('skopeoCpu').toFixed(2)} s); cald/skopeo ${(med('cald') / med('skopeo')).toFixed(2)} (target <= 1)`,
+    `median: cald pull ${med('cald').toFixed(0)} ms (CPU ${med('caldCpu').toFixed(2)} s), skopeo ${med('skopeo').toFixed(0)} ms (CPU ${med('skopeoCpu').toFixed(2)} s); cald/skopeo ${(med('cald') / med('skopeo')).toFixed(2)} (target <= 1)${against === undefined ? '' : `; against: pull ${med('against').toFixed(0)} ms, /skopeo ${(med('against') / med('skopeo')).toFixed(2)}`}`,
   );
 } finally {
   registry.kill();

@@ -5,7 +5,14 @@ import { ElfFile } from '../elf/read/index.js';
 import { isCaldError, RemoteError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import { asArrivalError, type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
-import { acquireLease, Digest, type LocalStore, readAll, tryParseCasName } from '../store/index.js';
+import {
+  acquireLease,
+  Digest,
+  type IndexRow,
+  type LocalStore,
+  readAll,
+  tryParseCasName,
+} from '../store/index.js';
 import { openForWrite } from './store-open.js';
 
 /**
@@ -16,14 +23,17 @@ import { openForWrite } from './store-open.js';
  * index). A remote does not carry the file mode a closure manifest records, so the first bytes
  * decide it: an ELF object is stored executable (a stored loader or a program must be runnable,
  * and a library loses nothing by it). Returns the objects it refers to (its DT_NEEDED among them:
- * what the loader asks for next), from the index; undefined when the remote does not have it.
+ * what the loader asks for next), as the put found them; undefined when the remote does not have it.
  */
 export async function fetchObjectInto(
   store: LocalStore,
   remote: ClosureRemote,
   digest: Digest,
-  /** syncDir false: the caller syncs the objects directory (or need not: see fetchMissingObject). */
-  options: { syncDir: boolean },
+  /**
+   * syncDir false: the caller syncs the objects directory (or need not: see fetchMissingObject).
+   * indexLater: the object's index rows are left there for the caller to write with others.
+   */
+  options: { syncDir: boolean; indexLater?: IndexRow[] | undefined },
 ): Promise<{ needed: Digest[] } | undefined> {
   // Hashed once, by the put (which keeps nothing that does not hash to `digest`).
   const source = remote.read(digest, { checkedByCaller: true })[Symbol.asyncIterator]();
@@ -42,14 +52,18 @@ export async function fetchObjectInto(
   const all = async function* (): AsyncGenerator<Uint8Array> {
     for (let step = head; step.done !== true; step = await source.next()) yield step.value;
   };
+  const rows: IndexRow[] = [];
   try {
-    await store.put(all(), { expect: digest, executable: elf, syncDir: options.syncDir });
+    await store.put(all(), { expect: digest, executable: elf, syncDir: options.syncDir, indexLater: rows });
   } catch (e) {
     throw asArrivalError(remote, digest, e);
   } finally {
     await source.return?.(undefined); // the remote's answer released, however the put ended
   }
-  return { needed: store.index.refsOf(digest).map((r) => r.digest) };
+  if (options.indexLater === undefined) store.indexObjects(rows);
+  else options.indexLater.push(...rows);
+  const refs = rows[0]?.refs ?? [];
+  return { needed: refs.map((r) => tryParseCasName(r)?.digest).filter((d): d is Digest => d !== undefined) };
 }
 
 /** The objects an ELF object's DT_NEEDED names by content: what the loader will ask for next. */
@@ -74,6 +88,8 @@ export async function fetchMissingObject(
   store: LocalStore,
   remotes: readonly ClosureRemote[],
   digest: Digest,
+  /** Leave the object's index rows here (the fetch daemon writes a burst's rows at once). */
+  indexLater?: IndexRow[],
 ): Promise<{ from: string; needed: Digest[] }> {
   if (remotes.length === 0) {
     throw new RemoteError('REMOTE_NOT_FOUND', `no substituters are configured to fetch ${digest} from`, {
@@ -86,7 +102,7 @@ export async function fetchMissingObject(
     try {
       // The file is synced before its rename; the directory is not: nothing names the object,
       // so after a crash it is either there, whole, or absent and fetched again.
-      const got = await fetchObjectInto(store, remote, digest, { syncDir: false });
+      const got = await fetchObjectInto(store, remote, digest, { syncDir: false, indexLater });
       if (got === undefined) {
         failures.push(`${remote.name}: not there`);
         continue;

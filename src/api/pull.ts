@@ -11,7 +11,7 @@ import {
   signatureTag,
 } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
-import { acquireLease, Digest, tryParseCasName } from '../store/index.js';
+import { acquireLease, Digest, type IndexRow, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
 import { recordClosure, trustClosure } from './closure-receive.js';
 import { notedLoader } from './fetch-object.js';
@@ -169,6 +169,7 @@ export async function pull(options: PullOptions): Promise<PullReport> {
   let done = 0;
   try {
     lease.addTemporaryRoots(closure.objects.map((o) => o.digest));
+    const rows: IndexRow[] = [];
     // Lazy: the program alone, then the loader it names; the libraries come at load time.
     let wantedNow = options.lazy === true ? closure.objects.slice(0, 1) : closure.objects;
     const fetchAll = () =>
@@ -176,16 +177,17 @@ export async function pull(options: PullOptions): Promise<PullReport> {
         if (!(await store.has(o.digest))) {
           // Streamed into the store's tmp/, hashed as it arrives (once: by the store's writer, the
           // remote's reader holding only the size), renamed into objects/ only when whole and
-          // right; the directory is synced once for all of them, before any name or root points
-          // at them. From the remote
-          // that had the manifest; an object it lacks, from the other configured remotes in order
-          // (a store put that fails keeps nothing, so trying again is safe).
+          // right; the directory is synced once for all of them, before the index rows and any
+          // name or root point at them. From the remote that had the manifest; an object it
+          // lacks, from the other configured remotes in order (a store put that fails keeps
+          // nothing, so trying again is safe).
           for (const [i, source] of sources.entries()) {
             try {
               await store.put(source.read(o.digest, { size: o.size, checkedByCaller: true }), {
                 expect: o.digest,
                 executable: o.executable,
                 syncDir: false,
+                indexLater: rows,
               });
               break;
             } catch (e) {
@@ -198,14 +200,20 @@ export async function pull(options: PullOptions): Promise<PullReport> {
         }
         options.progress?.(++done, wantedNow.length);
       });
-    await fetchAll();
-    if (options.lazy === true) {
-      const loader = await notedLoader(store, closure.objects[0]!.digest);
-      wantedNow = closure.objects.filter((o) => `cas:${o.digest}` === loader);
-      done = 0;
+    try {
       await fetchAll();
+      if (options.lazy === true) {
+        const loader = await notedLoader(store, closure.objects[0]!.digest);
+        wantedNow = closure.objects.filter((o) => `cas:${o.digest}` === loader);
+        done = 0;
+        await fetchAll();
+      }
+    } finally {
+      // What arrived, made durable, then indexed in one transaction: also when a download failed
+      // (eachLimited lets the others settle first), so the next pull finds those objects indexed.
+      store.syncObjects();
+      store.indexObjects(rows);
     }
-    store.syncObjects();
     recordClosure(store, closure, `pulled from ${registry.name}:${tag}`);
     return {
       remote: registry.name,

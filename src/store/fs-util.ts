@@ -42,10 +42,16 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** A fresh name in `dir` no other writer can pick: `<prefix>-<pid>-<random>`. */
+/**
+ * A fresh name in `dir` no other writer can pick: `<prefix>-<pid>-<16 hex>`, the hex a random
+ * number drawn once per process plus a counter (random bytes drawn per name cost 0.1 ms per object
+ * of a lazy fetch).
+ */
 export function tempPath(dir: string, prefix: string): string {
-  return join(dir, `${prefix}-${process.pid}-${randomBytes(8).toString('hex')}`);
+  tempCounter = (tempCounter + 1n) & 0xffff_ffff_ffff_ffffn;
+  return join(dir, `${prefix}-${process.pid}-${tempCounter.toString(16).padStart(16, '0')}`);
 }
+let tempCounter = randomBytes(8).readBigUInt64BE();
 
 /**
  * Writes `bytes` to `path` atomically: a temp file in `tmpDir` (same file system), fsync,

@@ -50,6 +50,7 @@ export { MARKER_FILE, MARKER_TEXT } from './layout.js';
 export { LoaderView } from './local/loader-view.js';
 export {
   type IndexRecovery,
+  type IndexRow,
   type LocalPutOptions,
   LocalStore,
   type OpenLocalStoreOptions,

@@ -30,7 +30,7 @@ import {
 import { errnoOf, fsyncDir, tempPath, writeAll } from '../fs-util.js';
 import { EXECUTABLE_OBJECT_MODE, OBJECT_MODE, OWNER_ONLY_MASK, type StoreLayout } from '../layout.js';
 import type { ObjectInfo, ObjectStream, PutOptions } from '../store.js';
-import { assertWritable, objectMissing, statOrUndefined } from './guard.js';
+import { assertWritable, lstatIfPresent, objectMissing } from './guard.js';
 
 const fsyncOffLoop = promisify(fsync);
 
@@ -68,7 +68,7 @@ export class ObjectFiles {
   /** undefined when the object is not stored; INTEGRITY_NOT_A_FILE when its entry is not a file. */
   stat(digest: Digest): ObjectInfo | undefined {
     const path = this.pathOf(digest);
-    const st = statOrUndefined(path, true);
+    const st = lstatIfPresent(path);
     if (st === undefined) return undefined;
     if (!st.isFile()) {
       throw new StoreIntegrityError(
@@ -319,7 +319,7 @@ export class ObjectFiles {
    * by all, when asked: the same bytes came from such a file); a damaged one is not.
    */
   private existingIsIntact(digest: Digest, path: string, mode: number): boolean {
-    const st = statOrUndefined(path, true);
+    const st = lstatIfPresent(path);
     if (st === undefined) return false;
     if (!st.isFile()) return false; // rename replaces a symlink; a directory makes rename fail clearly
     let actual: Digest;
