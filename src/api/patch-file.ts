@@ -5,7 +5,7 @@ import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js
 import { ElfFile } from '../elf/read/index.js';
 import { ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { storeContaining } from '../store/containing-store.js';
-import { type FileOwner, replaceFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
+import { type PatchedSource, replaceFilePatched, writeFileAtomic } from '../util/atomic-write.js';
 
 export type { ElfEdit } from '../elf/edit/index.js';
 
@@ -152,7 +152,8 @@ async function patchBuffer(options: PatchFileOptions, file: ReadFile): Promise<P
   }
   if (!result.changed) return { changed: false, written: null, sizeBefore, sizeAfter };
   // The file read is the file replaced: its real path and owner are known, not looked up again.
-  replaceFileAtomic(path, realPathOf(file), owner, result.buffer, { durable });
+  // Only the ranges the edit wrote go through this process; the kernel copies the rest.
+  replaceFilePatched(path, realPathOf(file), owner, result.buffer, result.written, { durable });
   return { changed: true, written: path, sizeBefore, sizeAfter };
 }
 
@@ -219,7 +220,8 @@ function takeMemory(): Memory {
 interface ReadFile {
   path: string;
   buffer: Buffer;
-  owner: FileOwner;
+  /** Owner, mode and identity of the file read (an edit replaces exactly this file). */
+  owner: PatchedSource;
   /** The real path (symbolic links resolved) of the file opened, when /proc told it. */
   real: string | undefined;
 }
@@ -257,7 +259,15 @@ function readWithRoom(path: string, memory: Memory): ReadFile {
       size += n;
       if (size === room.length) throw new Error('the file grew while it was read');
     }
-    const owner = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    const owner: PatchedSource = {
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: st.size,
+      ino: st.ino,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
+    };
     return { path, buffer: room.subarray(0, size), owner, real };
   } finally {
     closeSync(fd);

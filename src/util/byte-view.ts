@@ -1,4 +1,5 @@
 import { ElfFormatError } from '../errors/index.js';
+import type { WriteLog } from './write-log.js';
 
 /**
  * Bounds-checked, endian-fixed access to a byte buffer. Byte order and word size are chosen once,
@@ -9,12 +10,16 @@ import { ElfFormatError } from '../errors/index.js';
  * an offset or size of a real file or segment, and `u64` refuses it. Addresses and values that may be
  * anything (p_vaddr, sh_addr, d_val, st_value) are read exact as bigint (`wordBig`): ia64 programs
  * load at 0x4000000000000000 and some embedded images use the whole 64-bit space.
+ *
+ * Writes go through the set*, fill, copyIn and move methods only (never into `buf` directly), so a
+ * view made with a WriteLog knows every byte range it changed.
  */
 export class ByteView {
   constructor(
     readonly buf: Buffer,
     readonly littleEndian: boolean,
     readonly is64: boolean,
+    readonly writes?: WriteLog,
   ) {}
 
   get length(): number {
@@ -88,23 +93,27 @@ export class ByteView {
 
   setU8(off: number, v: number): void {
     this.check(off, 1, 'byte written');
+    this.writes?.add(off, off + 1);
     this.buf.writeUInt8(v, off);
   }
 
   setU16(off: number, v: number): void {
     this.check(off, 2, 'half-word written');
+    this.writes?.add(off, off + 2);
     if (this.littleEndian) this.buf.writeUInt16LE(v, off);
     else this.buf.writeUInt16BE(v, off);
   }
 
   setU32(off: number, v: number): void {
     this.check(off, 4, 'word written');
+    this.writes?.add(off, off + 4);
     if (this.littleEndian) this.buf.writeUInt32LE(v >>> 0, off);
     else this.buf.writeUInt32BE(v >>> 0, off);
   }
 
   setU64(off: number, v: bigint | number): void {
     this.check(off, 8, 'double word written');
+    this.writes?.add(off, off + 8);
     const b = BigInt.asUintN(64, BigInt(v));
     if (this.littleEndian) this.buf.writeBigUInt64LE(b, off);
     else this.buf.writeBigUInt64BE(b, off);
@@ -113,6 +122,36 @@ export class ByteView {
   setWord(off: number, v: bigint | number): void {
     if (this.is64) this.setU64(off, v);
     else this.setU32(off, Number(BigInt.asUintN(32, BigInt(v))));
+  }
+
+  // fill, copyIn and move behave as Buffer's fill, copy and copyWithin do (the same clamping and
+  // errors): routing a write through here must not change what it writes.
+
+  /** Sets bytes [start, end) to `value` (Buffer.fill). */
+  fill(value: number, start: number, end = this.buf.length): void {
+    this.buf.fill(value, start, end);
+    this.writes?.add(start, end);
+  }
+
+  /** Copies `src` (or its [srcStart, srcEnd)) to `at` (Buffer.copy); returns the bytes copied. */
+  copyIn(src: Buffer, at: number, srcStart = 0, srcEnd = src.length): number {
+    const n = src.copy(this.buf, at, srcStart, srcEnd);
+    this.writes?.add(at, at + n);
+    return n;
+  }
+
+  /** Moves bytes [start, end) to `target`, the ranges may overlap (Buffer.copyWithin). */
+  move(target: number, start: number, end: number): void {
+    this.buf.copyWithin(target, start, end);
+    const n = Math.min(end, this.buf.length) - start;
+    this.writes?.add(target, Math.min(target + n, this.buf.length));
+  }
+
+  /** One ELF byte string at `at`, without its NUL (Buffer.write latin1); returns the bytes written. */
+  writeLatin1(text: string, at: number): number {
+    const n = this.buf.write(text, at, 'latin1');
+    this.writes?.add(at, at + n);
+    return n;
   }
 
   /** A NUL-terminated string starting at `off` and ending before `end`. */

@@ -50,7 +50,7 @@ function permute(out: ByteView, base: number, size: number, order: readonly numb
   out.check(base, order.length * size, 'table to reorder');
   const copy = Buffer.from(out.buf.subarray(base, base + order.length * size));
   order.forEach((old, k) => {
-    copy.copy(out.buf, base + k * size, old * size, (old + 1) * size);
+    out.copyIn(copy, base + k * size, old * size, (old + 1) * size);
   });
 }
 
