@@ -3,9 +3,10 @@ import { dirname } from 'node:path';
 import { type EditOptions, type ElfEdit, editParsed } from '../elf/edit/index.js';
 import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
-import { ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
+import { CaldError, ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { storeContaining } from '../store/containing-store.js';
 import { type PatchedSource, replaceFilePatched, writeFileAtomic } from '../util/atomic-write.js';
+import { type Holes, readTables, readWhole } from './read-tables.js';
 
 export type { ElfEdit } from '../elf/edit/index.js';
 
@@ -48,8 +49,12 @@ export interface ElfSummary {
 /** The file handed to an `edits` callback. */
 export interface PatchTarget {
   path: string;
-  /** The file's bytes; valid only until the callback's promise settles (the memory is reused). */
-  buffer: Buffer;
+  /**
+   * The file, parsed; valid only until the callback's promise settles (the memory is reused). It
+   * may have been read in part (its code and data left out): a read of what was not read throws
+   * ELF_NOT_READ, and everything the summary says is there.
+   */
+  elf: ElfFile;
   summary: ElfSummary;
 }
 
@@ -118,7 +123,9 @@ export async function patchFile(options: PatchFileOptions): Promise<PatchFileRes
   let file: ReadFile;
   const memory = takeMemory();
   try {
-    file = readWithRoom(path, memory);
+    // The result of an edit in place is a copy of the file plus what the edit writes: its code
+    // and data need not be read. A result written elsewhere is written whole.
+    file = readWithRoom(path, memory, output === undefined);
   } catch (e) {
     memory.release();
     throw ioErrorFrom(e, 'read', path);
@@ -135,14 +142,30 @@ async function patchBuffer(options: PatchFileOptions, file: ReadFile): Promise<P
   const { buffer, owner } = file;
   const durable = options.durable !== false;
   // Parsed once: the edit works on this parse too.
-  const elf = ElfFile.parse(buffer);
-  const list = typeof edits === 'function' ? await edits({ path, buffer, summary: summarize(elf) }) : edits;
+  let elf: ElfFile;
+  let summary: ElfSummary;
+  try {
+    elf = ElfFile.parse(buffer, file.holes);
+    summary = summarize(elf);
+  } catch (e) {
+    if (!notRead(e)) throw e;
+    elf = ElfFile.parse(readRest(file));
+    summary = summarize(elf);
+  }
+  const list = typeof edits === 'function' ? await edits({ path, elf, summary }) : edits;
   // Printing from a stored object is fine; writing into a store never is.
   if (output !== undefined) refuseStoreFile(output);
   else if (list.length > 0) refuseStoreFile(path, realPathOf(file), options.session);
   // The buffer is ours alone: the edit writes into it (and its room) instead of copying the file.
   const editOptions: EditOptions = { reuseInput: true, ...(pageSize === undefined ? {} : { pageSize }) };
-  const result = editParsed(elf, list, editOptions);
+  let result: ReturnType<typeof editParsed>;
+  try {
+    result = editParsed(elf, list, editOptions);
+  } catch (e) {
+    if (!notRead(e)) throw e;
+    // The edit needs bytes left out (rare: tables inside large data sections): all of them, again.
+    result = editParsed(ElfFile.parse(readRest(file)), list, editOptions);
+  }
   const sizeBefore = buffer.length;
   const sizeAfter = result.buffer.length;
   if (output !== undefined) {
@@ -217,9 +240,31 @@ function takeMemory(): Memory {
   };
 }
 
+function notRead(e: unknown): boolean {
+  return e instanceof CaldError && e.code === 'ELF_NOT_READ';
+}
+
+/** Reads what readWithRoom left out (the whole file again, into the same memory); returns it. */
+function readRest(file: ReadFile): Buffer {
+  if (file.holes.length === 0) throw new Error('internal: a read was refused in a file read whole');
+  let fd: number | undefined;
+  try {
+    fd = openSync(file.real ?? file.path, 'r');
+    readWhole(fd, file.buffer, file.buffer.length);
+  } catch (e) {
+    throw ioErrorFrom(e, 'read', file.path);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  file.holes = [];
+  return file.buffer;
+}
+
 interface ReadFile {
   path: string;
   buffer: Buffer;
+  /** What was not read (readTables); empty once the whole file is. */
+  holes: Holes;
   /** Owner, mode and identity of the file read (an edit replaces exactly this file). */
   owner: PatchedSource;
   /** The real path (symbolic links resolved) of the file opened, when /proc told it. */
@@ -238,10 +283,10 @@ function realPathOf(file: ReadFile): string {
 
 /**
  * Reads the file into memory of its own with room after it, so an edit that appends a segment
- * writes there instead of copying the whole file. Synchronous: over a closure of hundreds of files,
- * thread-pool round trips cost more than the reads.
+ * writes there instead of copying the whole file; `partial`: without its code and data (holes).
+ * Synchronous: over a closure of hundreds of files, thread-pool round trips cost more than the reads.
  */
-function readWithRoom(path: string, memory: Memory): ReadFile {
+function readWithRoom(path: string, memory: Memory, partial: boolean): ReadFile {
   const fd = openSync(path, 'r');
   try {
     const st = fstatSync(fd);
@@ -252,12 +297,17 @@ function readWithRoom(path: string, memory: Memory): ReadFile {
       if (!real.startsWith('/') || real.endsWith(' (deleted)')) real = undefined;
     } catch {}
     const room = memory.get(st.size + 64 * 1024 + Math.floor(st.size / 16));
-    let size = 0;
-    for (;;) {
-      const n = readSync(fd, room, size, room.length - size, null);
-      if (n === 0) break;
-      size += n;
-      if (size === room.length) throw new Error('the file grew while it was read');
+    let size = st.size;
+    let holes: Holes = [];
+    if (partial) holes = readTables(fd, room, size);
+    else {
+      size = 0;
+      for (;;) {
+        const n = readSync(fd, room, size, room.length - size, null);
+        if (n === 0) break;
+        size += n;
+        if (size === room.length) throw new Error('the file grew while it was read');
+      }
     }
     const owner: PatchedSource = {
       mode: st.mode & 0o7777,
@@ -268,7 +318,7 @@ function readWithRoom(path: string, memory: Memory): ReadFile {
       mtimeMs: st.mtimeMs,
       ctimeMs: st.ctimeMs,
     };
-    return { path, buffer: room.subarray(0, size), owner, real };
+    return { path, buffer: room.subarray(0, size), holes, owner, real };
   } finally {
     closeSync(fd);
   }
@@ -304,7 +354,10 @@ function sectionNamesProblem(elf: ElfFile): string | undefined {
   if (index >= n) return `its section-name table index e_shstrndx ${index} is out of range (${n} sections)`;
   const table = elf.sections[index]!;
   if (table.size === 0) return `its section-name table (section ${index}) is empty`;
-  if (table.type === SHT_NOBITS || elf.buf[table.offset + table.size - 1] !== 0)
+  if (
+    table.type === SHT_NOBITS ||
+    elf.view.bytesAt(table.offset + table.size - 1, 1, 'section names')[0] !== 0
+  )
     return `its section-name table (section ${index}) does not end with a NUL byte`;
   return undefined;
 }

@@ -11,15 +11,20 @@ import type { WriteLog } from './write-log.js';
  * anything (p_vaddr, sh_addr, d_val, st_value) are read exact as bigint (`wordBig`): ia64 programs
  * load at 0x4000000000000000 and some embedded images use the whole 64-bit space.
  *
- * Writes go through the set*, fill, copyIn and move methods only (never into `buf` directly), so a
- * view made with a WriteLog knows every byte range it changed.
+ * The bytes are reachable only through these methods. Writes (set*, fill, copyIn, move) are
+ * recorded in `writes` when the view has a WriteLog, so its owner knows every range it changed.
+ * Reads (u8...u64big, cstring, bytesAt) refuse the `holes`: ranges of a file read in part that
+ * were never read (api/patch-file.ts reads code and data of a file it edits only when asked);
+ * such a read throws ElfFormatError ELF_NOT_READ, and the caller reads the whole file instead.
  */
 export class ByteView {
   constructor(
-    readonly buf: Buffer,
+    private readonly buf: Buffer,
     readonly littleEndian: boolean,
     readonly is64: boolean,
     readonly writes?: WriteLog,
+    /** Sorted, disjoint [start, end) ranges of `buf` that hold no bytes of the file. */
+    readonly holes?: ReadonlyArray<readonly [number, number]>,
   ) {}
 
   get length(): number {
@@ -41,23 +46,58 @@ export class ByteView {
     }
   }
 
+  /** Throws ELF_NOT_READ when [off, off + size) meets a hole. */
+  private loaded(off: number, size: number, what: string): void {
+    const holes = this.holes!;
+    const end = off + size;
+    for (const [s, e] of holes) {
+      if (s >= end) return;
+      if (e > off && size > 0) {
+        throw new ElfFormatError(
+          'ELF_NOT_READ',
+          `${what} at offset 0x${off.toString(16)} lies in a part of the file not read`,
+          {
+            hint: 'internal: the file must be read whole for this operation',
+            data: { offset: off, size },
+          },
+        );
+      }
+    }
+  }
+
+  /** Bounds and holes: what every read checks. */
+  private readable(off: number, size: number, what: string): void {
+    this.check(off, size, what);
+    if (this.holes !== undefined) this.loaded(off, size, what);
+  }
+
+  /**
+   * `size` bytes at `off` as a view of this memory (clamped at the end, as Buffer.subarray is),
+   * never meeting a hole. Not copied: a later write through this view shows in it.
+   */
+  bytesAt(off: number, size: number, what = 'bytes'): Buffer {
+    const end = Math.min(off + size, this.buf.length);
+    if (this.holes !== undefined && end > off) this.loaded(off, end - off, what);
+    return this.buf.subarray(off, end);
+  }
+
   u8(off: number, what = 'byte'): number {
-    this.check(off, 1, what);
+    this.readable(off, 1, what);
     return this.buf.readUInt8(off);
   }
 
   u16(off: number, what = 'half-word'): number {
-    this.check(off, 2, what);
+    this.readable(off, 2, what);
     return this.littleEndian ? this.buf.readUInt16LE(off) : this.buf.readUInt16BE(off);
   }
 
   u32(off: number, what = 'word'): number {
-    this.check(off, 4, what);
+    this.readable(off, 4, what);
     return this.littleEndian ? this.buf.readUInt32LE(off) : this.buf.readUInt32BE(off);
   }
 
   u64big(off: number, what = 'double word'): bigint {
-    this.check(off, 8, what);
+    this.readable(off, 8, what);
     return this.littleEndian ? this.buf.readBigUInt64LE(off) : this.buf.readBigUInt64BE(off);
   }
 
@@ -161,6 +201,8 @@ export class ByteView {
     // Searched up to `end` only: a table with no NUL must not cost a scan of the whole file per string.
     const found = off < stop ? this.buf.subarray(off, stop).indexOf(0) : -1;
     const nul = found < 0 ? -1 : off + found;
+    // What was looked at: the string and its NUL, or the whole range when there is none.
+    if (this.holes !== undefined) this.loaded(off, (nul < 0 ? stop : nul + 1) - off, what);
     if (nul < 0) {
       throw new ElfFormatError(
         'ELF_BAD_STRING',

@@ -20,7 +20,6 @@ export interface DynstrPlan {
  */
 function keptPrefixLength(elf: ElfFile): number {
   const table = elf.dynstr!;
-  const buf = elf.buf;
   // Any other section that uses .dynstr may refer to strings we cannot see: keep everything.
   const strIndex = elf.sections.find((s) => s.type === SHT_DYNAMIC)?.link;
   const known = new Set([SHT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERNEED, SHT_GNU_VERDEF]);
@@ -31,12 +30,12 @@ function keptPrefixLength(elf: ElfFile): number {
     return table.size;
   }
   let end = 1;
-  const strings = new StringTable(buf, table.offset, table.size);
+  const strings = new StringTable(elf.view.bytesAt(table.offset, table.size, '.dynstr'), 0, table.size);
   const use = (off: number) => {
     if (off >= table.size) return;
     // Inside the table only (a hostile table may have no NUL): no scan of the rest of the file.
     const nul = strings.nulAfter(off);
-    end = nul < 0 ? table.size : Math.max(end, nul - table.offset + 1);
+    end = nul < 0 ? table.size : Math.max(end, nul + 1);
   };
   for (const off of elf.dynamicSymbolNameOffsets()) use(off);
   for (const v of elf.versionNeeds) for (const a of v.entries) use(a.nameOffset);
@@ -56,7 +55,7 @@ export function wantedStrings(m: EditModel): string[] {
 export function planDynstr(elf: ElfFile, m: EditModel): DynstrPlan {
   const table = elf.dynstr!;
   const keptLength = keptPrefixLength(elf);
-  const prefix = elf.buf.subarray(table.offset, table.offset + keptLength);
+  const prefix = elf.view.bytesAt(table.offset, keptLength, '.dynstr');
   const offsetOf = new Map<string, number>();
   const added: Buffer[] = [];
   let next = keptLength;

@@ -204,7 +204,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions, log?: 
   } else {
     out = reuse ? elf.buf : Buffer.from(elf.buf);
   }
-  const v = new ByteView(out, h.littleEndian, h.is64, log);
+  // The input's holes (a file read in part) are the output's too: what was not read is not there.
+  const v = new ByteView(out, h.littleEndian, h.is64, log, elf.view.holes);
   if (zeroFrom !== undefined) v.fill(0, zeroFrom);
   checkInPlaceRoom(elf, needLoad ? seg.offset : elf.buf.length, {
     dynstr: strings?.rewrite === true && !dynstrMoves,
@@ -444,7 +445,7 @@ function planStrings(
 ): { rewrite: boolean; plan: DynstrPlan; offsetOf: (s: string) => number | undefined } | undefined {
   const t = elf.dynstr;
   if (t === undefined) return undefined;
-  const table = elf.buf.subarray(t.offset, t.offset + t.size);
+  const table = elf.view.bytesAt(t.offset, t.size, '.dynstr');
   const existing = new Map<string, number>();
   let all = true;
   const want = wantedStrings(m);

@@ -36,7 +36,7 @@ export function rewriteVersionNeeds(
     version: src.u16(v.offset + VERNEED.vn_version),
     file: offsetOf(file),
     // Copies: `out` may be the input's own memory, and the table is cleared before it is rewritten.
-    aux: v.entries.map((a) => Buffer.from(src.buf.subarray(a.offset, a.offset + VERNAUX.size))),
+    aux: v.entries.map((a) => Buffer.from(src.bytesAt(a.offset, VERNAUX.size, 'Elf_Vernaux'))),
   }));
   out.fill(0, start, extent);
   let at = start;
