@@ -25,7 +25,12 @@ export class ByteView {
     readonly writes?: WriteLog,
     /** Sorted, disjoint [start, end) ranges of `buf` that hold no bytes of the file. */
     readonly holes?: ReadonlyArray<readonly [number, number]>,
-  ) {}
+  ) {
+    this.data = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
+
+  /** 64-bit fields go through DataView's built-ins: Buffer's BigInt methods compute in JavaScript. */
+  private readonly data: DataView;
 
   get length(): number {
     return this.buf.length;
@@ -81,6 +86,34 @@ export class ByteView {
     return this.buf.subarray(off, end);
   }
 
+  /**
+   * The 32-bit fields at off, off + stride, ... (`count` of them): one field of every record of a
+   * table, checked once for the whole table (a .dynsym has thousands of records).
+   */
+  u32Column(off: number, count: number, stride: number, what = 'table'): number[] {
+    const out: number[] = new Array(count);
+    if (count === 0) return out;
+    this.readable(off, (count - 1) * stride + 4, what);
+    const data = this.data;
+    const le = this.littleEndian;
+    for (let i = 0; i < count; i++) out[i] = data.getUint32(off + i * stride, le);
+    return out;
+  }
+
+  /** The largest of the fields u32Column would return that is below `below`; -1 when none is. */
+  u32ColumnMax(off: number, count: number, stride: number, below: number, what = 'table'): number {
+    if (count === 0) return -1;
+    this.readable(off, (count - 1) * stride + 4, what);
+    const data = this.data;
+    const le = this.littleEndian;
+    let max = -1;
+    for (let i = 0; i < count; i++) {
+      const v = data.getUint32(off + i * stride, le);
+      if (v < below && v > max) max = v;
+    }
+    return max;
+  }
+
   u8(off: number, what = 'byte'): number {
     this.readable(off, 1, what);
     return this.buf.readUInt8(off);
@@ -98,22 +131,25 @@ export class ByteView {
 
   u64big(off: number, what = 'double word'): bigint {
     this.readable(off, 8, what);
-    return this.littleEndian ? this.buf.readBigUInt64LE(off) : this.buf.readBigUInt64BE(off);
+    return this.data.getBigUint64(off, this.littleEndian);
   }
 
   /** A 64-bit field that must be a usable file offset or size (< 2^53). */
   u64(off: number, what = 'double word'): number {
+    this.readable(off, 8, what);
+    const le = this.littleEndian;
+    const lo = this.data.getUint32(le ? off : off + 4, le);
+    const hi = this.data.getUint32(le ? off + 4 : off, le);
+    // Below 2^53 exactly when the high word is below 2^21: no BigInt on the common path.
+    if (hi < 0x200000) return hi * 0x100000000 + lo;
     const v = this.u64big(off, what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new ElfFormatError(
-        'ELF_VALUE_RANGE',
-        `${what} at offset 0x${off.toString(16)} is too large (0x${v.toString(16)})`,
-        {
-          hint: 'the file is corrupt: no file or segment has 2^53 bytes or more',
-        },
-      );
-    }
-    return Number(v);
+    throw new ElfFormatError(
+      'ELF_VALUE_RANGE',
+      `${what} at offset 0x${off.toString(16)} is too large (0x${v.toString(16)})`,
+      {
+        hint: 'the file is corrupt: no file or segment has 2^53 bytes or more',
+      },
+    );
   }
 
   /** A native word (Elf_Addr, Elf_Off, Elf_Xword in 64-bit files) as a number. */
@@ -154,13 +190,21 @@ export class ByteView {
   setU64(off: number, v: bigint | number): void {
     this.check(off, 8, 'double word written');
     this.writes?.add(off, off + 8);
-    const b = BigInt.asUintN(64, BigInt(v));
-    if (this.littleEndian) this.buf.writeBigUInt64LE(b, off);
-    else this.buf.writeBigUInt64BE(b, off);
+    const le = this.littleEndian;
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) {
+      // An offset or size: two 32-bit halves, no BigInt.
+      const lo = v % 0x100000000;
+      const hi = (v - lo) / 0x100000000;
+      this.data.setUint32(le ? off : off + 4, lo, le);
+      this.data.setUint32(le ? off + 4 : off, hi, le);
+      return;
+    }
+    this.data.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), le);
   }
 
   setWord(off: number, v: bigint | number): void {
     if (this.is64) this.setU64(off, v);
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) this.setU32(off, v >>> 0);
     else this.setU32(off, Number(BigInt.asUintN(32, BigInt(v))));
   }
 

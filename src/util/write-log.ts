@@ -23,7 +23,11 @@ export class WriteLog {
    * are joined (one larger write costs less than two system calls).
    */
   ranges(gap = 0): Array<[number, number]> {
-    const order = this.starts.map((_, i) => i).sort((a, b) => this.starts[a]! - this.starts[b]!);
+    const n = this.starts.length;
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) sorted = this.starts[i - 1]! <= this.starts[i]!;
+    const order = Array.from({ length: n }, (_, i) => i);
+    if (!sorted) order.sort((a, b) => this.starts[a]! - this.starts[b]!);
     const out: Array<[number, number]> = [];
     for (const i of order) {
       const s = this.starts[i]!;
