@@ -1,4 +1,13 @@
-import { closeSync, existsSync, fstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  unlink,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { type EditOptions, type ElfEdit, editParsed } from '../elf/edit/index.js';
 import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js';
@@ -86,14 +95,39 @@ export interface PatchFileOptions {
 export interface PatchSession {
   /** Real directory -> the store it lies in (null: none). */
   readonly storeOfDir: Map<string, string | null>;
+  /**
+   * Replaced files' old contents, being removed on the thread pool while the batch goes on
+   * (replaceFilePatched's releaseOld); each settles to the hidden name it failed to remove, if any.
+   */
+  readonly releasing: Array<Promise<string | undefined>>;
 }
 
 /**
  * A session for a batch of patchFile calls made together (one command over many files). Not for
  * a long-lived process: a store made in a directory after the session looked at it goes unseen.
+ * End it with finishPatchSession.
  */
 export function patchSession(): PatchSession {
-  return { storeOfDir: new Map() };
+  return { storeOfDir: new Map(), releasing: [] };
+}
+
+/**
+ * Waits until the old contents of every file the session replaced are removed; returns the
+ * hidden names (`.NAME.cald-PID-HEX.old` beside a replaced file) that could not be.
+ */
+export async function finishPatchSession(session: PatchSession): Promise<string[]> {
+  const left = await Promise.all(session.releasing.splice(0));
+  return left.filter((p) => p !== undefined);
+}
+
+function releaseLater(session: PatchSession): (oldLink: string) => void {
+  return (oldLink) => {
+    session.releasing.push(
+      new Promise((done) =>
+        unlink(oldLink, (e) => done(e === null || e.code === 'ENOENT' ? undefined : oldLink)),
+      ),
+    );
+  };
 }
 
 export interface PatchFileResult {
@@ -176,7 +210,8 @@ async function patchBuffer(options: PatchFileOptions, file: ReadFile): Promise<P
   if (!result.changed) return { changed: false, written: null, sizeBefore, sizeAfter };
   // The file read is the file replaced: its real path and owner are known, not looked up again.
   // Only the ranges the edit wrote go through this process; the kernel copies the rest.
-  replaceFilePatched(path, realPathOf(file), owner, result.buffer, result.written, { durable });
+  const release = options.session === undefined ? {} : { releaseOld: releaseLater(options.session) };
+  replaceFilePatched(path, realPathOf(file), owner, result.buffer, result.written, { durable, ...release });
   return { changed: true, written: path, sizeBefore, sizeAfter };
 }
 

@@ -7,6 +7,7 @@ import {
   fchownSync,
   fsyncSync,
   ftruncateSync,
+  linkSync,
   openSync,
   realpathSync,
   renameSync,
@@ -129,6 +130,14 @@ export interface PatchedSource extends FileOwner {
  * the target as replaceFileAtomic does (same owner, mode, fsyncs and failure handling).
  * `source` is what the caller read: when the target no longer matches it (size, inode,
  * modification or change time) the copy would not be those bytes, and nothing is replaced.
+ *
+ * `releaseOld`: the rename then no longer frees the old file. Freeing a file's pages and blocks
+ * (hundreds of microseconds per MB) is the larger part of replacing it; renaming over the last
+ * link to it makes the rename do that, holding up the caller. With `releaseOld`, a second link
+ * to the old file (a hidden name beside it) keeps it across the rename, and is handed to
+ * `releaseOld` to remove later (off the main thread: the freeing runs after unlink releases the
+ * directory). Readers see the same: the target is the old file, then the new one. Not with
+ * `durable` (the extra name would be made durable too); skipped where hard links fail.
  */
 export function replaceFilePatched(
   path: string,
@@ -136,7 +145,7 @@ export function replaceFilePatched(
   source: PatchedSource,
   data: Uint8Array,
   ranges: ReadonlyArray<readonly [number, number]>,
-  options: WriteFileAtomicOptions = {},
+  options: WriteFileAtomicOptions & { releaseOld?: (oldLink: string) => void } = {},
 ): void {
   const dir = dirname(target);
   const mode = options.mode ?? source.mode;
@@ -144,6 +153,7 @@ export function replaceFilePatched(
   const tmp = tempName(dir, target);
   let fd: number | undefined;
   let made = false;
+  let oldLink: string | undefined;
   try {
     copyFileSync(target, tmp, constants.COPYFILE_EXCL);
     made = true;
@@ -160,6 +170,7 @@ export function replaceFilePatched(
     if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
+    if (options.releaseOld !== undefined && !durable) oldLink = linkOld(dir, target);
     renameSync(tmp, target);
   } catch (e) {
     if (fd !== undefined) {
@@ -167,14 +178,27 @@ export function replaceFilePatched(
         closeSync(fd);
       } catch {}
     }
-    if (made) {
+    for (const leftover of made ? [tmp, oldLink] : [oldLink]) {
+      if (leftover === undefined) continue;
       try {
-        unlinkSync(tmp);
+        unlinkSync(leftover);
       } catch {}
     }
     throw ioErrorFrom(e, 'write', path);
   }
+  if (oldLink !== undefined) options.releaseOld!(oldLink);
   if (durable) syncDir(dir);
+}
+
+/** A second name for `target` beside it, or undefined when the file system refuses one. */
+function linkOld(dir: string, target: string): string | undefined {
+  const name = join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.old`);
+  try {
+    linkSync(target, name);
+    return name;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Ranges less than a page apart written as one: one larger write costs less than two calls. */

@@ -2,10 +2,20 @@
 // ranges the edit wrote over a kernel copy of it (replaceFilePatched). Both must give exactly the
 // file an edit of the whole file gives, or refuse a read they lack (ELF_NOT_READ) and read it all.
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { patchFile } from '../../src/api/index.js';
+import { finishPatchSession, patchSession } from '../../src/api/patch-file.js';
 import { readTables } from '../../src/api/read-tables.js';
 import { type EditResult, type ElfEdit, editElf, editParsed } from '../../src/elf/edit/index.js';
 import { dynamicSymbolNames } from '../../src/elf/edit/symbol-names.js';
@@ -137,5 +147,30 @@ describe('editing a file read in part', () => {
     }
     // No temporary file left behind.
     assert.ok(readdirSync(dir).every((n) => !n.startsWith('.')));
+  });
+
+  test('a batch removes the replaced files off the main thread, leaving nothing behind', async () => {
+    const batch = join(dir, 'batch');
+    const keep = join(dir, 'keep');
+    mkdirSync(batch);
+    mkdirSync(keep);
+    const session = patchSession();
+    const wants: Array<[string, Buffer, string, Buffer]> = [];
+    for (const [i, file] of files.slice(0, 4).entries()) {
+      const whole = readFileSync(file);
+      const edits = editSets(ElfFile.parse(whole))[0]!;
+      const copy = join(batch, `${i}.so`);
+      copyFileSync(file, copy);
+      // Another link to the original: replacing the file must leave that inode's bytes alone.
+      linkSync(copy, join(keep, `${i}.so`));
+      await patchFile({ path: copy, edits, durable: false, session });
+      wants.push([copy, editElf(whole, edits).buffer, join(keep, `${i}.so`), whole]);
+    }
+    assert.deepEqual(await finishPatchSession(session), []);
+    for (const [copy, want, kept, whole] of wants) {
+      assert.ok(readFileSync(copy).equals(want), copy);
+      assert.ok(readFileSync(kept).equals(whole), kept);
+    }
+    assert.deepEqual(readdirSync(batch).sort(), ['0.so', '1.so', '2.so', '3.so']);
   });
 });
