@@ -131,15 +131,15 @@ export class ByteView {
 
   u64big(off: number, what = 'double word'): bigint {
     this.readable(off, 8, what);
-    return this.data.getBigUint64(off, this.littleEndian);
+    return this.littleEndian ? this.buf.readBigUInt64LE(off) : this.buf.readBigUInt64BE(off);
   }
 
   /** A 64-bit field that must be a usable file offset or size (< 2^53). */
   u64(off: number, what = 'double word'): number {
     this.readable(off, 8, what);
     const le = this.littleEndian;
-    const lo = this.data.getUint32(le ? off : off + 4, le);
-    const hi = this.data.getUint32(le ? off + 4 : off, le);
+    const lo = le ? this.buf.readUInt32LE(off) : this.buf.readUInt32BE(off + 4);
+    const hi = le ? this.buf.readUInt32LE(off + 4) : this.buf.readUInt32BE(off);
     // Below 2^53 exactly when the high word is below 2^21: no BigInt on the common path.
     if (hi < 0x200000) return hi * 0x100000000 + lo;
     const v = this.u64big(off, what);
@@ -195,8 +195,13 @@ export class ByteView {
       // An offset or size: two 32-bit halves, no BigInt.
       const lo = v % 0x100000000;
       const hi = (v - lo) / 0x100000000;
-      this.data.setUint32(le ? off : off + 4, lo, le);
-      this.data.setUint32(le ? off + 4 : off, hi, le);
+      if (le) {
+        this.buf.writeUInt32LE(lo, off);
+        this.buf.writeUInt32LE(hi, off + 4);
+      } else {
+        this.buf.writeUInt32BE(hi, off);
+        this.buf.writeUInt32BE(lo, off + 4);
+      }
       return;
     }
     this.data.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), le);

@@ -26,16 +26,20 @@ export class WriteLog {
     const n = this.starts.length;
     let sorted = true;
     for (let i = 1; i < n && sorted; i++) sorted = this.starts[i - 1]! <= this.starts[i]!;
-    const order = Array.from({ length: n }, (_, i) => i);
-    if (!sorted) order.sort((a, b) => this.starts[a]! - this.starts[b]!);
     const out: Array<[number, number]> = [];
-    for (const i of order) {
+    const take = (i: number): void => {
       const s = this.starts[i]!;
       const e = this.ends[i]!;
       const last = out.at(-1);
       if (last !== undefined && s <= last[1] + gap) last[1] = Math.max(last[1], e);
       else out.push([s, e]);
-    }
+    };
+    if (sorted) for (let i = 0; i < n; i++) take(i);
+    else
+      for (const i of Array.from({ length: n }, (_, k) => k).sort(
+        (a, b) => this.starts[a]! - this.starts[b]!,
+      ))
+        take(i);
     return out;
   }
 }
