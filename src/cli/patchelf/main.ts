@@ -56,7 +56,9 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
       current = file;
       await patchOne(req, file, io, debug, session);
     }
-    return (await leftovers(io, session)) ? EXIT_ERROR : EXIT_OK;
+    // A hidden file left behind is said, but the edits asked for were made: not a failure.
+    await leftovers(io, session);
+    return EXIT_OK;
   } catch (e) {
     reportPatchelfError(io, e, current);
     if (session !== undefined) await leftovers(io, session);
@@ -65,10 +67,10 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
 }
 
 /** The replaced files' old contents are removed as the batch goes on; says which could not be. */
-async function leftovers(io: PatchelfIo, session: PatchSession): Promise<boolean> {
-  const left = await finishPatchSession(session);
-  for (const p of left) io.err(`patchelf: could not remove ${p} (the old contents of a file replaced)\n`);
-  return left.length > 0;
+async function leftovers(io: PatchelfIo, session: PatchSession): Promise<void> {
+  for (const p of await finishPatchSession(session)) {
+    io.err(`patchelf: warning: could not remove ${p} (the old contents of a file replaced)\n`);
+  }
 }
 
 /**
