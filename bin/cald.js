@@ -14,6 +14,24 @@
 // The exit stays natural (no process.exit): stores close, temporary files are removed and queued
 // output reaches a slow reader after main() returns.
 import { statSync } from 'node:fs';
+import v8 from 'node:v8';
+
+// Tiering for a short command: a cald command runs its code over hundreds of files for well under
+// a second, and V8's default (optimize a function once it has run ~132 KB of bytecode) spent
+// ~250 ms of CPU compiling some 60 engine functions with TurboFan on its worker threads for a
+// `cald patchelf` over ffmpeg's closure, more than those functions then saved. Baseline code at
+// once (Sparkplug: a cheap compile) and a 4x budget before optimizing cut that to ~50 ms with
+// the main thread no slower (docs/benchmarks.md, "Renaming ...", session 5). Both are read when
+// V8 decides to compile, so setting them here, before any of cald is loaded, takes effect;
+// long-running commands (serve, mount) still optimize their hot code, only later.
+v8.setFlagsFromString('--interrupt-budget=524288');
+v8.setFlagsFromString('--always-sparkplug');
+// The young generation: the same command made 32 scavenges of a few MB; on a busy machine the
+// parallel scavenger's waits for its helper threads took them from ~15 to ~140 ms in all. Scavenging
+// on the main thread alone, and letting the young space grow faster (11 scavenges), holds them at
+// ~10 ms whatever the load. (The young space's starting size is fixed at start-up; these are not.)
+v8.setFlagsFromString('--no-parallel-scavenge');
+v8.setFlagsFromString('--semi-space-growth-factor=8');
 
 const mtime = (rel) => statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1;
 const bundled = mtime('../dist/bundle/main.js');

@@ -1,11 +1,21 @@
-import { closeSync, existsSync, fstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  unlink,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { type EditOptions, type ElfEdit, editParsed } from '../elf/edit/index.js';
 import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
-import { ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
+import { CaldError, ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { storeContaining } from '../store/containing-store.js';
-import { type FileOwner, replaceFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
+import { type PatchedSource, replaceFilePatched, writeFileAtomic } from '../util/atomic-write.js';
+import { type Holes, readTables, readWhole } from './read-tables.js';
 
 export type { ElfEdit } from '../elf/edit/index.js';
 
@@ -48,8 +58,12 @@ export interface ElfSummary {
 /** The file handed to an `edits` callback. */
 export interface PatchTarget {
   path: string;
-  /** The file's bytes; valid only until the callback's promise settles (the memory is reused). */
-  buffer: Buffer;
+  /**
+   * The file, parsed; valid only until the callback's promise settles (the memory is reused). It
+   * may have been read in part (its code and data left out): a read of what was not read throws
+   * ELF_NOT_READ, and everything the summary says is there.
+   */
+  elf: ElfFile;
   summary: ElfSummary;
 }
 
@@ -81,14 +95,39 @@ export interface PatchFileOptions {
 export interface PatchSession {
   /** Real directory -> the store it lies in (null: none). */
   readonly storeOfDir: Map<string, string | null>;
+  /**
+   * Replaced files' old contents, being removed on the thread pool while the batch goes on
+   * (replaceFilePatched's releaseOld); each settles to the hidden name it failed to remove, if any.
+   */
+  readonly releasing: Array<Promise<string | undefined>>;
 }
 
 /**
  * A session for a batch of patchFile calls made together (one command over many files). Not for
  * a long-lived process: a store made in a directory after the session looked at it goes unseen.
+ * End it with finishPatchSession.
  */
 export function patchSession(): PatchSession {
-  return { storeOfDir: new Map() };
+  return { storeOfDir: new Map(), releasing: [] };
+}
+
+/**
+ * Waits until the old contents of every file the session replaced are removed; returns the
+ * hidden names (`.NAME.cald-PID-HEX.old` beside a replaced file) that could not be.
+ */
+export async function finishPatchSession(session: PatchSession): Promise<string[]> {
+  const left = await Promise.all(session.releasing.splice(0));
+  return left.filter((p) => p !== undefined);
+}
+
+function releaseLater(session: PatchSession): (oldLink: string) => void {
+  return (oldLink) => {
+    session.releasing.push(
+      new Promise((done) =>
+        unlink(oldLink, (e) => done(e === null || e.code === 'ENOENT' ? undefined : oldLink)),
+      ),
+    );
+  };
 }
 
 export interface PatchFileResult {
@@ -118,7 +157,9 @@ export async function patchFile(options: PatchFileOptions): Promise<PatchFileRes
   let file: ReadFile;
   const memory = takeMemory();
   try {
-    file = readWithRoom(path, memory);
+    // The result of an edit in place is a copy of the file plus what the edit writes: its code
+    // and data need not be read. A result written elsewhere is written whole.
+    file = readWithRoom(path, memory, output === undefined);
   } catch (e) {
     memory.release();
     throw ioErrorFrom(e, 'read', path);
@@ -135,14 +176,30 @@ async function patchBuffer(options: PatchFileOptions, file: ReadFile): Promise<P
   const { buffer, owner } = file;
   const durable = options.durable !== false;
   // Parsed once: the edit works on this parse too.
-  const elf = ElfFile.parse(buffer);
-  const list = typeof edits === 'function' ? await edits({ path, buffer, summary: summarize(elf) }) : edits;
+  let elf: ElfFile;
+  let summary: ElfSummary;
+  try {
+    elf = ElfFile.parse(buffer, file.holes);
+    summary = summarize(elf);
+  } catch (e) {
+    if (!notRead(e)) throw e;
+    elf = ElfFile.parse(readRest(file));
+    summary = summarize(elf);
+  }
+  const list = typeof edits === 'function' ? await edits({ path, elf, summary }) : edits;
   // Printing from a stored object is fine; writing into a store never is.
   if (output !== undefined) refuseStoreFile(output);
   else if (list.length > 0) refuseStoreFile(path, realPathOf(file), options.session);
   // The buffer is ours alone: the edit writes into it (and its room) instead of copying the file.
   const editOptions: EditOptions = { reuseInput: true, ...(pageSize === undefined ? {} : { pageSize }) };
-  const result = editParsed(elf, list, editOptions);
+  let result: ReturnType<typeof editParsed>;
+  try {
+    result = editParsed(elf, list, editOptions);
+  } catch (e) {
+    if (!notRead(e)) throw e;
+    // The edit needs bytes left out (rare: tables inside large data sections): all of them, again.
+    result = editParsed(ElfFile.parse(readRest(file)), list, editOptions);
+  }
   const sizeBefore = buffer.length;
   const sizeAfter = result.buffer.length;
   if (output !== undefined) {
@@ -152,7 +209,9 @@ async function patchBuffer(options: PatchFileOptions, file: ReadFile): Promise<P
   }
   if (!result.changed) return { changed: false, written: null, sizeBefore, sizeAfter };
   // The file read is the file replaced: its real path and owner are known, not looked up again.
-  replaceFileAtomic(path, realPathOf(file), owner, result.buffer, { durable });
+  // Only the ranges the edit wrote go through this process; the kernel copies the rest.
+  const release = options.session === undefined ? {} : { releaseOld: releaseLater(options.session) };
+  replaceFilePatched(path, realPathOf(file), owner, result.buffer, result.written, { durable, ...release });
   return { changed: true, written: path, sizeBefore, sizeAfter };
 }
 
@@ -216,10 +275,33 @@ function takeMemory(): Memory {
   };
 }
 
+function notRead(e: unknown): boolean {
+  return e instanceof CaldError && e.code === 'ELF_NOT_READ';
+}
+
+/** Reads what readWithRoom left out (the whole file again, into the same memory); returns it. */
+function readRest(file: ReadFile): Buffer {
+  if (file.holes.length === 0) throw new Error('internal: a read was refused in a file read whole');
+  let fd: number | undefined;
+  try {
+    fd = openSync(file.real ?? file.path, 'r');
+    readWhole(fd, file.buffer, file.buffer.length);
+  } catch (e) {
+    throw ioErrorFrom(e, 'read', file.path);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  file.holes = [];
+  return file.buffer;
+}
+
 interface ReadFile {
   path: string;
   buffer: Buffer;
-  owner: FileOwner;
+  /** What was not read (readTables); empty once the whole file is. */
+  holes: Holes;
+  /** Owner, mode and identity of the file read (an edit replaces exactly this file). */
+  owner: PatchedSource;
   /** The real path (symbolic links resolved) of the file opened, when /proc told it. */
   real: string | undefined;
 }
@@ -236,10 +318,10 @@ function realPathOf(file: ReadFile): string {
 
 /**
  * Reads the file into memory of its own with room after it, so an edit that appends a segment
- * writes there instead of copying the whole file. Synchronous: over a closure of hundreds of files,
- * thread-pool round trips cost more than the reads.
+ * writes there instead of copying the whole file; `partial`: without its code and data (holes).
+ * Synchronous: over a closure of hundreds of files, thread-pool round trips cost more than the reads.
  */
-function readWithRoom(path: string, memory: Memory): ReadFile {
+function readWithRoom(path: string, memory: Memory, partial: boolean): ReadFile {
   const fd = openSync(path, 'r');
   try {
     const st = fstatSync(fd);
@@ -250,15 +332,28 @@ function readWithRoom(path: string, memory: Memory): ReadFile {
       if (!real.startsWith('/') || real.endsWith(' (deleted)')) real = undefined;
     } catch {}
     const room = memory.get(st.size + 64 * 1024 + Math.floor(st.size / 16));
-    let size = 0;
-    for (;;) {
-      const n = readSync(fd, room, size, room.length - size, null);
-      if (n === 0) break;
-      size += n;
-      if (size === room.length) throw new Error('the file grew while it was read');
+    let size = st.size;
+    let holes: Holes = [];
+    if (partial) holes = readTables(fd, room, size);
+    else {
+      size = 0;
+      for (;;) {
+        const n = readSync(fd, room, size, room.length - size, null);
+        if (n === 0) break;
+        size += n;
+        if (size === room.length) throw new Error('the file grew while it was read');
+      }
     }
-    const owner = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-    return { path, buffer: room.subarray(0, size), owner, real };
+    const owner: PatchedSource = {
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: st.size,
+      ino: st.ino,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
+    };
+    return { path, buffer: room.subarray(0, size), holes, owner, real };
   } finally {
     closeSync(fd);
   }
@@ -294,7 +389,10 @@ function sectionNamesProblem(elf: ElfFile): string | undefined {
   if (index >= n) return `its section-name table index e_shstrndx ${index} is out of range (${n} sections)`;
   const table = elf.sections[index]!;
   if (table.size === 0) return `its section-name table (section ${index}) is empty`;
-  if (table.type === SHT_NOBITS || elf.buf[table.offset + table.size - 1] !== 0)
+  if (
+    table.type === SHT_NOBITS ||
+    elf.view.bytesAt(table.offset + table.size - 1, 1, 'section names')[0] !== 0
+  )
     return `its section-name table (section ${index}) does not end with a NUL byte`;
   return undefined;
 }

@@ -8,6 +8,8 @@ export interface ShrinkRpathOptions {
   path: string;
   /** The file's bytes, when the caller has already read them (then `path` is not read). */
   buffer?: Buffer;
+  /** The file, when the caller has already parsed it (then neither `path` nor `buffer` is read). */
+  elf?: ElfFile;
   /**
    * patchelf's --allowed-rpath-prefixes: when not empty, absolute directories that start with none
    * of these prefixes are dropped without being looked into. ELF byte strings.
@@ -42,15 +44,18 @@ export async function shrinkRpath(options: ShrinkRpathOptions): Promise<ShrinkRp
   if (typeof path !== 'string' || path === '') {
     throw new UsageError('shrinkRpath: `path` must be a non-empty string');
   }
-  let buf = options.buffer;
-  if (buf === undefined) {
-    try {
-      buf = await readFile(path);
-    } catch (e) {
-      throw ioErrorFrom(e, 'read', path);
+  let elf = options.elf;
+  if (elf === undefined) {
+    let buf = options.buffer;
+    if (buf === undefined) {
+      try {
+        buf = await readFile(path);
+      } catch (e) {
+        throw ioErrorFrom(e, 'read', path);
+      }
     }
+    elf = ElfFile.parse(buf);
   }
-  const elf = ElfFile.parse(buf);
   const before = elf.runpath ?? elf.rpath ?? null;
   if (before === null) return { before, after: null };
   const want: ElfIdentity = { is64: elf.header.is64, machine: elf.header.machine };

@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
+  copyFileSync,
   fchmodSync,
   fchownSync,
   fsyncSync,
+  ftruncateSync,
+  linkSync,
   openSync,
   realpathSync,
   renameSync,
+  type Stats,
   statSync,
   unlinkSync,
   writeSync,
@@ -83,7 +88,7 @@ export function replaceFileAtomic(
   const dir = dirname(target);
   const mode = options.mode ?? existing?.mode;
   const durable = options.durable !== false;
-  const tmp = join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempName(dir, target);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', mode ?? 0o666);
@@ -109,9 +114,121 @@ export function replaceFileAtomic(
   if (durable) syncDir(dir);
 }
 
-function writeAll(fd: number, data: Uint8Array): void {
+/** The file a patch was computed from, as it was when it was read. */
+export interface PatchedSource extends FileOwner {
+  size: number;
+  ino: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/**
+ * replaceFileAtomic for a result that is the current file with a few ranges changed: the temporary
+ * file is a copy of `target` made by the kernel (copyFileSync: copy_file_range, or a clone where
+ * the file system shares blocks), so the unchanged bytes never pass through this process; then
+ * `ranges` of `data` are written over it, the copy is cut to `data.length`, and it is renamed over
+ * the target as replaceFileAtomic does (same owner, mode, fsyncs and failure handling).
+ * `source` is what the caller read: when the target no longer matches it (size, inode,
+ * modification or change time) the copy would not be those bytes, and nothing is replaced.
+ *
+ * `releaseOld`: the rename then no longer frees the old file. Freeing a file's pages and blocks
+ * (hundreds of microseconds per MB) is the larger part of replacing it; renaming over the last
+ * link to it makes the rename do that, holding up the caller. With `releaseOld`, a second link
+ * to the old file (a hidden name beside it) keeps it across the rename, and is handed to
+ * `releaseOld` to remove later (off the main thread: the freeing runs after unlink releases the
+ * directory). Readers see the same: the target is the old file, then the new one. Not with
+ * `durable` (the extra name would be made durable too); skipped where hard links fail.
+ */
+export function replaceFilePatched(
+  path: string,
+  target: string,
+  source: PatchedSource,
+  data: Uint8Array,
+  ranges: ReadonlyArray<readonly [number, number]>,
+  options: WriteFileAtomicOptions & { releaseOld?: (oldLink: string) => void } = {},
+): void {
+  const dir = dirname(target);
+  const mode = options.mode ?? source.mode;
+  const durable = options.durable !== false;
+  const tmp = tempName(dir, target);
+  let fd: number | undefined;
+  let made = false;
+  let oldLink: string | undefined;
+  try {
+    copyFileSync(target, tmp, constants.COPYFILE_EXCL);
+    made = true;
+    fd = openSync(tmp, 'r+');
+    // After the copy: a change made while it ran shows in the target's times or size.
+    if (!sameFile(statSync(target), source)) {
+      throw Object.assign(new Error('the file changed while it was being edited'), { code: 'EAGAIN' });
+    }
+    if (data.length < source.size) ftruncateSync(fd, data.length);
+    for (const [start, end] of joined(ranges)) writeAll(fd, data.subarray(start, end), start);
+    if (data.length > source.size) writeAll(fd, data.subarray(source.size), source.size);
+    if (process.getuid?.() === 0) fchownSync(fd, source.uid, source.gid);
+    fchmodSync(fd, mode);
+    if (durable) fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    if (options.releaseOld !== undefined && !durable) oldLink = linkOld(dir, target);
+    renameSync(tmp, target);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {}
+    }
+    for (const leftover of made ? [tmp, oldLink] : [oldLink]) {
+      if (leftover === undefined) continue;
+      try {
+        unlinkSync(leftover);
+      } catch {}
+    }
+    throw ioErrorFrom(e, 'write', path);
+  }
+  if (oldLink !== undefined) options.releaseOld!(oldLink);
+  if (durable) syncDir(dir);
+}
+
+/** A second name for `target` beside it, or undefined when the file system refuses one. */
+function linkOld(dir: string, target: string): string | undefined {
+  const name = join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.old`);
+  try {
+    linkSync(target, name);
+    return name;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ranges less than a page apart written as one: one larger write costs less than two calls. */
+function joined(ranges: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of ranges) {
+    const last = out.at(-1);
+    if (last !== undefined && s <= last[1] + 4096) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+function sameFile(st: Stats, source: PatchedSource): boolean {
+  return (
+    st.size === source.size &&
+    st.ino === source.ino &&
+    st.mtimeMs === source.mtimeMs &&
+    st.ctimeMs === source.ctimeMs
+  );
+}
+
+function tempName(dir: string, target: string): string {
+  return join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function writeAll(fd: number, data: Uint8Array, position?: number): void {
   let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  while (off < data.length)
+    off += writeSync(fd, data, off, data.length - off, position === undefined ? null : position + off);
 }
 
 /** The file a write to `path` must replace: `path` itself, or where its symbolic link(s) lead. */

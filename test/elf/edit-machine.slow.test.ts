@@ -19,6 +19,7 @@ import {
   linkDir,
   todoIfKnown,
 } from './helpers/edit-check.js';
+import { assertWrittenCovers } from './helpers/written-ranges.js';
 
 const root = makeTmp({ after }, 'edit-machine');
 
@@ -108,6 +109,7 @@ describe('real programs: closures renamed to long names, run', { concurrency: fa
         );
         if (edits.length === 0) continue;
         const r = editElf(buf, edits);
+        assertWrittenCovers(buf, r);
         writeFileSync(file, r.buffer);
       }
       const editMs = Date.now() - editStarted;

@@ -34,6 +34,7 @@ import {
   linkDir,
   todoIfKnown,
 } from './helpers/edit-check.js';
+import { assertWrittenCovers } from './helpers/written-ranges.js';
 
 const DT_RPATH = 15n;
 const DT_RUNPATH = 29n;
@@ -125,6 +126,7 @@ describe('deterministic output', () => {
       ];
       const a = editElf(Buffer.from(buf), edits);
       const b = editElf(Buffer.from(buf), edits);
+      assertWrittenCovers(buf, a);
       assert.ok(a.buffer.equals(b.buffer), `${file}: two runs differ`);
       edited++;
     }

@@ -1,4 +1,4 @@
-import { patchSession } from '../../api/patch-file.js';
+import { finishPatchSession, type PatchSession, patchSession } from '../../api/patch-file.js';
 import { CaldError } from '../../errors/index.js';
 import { parsePatchelfArgs } from './args.js';
 import { helpText, versionText } from './help.js';
@@ -38,6 +38,7 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
     return EXIT_ERROR;
   }
   let current: string | undefined;
+  let session: PatchSession | undefined;
   try {
     const cmd = parsePatchelfArgs(args);
     if (cmd.kind === 'help') {
@@ -50,15 +51,25 @@ export async function patchelfMain(args: string[], io: PatchelfIo = processPatch
     }
     const req = cmd.request;
     const debug = req.debug || io.env.PATCHELF_DEBUG !== undefined;
-    const session = patchSession();
+    session = patchSession();
     for (const file of req.files) {
       current = file;
       await patchOne(req, file, io, debug, session);
     }
+    // A hidden file left behind is said, but the edits asked for were made: not a failure.
+    await leftovers(io, session);
     return EXIT_OK;
   } catch (e) {
     reportPatchelfError(io, e, current);
+    if (session !== undefined) await leftovers(io, session);
     return EXIT_ERROR;
+  }
+}
+
+/** The replaced files' old contents are removed as the batch goes on; says which could not be. */
+async function leftovers(io: PatchelfIo, session: PatchSession): Promise<void> {
+  for (const p of await finishPatchSession(session)) {
+    io.err(`patchelf: warning: could not remove ${p} (the old contents of a file replaced)\n`);
   }
 }
 

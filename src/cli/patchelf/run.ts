@@ -176,7 +176,7 @@ async function editsFor(
     const { shrinkRpath } = await import('../../api/shrink-rpath.js');
     const { after } = await shrinkRpath({
       path: t.path,
-      buffer: t.buffer,
+      elf: t.elf,
       allowedPrefixes: req.allowedRpathPrefixes,
     });
     if (after === null) say(`${t.path}: no RPATH to shrink`);

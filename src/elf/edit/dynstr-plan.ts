@@ -1,6 +1,7 @@
 import { SHT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERDEF, SHT_GNU_VERNEED } from '../format/constants.js';
+import { layoutsFor } from '../format/layouts.js';
 import type { ElfFile } from '../read/index.js';
-import { StringTable } from '../read/string-table.js';
+import { MAX_STRING, StringTable } from '../read/string-table.js';
 import type { EditModel } from './model.js';
 
 export interface DynstrPlan {
@@ -20,7 +21,6 @@ export interface DynstrPlan {
  */
 function keptPrefixLength(elf: ElfFile): number {
   const table = elf.dynstr!;
-  const buf = elf.buf;
   // Any other section that uses .dynstr may refer to strings we cannot see: keep everything.
   const strIndex = elf.sections.find((s) => s.type === SHT_DYNAMIC)?.link;
   const known = new Set([SHT_DYNAMIC, SHT_DYNSYM, SHT_GNU_VERNEED, SHT_GNU_VERDEF]);
@@ -30,18 +30,41 @@ function keptPrefixLength(elf: ElfFile): number {
   ) {
     return table.size;
   }
+  const strings = new StringTable(elf.view.bytesAt(table.offset, table.size, '.dynstr'), 0, table.size);
+  const offsets: number[] = [];
+  for (const v of elf.versionNeeds) for (const a of v.entries) offsets.push(a.nameOffset);
+  for (const d of elf.versionDefs) for (const off of d.nameOffsets) offsets.push(off);
+  // The string that ends last starts at the largest offset: a NUL after an offset is also after
+  // every smaller one. Only a string with no NUL within StringTable's bound breaks that; the
+  // table can hold one only if some block of half that bound has no NUL (a crafted table).
+  const syms = elf.dynamicSymbols();
+  const S = layoutsFor(elf.is64).sym;
+  if (syms !== undefined) elf.view.check(syms.offset, syms.count * S.size, '.dynsym');
+  let last =
+    syms === undefined
+      ? -1
+      : elf.view.u32ColumnMax(syms.offset + S.st_name, syms.count, S.size, table.size, '.dynsym');
+  for (const off of offsets) if (off < table.size && off > last) last = off;
+  if (last < 0) return Math.min(1, table.size);
+  if (!hasNulFreeRun(strings, table.size)) {
+    const nul = strings.nulAfter(last);
+    return nul < 0 ? table.size : Math.min(Math.max(1, nul + 1), table.size);
+  }
   let end = 1;
-  const strings = new StringTable(buf, table.offset, table.size);
-  const use = (off: number) => {
-    if (off >= table.size) return;
+  for (const off of [...elf.dynamicSymbolNameOffsets(), ...offsets]) {
+    if (off >= table.size) continue;
     // Inside the table only (a hostile table may have no NUL): no scan of the rest of the file.
     const nul = strings.nulAfter(off);
-    end = nul < 0 ? table.size : Math.max(end, nul - table.offset + 1);
-  };
-  for (const off of elf.dynamicSymbolNameOffsets()) use(off);
-  for (const v of elf.versionNeeds) for (const a of v.entries) use(a.nameOffset);
-  for (const d of elf.versionDefs) for (const off of d.nameOffsets) use(off);
+    end = nul < 0 ? table.size : Math.max(end, nul + 1);
+  }
   return Math.min(end, table.size);
+}
+
+/** Whether some block of MAX_STRING / 2 bytes of the table holds no NUL. */
+function hasNulFreeRun(strings: StringTable, size: number): boolean {
+  const block = MAX_STRING / 2;
+  for (let at = 0; at + block <= size; at += block) if (!strings.hasNul(at, at + block)) return true;
+  return false;
 }
 
 /** Every string the edited file needs in .dynstr, in a deterministic order. */
@@ -56,7 +79,7 @@ export function wantedStrings(m: EditModel): string[] {
 export function planDynstr(elf: ElfFile, m: EditModel): DynstrPlan {
   const table = elf.dynstr!;
   const keptLength = keptPrefixLength(elf);
-  const prefix = elf.buf.subarray(table.offset, table.offset + keptLength);
+  const prefix = elf.view.bytesAt(table.offset, keptLength, '.dynstr');
   const offsetOf = new Map<string, number>();
   const added: Buffer[] = [];
   let next = keptLength;

@@ -136,7 +136,7 @@ export function applyDynstrSlide(
   keptLength: number,
 ): void {
   const t = elf.dynstr!;
-  out.buf.copyWithin(slide.start + slide.delta, slide.start, slide.end);
-  out.buf.fill(0, t.offset + keptLength, slide.start + slide.delta);
-  bytes.copy(out.buf, t.offset + keptLength, keptLength);
+  out.move(slide.start + slide.delta, slide.start, slide.end);
+  out.fill(0, t.offset + keptLength, slide.start + slide.delta);
+  out.copyIn(bytes, t.offset + keptLength, keptLength);
 }

@@ -1,4 +1,5 @@
 import { CaldError, ElfEditError } from '../../errors/index.js';
+import { WriteLog } from '../../util/write-log.js';
 import { ElfFile } from '../read/index.js';
 import { applyEdit } from './apply-edits.js';
 import { checkEditableLayout } from './check-layout.js';
@@ -12,6 +13,13 @@ export interface EditResult {
   /** The edited file; the very input buffer when nothing changed. */
   buffer: Buffer;
   changed: boolean;
+  /**
+   * Where `buffer` may differ from the input: sorted, disjoint [start, end) ranges, past the
+   * input's end too. Every other byte of `buffer` is the input's byte at the same offset, so a
+   * writer holding a copy of the input needs to store only these (and cut the copy to
+   * `buffer.length` when the file shrank). Empty when nothing changed.
+   */
+  written: ReadonlyArray<readonly [number, number]>;
 }
 
 /**
@@ -38,13 +46,14 @@ export function editParsed(elf: ElfFile, edits: readonly ElfEdit[], options: Edi
     else if (e.kind === 'renameDynamicSymbols') renameDynamicSymbols(model, elf, e.map);
     else applyEdit(model, e, elf.dynamic !== undefined);
   }
-  if (sameModel(before, model)) return { buffer: buf, changed: false };
+  if (sameModel(before, model)) return { buffer: buf, changed: false, written: [] };
   // Before the layout: with reuseInput it may overwrite the symbol table read here.
   const wantNames = symbolNamesAfter(elf, model);
   checkEditableLayout(elf);
   let out: Buffer;
+  const log = new WriteLog();
   try {
-    out = rewrite(elf, model, options);
+    out = rewrite(elf, model, options, log);
   } catch (e) {
     if (e instanceof CaldError) throw e;
     // A hostile file can still reach a case the layout did not foresee: never a stray error type.
@@ -57,8 +66,8 @@ export function editParsed(elf: ElfFile, edits: readonly ElfEdit[], options: Edi
       },
     );
   }
-  verify(out, model, wantNames);
-  return { buffer: out, changed: true };
+  verify(out, model, wantNames, elf.view.holes);
+  return { buffer: out, changed: true, written: log.ranges() };
 }
 
 /** The dynamic symbols' names the edited file must have, sorted (renaming may reorder symbols). */
@@ -67,6 +76,10 @@ function symbolNamesAfter(elf: ElfFile, m: EditModel): string | undefined {
   const names = dynamicSymbolNames(elf);
   for (const [i, n] of m.symbolRenames) names[i] = n;
   return names.sort().join('\0');
+}
+
+function isNotRead(e: unknown): boolean {
+  return e instanceof CaldError && e.code === 'ELF_NOT_READ';
 }
 
 function checkPageSize(n: number): void {
@@ -78,16 +91,23 @@ function checkPageSize(n: number): void {
 }
 
 /** Reads the result back: what it says must be what the model says, or the edit is refused. */
-function verify(out: Buffer, want: EditModel, wantNames: string | undefined): void {
+function verify(
+  out: Buffer,
+  want: EditModel,
+  wantNames: string | undefined,
+  holes: ReadonlyArray<readonly [number, number]> | undefined,
+): void {
   let got: EditModel;
   let symbolsAsAsked: boolean;
   try {
-    const elf = ElfFile.parse(out);
+    const elf = ElfFile.parse(out, holes);
     got = modelOf(elf);
     symbolsAsAsked =
       globalVersions(elf, want.versymGlobal).length === want.versymGlobal.length &&
       (wantNames === undefined || dynamicSymbolNames(elf).sort().join('\0') === wantNames);
   } catch (e) {
+    // The check needs bytes a file read in part lacks: the caller reads it whole and edits again.
+    if (isNotRead(e)) throw e;
     throw new ElfEditError(
       'EDIT_SELF_CHECK',
       `internal error: the edited file does not parse again (${(e as Error).message})`,

@@ -1,5 +1,6 @@
 import { ElfEditError } from '../../errors/index.js';
 import { ByteView } from '../../util/byte-view.js';
+import type { WriteLog } from '../../util/write-log.js';
 import {
   DT_MIPS_RLD_MAP_REL,
   DT_STRSZ,
@@ -55,8 +56,10 @@ type Place = { inPlace: true } | { inPlace: false; at: number };
  * rewritten in place; those that grew (or sat in a segment an earlier edit appended) go into one
  * loadable segment at the end of the file, with the program header table when it must grow.
  * Nothing else in the file moves, so code, data, notes and sections keep their addresses.
+ * Every byte it writes goes through one ByteView, which records the ranges in `log` when given
+ * (the result is the input, or a copy of it, with those ranges changed).
  */
-export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffer {
+export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions, log?: WriteLog): Buffer {
   const h = elf.header;
   const L = layoutsFor(h.is64);
   const word = h.is64 ? 8 : 4;
@@ -180,6 +183,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   // Where the new segment goes, and the output buffer.
   let seg = { offset: 0, vaddr: 0n };
   let out: Buffer;
+  // Zeros from here to the end: the padding and the new segment.
+  let zeroFrom: number | undefined;
   if (needLoad) {
     if (tail !== undefined) {
       seg = { offset: tail.offset, vaddr: tail.vaddr };
@@ -201,7 +206,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     }
     out = outputBuffer(elf.buf, seg.offset + size, reuse);
     // Padding and the new segment start as zeros; the bytes before them are the input's.
-    out.fill(0, Math.min(elf.buf.length, seg.offset));
+    zeroFrom = Math.min(elf.buf.length, seg.offset);
     load!.offset = seg.offset;
     load!.vaddr = seg.vaddr;
     load!.paddr = seg.vaddr;
@@ -213,7 +218,9 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   } else {
     out = reuse ? elf.buf : Buffer.from(elf.buf);
   }
-  const v = new ByteView(out, h.littleEndian, h.is64);
+  // The input's holes (a file read in part) are the output's too: what was not read is not there.
+  const v = new ByteView(out, h.littleEndian, h.is64, log, elf.view.holes);
+  if (zeroFrom !== undefined) v.fill(0, zeroFrom);
   checkInPlaceRoom(elf, needLoad ? seg.offset : elf.buf.length, {
     dynstr: strings?.rewrite === true && !dynstrLeaves,
     dynamic: !dynMoves,
@@ -245,11 +252,11 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   } else if (strings !== undefined && slide === undefined && (strings.rewrite || dynstrMoves)) {
     const bytes = strings.plan.bytes;
     if (dynstrMoves) {
-      bytes.copy(out, seg.offset + (dynstrPlace as { at: number }).at);
+      v.copyIn(bytes, seg.offset + (dynstrPlace as { at: number }).at);
     } else {
       const t = elf.dynstr!;
-      out.fill(0, t.offset + strings.plan.keptLength, t.offset + t.size);
-      bytes.copy(out, t.offset + strings.plan.keptLength, strings.plan.keptLength);
+      v.fill(0, t.offset + strings.plan.keptLength, t.offset + t.size);
+      v.copyIn(bytes, t.offset + strings.plan.keptLength, strings.plan.keptLength);
     }
     if (dynstrMoves) {
       moveSection(sections.dynstr, {
@@ -269,7 +276,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   if (interpBytes !== undefined && (interpChanged || interpMoves)) {
     const old = elf.interp!;
     if (interpMoves) {
-      interpBytes.copy(out, fileAt(interpPlace, 0));
+      v.copyIn(interpBytes, fileAt(interpPlace, 0));
       const ph = table.find((p) => p.type === PT_INTERP)!;
       Object.assign(ph, {
         offset: fileAt(interpPlace, 0),
@@ -279,8 +286,8 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
       ph.filesz = ph.memsz = interpBytes.length;
       moveSection(sections.interp, { offset: ph.offset, addr: ph.vaddr, size: interpBytes.length });
     } else {
-      out.fill(0, old.offset, old.offset + old.size);
-      interpBytes.copy(out, old.offset);
+      v.fill(0, old.offset, old.offset + old.size);
+      v.copyIn(interpBytes, old.offset);
     }
   }
 
@@ -297,7 +304,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
     const base = fileAt(dynPlace, d.offset);
     const vbase = addrAt(dynPlace, d.vaddr);
     const slots = dynMoves ? dynSlots : d.capacity;
-    out.fill(0, base, base + slots * L.dyn.size);
+    v.fill(0, base, base + slots * L.dyn.size);
     entries.forEach((e, i) => {
       let value = e.str !== undefined ? BigInt(offsetOf(e.str)) : e.value;
       if (e.tag === DT_STRTAB && dynstrLeaves) value = dynstrAddr;
@@ -369,7 +376,7 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions): Buffe
   for (const p of table)
     if (p.type === PT_GNU_STACK && m.gnuStackFlags !== undefined) p.flags = m.gnuStackFlags;
   const phoff = fileAt(phtPlace, h.phoff);
-  if (!phtMoves && phnumChanges) out.fill(0, h.phoff, h.phoff + h.phnum * L.phdr.size);
+  if (!phtMoves && phnumChanges) v.fill(0, h.phoff, h.phoff + h.phnum * L.phdr.size);
   if (phtMoves || phnumChanges) {
     const ph = table.find((p) => p.type === PT_PHDR);
     if (ph !== undefined) {
@@ -465,7 +472,7 @@ function planStrings(
 ): { rewrite: boolean; plan: DynstrPlan; offsetOf: (s: string) => number | undefined } | undefined {
   const t = elf.dynstr;
   if (t === undefined) return undefined;
-  const table = elf.buf.subarray(t.offset, t.offset + t.size);
+  const table = elf.view.bytesAt(t.offset, t.size, '.dynstr');
   const existing = new Map<string, number>();
   let all = true;
   const want = wantedStrings(m);

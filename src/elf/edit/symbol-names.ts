@@ -144,7 +144,7 @@ function rebuildGnuHash(elf: ElfFile, out: ByteView, addr: bigint, names: readon
   const chainsAt = bucketsAt + buckets * 4;
   // The table only shrinks (fewer buckets); what it no longer uses is zeroed.
   out.check(bloomAt, bloomSize * word + nbuckets * 4 + hashed * 4, 'DT_GNU_HASH table');
-  out.buf.fill(0, bloomAt, bucketsAt + nbuckets * 4 + hashed * 4);
+  out.fill(0, bloomAt, bucketsAt + nbuckets * 4 + hashed * 4);
   out.setU32(at, buckets);
   const bits = BigInt(word * 8);
   for (const h of hashes) {

@@ -48,9 +48,9 @@ export function reorderDynamicSymbols(elf: ElfFile, out: ByteView, order: readon
 
 function permute(out: ByteView, base: number, size: number, order: readonly number[]): void {
   out.check(base, order.length * size, 'table to reorder');
-  const copy = Buffer.from(out.buf.subarray(base, base + order.length * size));
+  const copy = Buffer.from(out.bytesAt(base, order.length * size, 'table to reorder'));
   order.forEach((old, k) => {
-    copy.copy(out.buf, base + k * size, old * size, (old + 1) * size);
+    out.copyIn(copy, base + k * size, old * size, (old + 1) * size);
   });
 }
 

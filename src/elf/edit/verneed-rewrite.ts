@@ -36,9 +36,9 @@ export function rewriteVersionNeeds(
     version: src.u16(v.offset + VERNEED.vn_version),
     file: offsetOf(file),
     // Copies: `out` may be the input's own memory, and the table is cleared before it is rewritten.
-    aux: v.entries.map((a) => Buffer.from(src.buf.subarray(a.offset, a.offset + VERNAUX.size))),
+    aux: v.entries.map((a) => Buffer.from(src.bytesAt(a.offset, VERNAUX.size, 'Elf_Vernaux'))),
   }));
-  out.buf.fill(0, start, extent);
+  out.fill(0, start, extent);
   let at = start;
   records.forEach((r, i) => {
     const size = VERNEED.size + r.aux.length * VERNAUX.size;
@@ -49,7 +49,7 @@ export function rewriteVersionNeeds(
     out.setU32(at + VERNEED.vn_next, i === records.length - 1 ? 0 : size);
     r.aux.forEach((bytes, j) => {
       const a = at + VERNEED.size + j * VERNAUX.size;
-      bytes.copy(out.buf, a);
+      out.copyIn(bytes, a);
       out.setU32(a + VERNAUX.vna_next, j === r.aux.length - 1 ? 0 : VERNAUX.size);
     });
     at += size;

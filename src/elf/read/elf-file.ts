@@ -94,8 +94,13 @@ export class ElfFile {
     this.notes = this.readAllNotes();
   }
 
-  static parse(buf: Buffer): ElfFile {
-    const { view, header } = readHeader(buf);
+  /**
+   * `holes`: ranges of `buf` that hold no bytes of the file (a file read in part); any read of
+   * one throws ElfFormatError ELF_NOT_READ (ByteView). The first 64 bytes must have been read.
+   */
+  static parse(buf: Buffer, holes?: ReadonlyArray<readonly [number, number]>): ElfFile {
+    if (holes !== undefined && holes.length === 0) holes = undefined;
+    const { view, header } = readHeader(buf, undefined, holes);
     return new ElfFile(buf, view, header);
   }
 
@@ -135,7 +140,11 @@ export class ElfFile {
         },
       );
     }
-    this.dynstrTable ??= new StringTable(this.buf, table.offset, table.size);
+    this.dynstrTable ??= new StringTable(
+      this.view.bytesAt(table.offset, table.size, '.dynstr'),
+      0,
+      table.size,
+    );
     return stringAt(this.dynstrTable, table.size, table.offset, offset, what);
   }
 

@@ -48,10 +48,12 @@ export function isElf(buf: Buffer): boolean {
  * Validates e_ident and reads the file header; returns a view fixed to the file's class and byte order.
  * `section0`: where section header 0 is read from when extended numbering needs it, for a caller
  * whose `buf` is only the start of the file (the bytes at `shoff`, `size` of them); default `buf`.
+ * `holes`: ranges of `buf` never read (ByteView); the file header itself must not lie in one.
  */
 export function readHeader(
   buf: Buffer,
   section0?: (shoff: number, size: number) => Buffer,
+  holes?: ReadonlyArray<readonly [number, number]>,
 ): { view: ByteView; header: ElfHeader } {
   if (buf.length < EI_NIDENT || !isElf(buf)) {
     throw new ElfFormatError('ELF_NOT_ELF', 'not an ELF file (no \\x7fELF magic at the start)', {
@@ -71,7 +73,7 @@ export function readHeader(
     });
   }
   const is64 = cls === ELFCLASS64;
-  const view = new ByteView(buf, data === ELFDATA2LSB, is64);
+  const view = new ByteView(buf, data === ELFDATA2LSB, is64, undefined, holes);
   const L = layoutsFor(is64).ehdr;
   view.check(0, L.size, 'ELF file header');
   const header: ElfHeader = {

@@ -48,12 +48,13 @@ export function readNotes(
         hint: 'real ELF files hold a handful; the file is corrupt or crafted',
       });
     }
-    const nameEnd = namesz > 0 && view.buf[nameAt + namesz - 1] === 0 ? nameAt + namesz - 1 : nameAt + namesz;
+    const name = view.bytesAt(nameAt, namesz, 'note name');
+    const nameEnd = namesz > 0 && name[namesz - 1] === 0 ? namesz - 1 : namesz;
     out.push({
       offset: at,
-      name: view.buf.toString('latin1', nameAt, nameEnd),
+      name: name.toString('latin1', 0, nameEnd),
       type,
-      desc: view.buf.subarray(descAt, descAt + descsz),
+      desc: view.bytesAt(descAt, descsz, 'note descriptor'),
     });
     at = at + align(descAt - at + descsz, a);
   }

@@ -62,7 +62,7 @@ export function readSections(view: ByteView, h: ElfHeader): SectionHeader[] {
   }
   const strtab = h.shstrndx > 0 && h.shstrndx < raw.length ? raw[h.shstrndx] : undefined;
   if (strtab !== undefined && strtab.type !== SHT_NOBITS) {
-    const names = new StringTable(view.buf, strtab.offset, strtab.size);
+    const names = new StringTable(view.bytesAt(strtab.offset, strtab.size, 'section names'), 0, strtab.size);
     for (const s of raw) s.name = names.at(nameOffsets[s.index]!) ?? '';
   }
   return raw;

@@ -30,6 +30,13 @@ export class StringTable {
     return s;
   }
 
+  /** Whether table bytes [start, end) hold a NUL (bytes past the end of `buf` hold none). */
+  hasNul(start: number, end: number): boolean {
+    const stop = Math.min(this.offset + end, this.offset + this.size, this.buf.length);
+    const from = this.offset + start;
+    return from < stop && this.buf.subarray(from, stop).indexOf(0) >= 0;
+  }
+
   /** The file offset of the NUL that ends the string at `off`, or -1 (as for `at`). */
   nulAfter(off: number): number {
     if (!Number.isSafeInteger(off) || off < 0 || off >= this.size) return -1;

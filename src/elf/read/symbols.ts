@@ -54,7 +54,5 @@ function gnuHashSymbolCount(view: ByteView, map: AddressMap, addr: bigint): numb
 export function dynamicSymbolNameOffsets(view: ByteView, symtabOffset: number, count: number): number[] {
   const L = layoutsFor(view.is64).sym;
   view.check(symtabOffset, count * L.size, '.dynsym');
-  const out: number[] = new Array(count);
-  for (let i = 0; i < count; i++) out[i] = view.u32(symtabOffset + i * L.size + L.st_name);
-  return out;
+  return view.u32Column(symtabOffset + L.st_name, count, L.size, '.dynsym');
 }

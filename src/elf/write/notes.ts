@@ -18,10 +18,10 @@ export function writeNotes(
     view.setU32(o, n.name.length + 1);
     view.setU32(o + 4, n.desc.length);
     view.setU32(o + 8, n.type);
-    view.buf.write(n.name, o + 12, 'latin1');
-    view.buf[o + 12 + n.name.length] = 0;
+    view.writeLatin1(n.name, o + 12);
+    view.setU8(o + 12 + n.name.length, 0);
     o += 12 + align4(n.name.length + 1);
-    n.desc.copy(view.buf, o);
+    view.copyIn(n.desc, o);
     o += align4(n.desc.length);
   }
 }

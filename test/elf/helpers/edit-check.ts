@@ -24,6 +24,7 @@ import {
   type Segment,
 } from '../../helpers/readelf.js';
 import { runOk } from '../../helpers/run.js';
+import { assertWrittenCovers } from './written-ranges.js';
 
 export const DT_NEEDED = 1n;
 export const DT_SONAME = 14n;
@@ -56,7 +57,9 @@ export function dynamicStrings(buf: Buffer): {
 /** Reads `file`, edits it, writes it back in place (mode kept). */
 export function editFile(file: string, edits: readonly ElfEdit[], options: EditOptions = {}) {
   const mode = statSync(file).mode;
-  const r = editElf(readFileSync(file), edits, options);
+  const input = readFileSync(file);
+  const r = editElf(input, edits, options);
+  assertWrittenCovers(input, r);
   if (r.changed) {
     writeFileSync(file, r.buffer);
     chmodSync(file, mode);

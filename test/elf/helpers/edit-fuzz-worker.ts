@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type ElfEdit, editElf } from '../../../src/elf/edit/index.js';
 import { CaldError } from '../../../src/errors/index.js';
 import { rng } from '../../helpers/fuzz-pool.js';
+import { assertWrittenCovers } from './written-ranges.js';
 
 export interface FuzzInput {
   name: string;
@@ -202,6 +203,7 @@ function main(job: FuzzJob): void {
     const { bytes, mutations } = mutate(input, job.seed, index);
     try {
       const out = editElf(bytes, editsFor(input));
+      assertWrittenCovers(bytes, out);
       outcomes.edited = (outcomes.edited ?? 0) + 1;
       if (successes++ % job.sampleEvery === 0) {
         port.postMessage({
