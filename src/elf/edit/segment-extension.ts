@@ -86,6 +86,8 @@ export function planSegmentExtension(elf: ElfFile, size: number): SegmentExtensi
     if (s.index !== 0 && (s.flags & BigInt(SHF_ALLOC)) === 0n && s.offset >= oldEnd && !moved.includes(s))
       moved.push(s);
   }
+  // They move whole: a file read in part must have them (else ELF_NOT_READ: the caller reads it all).
+  elf.view.bytesAt(oldEnd, elf.buf.length - oldEnd, 'the sections after the last segment');
   const align = Math.max(elf.is64 ? 8 : 4, ...moved.map((s) => s.addralign));
   if ((align & (align - 1)) !== 0 || align > 4096) return undefined;
   const shift = alignUp(newEnd - oldEnd, align);
@@ -121,10 +123,9 @@ export function applySegmentExtension(
 ): void {
   const h = elf.header;
   const end = elf.buf.length;
-  out.buf.copyWithin(ext.oldEnd + ext.shift, ext.oldEnd, end);
-  const clearFrom = Math.min(ext.oldEnd, ext.offset);
-  out.buf.fill(0, clearFrom, ext.oldEnd + ext.shift);
-  bytes.copy(out.buf, ext.offset);
+  out.move(ext.oldEnd + ext.shift, ext.oldEnd, end);
+  out.fill(0, Math.min(ext.oldEnd, ext.offset), ext.oldEnd + ext.shift);
+  out.copyIn(bytes, ext.offset);
   const shoff = h.shnum > 0 && h.shoff >= ext.oldEnd ? h.shoff + ext.shift : h.shoff;
   if (shoff !== h.shoff) writeSectionHeaderTablePlace(out, shoff);
   for (const s of ext.moved) writeSectionOffset(out, shoff, s.index, s.offset + ext.shift);
