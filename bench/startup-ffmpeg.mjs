@@ -40,9 +40,19 @@ int main(int argc, char **argv) {
   char **start[64];
   for (int i = 3; i < argc && n < 64; i++)
     if (strcmp(argv[i], "--") == 0) argv[i] = NULL, start[n++] = argv + i + 1;
-  for (int r = 0; r < warm + runs; r++)
+  unsigned long long seed = 0x9e3779b97f4a7c15ULL;
+  int order[64];
+  for (int r = 0; r < warm + runs; r++) {
+    /* A new random order every round: in a fixed rotation each way always ran right after the same
+       other one (stock after /bin/true), so whatever a run leaves behind fell on one way only. */
+    for (int k = 0; k < n; k++) order[k] = k;
+    for (int k = n - 1; k > 0; k--) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      int j = (int)((seed >> 33) % (unsigned long long)(k + 1)), t = order[k];
+      order[k] = order[j], order[j] = t;
+    }
     for (int k = 0; k < n; k++) {
-      int m = (r + k) % n;
+      int m = order[k];
       char **env = start[m], **file = env;
       while (*file && strchr(*file, '=')) file++;
       char *saved = *file;
@@ -71,6 +81,7 @@ int main(int argc, char **argv) {
       double cpu = ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
       if (r >= warm) printf("%d %.0f %.0f\\n", m, wall, cpu);
     }
+  }
   return 0;
 }`;
 
@@ -117,6 +128,8 @@ try {
   const auditEnv = { LD_AUDIT: join(native, 'libcald-audit.so'), CALD_STORE: store, XDG_CACHE_HOME: cache };
   const modes = [
     ['stock', program, {}],
+    // The same command again: how far two identical ways differ here (the bench's resolution).
+    ['stock again (A/A control)', program, {}],
     ['audit (eval "$(cald env)")', object, auditEnv],
     ['audit, imported --audit', auditedObject, auditEnv],
     ['  the same, sentinel removed', noSentinel, auditEnv],
@@ -130,7 +143,7 @@ try {
     ['(/bin/true, subtracted)', '/bin/true', {}],
   ];
   const base = [`PATH=${process.env.PATH}`, `HOME=${process.env.HOME ?? dir}`, 'LC_ALL=C'];
-  // A small C harness forks and execs the modes in turn (a rotating order, so load from other
+  // A small C harness forks and execs the modes in turn (a new random order each round, so load from other
   // work on the machine falls on every mode alike) and reports each run's wall time and the
   // child's CPU time (user + system, from wait4), which other load disturbs far less.
   const harness = join(dir, 'harness');
@@ -154,22 +167,26 @@ try {
     const s = [...xs].sort((a, b) => a - b);
     return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   };
+  // The first quartile too: CPU times here spread over ~20 % (other guests of the host), and a
+  // low quantile is steadier than the median between runs.
+  const q25 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 4)];
   const last = modes.length - 1;
   const netWall = wall.map((t) => med(t) - med(wall[last]));
   const netCpu = cpu.map((t) => med(t) - med(cpu[last]));
+  const netCpu25 = cpu.map((t) => q25(t) - q25(cpu[last]));
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(
     `ffmpeg -version: ${report.objects} objects; ${RUNS * ROUNDS} interleaved runs per way, medians; load average ${load} (${cpus().length} CPUs)`,
   );
   console.log(
-    `${'way'.padEnd(28)} ${'wall'.padStart(9)} ${'ratio'.padStart(7)} ${'CPU'.padStart(9)} ${'ratio'.padStart(7)}   command`,
+    `${'way'.padEnd(28)} ${'wall'.padStart(9)} ${'ratio'.padStart(7)} ${'CPU'.padStart(9)} ${'ratio'.padStart(7)} ${'CPU p25'.padStart(9)} ${'ratio'.padStart(7)}   command`,
   );
   for (const [j, [name, file, extra]] of modes.slice(0, -1).entries()) {
     const vars = Object.entries(extra)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     console.log(
-      `${name.padEnd(28)} ${netWall[j].toFixed(0).padStart(6)} us ${(netWall[j] / netWall[0]).toFixed(3).padStart(6)}x ${netCpu[j].toFixed(0).padStart(6)} us ${(netCpu[j] / netCpu[0]).toFixed(3).padStart(6)}x   ${`${vars} ${file} -version`.trim().slice(0, 100)}`,
+      `${name.padEnd(28)} ${netWall[j].toFixed(0).padStart(6)} us ${(netWall[j] / netWall[0]).toFixed(3).padStart(6)}x ${netCpu[j].toFixed(0).padStart(6)} us ${(netCpu[j] / netCpu[0]).toFixed(3).padStart(6)}x ${netCpu25[j].toFixed(0).padStart(6)} us ${(netCpu25[j] / netCpu25[0]).toFixed(3).padStart(6)}x   ${`${vars} ${file} -version`.trim().slice(0, 100)}`,
     );
   }
   console.log(
