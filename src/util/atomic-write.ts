@@ -101,17 +101,25 @@ export function replaceFileAtomic(
     fd = undefined;
     renameSync(tmp, target);
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {}
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {}
+    discard(fd, [tmp]);
     throw ioErrorFrom(e, 'write', path);
   }
   if (durable) syncDir(dir);
+}
+
+/** After a failed write: the descriptor closed and the names made removed, quietly (the first error is the one to report). */
+function discard(fd: number | undefined, names: ReadonlyArray<string | undefined>): void {
+  if (fd !== undefined) {
+    try {
+      closeSync(fd);
+    } catch {}
+  }
+  for (const name of names) {
+    if (name === undefined) continue;
+    try {
+      unlinkSync(name);
+    } catch {}
+  }
 }
 
 /** The file a patch was computed from, as it was when it was read. */
@@ -173,17 +181,7 @@ export function replaceFilePatched(
     if (options.releaseOld !== undefined && !durable) oldLink = linkOld(dir, target);
     renameSync(tmp, target);
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {}
-    }
-    for (const leftover of made ? [tmp, oldLink] : [oldLink]) {
-      if (leftover === undefined) continue;
-      try {
-        unlinkSync(leftover);
-      } catch {}
-    }
+    discard(fd, made ? [tmp, oldLink] : [oldLink]);
     throw ioErrorFrom(e, 'write', path);
   }
   if (oldLink !== undefined) options.releaseOld!(oldLink);
