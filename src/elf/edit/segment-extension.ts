@@ -74,17 +74,16 @@ export function planSegmentExtension(elf: ElfFile, size: number): SegmentExtensi
   const newEnd = Math.max(offset + size, oldEnd);
   if (vaddr + BigInt(size) >= 1n << (elf.is64 ? 64n : 32n)) return undefined;
 
-  // What follows the segment: sections the loader never maps, moved as a whole.
+  // What follows the segment: sections the loader never maps, moved as a whole (empty and NOBITS
+  // ones too, so they keep their place relative to the rest). A section with bytes that straddles
+  // the segment's end, or is mapped, cannot move.
   const moved: SectionHeader[] = [];
   for (const s of elf.sections) {
-    if (s.index === 0 || s.type === SHT_NOBITS || s.size === 0 || s.offset + s.size <= oldEnd) continue;
-    if (s.offset < oldEnd || (s.flags & BigInt(SHF_ALLOC)) !== 0n) return undefined;
-    moved.push(s);
-  }
-  // Empty and NOBITS sections placed after the segment keep their place relative to the rest.
-  for (const s of elf.sections) {
-    if (s.index !== 0 && (s.flags & BigInt(SHF_ALLOC)) === 0n && s.offset >= oldEnd && !moved.includes(s))
-      moved.push(s);
+    if (s.index === 0) continue;
+    const alloc = (s.flags & BigInt(SHF_ALLOC)) !== 0n;
+    const bytes = s.type !== SHT_NOBITS && s.size > 0;
+    if (bytes && s.offset + s.size > oldEnd && (s.offset < oldEnd || alloc)) return undefined;
+    if (!alloc && s.offset >= oldEnd) moved.push(s);
   }
   // They move whole: a file read in part must have them (else ELF_NOT_READ: the caller reads it all).
   elf.view.bytesAt(oldEnd, elf.buf.length - oldEnd, 'the sections after the last segment');
