@@ -8,7 +8,8 @@
  *
  *     cas:sha256:<64 lowercase hex>[?name=<original needed name>]
  *
- * is answered with <store>/objects/sha256/<hex> after checking that the file's
+ * is answered with <store>/objects/sha256/<hex> (at start-up, at ld.so's first search
+ * candidate for it: see la_objsearch) after checking that the file's
  * sha256 is <hex> (or that a per-user cache proves this very file was checked),
  * and only from a store that no one but its owner (the user or root) can write
  * (trust.h, docs/threat-model.md); every other name is returned untouched. A malformed name, a missing object or a
@@ -185,6 +186,7 @@ static int store_state; /* 0: not computed yet, 1: store_root valid, -1: none */
  */
 static int objects_fd = -1;
 static char store_root[ROOT_CAP];
+static size_t store_root_len;
 static char store_why[2 * PATH_CAP]; /* why there is no usable store, for the refusal line */
 
 static int store_ready(void) {
@@ -219,6 +221,7 @@ static int store_ready(void) {
     return 0;
   }
   cat(store_root, sizeof store_root, real, NULL);
+  store_root_len = c_len(store_root);
   store_state = 1;
   char objects[PATH_CAP];
   if (!secure && cat(objects, sizeof objects, store_root, "/objects/sha256", NULL) > 0)
@@ -245,15 +248,16 @@ static int cache_ready(void) {
   return 1;
 }
 /* The program's run list first (no system call), then the entry itself (one lstat). */
-static int cache_hit(const char *sig) {
-  if (vc_run_hit(sig)) return vc_run_note(sig), 1;
+static int cache_hit(const char *sig, size_t n) {
+  const char *line = vc_run_hit(sig, n);
+  if (line != NULL) return vc_run_note(line), 1;
   if (!vc_hit(cache_dir, sig, (unsigned long long)c_uid(1))) return 0;
-  vc_run_note(sig), vc_run_dirty = 1;
+  vc_run_note(vc_run_keep(sig)), vc_run_dirty = 1;
   return 1;
 }
 static void cache_put(const char *sig) {
   vc_put(cache_dir, sig);
-  vc_run_note(sig), vc_run_dirty = 1;
+  vc_run_note(vc_run_keep(sig)), vc_run_dirty = 1;
 }
 
 /* ---- verification */
@@ -307,7 +311,7 @@ static enum outcome verify(const char *path, const char *hex, int in_objects, ch
    */
   int use_cache = cache_ready();
   if (use_cache && object_lstat(path, hex, in_objects, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0 &&
-      t_check(path, &st, me, 0, 0, &pb) == 0 && (vc_signature(sig, hex, &st), cache_hit(sig)))
+      t_check(path, &st, me, 0, 0, &pb) == 0 && cache_hit(sig, vc_signature(sig, hex, &st)))
     return CACHED;
   /* Open once, check that descriptor: the file it names cannot be swapped for the checks. */
   int fd = c_open(path, O_RDONLY | O_NOCTTY | O_NOFOLLOW, 0);
@@ -358,6 +362,19 @@ static enum outcome fetch_missing(const char *path, const char *hex, char actual
 
 /* ---- resolution */
 static char result[PATH_CAP]; /* handed to ld.so, which copies it at once (under its load lock) */
+static int answer_is_object;  /* result is a store object's plain path (resolve) */
+
+/* <store>/objects/sha256/<hex> into out (PATH_CAP bytes); 0 if it does not fit. */
+static int object_path(char *out, const char *hex) {
+  static const char mid[] = "/objects/sha256/";
+  if (store_root_len + sizeof mid + 64 > PATH_CAP) return 0;
+  char *p = out;
+  for (size_t i = 0; i < store_root_len; i++) *p++ = store_root[i];
+  for (size_t i = 0; i < sizeof mid - 1; i++) *p++ = mid[i];
+  for (int i = 0; i < 64; i++) *p++ = hex[i];
+  *p = '\0';
+  return 1;
+}
 
 /*
  * Trees (docs/trees.md). A program imported in a tree carries a tree note (owner "cald", type
@@ -389,8 +406,11 @@ static int is_hex64(const char *h) {
   return 1;
 }
 static int same64(const char *a, const char *b) {
-  for (int i = 0; i < 64; i++)
-    if (a[i] != b[i]) return 0;
+  for (int i = 0; i < 64; i += 8) { /* eight bytes at a time: compared for every library */
+    unsigned long long x, y;
+    __builtin_memcpy(&x, a + i, 8), __builtin_memcpy(&y, b + i, 8);
+    if (x != y) return 0;
+  }
   return 1;
 }
 
@@ -489,15 +509,16 @@ static int from_tree(const char *name, const char *hex, const char *want) {
  * is, so a library loaded by a name with a ?name= hint is shown as the name directory's entry for
  * that name, <store>/names/cas:sha256:<hex>?name=libz.so.1 (a link to the same object).
  *
- * Without a system call per library: ld.so opens the object's own path (what was verified), padded
- * with slashes after "objects/sha256/" to the length of the entry's path (the kernel treats "//" as
- * "/"), and copies it into a buffer of its own for l_name; la_objopen, called once the object is
- * mapped, then writes the entry's path over that copy (never longer than it). Handing ld.so the
+ * Without a system call per library. At start-up ld.so names the object by the search candidate
+ * it opened (show_candidate, below). After it, ld.so opens the object's own path (what was
+ * verified), padded with slashes after "objects/sha256/" to the length of the entry's path (the
+ * kernel treats "//" as "/"), and copies it into a buffer of its own for l_name; la_objopen, called
+ * once the object is mapped, then writes the entry's path over that copy (never longer than it). Handing ld.so the
  * entry itself cost a readlink to check that it is exactly the link to the verified object and a
  * symbolic-link walk in the open: measured 4% of ffmpeg's start-up (209 libraries;
  * docs/benchmarks.md). ld.so's own name matching is unchanged (it matches later requests by the
- * cas: name it keeps as the object's soname list, and by device and inode), and $ORIGIN stays the
- * object's directory, which ld.so derives from the path it opened. Only names/ itself is checked
+ * cas: name it keeps as the object's soname list, and by device and inode), and $ORIGIN is the
+ * directory of the path ld.so opened. Only names/ itself is checked
  * (once, held to the store rule like objects/); an entry is not opened to show it, so a missing or
  * wrong entry shows a path whose bytes are not the loaded ones: `cald verify` reports such entries.
  */
@@ -559,10 +580,15 @@ static void show_by_name(char *l_name) {
   }
 }
 
-/* Maps one cas: name to its verified object path; NULL (after one line on stderr) if it cannot. */
-static char *resolve(const char *name) {
+/*
+ * Maps one cas: name to its verified object path; NULL (after one line on stderr) if it cannot.
+ * padded: hand back the object path padded for show_by_name (an answer at LA_SER_ORIG), else the
+ * plain path (an answer at a search candidate, shown by show_candidate).
+ */
+static char *resolve(const char *name, int padded) {
   static const char prefix[] = "cas:sha256:", hint_key[] = "?name=";
-  char hex[65], actual[65] = "", path[PATH_CAP] = "", us[24];
+  char hex[65], actual[65] = "", us[24];
+  char *path = result; /* the object's path is built where a store answer is handed back */
   const char *why = "no store location", *why_hint = "";
   long long t0 = debug ? c_now_ns(CLOCK_MONOTONIC) : 0;
 
@@ -586,17 +612,18 @@ static char *resolve(const char *name) {
   for (int i = 0; i < 64; i++) hex[i] = h[i];
   hex[64] = '\0';
 
+  answer_is_object = 0;
+  path[0] = '\0';
   int t = from_tree(name, hex, NULL);
   if (t != 0) return t > 0 ? result : NULL;
   enum outcome o = FAILED;
-  if (store_ready() && cat(path, sizeof path, store_root, "/objects/sha256/", hex, NULL) > 0)
-    o = verify(path, hex, 1, actual, &why, &why_hint);
+  if (store_ready() && object_path(path, hex)) o = verify(path, hex, 1, actual, &why, &why_hint);
   if (o == MISSING) o = fetch_missing(path, hex, actual, &why, &why_hint);
   if (o == VERIFIED || o == CACHED) {
     if (debug)
       SAY("cald: ", name, " -> ", path, o == CACHED ? " (cached verification, " : " (verified sha256, ",
           num(us, (unsigned long long)(c_now_ns(CLOCK_MONOTONIC) - t0) / 1000, 1), " us)");
-    if (hint == NULL || !named_path(name, hex)) cat(result, sizeof result, path, NULL);
+    if (!padded || hint == NULL || !named_path(name, hex)) answer_is_object = 1; /* result holds path */
     return result;
   }
   if (fallback_hint && hint != NULL) { /* opt-in: let ld.so search the original name instead */
@@ -691,10 +718,108 @@ static char *map_path(const char *name) {
     for (int i = 0; i < 64; i++) *p++ = hex[i];
     *p = '\0';
     if (debug) SAY("cald: ", name, " is imported as ", cas); /* from the program's path note */
-    return resolve(cas);
+    return resolve(cas, 1);
   }
   int t = from_tree(name, NULL, name); /* a file of the program's own tree, loaded by its path */
   return t == 0 ? (char *)name : t > 0 ? result : NULL;
+}
+
+/*
+ * Start-up loads by content name are answered at ld.so's first search candidate, not at
+ * LA_SER_ORIG. A name rewritten at LA_SER_ORIG stays on the object as one more name (glibc keeps
+ * the original beside the path it was given), and every later lookup by name and every version
+ * check compares against each loaded object's names: with ffmpeg's 209 objects, 67,000 more
+ * strcmp calls, 1% of its start-up's instructions (docs/benchmarks.md). So at LA_SER_ORIG the
+ * object is verified (a refusal still stops the load there) and the name returned unchanged; ld.so
+ * then searches its usual directories, and the first candidate path it tries, <dir>/<the name>,
+ * is answered with the verified object's path. Every candidate ending in a cas: name is answered
+ * from the store (verified) or refused, never opened where it is, so no search directory can
+ * supply one.
+ *
+ * What changes for the object: ld.so names it by the candidate path (show_candidate puts the name
+ * entry or the object path there instead) and derives $ORIGIN from the candidate's directory, a
+ * system directory that holds no cas: file, where it was objects/sha256/ before: neither holds
+ * anything an $ORIGIN-relative lookup could want. Only at start-up, whose objects are never
+ * unloaded (show_candidate may point l_name at this library's memory), and only for a loader that
+ * lets ld.so search its default directories (-z nodefaultlib could leave no candidate at all);
+ * a dlopen after start-up, the sentinel, a tree's file and the fallback hint are answered at
+ * LA_SER_ORIG as before.
+ */
+static int starting = 1;   /* until la_preinit */
+static char deferred[64];  /* the object verified at LA_SER_ORIG, whose path is in result */
+static char answered[64];  /* the object last handed to ld.so at a candidate, until la_objopen */
+static size_t answered_at; /* where the cas: name starts in that candidate path */
+
+/* Does ld.so search its default directories for this loader's needs (no DF_1_NODEFLIB)? */
+static int searches_defaults(const struct link_map *loader) {
+  if (loader == NULL || loader->l_ld == NULL) return 0;
+  for (const ElfW(Dyn) *d = loader->l_ld; d->d_tag != DT_NULL; d++)
+    if (d->d_tag == DT_FLAGS_1) return (d->d_un.d_val & DF_1_NODEFLIB) == 0;
+  return 1;
+}
+
+/* A search candidate: one ending in a cas: name gets its verified object, or NULL (skipped). */
+static char *candidate(const char *path) {
+  static char refused[64]; /* said once: ld.so tries the next directory after a NULL */
+  const char *name = path;
+  for (const char *c = path; *c; c++)
+    if (*c == '/') name = c + 1;
+  if (!c_starts(name, "cas:")) return (char *)path;
+  if (!c_starts(name, "cas:sha256:") || c_len(name) < 11 + 64) return resolve(name, 0); /* refused: malformed */
+  const char *hex = name + 11;
+  char *r;
+  if (same64(hex, deferred) && answer_is_object) r = result; /* verified at LA_SER_ORIG just before */
+  else if (same64(hex, refused)) return NULL;
+  else r = resolve(name, 0);
+  if (r != NULL && answer_is_object) {
+    for (int i = 0; i < 64; i++) answered[i] = deferred[i] = hex[i];
+    answered_at = (size_t)(name - path);
+    return r;
+  }
+  for (int i = 0; i < 64; i++) refused[i] = hex[i];
+  return NULL;
+}
+
+/*
+ * la_objopen's half for the object opened at the candidate just answered: its name (l_name) is
+ * the candidate path, <dir>/cas:sha256:<hex>[?name=...]; it is shown as the name entry (with a
+ * hint and a usable names/), else as the object path. Written over ld.so's copy when it fits;
+ * otherwise l_name points at a copy kept here (start-up objects are never unloaded, so ld.so never
+ * frees it).
+ */
+static char shown_paths[128 * 1024];
+static unsigned int shown_paths_used;
+static int show_candidate(struct link_map *map) {
+  char *l_name = map->l_name;
+  if (answered[0] == '\0') return 0;
+  for (size_t i = 0; i < answered_at; i++)
+    if (l_name[i] == '\0') return 0;
+  const char *name = l_name + answered_at;
+  if (!c_starts(name, "cas:sha256:") || !same64(name + 11, answered)) return 0;
+  answered[0] = '\0'; /* one object per answer: a file ld.so opened by itself is never renamed */
+  static const char names_mid[] = "/names/", objects_mid[] = "/objects/sha256/";
+  int hinted = name[11 + 64] != '\0' && names_usable();
+  const char *mid = hinted ? names_mid : objects_mid;
+  size_t mid_len = hinted ? sizeof names_mid - 1 : sizeof objects_mid - 1;
+  size_t tail = hinted ? c_len(name) : 64, from = hinted ? 0 : 11; /* the part of name kept */
+  size_t n = store_root_len + mid_len + tail;
+  char *to = l_name;
+  if (n > answered_at + c_len(name)) { /* longer than ld.so's copy */
+    if (!starting || shown_paths_used + n + 1 > sizeof shown_paths) return 1;
+    to = shown_paths + shown_paths_used, shown_paths_used += (unsigned int)n + 1;
+  }
+  /* The kept part first (it may move either way within ld.so's copy), then what goes before it. */
+  char *t = to + store_root_len + mid_len;
+  const char *src = name + from;
+  if (t <= src)
+    for (size_t i = 0; i < tail; i++) t[i] = src[i];
+  else
+    for (size_t i = tail; i-- > 0;) t[i] = src[i];
+  t[tail] = '\0';
+  for (size_t i = 0; i < store_root_len; i++) to[i] = store_root[i];
+  for (size_t i = 0; i < mid_len; i++) to[store_root_len + i] = mid[i];
+  map->l_name = to;
+  return 1;
 }
 
 /*
@@ -707,24 +832,28 @@ static char *map_path(const char *name) {
 static const char sentinel_prefix[] = "/proc/needs-libcald-audit.so/";
 
 API char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
-  (void)cookie;
-  if (flag != LA_SER_ORIG) return (char *)name;
-  if (c_starts(name, sentinel_prefix)) return resolve(name + sizeof sentinel_prefix - 1);
+  if (flag != LA_SER_ORIG) return candidate(name);
+  if (c_starts(name, sentinel_prefix)) return resolve(name + sizeof sentinel_prefix - 1, 1);
   if (name[0] == '/') return map_path(name);
   if (!c_starts(name, "cas:")) return (char *)name;
-  return resolve(name);
+  if (!starting || !searches_defaults((const struct link_map *)*cookie)) return resolve(name, 1);
+  char *r = resolve(name, 0);
+  if (r == NULL || !answer_is_object) return r; /* refused, a tree's file, or the fallback hint */
+  for (int i = 0; i < 64; i++) deferred[i] = name[11 + i];
+  return (char *)name; /* answered at the first candidate */
 }
 
 /* Called for every object ld.so has mapped, before its relocation; nothing is audited further (0). */
 API unsigned int la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *cookie) {
   (void)lmid, (void)cookie;
-  if (map->l_name != NULL) show_by_name(map->l_name);
+  if (map->l_name != NULL && !show_candidate(map)) show_by_name(map->l_name);
   return 0;
 }
 
 /* Called once the start-up objects are loaded, before any constructor of the program runs. */
 API void la_preinit(uintptr_t *cookie) {
   (void)cookie;
+  starting = 0;
   if (cache_state > 0) vc_run_save(cache_dir, sys(SYS_getpid, 0, 0, 0, 0));
   if (objects_fd >= 0) c_close(objects_fd), objects_fd = -1; /* a later dlopen walks the whole path */
   if (!env_is("CALD_STRIP_ENV", "1") || environ_ == NULL) return;

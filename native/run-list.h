@@ -21,8 +21,12 @@
 
 static char vc_run_text[VC_RUN_CAP]; /* the loaded list, lines ending in '\0' */
 static unsigned int vc_run_slot[VC_RUN_SLOTS]; /* offset + 1 of a line in vc_run_text, 0: empty */
-static char vc_run_seen[VC_RUN_CAP]; /* this start-up's good signatures, one per line */
-static size_t vc_run_seen_len;
+static unsigned short vc_run_len[VC_RUN_SLOTS]; /* that line's length */
+/* This start-up's good signatures: lines of vc_run_text, or copies in vc_run_new (not in the list). */
+static const char *vc_run_seen[VC_RUN_SLOTS];
+static unsigned int vc_run_seen_count;
+static char vc_run_new[VC_RUN_CAP];
+static size_t vc_run_new_len;
 static int vc_run_dirty; /* a signature was found outside the list: write it anew */
 static char vc_run_key[160];
 
@@ -33,12 +37,19 @@ static unsigned int vc_run_hash(const char *sig) {
   return (unsigned int)(h ^ h >> 32) & (VC_RUN_SLOTS - 1);
 }
 
-static void vc_run_note(const char *sig) {
+/* Notes a good signature; line must outlive the start-up (a line of the loaded list, or a vc_run_keep copy). */
+static void vc_run_note(const char *line) {
+  if (line != NULL && vc_run_seen_count < VC_RUN_SLOTS) vc_run_seen[vc_run_seen_count++] = line;
+}
+
+/* A copy of a signature the loaded list lacked, kept for vc_run_save; NULL when full. */
+static const char *vc_run_keep(const char *sig) {
   size_t n = c_len(sig);
-  if (vc_run_seen_len + n + 1 > sizeof vc_run_seen) return;
-  for (size_t i = 0; i < n; i++) vc_run_seen[vc_run_seen_len + i] = sig[i];
-  vc_run_seen[vc_run_seen_len + n] = '\n';
-  vc_run_seen_len += n + 1;
+  if (vc_run_new_len + n + 1 > sizeof vc_run_new) return NULL;
+  char *line = vc_run_new + vc_run_new_len;
+  for (size_t i = 0; i <= n; i++) line[i] = sig[i];
+  vc_run_new_len += n + 1;
+  return line;
 }
 
 /* Reads the main program's list from dir (once); a missing or foreign file is an empty list. */
@@ -59,28 +70,38 @@ static void vc_run_load(const char *dir, unsigned long long me) {
       have += (size_t)r;
   sys(SYS_close, fd, 0, 0, 0);
   vc_run_text[have] = '\0';
-  /* Index whole lines of at least 64 hex digits; a torn last line is dropped. */
+  /* Index whole lines; a torn last line is dropped. A line is only ever compared whole with a
+     signature just made, so a malformed one can match nothing: it is not checked further. */
   for (size_t at = 0, end; at < have; at = end + 1) {
     for (end = at; end < have && vc_run_text[end] != '\n'; end++) {}
     if (end == have) break;
     vc_run_text[end] = '\0';
     if (end - at < 65) continue;
-    int hex = 1;
-    for (size_t i = at; i < at + 64 && hex; i++) hex = (vc_run_text[i] >= '0' && vc_run_text[i] <= '9') || (vc_run_text[i] >= 'a' && vc_run_text[i] <= 'f');
-    if (!hex) continue;
     unsigned int k = vc_run_hash(vc_run_text + at), tries = 0;
     while (vc_run_slot[k] != 0 && tries++ < VC_RUN_SLOTS) k = (k + 1) & (VC_RUN_SLOTS - 1);
-    if (vc_run_slot[k] == 0) vc_run_slot[k] = (unsigned int)at + 1;
+    if (vc_run_slot[k] == 0) vc_run_slot[k] = (unsigned int)at + 1, vc_run_len[k] = (unsigned short)(end - at);
   }
 }
 
-/* Is sig in the loaded list? */
-static int vc_run_hit(const char *sig) {
-  if (c_len(sig) < 65) return 0;
+/* Are the n bytes at a and b the same? Eight at a time: a signature is compared for every library. */
+static int vc_same(const char *a, const char *b, size_t n) {
+  size_t i = 0;
+  for (unsigned long long x, y; i + 8 <= n; i += 8) {
+    __builtin_memcpy(&x, a + i, 8), __builtin_memcpy(&y, b + i, 8);
+    if (x != y) return 0;
+  }
+  for (; i < n; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+/* The loaded list's line equal to sig (n bytes), or NULL. */
+static const char *vc_run_hit(const char *sig, size_t n) {
+  if (n < 65) return NULL;
   for (unsigned int k = vc_run_hash(sig), tries = 0; vc_run_slot[k] != 0 && tries < VC_RUN_SLOTS;
        k = (k + 1) & (VC_RUN_SLOTS - 1), tries++)
-    if (c_eq(vc_run_text + vc_run_slot[k] - 1, sig)) return 1;
-  return 0;
+    if (vc_run_len[k] == n && vc_same(vc_run_text + vc_run_slot[k] - 1, sig, n)) return vc_run_text + vc_run_slot[k] - 1;
+  return NULL;
 }
 
 /* Writes this start-up's list when it found a signature the loaded one lacked; failures only cost lstats next time. */
@@ -92,11 +113,17 @@ static void vc_run_save(const char *dir, long pid) {
   vc_run_dirty = 0;
   long fd = sys(SYS_openat, AT_FDCWD, L(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  size_t done = 0;
-  for (long w; done < vc_run_seen_len && (w = sys(SYS_write, fd, L(vc_run_seen + done), L(vc_run_seen_len - done), 0)) > 0;)
-    done += (size_t)w;
+  static char out[VC_RUN_CAP];
+  size_t len = 0, done = 0;
+  for (unsigned int i = 0; i < vc_run_seen_count; i++) {
+    size_t n = c_len(vc_run_seen[i]);
+    if (len + n + 1 > sizeof out) break;
+    for (size_t k = 0; k < n; k++) out[len + k] = vc_run_seen[i][k];
+    out[len + n] = '\n', len += n + 1;
+  }
+  for (long w; done < len && (w = sys(SYS_write, fd, L(out + done), L(len - done), 0)) > 0;) done += (size_t)w;
   sys(SYS_close, fd, 0, 0, 0);
-  if (done != vc_run_seen_len || sys(SYS_renameat, AT_FDCWD, L(tmp), AT_FDCWD, L(path)) != 0)
+  if (done != len || sys(SYS_renameat, AT_FDCWD, L(tmp), AT_FDCWD, L(path)) != 0)
     sys(SYS_unlinkat, AT_FDCWD, L(tmp), 0, 0);
 }
 

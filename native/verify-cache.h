@@ -84,13 +84,26 @@ static const char *vc_open(const char *base, const char *home, unsigned long lon
   return cat(dir, VC_CAP, real, NULL) < 0 ? "unusable (path too long)" : NULL;
 }
 
-/* The entry name for a file with this stat that hashed to hex. */
-static void vc_signature(char out[256], const char *hex, const struct stat *st) {
-  char a[24], b[24], c[24], d[24], e[24], f[24], g[24];
-  cat(out, 256, hex, "-", num(a, st->st_dev, 1), "-", num(b, st->st_ino, 1), "-",
-      num(c, (unsigned long long)st->st_size, 1), "-", num(d, (unsigned long long)st->st_mtim.tv_sec, 1), ".",
-      num(e, (unsigned long long)st->st_mtim.tv_nsec, 9), "-", num(f, (unsigned long long)st->st_ctim.tv_sec, 1),
-      ".", num(g, (unsigned long long)st->st_ctim.tv_nsec, 9), NULL);
+/* Appends v in decimal, zero-padded to width digits; returns the new end. */
+static char *vc_put_num(char *p, unsigned long long v, int width) {
+  char tmp[24];
+  for (const char *s = num(tmp, v, width); *s;) *p++ = *s++;
+  return p;
+}
+
+/* The entry name for a file with this stat that hashed to hex (written field by field: the resolver makes one per library). */
+static size_t vc_signature(char out[256], const char *hex, const struct stat *st) {
+  char *p = out;
+  for (int i = 0; i < 64 && hex[i]; i++) *p++ = hex[i];
+  *p++ = '-', p = vc_put_num(p, st->st_dev, 1);
+  *p++ = '-', p = vc_put_num(p, st->st_ino, 1);
+  *p++ = '-', p = vc_put_num(p, (unsigned long long)st->st_size, 1);
+  *p++ = '-', p = vc_put_num(p, (unsigned long long)st->st_mtim.tv_sec, 1);
+  *p++ = '.', p = vc_put_num(p, (unsigned long long)st->st_mtim.tv_nsec, 9);
+  *p++ = '-', p = vc_put_num(p, (unsigned long long)st->st_ctim.tv_sec, 1);
+  *p++ = '.', p = vc_put_num(p, (unsigned long long)st->st_ctim.tv_nsec, 9);
+  *p = '\0'; /* at most 64 + 7 separators + 5 * 20 + 2 * 9 = 189 bytes */
+  return (size_t)(p - out);
 }
 
 /* Does the cache say this exact file (same inode, size, mtime and ctime) had this hash? */
