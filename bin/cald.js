@@ -43,6 +43,14 @@ const mtime = (rel) => statSync(new URL(rel, import.meta.url), { throwIfNoEntry:
 const bundled = mtime('../dist/bundle/main.js');
 const fresh =
   bundled >= 0 && bundled >= mtime('../dist/.tsbuildinfo') && bundled >= mtime('../dist/.tsbuildinfo-src');
-const { main } = await import(fresh ? '../dist/bundle/main.js' : '../dist/src/cli/main.js');
+const args = process.argv.slice(2);
 
-process.exitCode = await main(process.argv.slice(2));
+// `cald patchelf` has a bundle file of its own (made with the rest, so as fresh): main() would only
+// load it through the shared chunks. Its main returns the exit status and never throws, as main() does.
+if (fresh && args[0] === 'patchelf' && mtime('../dist/bundle/patchelf.js') >= bundled) {
+  const { patchelfMain } = await import('../dist/bundle/patchelf.js');
+  process.exitCode = await patchelfMain(args.slice(1));
+} else {
+  const { main } = await import(fresh ? '../dist/bundle/main.js' : '../dist/src/cli/main.js');
+  process.exitCode = await main(args);
+}
