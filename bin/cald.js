@@ -26,6 +26,12 @@ import v8 from 'node:v8';
 // long-running commands (serve, mount) still optimize their hot code, only later.
 v8.setFlagsFromString('--interrupt-budget=524288');
 v8.setFlagsFromString('--always-sparkplug');
+// Feedback (the inline caches' memory of the shapes seen) from a function's first call, not after
+// its eighth: code run a few hundred times spends most of its calls in baseline code, whose
+// property loads and calls without feedback take the slow generic path each time. For `cald
+// patchelf` over ffmpeg's closure the engine's loop took ~25 % less time (docs/benchmarks.md,
+// "Renaming ...", session 6). Read when a function is first called, so setting it here works.
+v8.setFlagsFromString('--no-lazy-feedback-allocation');
 // The young generation: the same command made 32 scavenges of a few MB; on a busy machine the
 // parallel scavenger's waits for its helper threads took them from ~15 to ~140 ms in all. Scavenging
 // on the main thread alone, and letting the young space grow faster (11 scavenges), holds them at
@@ -37,6 +43,14 @@ const mtime = (rel) => statSync(new URL(rel, import.meta.url), { throwIfNoEntry:
 const bundled = mtime('../dist/bundle/main.js');
 const fresh =
   bundled >= 0 && bundled >= mtime('../dist/.tsbuildinfo') && bundled >= mtime('../dist/.tsbuildinfo-src');
-const { main } = await import(fresh ? '../dist/bundle/main.js' : '../dist/src/cli/main.js');
+const args = process.argv.slice(2);
 
-process.exitCode = await main(process.argv.slice(2));
+// `cald patchelf` has a bundle file of its own (made with the rest, so as fresh): main() would only
+// load it through the shared chunks. Its main returns the exit status and never throws, as main() does.
+if (fresh && args[0] === 'patchelf' && mtime('../dist/bundle/patchelf.js') >= bundled) {
+  const { patchelfMain } = await import('../dist/bundle/patchelf.js');
+  process.exitCode = await patchelfMain(args.slice(1));
+} else {
+  const { main } = await import(fresh ? '../dist/bundle/main.js' : '../dist/src/cli/main.js');
+  process.exitCode = await main(args);
+}

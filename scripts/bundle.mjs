@@ -39,4 +39,17 @@ await esbuild.build({
   packages: 'external',
   logLevel: 'warning',
 });
+// `cald patchelf` in one file of its own (bin/cald.js runs it directly): build scripts start it
+// once per file, and resolving and loading the dozen shared chunks its path needs cost ~8 ms of
+// each start (docs/benchmarks.md, "Renaming ...", session 6). The chunks above stay for the rest.
+await esbuild.build({
+  entryPoints: [join(root, 'dist/src/cli/patchelf/main.js')],
+  outfile: join(out, 'patchelf.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+});
 console.log(`bundle: ${out}`);

@@ -113,7 +113,7 @@ export function patchSession(): PatchSession {
 
 /**
  * Waits until the old contents of every file the session replaced are removed; returns the
- * hidden names (`.NAME.cald-PID-HEX.old` beside a replaced file) that could not be.
+ * hidden names (`.NAME.cald-PID-TAG-N.old` beside a replaced file) that could not be.
  */
 export async function finishPatchSession(session: PatchSession): Promise<string[]> {
   const left = await Promise.all(session.releasing.splice(0));

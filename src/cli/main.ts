@@ -1,5 +1,5 @@
 import { EXIT } from './exit-codes.js';
-import { type CliIo, processIo } from './io.js';
+import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
 import { CALD_VERSION } from './version.js';
 
@@ -8,26 +8,34 @@ import { CALD_VERSION } from './version.js';
  * throws: every error ends in reportError(), the one place that turns errors into output.
  *
  * Start-up matters (cald runs inside build scripts, once per file): this module imports only small
- * local files; commander and each command's modules are loaded when they are needed.
+ * local files; commander and each command's modules are loaded when they are needed. `cald
+ * patchelf` has an io of its own (patchelf/main.ts): the process io (colors from picocolors, the
+ * standard streams) is made only for the other commands, or to report a failed load.
  */
-export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+export async function main(argv: string[], given?: CliIo): Promise<number> {
   const json = jsonRequested(argv);
+  let io = given;
   try {
-    if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-      io.out(`cald ${CALD_VERSION}\n`);
-      return EXIT.OK;
-    }
     // patchelf's own parser takes every argument as-is: options before or after file names,
     // @file arguments, its own --help and --version.
     if (argv[0] === 'patchelf') {
       const { patchelfMain } = await import('./patchelf/main.js');
       return await patchelfMain(argv.slice(1));
     }
+    io ??= await processIo();
+    if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+      io.out(`cald ${CALD_VERSION}\n`);
+      return EXIT.OK;
+    }
     const { runProgram } = await import('./program.js');
     return await runProgram(argv, io, json);
   } catch (e) {
-    return reportError(io, e, { json });
+    return reportError(io ?? (await processIo()), e, { json });
   }
+}
+
+async function processIo(): Promise<CliIo> {
+  return (await import('./io.js')).processIo();
 }
 
 /** True when the command line asks for JSON (before any `--`), so even usage errors are JSON. */

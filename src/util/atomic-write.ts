@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -21,6 +20,23 @@ import { ioErrorFrom } from '../errors/index.js';
 
 /** process.pid is a system call each time it is read; temp names use it once per file. */
 const PID = process.pid;
+
+/**
+ * The unique part of a temporary name: this process's id, a random tag drawn once and a counter.
+ * Names need not be secret (each is made with O_EXCL, which neither follows a link nor clobbers a
+ * file), only unlikely to meet a leftover of an earlier process with the same id. Math.random, not
+ * node:crypto: loading that module cost `cald patchelf` ~10 ms of start-up, and randomBytes two
+ * calls per file (docs/benchmarks.md, "Renaming ...", session 6).
+ */
+let tag: string | undefined;
+let serial = 0;
+function unique(): string {
+  tag ??= Math.floor(Math.random() * 0x1000000000000)
+    .toString(16)
+    .padStart(12, '0');
+  serial += 1;
+  return `${PID}-${tag}-${serial.toString(16)}`;
+}
 
 export interface WriteFileAtomicOptions {
   /**
@@ -190,7 +206,7 @@ export function replaceFilePatched(
 
 /** A second name for `target` beside it, or undefined when the file system refuses one. */
 function linkOld(dir: string, target: string): string | undefined {
-  const name = join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.old`);
+  const name = join(dir, `.${basename(target)}.cald-${unique()}.old`);
   try {
     linkSync(target, name);
     return name;
@@ -220,7 +236,7 @@ function sameFile(st: Stats, source: PatchedSource): boolean {
 }
 
 function tempName(dir: string, target: string): string {
-  return join(dir, `.${basename(target)}.cald-${PID}-${randomBytes(6).toString('hex')}.tmp`);
+  return join(dir, `.${basename(target)}.cald-${unique()}.tmp`);
 }
 
 function writeAll(fd: number, data: Uint8Array, position?: number): void {

@@ -131,7 +131,16 @@ export class ByteView {
 
   u64big(off: number, what = 'double word'): bigint {
     this.readable(off, 8, what);
-    return this.littleEndian ? this.buf.readBigUInt64LE(off) : this.buf.readBigUInt64BE(off);
+    // Most fields (tags, flags, a library's addresses) fit in 32 bits: one BigInt from the low
+    // half instead of Buffer's three (its readBigUInt64 computes in BigInts), which code run a
+    // few hundred times paid on every dynamic entry and section header.
+    const b = this.buf;
+    if (this.littleEndian) {
+      if (b.readUInt32LE(off + 4) === 0) return BigInt(b.readUInt32LE(off));
+      return b.readBigUInt64LE(off);
+    }
+    if (b.readUInt32BE(off) === 0) return BigInt(b.readUInt32BE(off + 4));
+    return b.readBigUInt64BE(off);
   }
 
   /** A 64-bit field that must be a usable file offset or size (< 2^53). */
@@ -164,7 +173,10 @@ export class ByteView {
 
   /** A signed native word (Elf_Sxword / Elf32_Sword), exact. */
   swordBig(off: number, what = 'word'): bigint {
-    return this.is64 ? BigInt.asIntN(64, this.u64big(off, what)) : BigInt(this.u32(off, what) | 0);
+    if (!this.is64) return BigInt(this.u32(off, what) | 0);
+    const v = this.u64big(off, what);
+    // Below 2^63 the signed value is the unsigned one (the common case: no second BigInt).
+    return v < 0x8000000000000000n ? v : BigInt.asIntN(64, v);
   }
 
   setU8(off: number, v: number): void {

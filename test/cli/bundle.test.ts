@@ -13,7 +13,7 @@ import { makeTmp } from '../helpers/tmp.js';
 
 function fakePackage(t: TestContext): {
   dir: string;
-  run: () => string;
+  run: (...args: string[]) => string;
   touch: (rel: string, ageSeconds: number) => void;
 } {
   const dir = makeTmp(t, 'bundle');
@@ -24,6 +24,10 @@ function fakePackage(t: TestContext): {
   const entry = (which: string) =>
     `export async function main() { process.stdout.write('${which}'); return 0; }\n`;
   writeFileSync(join(dir, 'dist/bundle/main.js'), entry('bundle'));
+  writeFileSync(
+    join(dir, 'dist/bundle/patchelf.js'),
+    "export async function patchelfMain() { process.stdout.write('patchelf bundle'); return 0; }\n",
+  );
   writeFileSync(join(dir, 'dist/src/cli/main.js'), entry('src'));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
   const touch = (rel: string, ageSeconds: number) => {
@@ -32,8 +36,8 @@ function fakePackage(t: TestContext): {
     const t = Date.now() / 1000 - ageSeconds;
     utimesSync(p, t, t);
   };
-  const run = () => {
-    const r = spawnSync(process.execPath, [join(dir, 'bin/cald.js')], { encoding: 'utf8' });
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(dir, 'bin/cald.js'), ...args], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout;
   };
@@ -50,6 +54,20 @@ test('bin/cald.js: the bundle when it is newer than every compile, dist/src othe
   p.touch('dist/.tsbuildinfo', 20);
   p.touch('dist/.tsbuildinfo-src', 5); // so did `tsc -p tsconfig.src.json` (npm prepare)
   assert.equal(p.run(), 'src');
+});
+
+test('bin/cald.js: cald patchelf runs its own bundle file when the bundle is fresh', (t) => {
+  const p = fakePackage(t);
+  p.touch('dist/bundle/main.js', 10);
+  p.touch('dist/bundle/patchelf.js', 10);
+  p.touch('dist/.tsbuildinfo', 20);
+  assert.equal(p.run('patchelf', '--version'), 'patchelf bundle');
+  assert.equal(p.run('--version'), 'bundle');
+  p.touch('dist/.tsbuildinfo', 5); // tsc ran after the bundle was made
+  assert.equal(p.run('patchelf', '--version'), 'src');
+  p.touch('dist/.tsbuildinfo', 20);
+  p.touch('dist/bundle/patchelf.js', 30); // older than the rest of the bundle
+  assert.equal(p.run('patchelf', '--version'), 'bundle');
 });
 
 test('bin/cald.js: dist/src when there is no bundle', (t) => {

@@ -12,12 +12,18 @@ const EXIT_ERROR = 1;
 
 function processPatchelfIo(): PatchelfIo {
   let outClosed = false;
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') outClosed = true;
-    else throw e;
-  });
+  // process.stdout is made on first use (a stream object, a pipe or terminal set up): an edit
+  // that prints nothing never makes it.
+  let watched = false;
   return {
     out: (data) => {
+      if (!watched) {
+        watched = true;
+        process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') outClosed = true;
+          else throw e;
+        });
+      }
       if (!outClosed) process.stdout.write(data);
     },
     err: (text) => {

@@ -202,15 +202,45 @@ async function editsFor(
   return edits;
 }
 
+/** The renamings of one command, in order, and where each old name is among them; made once. */
+const indexes = new WeakMap<
+  ReadonlyMap<string, string>,
+  { pairs: Array<readonly [string, string]>; at: Map<string, number> }
+>();
+
+function indexed(map: ReadonlyMap<string, string>): {
+  pairs: Array<readonly [string, string]>;
+  at: Map<string, number>;
+} {
+  let found = indexes.get(map);
+  if (found === undefined) {
+    const pairs = [...map];
+    found = { pairs, at: new Map(pairs.map(([from], i) => [from, i])) };
+    indexes.set(map, found);
+  }
+  return found;
+}
+
 /**
  * patchelf replaces every name at once (a -> b and b -> a swap them); the engine's edits apply
  * in order. With more than one renaming, each goes through a placeholder first so none is
  * renamed twice; the placeholders exist only in the edit model, never in the file.
  */
 function replaceEdits(map: ReadonlyMap<string, string>, names: readonly string[] | undefined): ElfEdit[] {
-  // Only the names this file has: one call over a closure carries every file's renamings.
-  const has = names === undefined ? undefined : new Set(names);
-  const pairs = [...map].filter(([from, to]) => from !== to && (has === undefined || has.has(from)));
+  const { pairs: all, at } = indexed(map);
+  // Only the names this file has: one call over a closure carries every file's renamings. They
+  // are looked up, not searched for (hundreds of pairs, hundreds of files), and kept in the
+  // command line's order.
+  let pairs: ReadonlyArray<readonly [string, string]> = all;
+  if (names !== undefined) {
+    const found = new Set<number>();
+    for (const n of names) {
+      const i = at.get(n);
+      if (i !== undefined) found.add(i);
+    }
+    pairs = [...found].sort((a, b) => a - b).map((i) => all[i]!);
+  }
+  pairs = pairs.filter(([from, to]) => from !== to);
   if (pairs.length <= 1) return pairs.map(([from, to]) => ({ kind: 'replaceNeeded', from, to }));
   const tmp = (i: number): string => `\u0001cald-replace-${i}\u0001`;
   return [

@@ -95,18 +95,29 @@ export function rewrite(elf: ElfFile, m: EditModel, options: EditOptions, log?: 
   const interpMoves =
     interpBytes !== undefined && (inTail('interp') || interpBytes.length > elf.interp!.size);
 
-  const entries = m.entries.filter(
-    (e) =>
-      !(
-        removeVersionTags(m, elf) &&
-        (e.tag === DT_VERNEED || e.tag === DT_VERNEEDNUM || e.tag === DT_VERSYM)
-      ),
-  );
+  const dropVersionTags = removeVersionTags(m, elf);
+  const entries = dropVersionTags
+    ? m.entries.filter((e) => e.tag !== DT_VERNEED && e.tag !== DT_VERNEEDNUM && e.tag !== DT_VERSYM)
+    : m.entries;
   const dynSlots = entries.length + 1;
   const dynMoves = elf.dynamic !== undefined && (inTail('dynamic') || dynSlots > elf.dynamic.capacity);
 
   // The program header table, edited.
-  const table: Phdr[] = elf.programHeaders.map((p) => ({ ...p, origin: p.index }));
+  // Each header copied field by field: an object spread of the parsed header took a slow path in
+  // code run a few hundred times (docs/benchmarks.md, "Renaming ...", session 6).
+  const table: Phdr[] = elf.programHeaders.map(
+    (p): Phdr => ({
+      type: p.type,
+      flags: p.flags,
+      offset: p.offset,
+      vaddr: p.vaddr,
+      paddr: p.paddr,
+      filesz: p.filesz,
+      memsz: p.memsz,
+      align: p.align,
+      origin: p.index,
+    }),
+  );
   if (m.gnuStackFlags !== undefined && !table.some((p) => p.type === PT_GNU_STACK)) {
     table.push({
       type: PT_GNU_STACK,
