@@ -101,9 +101,11 @@ export class ObjectBatch {
   /**
    * Hashes `bytes` (once) and writes them to tmp/; returns their digest. The object exists in
    * objects/ only after commit(). The same bytes twice make one object (executable if either is,
-   * owner-only only if both are).
+   * owner-only only if both are). `done`, when given, is called once the batch reads `bytes` no
+   * more (their write settled, or nothing to write): their memory may then be reused, and what
+   * was stored is what was hashed.
    */
-  async add(bytes: Uint8Array, options: BatchPutOptions): Promise<Digest> {
+  async add(bytes: Uint8Array, options: BatchPutOptions, done?: () => void): Promise<Digest> {
     const digest = digestOfBuffer(bytes);
     const key = digest.toString();
     const same = this.pending.get(key);
@@ -112,6 +114,7 @@ export class ObjectBatch {
       same.ownerOnly &&= options.ownerOnly;
       // A stored object is widened now, as it was when first found.
       if (same.tmp === undefined) this.store.files.objects.hasIntact(digest, same);
+      done?.();
       return digest;
     }
     for (;;) {
@@ -128,6 +131,7 @@ export class ObjectBatch {
     // Stored and intact already (a re-import): nothing to write; its mode widened if need be.
     if (this.store.files.objects.hasIntact(digest, options)) {
       this.pending.set(key, { tmp: undefined, digest, ...options, written: Promise.resolve() });
+      done?.();
       return digest;
     }
     const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
@@ -151,6 +155,7 @@ export class ObjectBatch {
     void entry.wrote.then(() => {
       this.bytesInFlight -= entry.size;
       entry.size = 0;
+      done?.();
     });
     this.inFlight.push(entry);
     this.bytesInFlight += bytes.length;

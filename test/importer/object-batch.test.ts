@@ -75,6 +75,30 @@ test('the same bytes twice are one object; a stored intact object is kept as it 
   assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
 });
 
+test('done is called once the bytes are written, or at once when there is nothing to write', async (t) => {
+  const store = await openStore(t, 'batch-done');
+  const batch = new ObjectBatch(store);
+  const bytes = Buffer.alloc(3 << 20, 5);
+  const seen: string[] = [];
+  const whenDone = new Promise<void>((resolve) => {
+    void batch.add(bytes, { executable: false, ownerOnly: false, refs: [] }, () => {
+      // The temp file holds every byte hashed, so the memory may now be lent to another file.
+      const [tmp] = readdirSync(join(store.root, 'tmp'));
+      seen.push(sha(readFileSync(join(store.root, 'tmp', tmp!))));
+      resolve();
+    });
+  });
+  await whenDone;
+  assert.deepEqual(seen, [sha(bytes)]);
+  let again = 0;
+  await batch.add(Buffer.from(bytes), { executable: false, ownerOnly: false, refs: [] }, () => again++);
+  assert.equal(again, 1, 'the same bytes again: nothing to write, done at once');
+  await batch.commit();
+  let intact = 0;
+  await new ObjectBatch(store).add(bytes, { executable: false, ownerOnly: false, refs: [] }, () => intact++);
+  assert.equal(intact, 1, 'stored and intact: nothing to write, done at once');
+});
+
 test('discard() leaves neither objects nor temp files', async (t) => {
   const store = await openStore(t, 'batch-discard');
   const batch = new ObjectBatch(store);
