@@ -185,18 +185,23 @@ export async function importClosure(
   try {
     const { names, ...outcome } = await importInto(batch, input, progress);
     await batch.commit();
-    store.addNames([...names]);
-    // So a dlopen of the original path (python's extension modules) reaches the object. Not for a
-    // tree: its files' original paths may be a temporary extraction (docs/trees.md).
-    const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
-    if (input.tree === undefined)
-      store.addPaths(
-        outcome.objects.map((o) => [o.path, o.digest] as const),
-        dirMode,
-      );
-    // Written and synced: their pages go, so the first run maps them as it maps any library.
+    // Written and synced: their pages go, so the first run maps them as it maps any library (a
+    // helper process, while the names and paths are made).
     const written = [...outcome.objects, ...(outcome.loader === undefined ? [] : [outcome.loader])];
-    dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
+    const dropped = dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
+    try {
+      store.addNames([...names]);
+      // So a dlopen of the original path (python's extension modules) reaches the object. Not for a
+      // tree: its files' original paths may be a temporary extraction (docs/trees.md).
+      const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
+      if (input.tree === undefined)
+        store.addPaths(
+          outcome.objects.map((o) => [o.path, o.digest] as const),
+          dirMode,
+        );
+    } finally {
+      await dropped;
+    }
     return outcome;
   } catch (e) {
     await batch.discard();
