@@ -14,7 +14,8 @@ export class BufferPool {
   /** Given back and not lent again, smallest first. */
   private readonly free: ArrayBuffer[] = [];
   private freeBytes = 0;
-  private readonly lent = new Set<ArrayBuffer>();
+  /** Lent and not given back (weakly: memory a taker drops without giving it back is collected). */
+  private readonly lent = new WeakSet<ArrayBuffer>();
 
   /** @param maxFreeBytes memory kept for reuse, at most (what is given back past it is dropped). */
   constructor(private readonly maxFreeBytes: number) {}
