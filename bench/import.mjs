@@ -118,10 +118,12 @@ for (let rep = 1; rep <= reps; rep++) {
       durable,
       before: b?.ms,
       beforeRss: b?.rssKiB,
+      beforeRatio: b === undefined ? undefined : b.ms / (h.ms + copy.ms),
+      nowOverBefore: b === undefined ? undefined : c.ms / b.ms,
     });
     if (b !== undefined) {
       console.log(
-        `rep ${rep}: before ${b.ms.toFixed(0)} ms (peak ${(b.rssKiB / 1024).toFixed(0)} MiB); now/before ${(c.ms / b.ms).toFixed(2)}x`,
+        `rep ${rep}: before ${b.ms.toFixed(0)} ms (peak ${(b.rssKiB / 1024).toFixed(0)} MiB); now/before ${(c.ms / b.ms).toFixed(2)}x; before/(hash+cp) ${(b.ms / (h.ms + copy.ms)).toFixed(2)}x`,
       );
     }
     console.log(
@@ -137,6 +139,6 @@ console.log(
 );
 if (before !== undefined) {
   console.log(
-    `median: before ${med('before').toFixed(0)} ms, peak ${(Math.max(...rows.map((r) => r.beforeRss)) / 1024).toFixed(0)} MiB; now/before ${(med('cald') / med('before')).toFixed(2)}x`,
+    `median: before ${med('before').toFixed(0)} ms, peak ${(Math.max(...rows.map((r) => r.beforeRss)) / 1024).toFixed(0)} MiB; now/before ${(med('cald') / med('before')).toFixed(2)}x (median per rep ${med('nowOverBefore').toFixed(2)}x, faster in ${rows.filter((r) => r.nowOverBefore < 1).length} of ${rows.length}); median of before/(hash+cp) per rep ${med('beforeRatio').toFixed(2)}x`,
   );
 }

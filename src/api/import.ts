@@ -5,6 +5,7 @@ import { isElf } from '../elf/read/index.js';
 import { CaldError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { type ImportProgress, importClosure } from '../importer/import-closure.js';
 import { acquireLease } from '../store/index.js';
+import { BufferPool } from '../util/buffer-pool.js';
 import { hostProvidedTest, walkClosures, walkedInput } from './closure-walk.js';
 import { importScripts, isScriptFile } from './import-script.js';
 import { importTree, isTreeSource } from './import-tree.js';
@@ -12,6 +13,12 @@ import { checkProgramName, type NamingResult, nameImports } from './program-name
 import { locate, openForWrite } from './store-open.js';
 
 export { DEFAULT_HOST_PROVIDED } from './closure-walk.js';
+
+/**
+ * Memory of files already written kept for the next reads, at most: about what is in use at once
+ * (the walk keeps up to 64 MiB of files whole, the batch writes up to 64 MiB at a time).
+ */
+const READ_POOL_BYTES = 128 * 1024 * 1024;
 
 export interface ImportOptions {
   /** Programs, libraries, or directories (every ELF file under them). */
@@ -209,8 +216,10 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
   const location = locate({ store: options.store, env, cwd: process.cwd() });
   const roots = expandPaths([...options.paths, ...(options.with ?? [])]);
   const hostProvided = hostProvidedTest(options);
-  // Every file is read once, by the walk; the rewrite works on those very bytes.
-  const fs = new SnapshotFs();
+  // Every file is read once, by the walk; the rewrite works on those very bytes, in memory given
+  // back by the files already written (about the batch's bytes in flight plus the walk's budget).
+  const buffers = new BufferPool(READ_POOL_BYTES);
+  const fs = new SnapshotFs(undefined, undefined, (size, capacity) => buffers.take(size, capacity));
   const walk = walkClosures({
     roots,
     fs,
@@ -239,6 +248,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportReport>
         readAhead: (p) => fs.prefetch(walked(p).path),
         // Each file's buffer is its own (readSource) and rewritten once, after its last reader.
         rewriteInPlace: true,
+        releaseBytes: (bytes) => buffers.release(bytes),
         isPrivate: (p) => privacy.isPrivate(p, walked(p).mode),
         dirMode: (d) => privacy.dirMode(d),
       },

@@ -46,6 +46,7 @@ export { SNAPSHOT_BUDGET, SnapshotFs, type WalkedFile } from './snapshot-fs.js';
 export {
   fileKind,
   MAX_SOURCE_SIZE,
+  type OwnMemory,
   openRegular,
   readAt,
   readSource,

@@ -15,6 +15,7 @@ import { ClosureError } from './closure-error.js';
 import { type ClosureFs, type ClosureStat, nodeFs } from './fs.js';
 import {
   MAX_SOURCE_SIZE,
+  type OwnMemory,
   openRegular,
   readAt,
   readOpened,
@@ -54,9 +55,14 @@ export class SnapshotFs implements ClosureFs {
   private readonly ahead = new Map<string, Promise<SourceFile>>();
   private kept = 0;
 
+  /**
+   * @param memory where whole files are read to (fresh memory by default; an import lends it from
+   * a BufferPool and gives each file's back once its object is written)
+   */
   constructor(
     private readonly maxFileSize: number = MAX_SOURCE_SIZE,
     private readonly budget: number = SNAPSHOT_BUDGET,
+    private readonly memory?: OwnMemory,
   ) {}
 
   readFile(path: string): Buffer {
@@ -117,7 +123,7 @@ export class SnapshotFs implements ClosureFs {
     const w = this.files.get(path);
     if (w === undefined) return undefined;
     if (w.whole !== undefined) return w.whole;
-    return this.checked(w, readSource(path, this.maxFileSize));
+    return this.checked(w, readSource(path, this.maxFileSize, this.memory));
   }
 
   /**
@@ -129,7 +135,7 @@ export class SnapshotFs implements ClosureFs {
     if (w === undefined || w.whole !== undefined || this.ahead.has(path)) return;
     let p: Promise<SourceFile>;
     try {
-      p = readSourceAsync(path, this.maxFileSize);
+      p = readSourceAsync(path, this.maxFileSize, this.memory);
     } catch {
       return; // sourceAsync reads it again and reports why it cannot
     }
@@ -167,7 +173,7 @@ export class SnapshotFs implements ClosureFs {
       const size = Number(st.size);
       const mode = Number(st.mode) & 0o7777;
       if (this.kept + size <= this.budget) {
-        const whole = readOpened(path, fd, st);
+        const whole = readOpened(path, fd, st, this.memory);
         this.kept += size;
         w = { path, dev: st.dev, ino: st.ino, size, mode, whole, ranges: [], walkedHash: undefined };
       } else {

@@ -73,12 +73,21 @@ export function openRegular(path: string): { fd: number; st: BigIntStats } {
 const growthRoom = (n: number) => Math.floor(n / 8) + 64 * 1024;
 
 /**
- * Reads up to `length` bytes at `position` of an open file: never more than the file holds.
- * `own`: in memory of its own (never a slice of Node's shared pool), with growthRoom after it.
+ * Memory of its own for a file's `size` bytes (never a slice of Node's shared pool), its
+ * ArrayBuffer at least `capacity` bytes long: fresh by default, or lent by a BufferPool
+ * (util/buffer-pool.ts) that the reader's caller gives back once done with the bytes.
  */
-export function readAt(fd: number, size: number, position: number, length: number, own = false): Buffer {
+export type OwnMemory = (size: number, capacity: number) => Buffer;
+
+const freshMemory: OwnMemory = (size, capacity) => Buffer.allocUnsafeSlow(capacity).subarray(0, size);
+
+/**
+ * Reads up to `length` bytes at `position` of an open file: never more than the file holds.
+ * `own`: in memory of its own from `own`, with growthRoom after it.
+ */
+export function readAt(fd: number, size: number, position: number, length: number, own?: OwnMemory): Buffer {
   const n = Math.max(0, Math.min(length, size - position));
-  const buf = own ? Buffer.allocUnsafeSlow(n + growthRoom(n)).subarray(0, n) : Buffer.allocUnsafe(n);
+  const buf = own !== undefined ? own(n, n + growthRoom(n)) : Buffer.allocUnsafe(n);
   let got = 0;
   while (got < n) {
     const r = readSync(fd, buf, got, n - got, position + got);
@@ -104,21 +113,30 @@ export function tooLarge(path: string, size: bigint, max: number): ClosureError 
  * identity while it is read is refused (CLOSURE_SOURCE_CHANGED): what is returned is exactly one
  * state of the file.
  */
-export function readSource(path: string, maxSize: number = MAX_SOURCE_SIZE): SourceFile {
+export function readSource(
+  path: string,
+  maxSize: number = MAX_SOURCE_SIZE,
+  memory: OwnMemory = freshMemory,
+): SourceFile {
   const { fd, st } = openRegular(path);
   try {
     if (st.size > BigInt(maxSize)) throw tooLarge(path, st.size, maxSize);
-    return readOpened(path, fd, st);
+    return readOpened(path, fd, st, memory);
   } finally {
     closeSync(fd);
   }
 }
 
 /** The whole of a file opened by openRegular, checked by fstat again after reading. */
-export function readOpened(path: string, fd: number, st: BigIntStats): SourceFile {
+export function readOpened(
+  path: string,
+  fd: number,
+  st: BigIntStats,
+  memory: OwnMemory = freshMemory,
+): SourceFile {
   const size = Number(st.size);
   // Its own memory: the importer rewrites these very bytes in place (EditOptions.reuseInput).
-  return checkedAfterRead(path, fd, st, readAt(fd, size, 0, size, true));
+  return checkedAfterRead(path, fd, st, readAt(fd, size, 0, size, memory));
 }
 
 const readAsync = promisify(read);
@@ -128,12 +146,16 @@ const closeAsync = promisify(close);
  * readSource with the bytes read on the thread pool (opened, checked and bounded here first), so
  * a caller can read the next file while it works on this one.
  */
-export function readSourceAsync(path: string, maxSize: number = MAX_SOURCE_SIZE): Promise<SourceFile> {
+export function readSourceAsync(
+  path: string,
+  maxSize: number = MAX_SOURCE_SIZE,
+  memory: OwnMemory = freshMemory,
+): Promise<SourceFile> {
   const { fd, st } = openRegular(path);
   const whole = async () => {
     if (st.size > BigInt(maxSize)) throw tooLarge(path, st.size, maxSize);
     const size = Number(st.size);
-    const bytes = Buffer.allocUnsafeSlow(size + growthRoom(size)).subarray(0, size);
+    const bytes = memory(size, size + growthRoom(size));
     let got = 0;
     while (got < size) {
       const { bytesRead } = await readAsync(fd, bytes, got, size - got, got);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeDir } from '../runtime/index.js';
@@ -15,9 +15,9 @@ const PER_CALL = 256;
  * after its import held megabytes more than the same libraries read from disk
  * (docs/benchmarks.md, "Peak RSS of ffmpeg -version"); dropped, they are read back page by page
  * like any library. Best effort: without the helper, or when it fails, nothing happens (only
- * memory use is at stake, never correctness).
+ * memory use is at stake, never correctness). Settles once the helpers have exited.
  */
-export function dropCachedPages(paths: readonly string[]): void {
+export async function dropCachedPages(paths: readonly string[]): Promise<void> {
   if (paths.length === 0) return;
   let helper: string;
   try {
@@ -26,7 +26,16 @@ export function dropCachedPages(paths: readonly string[]): void {
     return;
   }
   if (!existsSync(helper)) return;
+  // The helpers run while the caller goes on (an import makes its names and paths meanwhile).
+  const runs: Array<Promise<void>> = [];
   for (let i = 0; i < paths.length; i += PER_CALL) {
-    spawnSync(helper, paths.slice(i, i + PER_CALL), { stdio: 'ignore' });
+    runs.push(
+      new Promise((settled) => {
+        const child = spawn(helper, paths.slice(i, i + PER_CALL), { stdio: 'ignore' });
+        child.on('error', () => settled());
+        child.on('close', () => settled());
+      }),
+    );
   }
+  await Promise.all(runs);
 }

@@ -56,6 +56,12 @@ export interface ImportInput {
   readFileAsync?: (path: string) => Promise<Buffer>;
   /** Starts reading, off the event loop, a file the import asks for next. */
   readAhead?: (path: string) => void;
+  /**
+   * Called with each buffer readFile or readFileAsync gave (and each the rewrite made of one) once
+   * its object is written: the import reads those bytes no more, and asks for that file no more,
+   * so their memory may be lent to the next file's read.
+   */
+  releaseBytes?: (bytes: Uint8Array) => void;
   /** Whether a file was executable (mode & 0o111): programs stay runnable in the store. */
   isExecutable: (path: string) => boolean;
   /** Whether others could not read the file: its object is then stored for the owner only. */
@@ -179,18 +185,23 @@ export async function importClosure(
   try {
     const { names, ...outcome } = await importInto(batch, input, progress);
     await batch.commit();
-    store.addNames([...names]);
-    // So a dlopen of the original path (python's extension modules) reaches the object. Not for a
-    // tree: its files' original paths may be a temporary extraction (docs/trees.md).
-    const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
-    if (input.tree === undefined)
-      store.addPaths(
-        outcome.objects.map((o) => [o.path, o.digest] as const),
-        dirMode,
-      );
-    // Written and synced: their pages go, so the first run maps them as it maps any library.
+    // Written and synced: their pages go, so the first run maps them as it maps any library (a
+    // helper process, while the names and paths are made).
     const written = [...outcome.objects, ...(outcome.loader === undefined ? [] : [outcome.loader])];
-    dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
+    const dropped = dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
+    try {
+      store.addNames([...names]);
+      // So a dlopen of the original path (python's extension modules) reaches the object. Not for a
+      // tree: its files' original paths may be a temporary extraction (docs/trees.md).
+      const dirMode = input.dirMode === undefined ? {} : { dirMode: input.dirMode };
+      if (input.tree === undefined)
+        store.addPaths(
+          outcome.objects.map((o) => [o.path, o.digest] as const),
+          dirMode,
+        );
+    } finally {
+      await dropped;
+    }
     return outcome;
   } catch (e) {
     await batch.discard();
@@ -229,12 +240,15 @@ async function importInto(
 
   let loader: ImportedObject | undefined;
   const ownerOnly = (path: string) => input.isPrivate?.(path) === true;
+  const release = (...buffers: Uint8Array[]) =>
+    input.releaseBytes === undefined ? undefined : () => buffers.forEach(input.releaseBytes!);
   if (input.interpreter !== undefined) {
-    const digest = await batch.add(input.readFile(input.interpreter), {
-      executable: true,
-      ownerOnly: ownerOnly(input.interpreter),
-      refs: [],
-    });
+    const bytes = input.readFile(input.interpreter);
+    const digest = await batch.add(
+      bytes,
+      { executable: true, ownerOnly: ownerOnly(input.interpreter), refs: [] },
+      release(bytes),
+    );
     loader = {
       path: input.interpreter,
       digest,
@@ -355,7 +369,12 @@ async function importInto(
       ...(loader !== undefined && elf.interp !== undefined ? [`cas:${loader.digest.toString()}`] : []),
       ...pathNoteRefs(pathNote),
     ];
-    const digest = await batch.add(out, { executable, ownerOnly: ownerOnly(path), refs });
+    // The rewrite's output and the bytes read (the same memory unless the edit had to copy).
+    const digest = await batch.add(
+      out,
+      { executable, ownerOnly: ownerOnly(path), refs },
+      release(out, original),
+    );
     for (const name of names) allNames.add(name);
     done.set(path, { path, digest, uri: formatCasName(digest, hintFromName(path)), executable });
     progress?.(done.size, order.length, path);

@@ -6,13 +6,14 @@
 // A SIGKILL at any moment leaves temp files in tmp/ (removed by a later cleanTemp) and whole
 // objects under their hash; nothing names an object before its rename is durable.
 import { randomBytes } from 'node:crypto';
-import { close, fsync, openSync, rmSync, write } from 'node:fs';
+import { close, fsync, open, rmSync, write } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ioErrorFrom } from '../errors/index.js';
 import { type Digest, digestOfBuffer, type LocalStore } from '../store/index.js';
 
 const fsyncAsync = promisify(fsync);
+const openAsync = promisify(open);
 const closeAsync = promisify(close);
 const writeAsync = promisify(write);
 
@@ -67,23 +68,26 @@ class Limiter {
 }
 
 /**
- * The one place an import writes an object's bytes: a new temp file (its mode is set when it is
- * adopted) made here, then on the thread pool its bytes written and synced (through `syncs`);
- * the descriptor closed either way. `bytes` must not change until `wrote` settles; `synced`
- * settles once the file is synced and closed (or failed).
+ * The one place an import writes an object's bytes, all on the thread pool: a new temp file made
+ * (its mode is set when it is adopted; making it costs the file system a new inode, which need not
+ * hold up the next object's rewrite), its bytes written and synced (through `syncs`), the
+ * descriptor closed either way. `bytes` must not change until `wrote` settles; `synced` settles
+ * once the file is synced and closed (or failed).
  */
 function writeTemp(
   path: string,
   bytes: Uint8Array,
   syncs: Limiter,
 ): { wrote: Promise<void>; synced: Promise<void> } {
-  const fd = openSync(path, 'wx', 0o600);
-  const wrote = (async () => {
+  const opened = openAsync(path, 'wx', 0o600);
+  const wrote = opened.then(async (fd) => {
     for (let off = 0; off < bytes.length; ) {
       off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
     }
-  })();
-  const synced = wrote.then(() => syncs.run(() => fsyncAsync(fd))).finally(() => closeAsync(fd));
+  });
+  const synced = opened.then((fd) =>
+    wrote.then(() => syncs.run(() => fsyncAsync(fd))).finally(() => closeAsync(fd)),
+  );
   return { wrote, synced };
 }
 
@@ -101,9 +105,11 @@ export class ObjectBatch {
   /**
    * Hashes `bytes` (once) and writes them to tmp/; returns their digest. The object exists in
    * objects/ only after commit(). The same bytes twice make one object (executable if either is,
-   * owner-only only if both are).
+   * owner-only only if both are). `done`, when given, is called once the batch reads `bytes` no
+   * more (their write settled, or nothing to write): their memory may then be reused, and what
+   * was stored is what was hashed.
    */
-  async add(bytes: Uint8Array, options: BatchPutOptions): Promise<Digest> {
+  async add(bytes: Uint8Array, options: BatchPutOptions, done?: () => void): Promise<Digest> {
     const digest = digestOfBuffer(bytes);
     const key = digest.toString();
     const same = this.pending.get(key);
@@ -112,6 +118,7 @@ export class ObjectBatch {
       same.ownerOnly &&= options.ownerOnly;
       // A stored object is widened now, as it was when first found.
       if (same.tmp === undefined) this.store.files.objects.hasIntact(digest, same);
+      done?.();
       return digest;
     }
     for (;;) {
@@ -128,17 +135,13 @@ export class ObjectBatch {
     // Stored and intact already (a re-import): nothing to write; its mode widened if need be.
     if (this.store.files.objects.hasIntact(digest, options)) {
       this.pending.set(key, { tmp: undefined, digest, ...options, written: Promise.resolve() });
+      done?.();
       return digest;
     }
     const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
-    let write: ReturnType<typeof writeTemp>;
-    try {
-      write = writeTemp(tmp, bytes, this.syncs);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw ioErrorFrom(e, 'store an object in', this.store.root);
-    }
-    // Awaited in commit() or discard(); marked handled so a failure meanwhile is not fatal.
+    const write = writeTemp(tmp, bytes, this.syncs);
+    // Awaited in commit() or discard() (a temp file that could not be made fails the commit);
+    // marked handled so a failure meanwhile is not fatal.
     const written = write.synced;
     written.catch(() => {});
     this.pending.set(key, { tmp, digest, ...options, written });
@@ -151,6 +154,7 @@ export class ObjectBatch {
     void entry.wrote.then(() => {
       this.bytesInFlight -= entry.size;
       entry.size = 0;
+      done?.();
     });
     this.inFlight.push(entry);
     this.bytesInFlight += bytes.length;

@@ -210,12 +210,28 @@ export class IndexDb {
 
   /** Sets the references of `from` to exactly `names` (cas: names; anything else throws BadNameError). */
   recordRefs(from: Digest, names: readonly string[]): void {
-    const rows = names.map((name) => ({ name, to: parseCasName(name).digest.toString() }));
-    const f = from.toString();
+    const rows = refRows(names);
+    this.transaction(() => this.replaceRefs(from.toString(), rows));
+  }
+
+  /**
+   * recordObject and recordRefs for many objects, all or nothing in one transaction. Each object's
+   * references are replaced without a savepoint of its own: one per object made SQLite journal
+   * every savepoint to a temp file (~2000 writes for ffmpeg's closure, twice the CPU).
+   */
+  recordObjects(items: ReadonlyArray<{ info: ObjectInfo; refs: readonly string[] }>): void {
+    const rows = items.map(({ info, refs }) => ({ info, refs: refRows(refs) }));
     this.transaction(() => {
-      this.db.run('DELETE FROM refs WHERE from_digest = ?', f);
-      for (const r of rows) this.insertRef(f, r.name, r.to);
+      for (const { info, refs } of rows) {
+        this.recordObject(info);
+        this.replaceRefs(info.digest.toString(), refs);
+      }
     });
+  }
+
+  private replaceRefs(from: string, rows: ReadonlyArray<{ name: string; to: string }>): void {
+    this.db.run('DELETE FROM refs WHERE from_digest = ?', from);
+    for (const r of rows) this.insertRef(from, r.name, r.to);
   }
 
   /** The names an object refers to, with their digests, sorted by name. */
@@ -398,4 +414,9 @@ function environmentError(e: unknown, path: string): Error | undefined {
     }
   }
   return ioErrorFrom({ code: 'EIO', message: firstLine(e) }, 'open the store index', path);
+}
+
+/** The rows of an object's references (cas: names; anything else throws BadNameError). */
+function refRows(names: readonly string[]): Array<{ name: string; to: string }> {
+  return names.map((name) => ({ name, to: parseCasName(name).digest.toString() }));
 }

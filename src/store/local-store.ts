@@ -263,12 +263,7 @@ export class LocalStore implements Store {
       if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
       return info;
     });
-    this.index.transaction(() => {
-      items.forEach(({ digest, options }, i) => {
-        this.index.recordObject(infos[i]!);
-        this.index.recordRefs(digest, options.refs);
-      });
-    });
+    this.index.recordObjects(items.map(({ options }, i) => ({ info: infos[i]!, refs: options.refs })));
   }
 
   async delete(digest: Digest): Promise<boolean> {

@@ -25,7 +25,7 @@ function skipWhy(): string | undefined {
   return undefined;
 }
 
-test('dropCachedPages drops the cached pages of written, synced files; a missing file is no error', (t) => {
+test('dropCachedPages drops the cached pages of written, synced files; a missing file is no error', async (t) => {
   const why = skipWhy();
   if (why !== undefined) return t.skip(why);
   const file = join(root, 'data.bin');
@@ -35,7 +35,7 @@ test('dropCachedPages drops the cached pages of written, synced files; a missing
   closeSync(fd);
   // tmpfs keeps every page (nothing to drop there): this test needs a disk-backed directory.
   if (residentPages(file) === 0) return t.skip('the file was never cached here');
-  dropCachedPages([file, join(root, 'missing')]);
+  await dropCachedPages([file, join(root, 'missing')]);
   assert.equal(residentPages(file), 0);
 });
 

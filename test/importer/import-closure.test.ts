@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -6,6 +7,7 @@ import { ElfFile } from '../../src/elf/read/index.js';
 import { objectRefs } from '../../src/importer/cald-note.js';
 import { type ImportInput, type ImportNode, importClosure } from '../../src/importer/import-closure.js';
 import { LocalStore, parseCasName } from '../../src/store/index.js';
+import { BufferPool } from '../../src/util/buffer-pool.js';
 import { repoPath } from '../helpers/paths.js';
 import { run, runOk } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
@@ -46,10 +48,10 @@ function inputFromLdd(program: string): ImportInput {
   };
 }
 
-async function importInto(dir: string, program: string) {
+async function importInto(dir: string, program: string, input = inputFromLdd(program)) {
   const store = await LocalStore.open({ path: dir, create: true, extractRefs: objectRefs });
   try {
-    return { outcome: await importClosure(store, inputFromLdd(program)), root: store.root };
+    return { outcome: await importClosure(store, input), root: store.root };
   } finally {
     store.close();
   }
@@ -97,6 +99,53 @@ test('two fresh stores give identical digests', async (t) => {
     a.outcome.objects.map((o) => o.digest.toString()),
     b.outcome.objects.map((o) => o.digest.toString()),
   );
+});
+
+test('files read into memory that earlier files gave back store the same objects, each its own bytes', async (t) => {
+  const tmp = makeTmp(t, 'import-pool');
+  const plain = await importInto(join(tmp, 'plain'), '/usr/bin/sqlite3');
+  // A pool small enough that each read reuses memory an earlier object's write gave back.
+  const pool = new BufferPool(4 * 1024 * 1024);
+  const taken = new Set<ArrayBufferLike>();
+  const givenBack = new Set<ArrayBufferLike>();
+  let reads = 0;
+  const readFile = (p: string) => {
+    const bytes = readFileSync(p);
+    const own = pool.take(bytes.length, bytes.length + 64 * 1024);
+    bytes.copy(own);
+    taken.add(own.buffer);
+    givenBack.delete(own.buffer);
+    reads++;
+    return own;
+  };
+  let previous: ArrayBufferLike | undefined;
+  const input: ImportInput = {
+    ...inputFromLdd('/usr/bin/sqlite3'),
+    readFile,
+    // Each file of the loop is read once the one before it was written and given back.
+    readFileAsync: async (p) => {
+      while (previous !== undefined && !givenBack.has(previous))
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      const bytes = readFile(p);
+      previous = bytes.buffer;
+      return bytes;
+    },
+    rewriteInPlace: true,
+    releaseBytes: (b) => {
+      givenBack.add(b.buffer);
+      pool.release(b);
+    },
+  };
+  const pooled = await importInto(join(tmp, 'pooled'), '/usr/bin/sqlite3', input);
+  assert.ok(taken.size < reads, `memory reused: ${taken.size} buffers for ${reads} reads`);
+  assert.deepEqual(
+    pooled.outcome.objects.map((o) => o.digest.toString()),
+    plain.outcome.objects.map((o) => o.digest.toString()),
+  );
+  for (const o of pooled.outcome.objects) {
+    const stored = readFileSync(join(pooled.root, 'objects', 'sha256', o.digest.hex));
+    assert.equal(createHash('sha256').update(stored).digest('hex'), o.digest.hex, o.path);
+  }
 });
 
 test('a library imported on its own gets the digest it has in a program closure; libc keeps naming ld.so', async (t) => {

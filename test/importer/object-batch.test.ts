@@ -16,6 +16,19 @@ import { makeTmp } from '../helpers/tmp.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+type AddOptions = Parameters<ObjectBatch['add']>[1];
+
+/** batch.add, settled once the bytes are written to their temp file (the done callback). */
+async function addWritten(batch: ObjectBatch, bytes: Uint8Array, options: AddOptions) {
+  let written!: () => void;
+  const done = new Promise<void>((resolve) => {
+    written = resolve;
+  });
+  const digest = await batch.add(bytes, options, written);
+  await done;
+  return digest;
+}
+
 async function openStore(t: { after(fn: () => void): void }, label: string) {
   const store = await LocalStore.open({ path: join(makeTmp(t, label), 'store'), create: true });
   t.after(() => store.close());
@@ -27,9 +40,9 @@ test('objects appear only at commit, whole, with their modes, index rows and ref
   const batch = new ObjectBatch(store);
   const a = Buffer.from('library bytes\n');
   const b = Buffer.from('program bytes\n');
-  const da = await batch.add(a, { executable: false, ownerOnly: false, refs: [] });
+  const da = await addWritten(batch, a, { executable: false, ownerOnly: false, refs: [] });
   const ref = `cas:${da.toString()}?name=liba.so`;
-  const db = await batch.add(b, { executable: true, ownerOnly: true, refs: [ref] });
+  const db = await addWritten(batch, b, { executable: true, ownerOnly: true, refs: [ref] });
   assert.equal(da.hex, sha(a), 'the digest is the sha256 of the bytes');
   const objects = join(store.root, 'objects', 'sha256');
   assert.deepEqual(readdirSync(objects), [], 'nothing under objects/ before commit');
@@ -51,15 +64,15 @@ test('the same bytes twice are one object; a stored intact object is kept as it 
   const store = await openStore(t, 'batch-same');
   const bytes = Buffer.from('shared bytes\n');
   const first = new ObjectBatch(store);
-  const d = await first.add(bytes, { executable: false, ownerOnly: true, refs: [] });
-  assert.ok((await first.add(bytes, { executable: true, ownerOnly: false, refs: [] })).equals(d));
+  const d = await addWritten(first, bytes, { executable: false, ownerOnly: true, refs: [] });
+  assert.ok((await addWritten(first, bytes, { executable: true, ownerOnly: false, refs: [] })).equals(d));
   assert.equal(readdirSync(join(store.root, 'tmp')).length, 1, 'one temp file for both');
   await first.commit();
   const path = join(store.root, 'objects', 'sha256', d.hex);
   assert.equal(statSync(path).mode & 0o777, 0o555, 'executable if either is, owner-only only if both are');
   const inode = statSync(path).ino;
   const again = new ObjectBatch(store);
-  await again.add(bytes, { executable: false, ownerOnly: false, refs: [] });
+  await addWritten(again, bytes, { executable: false, ownerOnly: false, refs: [] });
   assert.deepEqual(readdirSync(join(store.root, 'tmp')), [], 'nothing written for an intact object');
   await again.commit();
   assert.equal(statSync(path).ino, inode, 'the stored object was kept, not replaced');
@@ -73,6 +86,30 @@ test('the same bytes twice are one object; a stored intact object is kept as it 
   assert.equal(sha(readFileSync(path)), d.hex, 'repaired');
   assert.equal(statSync(path).mode & 0o777, 0o444);
   assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+});
+
+test('done is called once the bytes are written, or at once when there is nothing to write', async (t) => {
+  const store = await openStore(t, 'batch-done');
+  const batch = new ObjectBatch(store);
+  const bytes = Buffer.alloc(3 << 20, 5);
+  const seen: string[] = [];
+  const whenDone = new Promise<void>((resolve) => {
+    void batch.add(bytes, { executable: false, ownerOnly: false, refs: [] }, () => {
+      // The temp file holds every byte hashed, so the memory may now be lent to another file.
+      const [tmp] = readdirSync(join(store.root, 'tmp'));
+      seen.push(sha(readFileSync(join(store.root, 'tmp', tmp!))));
+      resolve();
+    });
+  });
+  await whenDone;
+  assert.deepEqual(seen, [sha(bytes)]);
+  let again = 0;
+  await batch.add(Buffer.from(bytes), { executable: false, ownerOnly: false, refs: [] }, () => again++);
+  assert.equal(again, 1, 'the same bytes again: nothing to write, done at once');
+  await batch.commit();
+  let intact = 0;
+  await new ObjectBatch(store).add(bytes, { executable: false, ownerOnly: false, refs: [] }, () => intact++);
+  assert.equal(intact, 1, 'stored and intact: nothing to write, done at once');
 });
 
 test('discard() leaves neither objects nor temp files', async (t) => {

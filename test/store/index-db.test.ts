@@ -124,6 +124,39 @@ test('recordRefs replaces, rejects non-cas names; roots round-trip', () => {
   index.close();
 });
 
+test('recordObjects records many objects with their references, all or nothing', () => {
+  const index = IndexDb.memory();
+  const da = Digest.parse(`sha256:${'a'.repeat(64)}`);
+  const db = Digest.parse(`sha256:${'b'.repeat(64)}`);
+  const toA = `cas:sha256:${'a'.repeat(64)}?name=a.so`;
+  const info = (digest: Digest) => ({ digest, size: 3, executable: false, added: 5 });
+  index.recordRefs(db, [`cas:sha256:${'c'.repeat(64)}`]);
+  index.recordObjects([
+    { info: info(da), refs: [] },
+    { info: info(db), refs: [toA] },
+  ]);
+  assert.deepEqual(
+    index.snapshot().objects.map((o) => o.digest.toString()),
+    [da.toString(), db.toString()],
+  );
+  assert.deepEqual(
+    index.snapshot().refs.map((r) => r.name),
+    [toA],
+    "an object's references are replaced",
+  );
+  const dc = Digest.parse(`sha256:${'c'.repeat(64)}`);
+  assert.throws(
+    () =>
+      index.recordObjects([
+        { info: info(dc), refs: [] },
+        { info: info(da), refs: ['libc.so.6'] },
+      ]),
+    { code: 'NAME_NOT_CAS' },
+  );
+  assert.equal(index.snapshot().objects.length, 2, 'a refused call records nothing');
+  index.close();
+});
+
 test('the index is in WAL mode and two handles can write in turn', () => {
   const path = join(base, 'wal.sqlite');
   const one = IndexDb.open(path);
