@@ -30,6 +30,7 @@ import {
 import { errnoOf, fsyncDir, tempPath, writeAll } from '../fs-util.js';
 import { EXECUTABLE_OBJECT_MODE, OBJECT_MODE, OWNER_ONLY_MASK, type StoreLayout } from '../layout.js';
 import type { ObjectInfo, ObjectStream, PutOptions } from '../store.js';
+import { ARENA_LIMIT, giveArena, growArena, takeArena } from './arena.js';
 import { assertWritable, lstatIfPresent, objectMissing } from './guard.js';
 
 const fsyncOffLoop = promisify(fsync);
@@ -165,11 +166,17 @@ export class ObjectFiles {
    * Stores a stream that must hash to `expect`: it is written to tmp/ while hashed and renamed
    * into objects/ only when whole and right (else INTEGRITY_MISMATCH, or the stream's own error,
    * and nothing is kept). An intact object already stored wins, and the stream is not read.
+   * The bytes are gathered in a reused arena (arena.ts) and written in one call, or a few for an
+   * object larger than ARENA_LIMIT; `whole`, when given, is called with the object's bytes once
+   * it is stored, when it fit (the view is valid only during the call).
    */
   async putStream(
     source: ObjectStream,
     expect: Digest,
-    options: PutOptions & { readonly syncDir?: boolean } = {},
+    options: PutOptions & {
+      readonly syncDir?: boolean;
+      readonly whole?: (bytes: Buffer) => void;
+    } = {},
   ): Promise<Digest> {
     assertWritable(this.layout.root, this.readOnly);
     const mode = modeOf(options);
@@ -178,22 +185,41 @@ export class ObjectFiles {
     const tmp = tempPath(this.layout.tmp, 'object');
     // An error of the source (a remote's, say) is passed on as it is; only the store's own are IO_*.
     let inSource = false;
+    let arena = takeArena();
+    let stored: Buffer | undefined; // the object's bytes, when they fit in the arena
     try {
       // Only the sync goes to the thread pool: open, chmod and close take microseconds, and each
       // round trip through the pool cost more than that per object of a lazy fetch (0.1-0.2 ms).
       const fd = openSync(tmp, 'wx', 0o600);
       try {
         const hasher = createHasher(expect.algorithm);
+        let used = 0;
+        let spilled = false; // written as it came: larger than an arena may grow
         inSource = true;
         for await (const chunk of source) {
           inSource = false;
           hasher.update(chunk);
-          writeAll(fd, chunk);
+          if (used + chunk.byteLength > arena.length) {
+            if (!spilled && used + chunk.byteLength <= ARENA_LIMIT) {
+              arena = growArena(arena, used, used + chunk.byteLength);
+            } else {
+              spilled = true;
+              writeAll(fd, arena.subarray(0, used));
+              used = 0;
+            }
+          }
+          if (chunk.byteLength > arena.length) writeAll(fd, chunk);
+          else {
+            arena.set(chunk, used);
+            used += chunk.byteLength;
+          }
           inSource = true;
         }
         inSource = false;
         const actual = hasher.digest();
         if (!actual.equals(expect)) throw mismatch('the stream', expect, actual);
+        writeAll(fd, arena.subarray(0, used));
+        if (!spilled) stored = arena.subarray(0, used);
         fchmodSync(fd, mode);
         // Synced off the event loop: other streams go on meanwhile.
         await fsyncOffLoop(fd);
@@ -204,8 +230,14 @@ export class ObjectFiles {
       if (options.syncDir !== false) fsyncDir(this.layout.objectDir(expect.algorithm));
     } catch (e) {
       rmSync(tmp, { force: true });
+      giveArena(arena);
       if (isCaldError(e) || inSource) throw e;
       throw ioErrorFrom(e, 'store an object in', this.layout.root);
+    }
+    try {
+      if (stored !== undefined) options.whole?.(stored);
+    } finally {
+      giveArena(arena);
     }
     return expect;
   }
