@@ -211,8 +211,7 @@ export class LocalStore implements Store {
     if (typeof options.refs === 'function') refs = options.refs();
     if (refs === undefined && !found && this.extractRefs !== undefined) {
       // Just written (or found intact) and verified: read as it is, not hashed again.
-      const bytes =
-        source instanceof Uint8Array ? source : readFileSync(this.files.objects.pathOf(digest));
+      const bytes = source instanceof Uint8Array ? source : readFileSync(this.files.objects.pathOf(digest));
       refs = this.extractRefs(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), digest);
     }
     if (options.indexLater !== undefined) options.indexLater.push({ info, refs });
