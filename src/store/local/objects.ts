@@ -168,7 +168,8 @@ export class ObjectFiles {
    * and nothing is kept). An intact object already stored wins, and the stream is not read.
    * The bytes are gathered in a reused arena (arena.ts) and written in one call, or a few for an
    * object larger than ARENA_LIMIT; `whole`, when given, is called with the object's bytes once
-   * it is stored, when it fit (the view is valid only during the call).
+   * it is stored, when it fit (the view is valid only during the call). Each chunk is copied or
+   * written before the next is asked for, so a source may reuse its buffer (ReadOptions.transient).
    */
   async putStream(
     source: ObjectStream,
