@@ -100,7 +100,10 @@ class Conn {
 
   /** Back to the idle connections of its origin, for the next request there. */
   release(): void {
-    if (this.ended || this.pending !== undefined) return this.destroy();
+    if (this.ended || this.pending !== undefined) {
+      this.destroy();
+      return;
+    }
     this.used = true;
     this.idleTimer = setTimeout(() => this.destroy(), IDLE_MS);
     this.idleTimer.unref();
