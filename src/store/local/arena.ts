@@ -11,28 +11,49 @@
 export const ARENA_LIMIT = 16 * 1024 * 1024;
 /** An arena's first size (most libraries are smaller; ffmpeg's closure averages 1.2 MB). */
 const FIRST = 4 * 1024 * 1024;
-/** Arenas kept for the next put: a pull's 4 downloads at once, the fetch daemon's 4 prefetches and its own. */
-const KEPT = 5;
+/**
+ * The most bytes of arenas kept for the next put (a pull's 4 downloads at once, the fetch daemon's
+ * 4 prefetches and its own): an arena grown for a large object is kept too, so the next large
+ * one is neither copied as its arena grows nor faulted into fresh memory.
+ */
+const KEPT_BYTES = 32 * 1024 * 1024;
 
 const free: Buffer[] = [];
+let keptBytes = 0;
 
-/** An arena of at least `size` bytes, from the kept ones when one is large enough. */
+/** An arena of at least `size` bytes: the smallest kept one that is large enough, or a new one. */
 export function takeArena(size = FIRST): Buffer {
-  const i = free.findIndex((b) => b.length >= size);
-  if (i >= 0) return free.splice(i, 1)[0]!;
+  let best = -1;
+  for (let i = 0; i < free.length; i++) {
+    if (free[i]!.length >= size && (best < 0 || free[i]!.length < free[best]!.length)) best = i;
+  }
+  if (best >= 0) {
+    const arena = free.splice(best, 1)[0]!;
+    keptBytes -= arena.length;
+    return arena;
+  }
   // Outside Node's shared pool (one long-lived block), never zeroed: every byte read is written first.
   return Buffer.allocUnsafeSlow(Math.max(size, FIRST));
 }
 
-/** `arena` with its first `used` bytes in a larger one (at most ARENA_LIMIT); the old one is given back. */
-export function growArena(arena: Buffer, used: number, need: number): Buffer {
-  const larger = takeArena(Math.min(ARENA_LIMIT, Math.max(need, 2 * arena.length)));
+/**
+ * `arena` with its first `used` bytes in one of ARENA_LIMIT bytes; the old one is given back. Grown
+ * at once to the limit (not doubled), so a large object's bytes are copied once at most.
+ */
+export function growArena(arena: Buffer, used: number): Buffer {
+  const larger = takeArena(ARENA_LIMIT);
   arena.copy(larger, 0, 0, used);
   giveArena(arena);
   return larger;
 }
 
-/** Gives an arena back for the next put. Only arenas of the first size are kept: a larger one was for a rare large object. */
+/** Gives an arena back for the next put; past KEPT_BYTES the smallest kept ones are let go. */
 export function giveArena(arena: Buffer): void {
-  if (arena.length === FIRST && free.length < KEPT) free.push(arena);
+  free.push(arena);
+  keptBytes += arena.length;
+  while (keptBytes > KEPT_BYTES) {
+    let smallest = 0;
+    for (let i = 1; i < free.length; i++) if (free[i]!.length < free[smallest]!.length) smallest = i;
+    keptBytes -= free.splice(smallest, 1)[0]!.length;
+  }
 }

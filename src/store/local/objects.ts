@@ -202,7 +202,7 @@ export class ObjectFiles {
           hasher.update(chunk);
           if (used + chunk.byteLength > arena.length) {
             if (!spilled && used + chunk.byteLength <= ARENA_LIMIT) {
-              arena = growArena(arena, used, used + chunk.byteLength);
+              arena = growArena(arena, used);
             } else {
               spilled = true;
               writeAll(fd, arena.subarray(0, used));
