@@ -10,7 +10,9 @@
 /** The most bytes an arena grows to; past it a put writes as it goes and keeps nothing whole. */
 export const ARENA_LIMIT = 16 * 1024 * 1024;
 /** An arena's first size (most libraries are smaller; ffmpeg's closure averages 1.2 MB). */
-const FIRST = 4 * 1024 * 1024;
+const FIRST = 2 * 1024 * 1024;
+/** Kept arenas are let go once no put has given one back for this long (a fetch daemon left running). */
+const IDLE_MS = 2_000;
 /**
  * The most bytes of arenas kept for the next put (a pull's 4 downloads at once, the fetch daemon's
  * 4 prefetches and its own): an arena grown for a large object is kept too, so the next large
@@ -20,6 +22,7 @@ const KEPT_BYTES = 32 * 1024 * 1024;
 
 const free: Buffer[] = [];
 let keptBytes = 0;
+let idle: NodeJS.Timeout | undefined;
 
 /** An arena of at least `size` bytes: the smallest kept one that is large enough, or a new one. */
 export function takeArena(size = FIRST): Buffer {
@@ -51,6 +54,14 @@ export function growArena(arena: Buffer, used: number): Buffer {
 export function giveArena(arena: Buffer): void {
   free.push(arena);
   keptBytes += arena.length;
+  if (idle === undefined) {
+    idle = setTimeout(() => {
+      free.length = 0;
+      keptBytes = 0;
+      idle = undefined;
+    }, IDLE_MS);
+    idle.unref();
+  } else idle.refresh();
   while (keptBytes > KEPT_BYTES) {
     let smallest = 0;
     for (let i = 1; i < free.length; i++) if (free[i]!.length < free[smallest]!.length) smallest = i;

@@ -168,7 +168,8 @@ export class ObjectFiles {
    * and nothing is kept). An intact object already stored wins, and the stream is not read.
    * The bytes are gathered in a reused arena (arena.ts) and written in one call, or a few for an
    * object larger than ARENA_LIMIT; `whole`, when given, is called with the object's bytes once
-   * it is stored, when it fit (the view is valid only during the call). Each chunk is copied or
+   * they are verified and written, when they fit (the view is valid only during the call; an
+   * error it throws is passed on once the object is stored). Each chunk is copied or
    * written before the next is asked for, so a source may reuse its buffer (ReadOptions.transient).
    */
   async putStream(
@@ -186,8 +187,8 @@ export class ObjectFiles {
     const tmp = tempPath(this.layout.tmp, 'object');
     // An error of the source (a remote's, say) is passed on as it is; only the store's own are IO_*.
     let inSource = false;
-    let arena = takeArena();
-    let stored: Buffer | undefined; // the object's bytes, when they fit in the arena
+    let arena: Buffer | undefined = takeArena();
+    let wholeFailed: { e: unknown } | undefined; // thrown by `whole`: passed on once the object is stored
     try {
       // Only the sync goes to the thread pool: open, chmod and close take microseconds, and each
       // round trip through the pool cost more than that per object of a lazy fetch (0.1-0.2 ms).
@@ -220,7 +221,17 @@ export class ObjectFiles {
         const actual = hasher.digest();
         if (!actual.equals(expect)) throw mismatch('the stream', expect, actual);
         writeAll(fd, arena.subarray(0, used));
-        if (!spilled) stored = arena.subarray(0, used);
+        // The bytes are verified and written: `whole` reads them now and the arena goes back
+        // before the sync, for the puts that run meanwhile.
+        if (!spilled && options.whole !== undefined) {
+          try {
+            options.whole(arena.subarray(0, used));
+          } catch (e) {
+            wholeFailed = { e };
+          }
+        }
+        giveArena(arena);
+        arena = undefined;
         fchmodSync(fd, mode);
         // Synced off the event loop: other streams go on meanwhile.
         await fsyncOffLoop(fd);
@@ -231,15 +242,11 @@ export class ObjectFiles {
       if (options.syncDir !== false) fsyncDir(this.layout.objectDir(expect.algorithm));
     } catch (e) {
       rmSync(tmp, { force: true });
-      giveArena(arena);
+      if (arena !== undefined) giveArena(arena);
       if (isCaldError(e) || inSource) throw e;
       throw ioErrorFrom(e, 'store an object in', this.layout.root);
     }
-    try {
-      if (stored !== undefined) options.whole?.(stored);
-    } finally {
-      giveArena(arena);
-    }
+    if (wholeFailed !== undefined) throw wholeFailed.e;
     return expect;
   }
 
