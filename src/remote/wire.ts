@@ -153,8 +153,9 @@ export class WireBody {
     keepAlive: boolean,
   ) {
     this.left = length;
-    // Without a length the body ends when the connection does: it cannot be used again.
-    this.reusable = keepAlive && length !== undefined;
+    // Without a length the body ends when the connection does: it cannot be used again. Bytes
+    // after an empty body belong to no answer: neither can one that sent them.
+    this.reusable = keepAlive && length !== undefined && !(length === 0 && rest !== undefined);
     if (length === 0) this.end();
   }
 

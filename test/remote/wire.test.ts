@@ -132,14 +132,15 @@ describe('an HTTP cache read into a reused buffer (wire.ts)', () => {
     }
   });
 
-  test('bytes past the body: the object is stored, the connection not used again', async () => {
-    const objects = [randomBytes(50_000), randomBytes(60_000)];
+  test('bytes past the body (an empty one too): the object is stored, the connection not used again', async () => {
+    const objects = [randomBytes(50_000), Buffer.alloc(0), randomBytes(60_000)];
     const byHex = new Map(objects.map((b) => [digestOf(b).hex, b]));
-    const { results, store } = await fetchFrom((socket, path) => {
+    const { results, store, connections } = await fetchFrom((socket, path) => {
       const b = byHex.get(path.split('/').pop()!)!;
       socket.write(Buffer.concat([Buffer.from(ok(b)), b, Buffer.from('HTTP/1.1 200 OK\r\n\r\nstray')]));
     }, objects);
-    assert.deepEqual(results, ['stored', 'stored']);
+    assert.deepEqual(results, ['stored', 'stored', 'stored']);
+    assert.equal(connections, 3, 'a new connection after each answer with bytes past its body');
     checkClean(store, objects);
   });
 
