@@ -36,7 +36,9 @@ export async function fetchObjectInto(
   options: { syncDir: boolean; indexLater?: IndexRow[] | undefined },
 ): Promise<{ needed: Digest[] } | undefined> {
   // Hashed once, by the put (which keeps nothing that does not hash to `digest`).
-  const source = remote.read(digest, { checkedByCaller: true })[Symbol.asyncIterator]();
+  // transient: the put copies each chunk before it asks for the next (the first is looked at
+  // below before the put asks for the second).
+  const source = remote.read(digest, { checkedByCaller: true, transient: true })[Symbol.asyncIterator]();
   let head: IteratorResult<Uint8Array>;
   try {
     head = await source.next();

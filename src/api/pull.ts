@@ -183,7 +183,9 @@ export async function pull(options: PullOptions): Promise<PullReport> {
           // nothing, so trying again is safe).
           for (const [i, source] of sources.entries()) {
             try {
-              await store.put(source.read(o.digest, { size: o.size, checkedByCaller: true }), {
+              // transient: the local store's put copies each chunk before it asks for the next.
+              const read = source.read(o.digest, { size: o.size, checkedByCaller: true, transient: true });
+              await store.put(read, {
                 expect: o.digest,
                 executable: o.executable,
                 syncDir: false,

@@ -32,7 +32,7 @@ export class HttpCache implements ClosureRemote {
 
   private send(
     path: string,
-    init: { method?: string; body?: Uint8Array | AsyncIterable<Uint8Array> } = {},
+    init: { method?: string; body?: Uint8Array | AsyncIterable<Uint8Array>; reusedBuffer?: boolean } = {},
   ): Promise<Answer> {
     return request(`${this.base}/${path}`, {
       ...init,
@@ -65,7 +65,7 @@ export class HttpCache implements ClosureRemote {
 
   /** GET of the object, streamed and verified as it arrives (http.ts, verifiedBody). */
   async *read(digest: Digest, options: ReadOptions = {}): ObjectStream {
-    const answer = await this.send(this.objectPath(digest));
+    const answer = await this.send(this.objectPath(digest), { reusedBuffer: options.transient === true });
     if (answer.status !== 200) {
       await answer.body?.cancel();
       if (answer.status === 404) throw this.notFound(answer, digest);

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { RemoteError } from '../errors/index.js';
 import { createHasher, type Digest, type Hasher } from '../store/digest.js';
+import { WireBody, wireExchange } from './wire.js';
 
 // Requests to remotes, on node:http(s) with keep-alive agents, with the limits a hostile or broken
 // server needs: a deadline for the answer's headers, a stall timeout while a body streams, a cap
@@ -20,6 +21,12 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** Sent only to the first URL's origin. */
   readonly authorization?: string;
+  /**
+   * The caller is done with each body chunk before it asks for the next (a local store's put
+   * copies it): a GET over http: may then read the body into one reused buffer (wire.ts), each
+   * chunk a view of it. A chunk kept past that would change under the caller.
+   */
+  readonly reusedBuffer?: boolean;
 }
 
 /** An answer's headers, looked up by name (any case); repeated ones joined with ", ". */
@@ -29,7 +36,8 @@ export interface AnswerHeaders {
 
 /** An answer's body: read by bodyChunks, or released unread with cancel(). */
 export interface AnswerBody {
-  readonly stream: IncomingMessage;
+  /** node:http's answer, or (RequestOptions.reusedBuffer) wire.ts's. */
+  readonly stream: IncomingMessage | WireBody;
   /** Releases the body unread (a small one is drained, so its connection is kept). */
   cancel(): Promise<void>;
 }
@@ -128,30 +136,62 @@ function bodyOf(res: IncomingMessage): AnswerBody {
   };
 }
 
+/** Origins (host:port) that answered a GET in a way wire.ts does not frame: asked through node:http since. */
+const notWire = new Set<string>();
+
+/** An answer up to its headers, from node:http or from wire.ts. */
+interface Exchanged {
+  readonly status: number;
+  readonly headers: AnswerHeaders;
+  readonly body: AnswerBody;
+}
+
 export async function request(url: string, options: RequestOptions = {}): Promise<Answer> {
   let current = new URL(url);
   const origin = current.origin;
+  const method = options.method ?? 'GET';
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = { ...options.headers };
     if (options.authorization !== undefined && current.origin === origin) {
       headers.authorization = options.authorization;
     }
-    let res: IncomingMessage;
+    let res: Exchanged | undefined;
     try {
-      res = await exchange(
-        current,
-        options.method ?? 'GET',
-        headers,
-        options.body,
-        options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      );
+      if (
+        options.reusedBuffer === true &&
+        method === 'GET' &&
+        options.body === undefined &&
+        current.protocol === 'http:' &&
+        !notWire.has(current.host)
+      ) {
+        const w = await wireExchange(
+          current,
+          headers,
+          timeoutMs,
+          () => new HeadersTimeout('no answer in time'),
+        );
+        if (w === undefined) notWire.add(current.host);
+        else {
+          const body = w.body;
+          res = {
+            status: w.status,
+            headers: { get: (name) => w.headers.get(name.toLowerCase()) ?? null },
+            body: { stream: body, cancel: () => body.cancel() },
+          };
+        }
+      }
+      if (res === undefined) {
+        const r = await exchange(current, method, headers, options.body, timeoutMs);
+        res = { status: r.statusCode ?? 0, headers: headersOf(r), body: bodyOf(r) };
+      }
     } catch (e) {
       throw unreachable(current, e);
     }
-    const status = res.statusCode ?? 0;
-    const location = res.headers.location;
+    const status = res.status;
+    const location = res.headers.get('location') ?? undefined;
     if (status >= 300 && status < 400 && location !== undefined && status !== 304) {
-      await bodyOf(res).cancel();
+      await res.body.cancel();
       if (hop >= MAX_REDIRECTS) {
         throw new RemoteError('REMOTE_REDIRECTS', `${url}: more than ${MAX_REDIRECTS} redirects`, {
           data: { url },
@@ -178,7 +218,7 @@ export async function request(url: string, options: RequestOptions = {}): Promis
       current = next;
       continue;
     }
-    return { status, headers: headersOf(res), url: current.toString(), body: bodyOf(res) };
+    return { status, headers: res.headers, url: current.toString(), body: res.body };
   }
 }
 
@@ -220,6 +260,10 @@ export async function* bodyChunks(
 ): AsyncGenerator<Uint8Array> {
   if (answer.body === null) return;
   const res = answer.body.stream;
+  if (res instanceof WireBody) {
+    yield* wireChunks(answer, res, maxBytes, stallMs);
+    return;
+  }
   // One timer, pushed back at each chunk (not a timer and a promise per chunk).
   const timer = setTimeout(() => {
     res.destroy(
@@ -257,6 +301,55 @@ export async function* bodyChunks(
   } finally {
     clearTimeout(timer);
     if (!res.complete) res.destroy();
+  }
+}
+
+/** bodyChunks of a body wire.ts reads: each chunk a view of the connection's buffer, valid until the next. */
+async function* wireChunks(
+  answer: Answer,
+  body: WireBody,
+  maxBytes: number,
+  stallMs: number,
+): AsyncGenerator<Uint8Array> {
+  const timer = setTimeout(() => {
+    body.destroy(
+      new RemoteError('REMOTE_STALLED', `${answer.url}: no data for ${stallMs / 1000} s`, {
+        hint: 'the server stalled; try again',
+        data: { url: answer.url },
+      }),
+    );
+  }, stallMs);
+  let total = 0;
+  try {
+    for (;;) {
+      let chunk: Uint8Array | undefined;
+      try {
+        chunk = await body.next();
+      } catch (e) {
+        if (e instanceof RemoteError) throw e;
+        throw new RemoteError(
+          'REMOTE_TRUNCATED',
+          `${answer.url}: the body broke off: ${(e as Error).message}`,
+          {
+            hint: 'try again',
+            data: { url: answer.url },
+            cause: e,
+          },
+        );
+      }
+      if (chunk === undefined) break;
+      timer.refresh();
+      total += chunk.byteLength;
+      if (total > maxBytes) {
+        throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${maxBytes} bytes`, {
+          data: { url: answer.url, limit: maxBytes },
+        });
+      }
+      yield chunk;
+    }
+  } finally {
+    clearTimeout(timer);
+    if (!body.complete) body.destroy();
   }
 }
 

@@ -182,35 +182,36 @@ export class LocalStore implements Store {
    */
   async put(source: PutSource, options: LocalPutOptions = {}): Promise<Digest> {
     let digest: Digest;
-    let kept: Uint8Array[] | undefined;
+    let refs = typeof options.refs === 'function' ? undefined : options.refs;
+    const extract = options.refs === undefined ? this.extractRefs : undefined;
+    let found = false; // refs read from the bytes the put still held
     if (isObjectStream(source)) {
       if (options.expect === undefined) {
         throw noDigest();
       }
-      // The references are read from the bytes: keep a stream's chunks (up to a bound) instead of
-      // reading the file back (a lazy fetch spent 0.7 ms per object reading it back).
-      const wantRefs = options.refs === undefined && this.extractRefs !== undefined;
-      const chunks: Uint8Array[] | undefined = wantRefs ? [] : undefined;
-      digest = await this.files.objects.putStream(
-        chunks === undefined ? source : keepChunks(source, chunks, KEEP_FOR_REFS),
-        options.expect,
-        options,
-      );
-      kept = chunks !== undefined && chunks.length > 0 ? chunks : undefined;
+      // The references are read from the bytes the put gathered (a lazy fetch spent 0.7 ms per
+      // object reading the file back); an object too large to gather is read back.
+      const expect = options.expect;
+      digest = await this.files.objects.putStream(source, expect, {
+        ...options,
+        ...(extract === undefined
+          ? {}
+          : {
+              whole: (bytes: Buffer) => {
+                refs = extract(bytes, expect);
+                found = true;
+              },
+            }),
+      });
     } else {
       digest = this.files.objects.put(source, options);
     }
     const info = this.files.objects.stat(digest);
     if (info === undefined) throw new Error(`object ${digest} vanished right after it was stored`);
-    let refs = typeof options.refs === 'function' ? options.refs() : options.refs;
-    if (refs === undefined && this.extractRefs !== undefined) {
+    if (typeof options.refs === 'function') refs = options.refs();
+    if (refs === undefined && !found && this.extractRefs !== undefined) {
       // Just written (or found intact) and verified: read as it is, not hashed again.
-      const bytes =
-        source instanceof Uint8Array
-          ? source
-          : kept !== undefined && sizeOf(kept) === info.size
-            ? gather(kept, info.size)
-            : readFileSync(this.files.objects.pathOf(digest));
+      const bytes = source instanceof Uint8Array ? source : readFileSync(this.files.objects.pathOf(digest));
       refs = this.extractRefs(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), digest);
     }
     if (options.indexLater !== undefined) options.indexLater.push({ info, refs });
@@ -326,41 +327,4 @@ function isEmpty(files: FileStore): boolean {
   return (
     files.objects.list().length === 0 && files.names.list().length === 0 && files.roots.list().length === 0
   );
-}
-
-/**
- * The most bytes of a streamed object kept in memory for its references; a larger one is read
- * back. Small enough that a pull's 4 puts at once plus the scan's block stay near its old peak
- * (most libraries are far smaller: ffmpeg's largest is 12 MB).
- */
-const KEEP_FOR_REFS = 16 * 1024 * 1024;
-
-/** Passes a stream on, keeping its chunks in `into` while their total stays within `limit` (emptied past it). */
-async function* keepChunks(source: ObjectStream, into: Uint8Array[], limit: number): ObjectStream {
-  let size = 0;
-  for await (const chunk of source) {
-    size += chunk.byteLength;
-    if (size <= limit) into.push(chunk);
-    else into.length = 0;
-    yield chunk;
-  }
-}
-
-const sizeOf = (chunks: readonly Uint8Array[]): number => chunks.reduce((n, c) => n + c.byteLength, 0);
-
-/**
- * The chunks laid end to end in one reused block of memory (valid until the next call; the
- * references are extracted at once, with no await in between). A fresh Buffer.concat per object
- * cost as much as reading the file back: most of a copy's time was faulting in new pages.
- */
-let scratch = Buffer.alloc(0);
-function gather(chunks: readonly Uint8Array[], size: number): Buffer {
-  if (scratch.length < size)
-    scratch = Buffer.allocUnsafeSlow(Math.max(size, Math.min(2 * scratch.length, KEEP_FOR_REFS)));
-  let at = 0;
-  for (const c of chunks) {
-    scratch.set(c, at);
-    at += c.byteLength;
-  }
-  return scratch.subarray(0, size);
 }

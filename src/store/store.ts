@@ -61,6 +61,11 @@ export interface ReadOptions {
    * A local store checks them all the same.
    */
   readonly checkedByCaller?: boolean;
+  /**
+   * The caller is done with each chunk before it asks for the next (it copies or writes it at
+   * once, as a local store's put does): a remote may then hand out views of one reused buffer.
+   */
+  readonly transient?: boolean;
 }
 
 /** The `cas:` names of a store that has a name directory (names/ on disk). */

@@ -47,6 +47,7 @@ export class OciRegistry implements ClosureRemote {
       method?: string;
       headers?: Record<string, string>;
       body?: () => Uint8Array | AsyncIterable<Uint8Array>;
+      reusedBuffer?: boolean;
     } = {},
   ): Promise<Answer> {
     for (let attempt = 0; ; attempt++) {
@@ -54,6 +55,7 @@ export class OciRegistry implements ClosureRemote {
         ...(init.method === undefined ? {} : { method: init.method }),
         ...(init.headers === undefined ? {} : { headers: init.headers }),
         ...(init.body === undefined ? {} : { body: init.body() }),
+        ...(init.reusedBuffer === true ? { reusedBuffer: true } : {}),
         ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
       });
       if (answer.status !== 401) return answer;
@@ -86,7 +88,9 @@ export class OciRegistry implements ClosureRemote {
 
   /** GET of the blob, streamed and verified as it arrives (http.ts, verifiedBody). */
   async *read(digest: Digest, options: ReadOptions = {}): ObjectStream {
-    const answer = await this.call(this.endpoint(`blobs/${digest}`));
+    const answer = await this.call(this.endpoint(`blobs/${digest}`), {
+      reusedBuffer: options.transient === true,
+    });
     if (answer.status === 404) {
       await answer.body?.cancel();
       throw new RemoteError('REMOTE_NOT_FOUND', `${this.name} has no blob ${digest}`, {

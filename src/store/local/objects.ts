@@ -30,6 +30,7 @@ import {
 import { errnoOf, fsyncDir, tempPath, writeAll } from '../fs-util.js';
 import { EXECUTABLE_OBJECT_MODE, OBJECT_MODE, OWNER_ONLY_MASK, type StoreLayout } from '../layout.js';
 import type { ObjectInfo, ObjectStream, PutOptions } from '../store.js';
+import { ARENA_LIMIT, giveArena, growArena, takeArena } from './arena.js';
 import { assertWritable, lstatIfPresent, objectMissing } from './guard.js';
 
 const fsyncOffLoop = promisify(fsync);
@@ -165,11 +166,19 @@ export class ObjectFiles {
    * Stores a stream that must hash to `expect`: it is written to tmp/ while hashed and renamed
    * into objects/ only when whole and right (else INTEGRITY_MISMATCH, or the stream's own error,
    * and nothing is kept). An intact object already stored wins, and the stream is not read.
+   * The bytes are gathered in a reused arena (arena.ts) and written in one call, or a few for an
+   * object larger than ARENA_LIMIT; `whole`, when given, is called with the object's bytes once
+   * they are verified and written, when they fit (the view is valid only during the call; an
+   * error it throws is passed on once the object is stored). Each chunk is copied or
+   * written before the next is asked for, so a source may reuse its buffer (ReadOptions.transient).
    */
   async putStream(
     source: ObjectStream,
     expect: Digest,
-    options: PutOptions & { readonly syncDir?: boolean } = {},
+    options: PutOptions & {
+      readonly syncDir?: boolean;
+      readonly whole?: (bytes: Buffer) => void;
+    } = {},
   ): Promise<Digest> {
     assertWritable(this.layout.root, this.readOnly);
     const mode = modeOf(options);
@@ -178,22 +187,51 @@ export class ObjectFiles {
     const tmp = tempPath(this.layout.tmp, 'object');
     // An error of the source (a remote's, say) is passed on as it is; only the store's own are IO_*.
     let inSource = false;
+    let arena: Buffer | undefined = takeArena();
+    let wholeFailed: { e: unknown } | undefined; // thrown by `whole`: passed on once the object is stored
     try {
       // Only the sync goes to the thread pool: open, chmod and close take microseconds, and each
       // round trip through the pool cost more than that per object of a lazy fetch (0.1-0.2 ms).
       const fd = openSync(tmp, 'wx', 0o600);
       try {
         const hasher = createHasher(expect.algorithm);
+        let used = 0;
+        let spilled = false; // written as it came: larger than an arena may grow
         inSource = true;
         for await (const chunk of source) {
           inSource = false;
           hasher.update(chunk);
-          writeAll(fd, chunk);
+          if (used + chunk.byteLength > arena.length) {
+            if (!spilled && used + chunk.byteLength <= ARENA_LIMIT) {
+              arena = growArena(arena, used);
+            } else {
+              spilled = true;
+              writeAll(fd, arena.subarray(0, used));
+              used = 0;
+            }
+          }
+          if (chunk.byteLength > arena.length) writeAll(fd, chunk);
+          else {
+            arena.set(chunk, used);
+            used += chunk.byteLength;
+          }
           inSource = true;
         }
         inSource = false;
         const actual = hasher.digest();
         if (!actual.equals(expect)) throw mismatch('the stream', expect, actual);
+        writeAll(fd, arena.subarray(0, used));
+        // The bytes are verified and written: `whole` reads them now and the arena goes back
+        // before the sync, for the puts that run meanwhile.
+        if (!spilled && options.whole !== undefined) {
+          try {
+            options.whole(arena.subarray(0, used));
+          } catch (e) {
+            wholeFailed = { e };
+          }
+        }
+        giveArena(arena);
+        arena = undefined;
         fchmodSync(fd, mode);
         // Synced off the event loop: other streams go on meanwhile.
         await fsyncOffLoop(fd);
@@ -204,9 +242,11 @@ export class ObjectFiles {
       if (options.syncDir !== false) fsyncDir(this.layout.objectDir(expect.algorithm));
     } catch (e) {
       rmSync(tmp, { force: true });
+      if (arena !== undefined) giveArena(arena);
       if (isCaldError(e) || inSource) throw e;
       throw ioErrorFrom(e, 'store an object in', this.layout.root);
     }
+    if (wholeFailed !== undefined) throw wholeFailed.e;
     return expect;
   }
 
