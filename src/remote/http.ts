@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { RemoteError } from '../errors/index.js';
 import { createHasher, type Digest, type Hasher } from '../store/digest.js';
-import { WireBody, wireExchange } from './wire.js';
+import { type WireBody, wireExchange } from './wire.js';
 
 // Requests to remotes, on node:http(s) with keep-alive agents, with the limits a hostile or broken
 // server needs: a deadline for the answer's headers, a stall timeout while a body streams, a cap
@@ -260,10 +260,6 @@ export async function* bodyChunks(
 ): AsyncGenerator<Uint8Array> {
   if (answer.body === null) return;
   const res = answer.body.stream;
-  if (res instanceof WireBody) {
-    yield* wireChunks(answer, res, maxBytes, stallMs);
-    return;
-  }
   // One timer, pushed back at each chunk (not a timer and a promise per chunk).
   const timer = setTimeout(() => {
     res.destroy(
@@ -276,7 +272,8 @@ export async function* bodyChunks(
   let total = 0;
   try {
     try {
-      for await (const chunk of res as AsyncIterable<Buffer>) {
+      // node:http's answer or wire.ts's (whose chunks are views valid until the next one).
+      for await (const chunk of res as AsyncIterable<Uint8Array>) {
         timer.refresh();
         total += chunk.byteLength;
         if (total > maxBytes) {
@@ -301,55 +298,6 @@ export async function* bodyChunks(
   } finally {
     clearTimeout(timer);
     if (!res.complete) res.destroy();
-  }
-}
-
-/** bodyChunks of a body wire.ts reads: each chunk a view of the connection's buffer, valid until the next. */
-async function* wireChunks(
-  answer: Answer,
-  body: WireBody,
-  maxBytes: number,
-  stallMs: number,
-): AsyncGenerator<Uint8Array> {
-  const timer = setTimeout(() => {
-    body.destroy(
-      new RemoteError('REMOTE_STALLED', `${answer.url}: no data for ${stallMs / 1000} s`, {
-        hint: 'the server stalled; try again',
-        data: { url: answer.url },
-      }),
-    );
-  }, stallMs);
-  let total = 0;
-  try {
-    for (;;) {
-      let chunk: Uint8Array | undefined;
-      try {
-        chunk = await body.next();
-      } catch (e) {
-        if (e instanceof RemoteError) throw e;
-        throw new RemoteError(
-          'REMOTE_TRUNCATED',
-          `${answer.url}: the body broke off: ${(e as Error).message}`,
-          {
-            hint: 'try again',
-            data: { url: answer.url },
-            cause: e,
-          },
-        );
-      }
-      if (chunk === undefined) break;
-      timer.refresh();
-      total += chunk.byteLength;
-      if (total > maxBytes) {
-        throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${maxBytes} bytes`, {
-          data: { url: answer.url, limit: maxBytes },
-        });
-      }
-      yield chunk;
-    }
-  } finally {
-    clearTimeout(timer);
-    if (!body.complete) body.destroy();
   }
 }
 

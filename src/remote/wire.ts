@@ -192,6 +192,11 @@ export class WireBody {
     return piece;
   }
 
+  /** The chunks in turn (see next), so a body reads like node's IncomingMessage. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) yield chunk;
+  }
+
   /** Releases the body unread: a small rest is read to its end (the connection kept), else the connection is closed. */
   async cancel(): Promise<void> {
     if (this.done) return;
