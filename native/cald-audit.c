@@ -405,14 +405,7 @@ static int is_hex64(const char *h) {
     if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return 0;
   return 1;
 }
-static int same64(const char *a, const char *b) {
-  for (int i = 0; i < 64; i += 8) { /* eight bytes at a time: compared for every library */
-    unsigned long long x, y;
-    __builtin_memcpy(&x, a + i, 8), __builtin_memcpy(&y, b + i, 8);
-    if (x != y) return 0;
-  }
-  return 1;
-}
+static int same64(const char *a, const char *b) { return c_same(a, b, 64); }
 
 static int tree_state; /* 0: not looked for, 1: tree_root valid, -1: the program is not run from a tree */
 static char tree_root[PATH_CAP];

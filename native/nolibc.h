@@ -62,6 +62,17 @@ static inline int c_eq(const char *a, const char *b) {
   while (*a && *a == *b) a++, b++;
   return *a == *b;
 }
+/* Are the n bytes at a and b the same? Eight at a time (the resolver compares hashes and signatures per library). */
+static inline int c_same(const char *a, const char *b, size_t n) {
+  size_t i = 0;
+  for (unsigned long long x, y; i + 8 <= n; i += 8) {
+    __builtin_memcpy(&x, a + i, 8), __builtin_memcpy(&y, b + i, 8);
+    if (x != y) return 0;
+  }
+  for (; i < n; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
 /* Concatenates the NULL-terminated list into buf. Returns the length, or -1 if it does not fit. */
 static inline int cat(char *buf, size_t cap, ...) {
   va_list ap;

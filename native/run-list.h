@@ -76,23 +76,11 @@ static void vc_run_load(const char *dir, unsigned long long me) {
     for (end = at; end < have && vc_run_text[end] != '\n'; end++) {}
     if (end == have) break;
     vc_run_text[end] = '\0';
-    if (end - at < 65) continue;
+    if (end - at < 65 || end - at > 255) continue; /* no signature is shorter or longer (vc_signature) */
     unsigned int k = vc_run_hash(vc_run_text + at), tries = 0;
     while (vc_run_slot[k] != 0 && tries++ < VC_RUN_SLOTS) k = (k + 1) & (VC_RUN_SLOTS - 1);
     if (vc_run_slot[k] == 0) vc_run_slot[k] = (unsigned int)at + 1, vc_run_len[k] = (unsigned short)(end - at);
   }
-}
-
-/* Are the n bytes at a and b the same? Eight at a time: a signature is compared for every library. */
-static int vc_same(const char *a, const char *b, size_t n) {
-  size_t i = 0;
-  for (unsigned long long x, y; i + 8 <= n; i += 8) {
-    __builtin_memcpy(&x, a + i, 8), __builtin_memcpy(&y, b + i, 8);
-    if (x != y) return 0;
-  }
-  for (; i < n; i++)
-    if (a[i] != b[i]) return 0;
-  return 1;
 }
 
 /* The loaded list's line equal to sig (n bytes), or NULL. */
@@ -100,7 +88,7 @@ static const char *vc_run_hit(const char *sig, size_t n) {
   if (n < 65) return NULL;
   for (unsigned int k = vc_run_hash(sig), tries = 0; vc_run_slot[k] != 0 && tries < VC_RUN_SLOTS;
        k = (k + 1) & (VC_RUN_SLOTS - 1), tries++)
-    if (vc_run_len[k] == n && vc_same(vc_run_text + vc_run_slot[k] - 1, sig, n)) return vc_run_text + vc_run_slot[k] - 1;
+    if (vc_run_len[k] == n && c_same(vc_run_text + vc_run_slot[k] - 1, sig, n)) return vc_run_text + vc_run_slot[k] - 1;
   return NULL;
 }
 
