@@ -178,9 +178,14 @@ export class ObjectBatch {
           options: { executable: p.executable, ownerOnly: p.ownerOnly, synced: true, refs: p.refs },
         })),
       );
-    } finally {
+    } catch (e) {
       this.removeTemps();
+      throw e;
     }
+    // Every temp file was renamed into objects/: none is left to remove.
+    this.pending.clear();
+    this.inFlight = [];
+    this.bytesInFlight = 0;
   }
 
   /** After a failure: waits for the writes in flight, then removes every temp file. */

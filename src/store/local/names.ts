@@ -58,13 +58,11 @@ export class NameDir implements StoreNames {
       if (this.objects.stat(digest) === undefined) throw objectMissing(this.layout.root, digest, name);
       const entry = join(this.layout.names, name);
       const target = nameTarget(digest.algorithm, digest.hex);
-      if (readlinkOrUndefined(entry) === target) continue;
       try {
-        placeLink(target, entry, () => tempPath(this.layout.tmp, 'name'));
+        if (placeLink(target, entry, () => tempPath(this.layout.tmp, 'name'))) changed = true;
       } catch (e) {
         throw ioErrorFrom(e, 'add name in', this.layout.names);
       }
-      changed = true;
     }
     if (!changed) return;
     try {

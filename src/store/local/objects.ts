@@ -270,12 +270,17 @@ export class ObjectFiles {
         rmSync(tmp, { force: true });
         return;
       }
-      const fd = openSync(tmp, 'r');
-      try {
-        fchmodSync(fd, mode);
-        if (options.synced !== true) fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+      if (options.synced === true) {
+        // Written and synced by this process: only its mode is left (one call, no descriptor).
+        chmodSync(tmp, mode);
+      } else {
+        const fd = openSync(tmp, 'r');
+        try {
+          fchmodSync(fd, mode);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
       }
       renameSync(tmp, final);
       if (options.syncDir !== false) fsyncDir(this.layout.objectDir(digest.algorithm));

@@ -4,8 +4,13 @@ import { BadNameError, ioErrorFrom } from '../../errors/index.js';
 import { Digest } from '../digest.js';
 import { makeDirs, tempPath } from '../fs-util.js';
 import { DIR_MODE, type StoreLayout } from '../layout.js';
-import { assertWritable, objectMissing, readlinkOrUndefined } from './guard.js';
+import { assertWritable, objectMissing, placeLink, readlinkOrUndefined } from './guard.js';
 import type { ObjectFiles } from './objects.js';
+
+/** The link a paths/ entry holds: the object's path relative to the entry's directory. */
+export function pathLinkTarget(entry: string, objectPath: string): string {
+  return relative(dirname(entry), objectPath);
+}
 
 /**
  * `<store>/paths/<original path>`: the imported files' real paths mirrored as relative links to
@@ -22,14 +27,8 @@ export class PathDir {
     return this.layout.paths;
   }
 
-  /**
-   * Records that the file at `original` (an absolute, normalized path) was imported as `digest`.
-   * A later import of the same path replaces the entry. `dirMode` gives the mode of each directory
-   * of `original` (from the top, '/' excluded): the mirrored directories then keep the source's
-   * restrictions (never more than DIR_MODE), so a private directory is not listed to others.
-   */
-  add(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
-    assertWritable(this.layout.root, this.readOnly);
+  /** The entry of `original` (an absolute, normalized file path); anything else is refused. */
+  entryOf(original: string): string {
     if (
       !isAbsolute(original) ||
       normalize(original) !== original ||
@@ -44,20 +43,39 @@ export class PathDir {
         },
       );
     }
+    return join(this.layout.paths, original);
+  }
+
+  /**
+   * Makes the directory `dir` of an entry. `dirMode` gives the mode of each directory of the
+   * original path (from the top, '/' excluded): the mirrored directories then keep the source's
+   * restrictions (never more than DIR_MODE), so a private directory is not listed to others.
+   */
+  makeEntryDir(dir: string, dirMode?: (dir: string) => number): void {
+    if (dirMode === undefined) {
+      makeDirs(dir, DIR_MODE);
+      return;
+    }
+    // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
+    makeDirs(dir, 0o700);
+    for (let d = relative(this.layout.paths, dir); d !== '' && d !== '.'; d = dirname(d)) {
+      chmodSync(join(this.layout.paths, d), DIR_MODE & dirMode(`/${d}`));
+    }
+  }
+
+  /**
+   * Records that the file at `original` (an absolute, normalized path) was imported as `digest`.
+   * A later import of the same path replaces the entry. `dirMode`: see makeEntryDir.
+   */
+  add(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
+    assertWritable(this.layout.root, this.readOnly);
+    const entry = this.entryOf(original);
     if (this.objects.stat(digest) === undefined) throw objectMissing(this.layout.root, digest, original);
-    const entry = join(this.layout.paths, original);
-    const target = relative(dirname(entry), this.objects.pathOf(digest));
+    const target = pathLinkTarget(entry, this.objects.pathOf(digest));
     if (readlinkOrUndefined(entry) === target) return entry;
     const tmp = tempPath(this.layout.tmp, 'path');
     try {
-      if (options.dirMode === undefined) makeDirs(dirname(entry), DIR_MODE);
-      else {
-        // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
-        makeDirs(dirname(entry), 0o700);
-        for (let d = dirname(original); d !== '/'; d = dirname(d)) {
-          chmodSync(join(this.layout.paths, d), DIR_MODE & options.dirMode(d));
-        }
-      }
+      this.makeEntryDir(dirname(entry), options.dirMode);
       symlinkSync(target, tmp);
       renameSync(tmp, entry);
     } catch (e) {
@@ -72,7 +90,24 @@ export class PathDir {
     entries: Iterable<readonly [original: string, digest: Digest]>,
     options: { dirMode?: (dir: string) => number } = {},
   ): void {
-    for (const [original, digest] of entries) this.add(original, digest, options);
+    assertWritable(this.layout.root, this.readOnly);
+    const dirs = new Set<string>();
+    for (const [original, digest] of entries) {
+      const entry = this.entryOf(original);
+      if (this.objects.stat(digest) === undefined) throw objectMissing(this.layout.root, digest, original);
+      const dir = dirname(entry);
+      try {
+        if (!dirs.has(dir)) {
+          this.makeEntryDir(dir, options.dirMode);
+          dirs.add(dir);
+        }
+        placeLink(pathLinkTarget(entry, this.objects.pathOf(digest)), entry, () =>
+          tempPath(this.layout.tmp, 'path'),
+        );
+      } catch (e) {
+        throw ioErrorFrom(e, 'record the path of an imported file in', this.layout.paths);
+      }
+    }
   }
 
   /** The digest recorded for an imported file's original path, if any. */
