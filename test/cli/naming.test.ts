@@ -3,8 +3,8 @@
 // reachable by digest until gc; roots add never overwrites an import's root; roots remove takes a
 // name, an original path or the exact line import printed. Programs built with cc here.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
@@ -69,6 +69,26 @@ describe('program names', () => {
     assert.match(list[0]!, /^NAME +DIGEST +SIZE +CLOSURE +IMPORTED \(UTC\) +FROM$/);
     assert.match(list[1]!, new RegExp(`^app +${imp.digest.slice(0, 23)} +\\d.* ${apps.v1Link}$`));
     assert.match(list[2]!, /^app-1\.0 /);
+  });
+
+  test('hard links imported together (bzip2, bunzip2, bzcat): one line per path, each with its own name', () => {
+    const store = freshStore();
+    const d = join(dir, 'hardlinks');
+    mkdirSync(d, { recursive: true });
+    const paths = ['zip', 'unzip', 'zcat'].map((n) => join(d, n));
+    copyFileSync(apps.v1, paths[0]!);
+    for (const p of paths.slice(1)) linkSync(paths[0]!, p);
+    const r = ok(['import', ...paths, '--store', store]);
+    // Each path once, with the hint it runs as: a line copied for zcat must run zcat, not zip.
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^cas:sha256:[0-9a-f]{64}/, 'URI')),
+      paths.map((p) => `URI?name=${basename(p)}  ${p}`),
+    );
+    for (const [i, p] of paths.entries()) {
+      const uri = lines[i]!.split('  ')[0]!;
+      assert.equal(ok(['run', '--store', store, uri]).stdout, `app 1 argv0=${basename(p)} argc=1\n`);
+    }
   });
 
   test('a name moves to the newest import; the old object stays reachable by digest until gc frees it', () => {

@@ -117,7 +117,10 @@ function printImported(ctx: CommandContext, report: Report): void {
   const { io } = ctx;
   const shown = new Set<string>();
   for (const p of report.programs) {
-    const f = report.imported.find((i) => i.digest === p.digest);
+    // A file of its own first: hard links of one file (bzip2, bunzip2, bzcat) share a digest but
+    // each has its own line and hint. A path through a symlink finds its target by the digest.
+    const f =
+      report.imported.find((i) => i.path === p.path) ?? report.imported.find((i) => i.digest === p.digest);
     if (f === undefined) continue;
     shown.add(f.path);
     io.out(`${f.uri}  ${p.path}\n`);
