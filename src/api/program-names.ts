@@ -1,7 +1,15 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BadNameError, UsageError } from '../errors/index.js';
-import { type Digest, type MovedName, nameProgram, namesAlongLinks, type RootBook } from '../store/index.js';
+import {
+  type Digest,
+  formatCasName,
+  hintFromName,
+  type MovedName,
+  nameProgram,
+  namesAlongLinks,
+  type RootBook,
+} from '../store/index.js';
 
 /** An imported program with every name it answers to (`cald import` output and --json). */
 export interface NamedImport {
@@ -9,6 +17,12 @@ export interface NamedImport {
   readonly path: string;
   readonly names: string[];
   readonly digest: string;
+  /**
+   * Its `cas:` name with the hint it runs as: the first of its names (the path's own basename, or
+   * `--name`), not the real file's, so that the line printed for `/usr/bin/rview` or
+   * `/usr/sbin/iptables` (links to a multi-call program) runs that command, as the path does.
+   */
+  readonly uri: string;
 }
 
 /** A host directory an imported program probably reads at run time (not imported). */
@@ -91,7 +105,8 @@ export function nameImports(
     named.add(real);
     const names = asked.length > 0 ? [...asked] : namesAlongLinks(file).filter(isProgramName);
     moved.push(...nameProgram(book, { digest: root.digest, path: file, names }));
-    programs.push({ path: file, names, digest: root.digest.toString() });
+    const uri = formatCasName(root.digest, hintFromName(names[0] ?? file));
+    programs.push({ path: file, names, digest: root.digest.toString(), uri });
   }
   for (const s of stored) {
     if (named.has(s.path)) continue;

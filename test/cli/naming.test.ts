@@ -36,9 +36,13 @@ describe('program names', () => {
   test('imported through a symlink: run, ldd, install and roots by the link name and the target name', () => {
     const store = freshStore();
     const imp = importLine(store, apps.v1Link);
-    // The line names the path as given; the note says which names it runs as.
-    assert.match(imp.line, new RegExp(`^cas:sha256:[0-9a-f]{64}\\?name=app-1\\.0  ${apps.v1Link}$`));
+    // The line names the path as given, with the hint of its own name (as the path runs it: a
+    // multi-call program behind a link, iptables -> xtables-nft-multi, runs the link's command);
+    // the note says which names it runs as.
+    assert.match(imp.line, new RegExp(`^cas:sha256:[0-9a-f]{64}\\?name=app  ${apps.v1Link}$`));
     assert.match(imp.stderr, /note: .*\/v1\/app runs as app, app-1\.0/);
+    const uri = imp.line.split('  ')[0]!;
+    assert.equal(ok(['run', '--store', store, uri, 'x']).stdout, 'app 1 argv0=app argc=2\n');
     for (const name of ['app', 'app-1.0']) {
       const r = ok(['run', '--store', store, name, 'x']);
       assert.equal(r.stdout, `app 1 argv0=${name} argc=2\n`);

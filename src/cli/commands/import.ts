@@ -117,13 +117,13 @@ function printImported(ctx: CommandContext, report: Report): void {
   const { io } = ctx;
   const shown = new Set<string>();
   for (const p of report.programs) {
-    // A file of its own first: hard links of one file (bzip2, bunzip2, bzcat) share a digest but
-    // each has its own line and hint. A path through a symlink finds its target by the digest.
+    // The file it is, not printed again below: its own path first, as hard links of one file
+    // (bzip2, bunzip2, bzcat) share a digest; a path through a symlink finds its target by digest.
     const f =
       report.imported.find((i) => i.path === p.path) ?? report.imported.find((i) => i.digest === p.digest);
     if (f === undefined) continue;
     shown.add(f.path);
-    io.out(`${f.uri}  ${p.path}\n`);
+    io.out(`${p.uri}  ${p.path}\n`);
   }
   for (const f of report.imported) if (!shown.has(f.path)) io.out(`${f.uri}  ${f.path}\n`);
   if (report.tree !== undefined) {
