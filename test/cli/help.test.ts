@@ -1,9 +1,14 @@
-// Help: a word that names no command is a usage error, not the help of the command above it.
+// Help for every command and subcommand, walked from the command tree itself (so a new command is
+// held to it too): examples in each, `cald help A B` the same as `cald A B --help`, and a word
+// that names no command is a usage error, not the help of the command above it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Command } from 'commander';
 import picocolors from 'picocolors';
 import type { CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/program.js';
+import { cald } from './cald.js';
 
 function fakeIo(): { io: CliIo; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -23,6 +28,46 @@ async function inProcess(argv: string[]): Promise<{ status: number; stdout: stri
   const status = await main(argv, io);
   return { status, stdout: out.join(''), stderr: err.join('') };
 }
+
+/** Every command below the top, as its words (`['roots', 'list']`); patchelf has its own parser. */
+function commandPaths(): string[][] {
+  const program = buildProgram({ io: fakeIo().io, setStatus: () => {} });
+  const walk = (c: Command, above: string[]): string[][] =>
+    c.commands.flatMap((sub) => [[...above, sub.name()], ...walk(sub, [...above, sub.name()])]);
+  return walk(program, []).filter((p) => p[0] !== 'patchelf');
+}
+
+test('every command and subcommand has --help with examples of itself, the same as cald help', async () => {
+  const paths = commandPaths();
+  assert.ok(
+    paths.some((p) => p.join(' ') === 'roots list'),
+    'the walk reaches subcommands',
+  );
+  for (const path of paths) {
+    const name = path.join(' ');
+    const h = await inProcess([...path, '--help']);
+    assert.equal(h.status, 0, name);
+    assert.equal(h.stderr, '', name);
+    assert.match(h.stdout, new RegExp(`^Usage: cald ${name} `), name);
+    assert.match(
+      h.stdout,
+      new RegExp(`^Examples:\\n(.*\\n)*?\\s+\\$ (sudo |\\S+=\\S+ )*cald ${name}\\b`, 'm'),
+      name,
+    );
+    const viaHelp = await inProcess(['help', ...path]);
+    assert.equal(viaHelp.status, 0, `cald help ${name}`);
+    assert.equal(viaHelp.stdout, h.stdout, `cald help ${name} is cald ${name} --help`);
+  }
+});
+
+test("cald help patchelf is patchelf's own help, with examples", () => {
+  const own = cald(['patchelf', '--help']);
+  assert.equal(own.status, 0);
+  assert.match(own.stdout, /^Examples:\n\s+\$ cald patchelf /m);
+  const viaHelp = cald(['help', 'patchelf']);
+  assert.equal(viaHelp.status, 0);
+  assert.equal(viaHelp.stdout, own.stdout);
+});
 
 test('a word that names no command is a usage error, with --help or cald help too', async () => {
   const cases: Array<[string[], string, string]> = [

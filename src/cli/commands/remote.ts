@@ -145,6 +145,13 @@ export function registerKey(program: Command, ctx: CommandContext): void {
     .description('make a key pair: the secret into a new file, the public key printed')
     .argument('<name>', 'who the key is, e.g. cache.example.org-1')
     .requiredOption('--secret-file <file>', 'where to write the secret key (must not exist)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald key generate cache.example.org-1 --secret-file ~/.config/cald/secret.key
+  cache.example.org-1:u1n1mo…=          (the public key: give it to those who pull)`,
+    )
     .action(async (name: string, flags: { secretFile: string }) => {
       const { generateKeyFiles } = await import('../../api/keys.js');
       ctx.io.out(`${generateKeyFiles({ name, secretFile: flags.secretFile })}\n`);
@@ -153,6 +160,13 @@ export function registerKey(program: Command, ctx: CommandContext): void {
     .command('public')
     .description('print the public key of a secret key file')
     .requiredOption('--secret-file <file>', 'the secret key file')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald key public --secret-file ~/.config/cald/secret.key
+  cache.example.org-1:u1n1mo…=`,
+    )
     .action(async (flags: { secretFile: string }) => {
       const { publicKeyOfFile } = await import('../../api/keys.js');
       ctx.io.out(`${publicKeyOfFile(flags.secretFile)}\n`);

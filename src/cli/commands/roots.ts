@@ -63,6 +63,13 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('list the roots')
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald roots list                       each root: id, kind, target and what it came from
+  $ cald roots list --json | jq -r '.roots[].id'`,
+    )
     .action((f: Flags) => print({ action: 'list', ...store(f) }, f.json === true));
   roots
     .command('add')
@@ -75,6 +82,14 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--note <text>', 'a note kept with the root')
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald roots add cas:sha256:3a1f…9c?name=sqlite3     keep a program (and its closure)
+  $ cald roots add ~/bin/sqlite3                       an indirect root: deleting the file releases it
+  $ cald roots add sqlite3 --id pinned-sqlite3 --note 'release 3.40'`,
+    )
     .action((target: string, f: Flags) =>
       print(
         {
@@ -93,5 +108,14 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<root...>', 'root id, program name, cas: URI, sha256: digest or the path imported')
     .option('--store <dir>', 'the store directory')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald roots remove object-0123456789abcdef
+  $ cald roots remove sqlite3                          a program name: its import's root
+  $ cald roots remove /usr/bin/sqlite3                 the roots of what was imported from there
+  $ cald roots remove cas:sha256:3a1f…9c?name=sqlite3  the line cald import printed`,
+    )
     .action((root: string[], f: Flags) => print({ action: 'remove', root, ...store(f) }, f.json === true));
 }

@@ -21,8 +21,17 @@ const SOURCES: Record<string, string> = {
   HOME: 'the default under $HOME',
 };
 
+const STORE_EXAMPLES = `
+Examples:
+  $ cald store info                        where the store is, its objects, roots and names
+  $ cald store info --json | jq .bytes
+  $ cald store info --store /srv/cald/store`;
+
 export function register(program: Command, ctx: CommandContext): void {
-  const store = program.command('store').description('the store as a whole (cald store info)');
+  const store = program
+    .command('store')
+    .description('the store as a whole (cald store info)')
+    .addHelpText('after', STORE_EXAMPLES);
   store
     .command('info')
     .description('where the store lives and what it holds')
@@ -30,7 +39,8 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      `
+      `${STORE_EXAMPLES}
+
 "saved by dedup" is the sum over roots of their closures' sizes minus the size of all closures
 stored once: what a separate copy of every program's libraries would cost beyond the store.`,
     )
