@@ -68,7 +68,7 @@ export function register(program: Command, ctx: CommandContext): void {
         if (io.env.CALD_DEBUG === '1') io.err(`${prepared.debugLine}\n`);
         outcome = await startPrepared(prepared);
       } catch (e) {
-        reportError(io, e, { json: false });
+        reportError(io, e, { json: false, usageHint: "see 'cald run --help'" });
         const code = (e as { code?: unknown }).code;
         ctx.setStatus(startStatus(typeof code === 'string' ? code : ''));
         return;
