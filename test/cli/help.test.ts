@@ -84,3 +84,12 @@ test('a word that names no command is a usage error, with --help or cald help to
     assert.equal(r.stderr, `cald: ${message}\nhint: see '${hint}'\n`, argv.join(' '));
   }
 });
+
+test('push and pull name the same kinds of remote (both take an HTTP cache, docs/distribution.md)', async () => {
+  for (const command of ['push', 'pull']) {
+    const h = await inProcess([command, '--help']);
+    assert.match(h.stdout, /oci:\/\/HOST\[:PORT\]\/REPOSITORY or http\(s\):\/\/HOST\/PATH/, command);
+  }
+  const top = await inProcess(['--help']);
+  assert.match(top.stdout, /^\s+push .*closure to an OCI registry or an HTTP cache$/m);
+});

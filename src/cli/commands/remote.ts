@@ -56,8 +56,8 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function register(program: Command, ctx: CommandContext): void {
   program
     .command('push')
-    .description("upload an imported program's closure to an OCI registry")
-    .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY')
+    .description("upload an imported program's closure to an OCI registry or an HTTP cache")
+    .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY or http(s)://HOST/PATH')
     .argument('<program>', 'imported program name, cas: URI, sha256: digest or hex prefix')
     .option('--tag <tag>', 'tag the closure (repeatable; default: the program name)', collect)
     .option(
