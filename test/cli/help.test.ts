@@ -93,3 +93,20 @@ test('push and pull name the same kinds of remote (both take an HTTP cache, docs
   const top = await inProcess(['--help']);
   assert.match(top.stdout, /^\s+push .*closure to an OCI registry or an HTTP cache$/m);
 });
+
+test('--store is the same option in every command that takes it: same name, same help', () => {
+  const program = buildProgram({ io: fakeIo().io, setStatus: () => {} });
+  const all = (c: Command): Command[] => c.commands.flatMap((s) => [s, ...all(s)]);
+  const stores = all(program).flatMap((c) =>
+    c.options
+      .filter((o) => o.long === '--store')
+      .map((o) => ({ command: c.name(), flags: o.flags, help: o.description })),
+  );
+  assert.ok(stores.length >= 20, `${stores.length} commands take --store`);
+  const first = stores[0]!;
+  for (const s of stores) {
+    assert.equal(s.flags, '--store <dir>', s.command);
+    assert.equal(s.help, first.help, s.command);
+  }
+  assert.match(first.help, /CALD_STORE/);
+});

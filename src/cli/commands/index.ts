@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const EXAMPLES = `
 Examples:
@@ -18,7 +19,7 @@ export function register(program: Command, ctx: CommandContext): void {
   index
     .command('rebuild')
     .description('rebuild the SQLite index from the objects, names/ and roots/ alone')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: { store?: string; json?: boolean }) => {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
+import { STORE_OPTION } from '../options.js';
 import { progressBar } from '../progress.js';
 
 const PUSH_EXAMPLES = `
@@ -64,7 +65,7 @@ export function register(program: Command, ctx: CommandContext): void {
       '--sign-key <file>',
       'sign the closure with this secret key (default: signing-key-file of cald.conf)',
     )
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PUSH_EXAMPLES)
     .action(async (remote: string, name: string, flags: RemoteFlags) => {
@@ -98,7 +99,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('[reference]', "a tag, or the program's cas: URI or sha256: digest")
     .option('--allow-unsigned', 'take a closure that no trusted key signed')
     .option('--lazy', 'fetch only the program (and its loader); libraries at load time (cald fetch-daemon)')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PULL_EXAMPLES)
     .action(async (first: string, second: string | undefined, flags: RemoteFlags) => {
@@ -227,7 +228,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
   program
     .command('fetch-daemon')
     .description('fetch objects the loader asks for from the substituters (lazy fetch)')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--no-prefetch', "fetch only what is asked for, not a fetched library's DT_NEEDED too")
     .option('--json', 'print { store, socket, substituters } as JSON once listening')
     .addHelpText('after', FETCH_DAEMON_HELP)

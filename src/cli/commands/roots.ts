@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const EXAMPLES = `
 Examples:
@@ -61,7 +62,7 @@ export function register(program: Command, ctx: CommandContext): void {
   roots
     .command('list')
     .description('list the roots')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
@@ -80,7 +81,7 @@ Examples:
     )
     .option('--id <id>', 'the root id (default: derived from kind and target)')
     .option('--note <text>', 'a note kept with the root')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
@@ -106,7 +107,7 @@ Examples:
     .command('remove')
     .description('remove roots: by id, target, program name, original path, or cas: URI')
     .argument('<root...>', 'root id, program name, cas: URI, sha256: digest or the path imported')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 /** 1536 → "1.5 KiB". */
 export function formatBytes(n: number): string {
@@ -35,7 +36,7 @@ export function register(program: Command, ctx: CommandContext): void {
   store
     .command('info')
     .description('where the store lives and what it holds')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
