@@ -67,8 +67,9 @@ Programs and objects are named by: program name, cas: URI, sha256: digest, hex p
 or the path they were imported from (docs/cli.md, "Naming an object").
 
 Exit status: 0 success, 1 failure, 2 usage (also a malformed name), 3 not a (well-formed) ELF
-file, 4 edit refused, 5 I/O error, 6 store missing or inconsistent, 7 remote failed, 8 no such
-program, object or root, 70 internal error (a bug); cald run: 127 not found, 126 cannot run.
+file, 4 edit refused, 5 I/O error, 6 store missing or inconsistent, 7 remote or archive failed,
+8 no such program, object or root, 70 internal error (a bug);
+cald run: 127 not found, 126 cannot run.
 Set CALD_DEBUG=1 to see stack traces, NO_COLOR=1 for no colors.`;
 
 /**
