@@ -45,8 +45,9 @@ async function processIo(): Promise<CliIo> {
  */
 function helpAsOption(argv: string[]): string[] {
   const words = argv.slice(1);
-  if (argv[0] !== 'help' || words.length === 0 || words[0] === 'help' || words.some((a) => a.startsWith('-')))
-    return argv;
+  if (argv[0] !== 'help' || words.length === 0 || words.some((a) => a.startsWith('-'))) return argv;
+  // `cald help help`: the help command's own help is cald's.
+  if (words.every((w) => w === 'help')) return ['--help'];
   return [...words, '--help'];
 }
 

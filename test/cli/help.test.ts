@@ -60,6 +60,17 @@ test('every command and subcommand has --help with examples of itself, the same 
   }
 });
 
+test('cald help and cald help help are cald --help, exit 0', async () => {
+  const top = await inProcess(['--help']);
+  assert.equal(top.status, 0);
+  for (const argv of [['help'], ['help', 'help']]) {
+    const r = await inProcess(argv);
+    assert.equal(r.status, 0, argv.join(' '));
+    assert.equal(r.stdout, top.stdout, argv.join(' '));
+    assert.equal(r.stderr, '', argv.join(' '));
+  }
+});
+
 test("cald help patchelf is patchelf's own help, with examples", () => {
   const own = cald(['patchelf', '--help']);
   assert.equal(own.status, 0);
