@@ -13,6 +13,8 @@ export interface CliIo {
   /** Colors for each stream: real escapes only on a terminal and never with NO_COLOR. */
   outColors: Colors;
   errColors: Colors;
+  /** stderr is a terminal: progress is drawn only then. */
+  errIsTty?: boolean;
   /** Raw byte streams, for commands that move binary data through a pipe (export -o -). */
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
@@ -48,6 +50,7 @@ export function processIo(): CliIo {
     stdout: process.stdout,
     outColors: picocolors.createColors(colorsEnabled(process.stdout.isTTY === true, env)),
     errColors: picocolors.createColors(colorsEnabled(process.stderr.isTTY === true, env)),
+    errIsTty: process.stderr.isTTY === true,
   };
 }
 

@@ -12,7 +12,8 @@ import { CALD_VERSION } from './version.js';
  * patchelf` has an io of its own (patchelf/main.ts): the process io (colors from picocolors, the
  * standard streams) is made only for the other commands, or to report a failed load.
  */
-export async function main(argv: string[], given?: CliIo): Promise<number> {
+export async function main(givenArgv: string[], given?: CliIo): Promise<number> {
+  const argv = helpAsOption(givenArgv);
   const json = jsonRequested(argv);
   let io = given;
   try {
@@ -36,6 +37,18 @@ export async function main(argv: string[], given?: CliIo): Promise<number> {
 
 async function processIo(): Promise<CliIo> {
   return (await import('./io.js')).processIo();
+}
+
+/**
+ * `cald help roots list` is `cald roots list --help`, at any depth, and `cald help patchelf` is
+ * patchelf's own help (commander's help command goes one level down only).
+ */
+function helpAsOption(argv: string[]): string[] {
+  const words = argv.slice(1);
+  if (argv[0] !== 'help' || words.length === 0 || words.some((a) => a.startsWith('-'))) return argv;
+  // `cald help help`: the help command's own help is cald's.
+  if (words.every((w) => w === 'help')) return ['--help'];
+  return [...words, '--help'];
 }
 
 /** True when the command line asks for JSON (before any `--`), so even usage errors are JSON. */

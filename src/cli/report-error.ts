@@ -7,13 +7,26 @@ export interface ErrorContext {
   json: boolean;
   /** The file the error is about, when the command works file by file. */
   path?: string;
+  /**
+   * The hint for a usage error (exit 2) that has none of its own: "see 'cald CMD --help'", as
+   * for commander's errors (a bad option value is as much a command-line mistake as a missing one).
+   */
+  usageHint?: string;
 }
 
 /** The JSON object that stands for an error in --json output. */
-export function errorJson(e: unknown, path?: string): Record<string, unknown> {
+export function errorJson(e: unknown, path?: string, usageHint?: string): Record<string, unknown> {
   const base =
     e instanceof CaldError ? e.toJSON() : { error: 'InternalError', code: 'INTERNAL', message: messageOf(e) };
-  return path === undefined ? base : { ...base, path };
+  const hint = hintOf(e, usageHint);
+  const withHint = hint === undefined || base.hint !== undefined ? base : { ...base, hint };
+  return path === undefined ? withHint : { ...withHint, path };
+}
+
+/** The error's own hint, else usageHint when it is a usage error. */
+function hintOf(e: unknown, usageHint: string | undefined): string | undefined {
+  if (!(e instanceof CaldError)) return undefined;
+  return e.hint ?? (exitCodeFor(e.code) === EXIT.USAGE ? usageHint : undefined);
 }
 
 function messageOf(e: unknown): string {
@@ -41,10 +54,11 @@ export function reportError(io: CliIo, e: unknown, ctx: ErrorContext): number {
   const c = io.errColors;
   const status = statusOf(e);
   if (ctx.json) {
-    io.out(`${JSON.stringify(errorJson(e, ctx.path), null, 2)}\n`);
+    io.out(`${JSON.stringify(errorJson(e, ctx.path, ctx.usageHint), null, 2)}\n`);
   } else if (e instanceof CaldError) {
     io.err(`${c.bold(c.red('cald:'))} ${lineFor(e, ctx.path)}\n`);
-    if (e.hint !== undefined) io.err(`${c.yellow('hint:')} ${e.hint}\n`);
+    const hint = hintOf(e, ctx.usageHint);
+    if (hint !== undefined) io.err(`${c.yellow('hint:')} ${hint}\n`);
   } else {
     const where = ctx.path === undefined ? '' : `${ctx.path}: `;
     io.err(`${c.bold(c.red('cald:'))} internal error: ${where}${messageOf(e).split('\n')[0]}\n`);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT, EXIT_CODES_BY_NAME, EXIT_PREFIXES, exitCodeFor } from '../../src/cli/exit-codes.js';
 import { repoPath } from '../helpers/paths.js';
+import { makeTmp } from '../helpers/tmp.js';
 import { cald } from './cald.js';
 
 function sourceFiles(dir: string): string[] {
@@ -121,4 +122,14 @@ test('cald --help names every exit status', () => {
     );
   }
   assert.match(part, /127 not found, 126 cannot run/);
+});
+
+test('an archive that is not one exits 7, as --help and docs/cli.md say (remote or archive)', (t) => {
+  const store = makeTmp(t, 'exit-archive');
+  const r = cald(['import-archive', '/etc/passwd'], { env: { CALD_STORE: join(store, 'store') } });
+  assert.equal(r.status, EXIT.REMOTE, r.stderr);
+  assert.match(r.stderr, /not a valid zstd stream/);
+  assert.match(cald(['--help']).stdout, /\b7 remote or archive failed\b/);
+  const md = readFileSync(repoPath('docs', 'cli.md'), 'utf8');
+  assert.match(md, /^\| 7 \| [^|]*archive[^|]*\|/m);
 });

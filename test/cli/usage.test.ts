@@ -63,6 +63,43 @@ test('usage errors: one line and a hint on stderr, exit 2, no stack', () => {
   });
 });
 
+test("usage errors name the subcommand's help, and bad option values get the same hint", () => {
+  const store = { env: { CALD_STORE: '/nonexistent/cald-usage-store' } };
+  const cases: Array<[string[], string]> = [
+    [['roots', 'list', '--bogus'], "cald: unknown option '--bogus'\nhint: see 'cald roots list --help'\n"],
+    [['roots', 'add'], "cald: missing required argument 'target'\nhint: see 'cald roots add --help'\n"],
+    [['roots', 'lst'], "cald: unknown command 'lst' (Did you mean list?)\nhint: see 'cald roots --help'\n"],
+    [
+      ['store', 'info', '--jsn'],
+      "cald: unknown option '--jsn' (Did you mean --json?)\nhint: see 'cald store info --help'\n",
+    ],
+    [
+      ['ldd', 'x', '--depth', 'x'],
+      'cald: --depth "x" is not a positive integer\nhint: see \'cald ldd --help\'\n',
+    ],
+  ];
+  for (const [args, stderr] of cases) {
+    const r = cald(args, store);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.equal(r.stderr, stderr, args.join(' '));
+    assert.equal(r.stdout, '');
+  }
+  const j = cald(['graph', 'x', '--format', 'bogus', '--json'], store);
+  assert.equal(j.status, 2);
+  assert.deepEqual(JSON.parse(j.stdout), {
+    error: 'UsageError',
+    code: 'USAGE',
+    message: '--format bogus: not one of text, dot, svg, html',
+    hint: "see 'cald graph --help'",
+  });
+  const top = cald(['--json', 'frobnicate']);
+  assert.equal(
+    JSON.parse(top.stdout).hint,
+    "see 'cald --help'",
+    'no hint naming a command that does not exist',
+  );
+});
+
 test('colors: only when forced or on a terminal, never with NO_COLOR', () => {
   const plain = cald(['inspect', '/usr/bin/ls']);
   assert.doesNotMatch(plain.stdout, ANSI);

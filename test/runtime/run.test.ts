@@ -161,6 +161,14 @@ test('unknown programs exit 127 with one line; a malformed name is a usage error
   const bad = runCald(['cas:sha256:1234']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^cald: bad sha256 digest "1234"/);
+  // A usage error is pointed at run's help, as commander's own are (docs/cli.md, "Errors").
+  assert.match(bad.stderr, /\nhint: see 'cald run --help'\n$/);
+  const mode = runCald(['--mode', 'bogus', f.name]);
+  assert.equal(mode.status, 2);
+  assert.equal(
+    mode.stderr,
+    `cald: unknown mode "bogus": expected audit or names\nhint: see 'cald run --help'\n`,
+  );
 });
 
 test('--mode names runs through <store>/names on LD_LIBRARY_PATH', () => {

@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
 import type { CommandContext } from '../context.js';
+import { STORE_OPTION } from '../options.js';
 import { progressBar } from '../progress.js';
 
 const EXPORT_EXAMPLES = `
@@ -38,7 +39,7 @@ export function register(program: Command, ctx: CommandContext): void {
       'sign each closure with this secret key (default: signing-key-file of cald.conf)',
     )
     .option('--level <n>', 'zstd compression level, 1-19 (default 3)')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON (on stderr with -o -)')
     .addHelpText('after', EXPORT_EXAMPLES)
     .action(
@@ -76,7 +77,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('take the closures of an archive made by cald export into the store')
     .argument('<archive>', 'the archive, or - for standard input')
     .option('--allow-unsigned', 'take closures that no trusted key signed')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', IMPORT_EXAMPLES)
     .action(async (archive: string, flags: { allowUnsigned?: boolean; store?: string; json?: boolean }) => {

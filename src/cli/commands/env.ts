@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const EXAMPLES = `
 Examples:
@@ -28,7 +29,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--mode <mode>', 'audit (LD_AUDIT + CALD_STORE) or names (LD_LIBRARY_PATH)', 'audit')
     .option('--shell <shell>', 'sh (also bash, zsh) or fish', 'sh')
     .option('--unset', 'print code that undoes it')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the variables as JSON instead')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: EnvFlags) => {

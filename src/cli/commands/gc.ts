@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 import { formatBytes } from './store.js';
 
 const EXAMPLES = `
@@ -37,7 +38,7 @@ export function register(program: Command, ctx: CommandContext): void {
       'keep unreachable objects stored less than this long ago (30d, 12h, 90m, 45s, or seconds)',
       '0',
     )
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: GcFlags) => {

@@ -6,6 +6,7 @@ import { ioErrorFrom, UsageError } from '../../errors/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { Colors } from '../io.js';
+import { STORE_OPTION } from '../options.js';
 
 const FORMATS = ['text', 'dot', 'svg', 'html'] as const;
 type Format = (typeof FORMATS)[number];
@@ -56,7 +57,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('graph')
     .description('draw the dependency DAG of an imported program: text, dot, svg or one offline html page')
     .argument('<program>', 'imported program name, cas: URI, sha256: digest, hex prefix, or a path')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--format <format>', `one of ${FORMATS.join(', ')} (default: text)`)
     .option('-o, --output <file>', 'write to FILE instead of standard output')
     .option('--json', 'print the nodes and edges as JSON')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 import { progressBar } from '../progress.js';
 
 const EXAMPLES = `
@@ -70,7 +71,7 @@ export function register(program: Command, ctx: CommandContext): void {
       '--tree',
       'import directories as one tree of objects (a .deb file or an installed package name always is one; docs/trees.md)',
     )
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (paths: string[], flags: ImportFlags) => {

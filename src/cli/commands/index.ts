@@ -1,14 +1,27 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
+
+const EXAMPLES = `
+Examples:
+  $ cald index rebuild                     after a crash, or when cald store info says it is missing
+  $ cald index rebuild --json --store /srv/cald/store
+
+The index (index.sqlite) only speeds up queries: the objects, names/ and roots/ are the truth, and
+the index is rebuilt from them alone.`;
 
 export function register(program: Command, ctx: CommandContext): void {
-  const index = program.command('index').description('the store index (cald index rebuild)');
+  const index = program
+    .command('index')
+    .description('the store index (cald index rebuild)')
+    .addHelpText('after', EXAMPLES);
   index
     .command('rebuild')
     .description('rebuild the SQLite index from the objects, names/ and roots/ alone')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
+    .addHelpText('after', EXAMPLES)
     .action(async (flags: { store?: string; json?: boolean }) => {
       const { rebuildIndex } = await import('../../api/index-rebuild.js');
       const r = await rebuildIndex({

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { combineExitCodes, EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 import { errorJson, reportError, statusOf } from '../report-error.js';
 
 const EXAMPLES = `
@@ -27,7 +28,7 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .argument('<file...>', 'ELF files, or store objects by program name, cas: URI, digest or hex prefix')
     .option('--json', 'print the complete report as JSON (an array when several files are given)')
-    .option('--store <dir>', 'the store to find objects named by program name, URI or digest in')
+    .option(...STORE_OPTION)
     .addHelpText('after', EXAMPLES)
     .action(async (files: string[], flags: InspectFlags) => {
       ctx.setStatus(await inspectFiles(ctx, files, flags.json === true, flags.store));

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const EXAMPLES = `
 Examples:
@@ -49,7 +50,7 @@ export function register(program: Command, ctx: CommandContext): void {
       [] as string[],
     )
     .option('--link', 'write a symbolic link to the object (programs imported with --audit; no launcher)')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--store-from-env', 'let an inherited CALD_STORE choose the store at run time (launcher only)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)

@@ -4,6 +4,7 @@ import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { formatTree, splitName, type TreeRow } from '../format/name-tree.js';
 import type { Colors } from '../io.js';
+import { STORE_OPTION } from '../options.js';
 
 const EXAMPLES = `
 Examples:
@@ -123,7 +124,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('ldd')
     .description('show the resolved library tree of an imported program, verifying every object')
     .argument('<program>', 'imported program name, cas: URI, sha256: digest, hex prefix, or a path')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .option('--depth <n>', 'show N levels of the tree (1: what the program itself needs)')
     .option('--flat', 'each object once, by the name it is needed as (like ldd)')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 import { formatBytes } from './store.js';
 
 const EXAMPLES = `
@@ -14,7 +15,7 @@ export function register(program: Command, ctx: CommandContext): void {
   program
     .command('list')
     .description('list the imported programs by name, with their digests and sizes')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: { store?: string; json?: boolean }) => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const MOUNT_HELP = `
 Examples:
@@ -31,7 +32,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('mount')
     .description('the store as a read-only file system: objects and trees by hash (FUSE)')
     .argument('<dir>', 'an empty directory to mount on')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--foreground', 'stay in front until the mount ends (Ctrl-C unmounts)')
     .option('--no-passthrough', 'serve every read from the server, not by kernel passthrough')
     .option('--log <file>', "append the server's log (refused objects, failed fetches) to this file")

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const EXAMPLES = `
 Examples:
@@ -17,7 +18,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description("print an object's path in the store (like nix path-info)")
     .argument('<object>', 'program name, cas: URI, sha256: digest, hex prefix, root id or original path')
     .option('--uri', 'print its cas: name instead')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (object: string, flags: { uri?: boolean; store?: string; json?: boolean }) => {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
+import { STORE_OPTION } from '../options.js';
 import { progressBar } from '../progress.js';
 
 const PUSH_EXAMPLES = `
@@ -56,15 +57,15 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 export function register(program: Command, ctx: CommandContext): void {
   program
     .command('push')
-    .description("upload an imported program's closure to an OCI registry")
-    .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY')
+    .description("upload an imported program's closure to an OCI registry or an HTTP cache")
+    .argument('<remote>', 'oci://HOST[:PORT]/REPOSITORY or http(s)://HOST/PATH')
     .argument('<program>', 'imported program name, cas: URI, sha256: digest or hex prefix')
     .option('--tag <tag>', 'tag the closure (repeatable; default: the program name)', collect)
     .option(
       '--sign-key <file>',
       'sign the closure with this secret key (default: signing-key-file of cald.conf)',
     )
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PUSH_EXAMPLES)
     .action(async (remote: string, name: string, flags: RemoteFlags) => {
@@ -98,7 +99,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('[reference]', "a tag, or the program's cas: URI or sha256: digest")
     .option('--allow-unsigned', 'take a closure that no trusted key signed')
     .option('--lazy', 'fetch only the program (and its loader); libraries at load time (cald fetch-daemon)')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', PULL_EXAMPLES)
     .action(async (first: string, second: string | undefined, flags: RemoteFlags) => {
@@ -145,18 +146,46 @@ export function registerKey(program: Command, ctx: CommandContext): void {
     .description('make a key pair: the secret into a new file, the public key printed')
     .argument('<name>', 'who the key is, e.g. cache.example.org-1')
     .requiredOption('--secret-file <file>', 'where to write the secret key (must not exist)')
-    .action(async (name: string, flags: { secretFile: string }) => {
+    .option('--json', 'print { name, publicKey, secretFile } as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald key generate cache.example.org-1 --secret-file ~/.config/cald/secret.key
+  cache.example.org-1:u1n1mo…=          (the public key: give it to those who pull)`,
+    )
+    .action(async (name: string, flags: { secretFile: string; json?: boolean }) => {
       const { generateKeyFiles } = await import('../../api/keys.js');
-      ctx.io.out(`${generateKeyFiles({ name, secretFile: flags.secretFile })}\n`);
+      const publicKey = generateKeyFiles({ name, secretFile: flags.secretFile });
+      printKey(ctx, { name, publicKey, secretFile: flags.secretFile }, flags.json === true);
     });
   key
     .command('public')
     .description('print the public key of a secret key file')
     .requiredOption('--secret-file <file>', 'the secret key file')
-    .action(async (flags: { secretFile: string }) => {
+    .option('--json', 'print { name, publicKey, secretFile } as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald key public --secret-file ~/.config/cald/secret.key
+  cache.example.org-1:u1n1mo…=`,
+    )
+    .action(async (flags: { secretFile: string; json?: boolean }) => {
       const { publicKeyOfFile } = await import('../../api/keys.js');
-      ctx.io.out(`${publicKeyOfFile(flags.secretFile)}\n`);
+      const publicKey = publicKeyOfFile(flags.secretFile);
+      const name = publicKey.slice(0, publicKey.lastIndexOf(':'));
+      printKey(ctx, { name, publicKey, secretFile: flags.secretFile }, flags.json === true);
     });
+}
+
+/** The public key line (what trusted-public-keys takes), or the key as JSON. */
+function printKey(
+  ctx: CommandContext,
+  key: { name: string; publicKey: string; secretFile: string },
+  json: boolean,
+): void {
+  ctx.io.out(json ? `${JSON.stringify(key, null, 2)}\n` : `${key.publicKey}\n`);
 }
 
 const SERVE_EXAMPLES = `
@@ -177,15 +206,19 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .requiredOption('--dir <dir>', 'the cache directory (made if missing)')
     .option('--listen <addr>', 'HOST:PORT to listen on (default 127.0.0.1:8377; port 0 picks one)')
     .option('--writable', 'accept PUT of objects and closure manifests')
+    .option('--json', 'print { dir, url, writable } as JSON once listening (the port --listen :0 picked)')
     .addHelpText('after', SERVE_EXAMPLES)
-    .action(async (flags: { dir: string; listen?: string; writable?: boolean }) => {
+    .action(async (flags: { dir: string; listen?: string; writable?: boolean; json?: boolean }) => {
       const { serve } = await import('../../api/serve.js');
       const s = await serve({
         dir: flags.dir,
         ...(flags.listen === undefined ? {} : { listen: flags.listen }),
         ...(flags.writable === true ? { writable: true } : {}),
       });
-      ctx.io.out(`serving ${s.dir} at ${s.url} (${flags.writable === true ? 'writable' : 'read-only'})\n`);
+      const writable = flags.writable === true;
+      if (flags.json === true)
+        ctx.io.out(`${JSON.stringify({ dir: s.dir, url: s.url, writable }, null, 2)}\n`);
+      else ctx.io.out(`serving ${s.dir} at ${s.url} (${writable ? 'writable' : 'read-only'})\n`);
       await new Promise<void>((done) => {
         const stop = () => void s.close().then(done);
         process.once('SIGINT', stop);
@@ -195,17 +228,21 @@ export function registerServe(program: Command, ctx: CommandContext): void {
   program
     .command('fetch-daemon')
     .description('fetch objects the loader asks for from the substituters (lazy fetch)')
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .option('--no-prefetch', "fetch only what is asked for, not a fetched library's DT_NEEDED too")
+    .option('--json', 'print { store, socket, substituters } as JSON once listening')
     .addHelpText('after', FETCH_DAEMON_HELP)
-    .action(async (flags: { store?: string; prefetch: boolean }) => {
+    .action(async (flags: { store?: string; prefetch: boolean; json?: boolean }) => {
       const { startFetchDaemon } = await import('../../api/fetch-daemon.js');
       const d = await startFetchDaemon({
         ...(flags.store === undefined ? {} : { store: flags.store }),
         prefetch: flags.prefetch,
         log: (line) => ctx.io.err(`cald fetch-daemon: ${line}\n`),
       });
-      ctx.io.out(`fetching for ${d.store} on ${d.socket} from ${d.substituters.join(' ')}\n`);
+      if (flags.json === true) {
+        const ready = { store: d.store, socket: d.socket, substituters: d.substituters };
+        ctx.io.out(`${JSON.stringify(ready, null, 2)}\n`);
+      } else ctx.io.out(`fetching for ${d.store} on ${d.socket} from ${d.substituters.join(' ')}\n`);
       await new Promise<void>((done) => {
         const stop = () => void d.close().then(done);
         process.once('SIGINT', stop);

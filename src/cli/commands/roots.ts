@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const EXAMPLES = `
 Examples:
@@ -61,8 +62,15 @@ export function register(program: Command, ctx: CommandContext): void {
   roots
     .command('list')
     .description('list the roots')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald roots list                       each root: id, kind, target and what it came from
+  $ cald roots list --json | jq -r '.roots[].id'`,
+    )
     .action((f: Flags) => print({ action: 'list', ...store(f) }, f.json === true));
   roots
     .command('add')
@@ -73,8 +81,16 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option('--id <id>', 'the root id (default: derived from kind and target)')
     .option('--note <text>', 'a note kept with the root')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald roots add cas:sha256:3a1f…9c?name=sqlite3     keep a program (and its closure)
+  $ cald roots add ~/bin/sqlite3                       an indirect root: deleting the file releases it
+  $ cald roots add sqlite3 --id pinned-sqlite3 --note 'release 3.40'`,
+    )
     .action((target: string, f: Flags) =>
       print(
         {
@@ -91,7 +107,16 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('remove')
     .description('remove roots: by id, target, program name, original path, or cas: URI')
     .argument('<root...>', 'root id, program name, cas: URI, sha256: digest or the path imported')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cald roots remove object-0123456789abcdef
+  $ cald roots remove sqlite3                          a program name: its import's root
+  $ cald roots remove /usr/bin/sqlite3                 the roots of what was imported from there
+  $ cald roots remove cas:sha256:3a1f…9c?name=sqlite3  the line cald import printed`,
+    )
     .action((root: string[], f: Flags) => print({ action: 'remove', root, ...store(f) }, f.json === true));
 }

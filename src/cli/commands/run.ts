@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 import { reportError } from '../report-error.js';
 
 const EXAMPLES = `
@@ -50,7 +51,7 @@ export function register(program: Command, ctx: CommandContext): void {
       '--argv0 <name>',
       'argv[0] for the program, exactly (default: a launcher of the same object, named as the program was invoked)',
     )
-    .option('--store <dir>', 'the store (default: CALD_STORE, else ~/.local/share/cald/store)')
+    .option(...STORE_OPTION)
     .passThroughOptions()
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, args: string[], flags: RunFlags) => {
@@ -68,7 +69,7 @@ export function register(program: Command, ctx: CommandContext): void {
         if (io.env.CALD_DEBUG === '1') io.err(`${prepared.debugLine}\n`);
         outcome = await startPrepared(prepared);
       } catch (e) {
-        reportError(io, e, { json: false });
+        reportError(io, e, { json: false, usageHint: "see 'cald run --help'" });
         const code = (e as { code?: unknown }).code;
         ctx.setStatus(startStatus(typeof code === 'string' ? code : ''));
         return;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 /** 1536 → "1.5 KiB". */
 export function formatBytes(n: number): string {
@@ -21,16 +22,26 @@ const SOURCES: Record<string, string> = {
   HOME: 'the default under $HOME',
 };
 
+const STORE_EXAMPLES = `
+Examples:
+  $ cald store info                        where the store is, its objects, roots and names
+  $ cald store info --json | jq .bytes
+  $ cald store info --store /srv/cald/store`;
+
 export function register(program: Command, ctx: CommandContext): void {
-  const store = program.command('store').description('the store as a whole (cald store info)');
+  const store = program
+    .command('store')
+    .description('the store as a whole (cald store info)')
+    .addHelpText('after', STORE_EXAMPLES);
   store
     .command('info')
     .description('where the store lives and what it holds')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      `
+      `${STORE_EXAMPLES}
+
 "saved by dedup" is the sum over roots of their closures' sizes minus the size of all closures
 stored once: what a separate copy of every program's libraries would cost beyond the store.`,
     )

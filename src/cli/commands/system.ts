@@ -23,7 +23,8 @@ interface SystemFlags {
 export function register(program: Command, ctx: CommandContext): void {
   const system = program
     .command('system')
-    .description('system integration (root): the audit library and the #!cas: script handler');
+    .description('system integration (root): the audit library and the #!cas: script handler')
+    .addHelpText('after', EXAMPLES);
   const print = (
     r: {
       auditLibrary: string;
@@ -57,6 +58,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('undo cald system install exactly')
     .option('--prefix <dir>', 'the prefix it was installed into', '/usr/local')
     .option('--json', 'print the result as JSON')
+    .addHelpText('after', EXAMPLES)
     .action(async (flags: SystemFlags) => {
       const { systemUninstall } = await import('../../api/system.js');
       const r = await systemUninstall({ prefix: flags.prefix, env: ctx.io.env });

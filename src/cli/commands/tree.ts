@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { DiffSide } from '../../api/tree-ops.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const CHECKOUT_EXAMPLES = `
 Examples:
@@ -31,7 +32,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('lay a tree out in a new directory: hard links into the store, read-only')
     .argument('<tree>', 'the tree: its cas: name, digest, hex prefix, or the name it was imported with')
     .argument('<dir>', 'a new (or empty) directory')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', CHECKOUT_EXAMPLES)
     .action(async (tree: string, dir: string, flags: { store?: string; json?: boolean }) => {
@@ -54,7 +55,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('what changed between two trees, by path and by object')
     .argument('<a>', 'the old tree')
     .argument('<b>', 'the new tree')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', DIFF_EXAMPLES)
     .action(async (a: string, b: string, flags: { store?: string; json?: boolean }) => {

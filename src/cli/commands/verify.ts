@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 import { formatBytes } from './store.js';
 
 const EXAMPLES = `
@@ -19,7 +20,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('re-hash every object; report mismatches, missing objects and dangling names')
     .option('--repair', 'restore or quarantine damaged objects; remove dangling names')
     .option('--workers <n>', 'hashing threads (default: one per core)')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: { repair?: boolean; workers?: string; store?: string; json?: boolean }) => {

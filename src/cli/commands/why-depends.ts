@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { STORE_OPTION } from '../options.js';
 
 const WHY_EXAMPLES = `
 Examples:
@@ -26,7 +27,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('show why one object depends on another: the chain of references (like nix why-depends)')
     .argument('<from>', 'the object that depends (program name, URI, digest, prefix, path...)')
     .argument('<to>', 'the object depended on')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
     .addHelpText('after', WHY_EXAMPLES)
     .action(async (from: string, to: string, flags: { store?: string; json?: boolean }) => {
@@ -45,7 +46,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('referrers')
     .description('show what refers to an object: the objects that need it and the roots that keep it')
     .argument('<object>', 'program name, URI, digest, prefix, root id or original path')
-    .option('--store <dir>', 'the store directory')
+    .option(...STORE_OPTION)
     .option('--json', 'print as JSON')
     .addHelpText('after', REF_EXAMPLES)
     .action(async (object: string, flags: { store?: string; json?: boolean }) => {

@@ -54,6 +54,11 @@ Other:
   --version                      "patchelf ${PATCHELF_COMPAT_VERSION}" then cald's version
   --help, -h
 
+Examples:
+  $ ${program} --print-needed ./prog
+  $ ${program} --set-rpath '$ORIGIN/../lib' --add-needed libfoo.so.1 ./prog
+  $ ${program} --replace-needed libssl.so.1.1 libssl.so.3 --output ./prog.new ./prog
+
 Exit status: 0 on success, 1 on any error (one line on stderr naming the file).
 See docs/patchelf.md for the differences from patchelf.
 `;
