@@ -1,10 +1,11 @@
-import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { IoError, isCaldError, UsageError } from '../errors/index.js';
 import { type ClosureRemote, loadRemoteConfig, openRemote } from '../remote/index.js';
 import type { Env } from '../runtime/index.js';
 import { acquireLease, Digest, type IndexRow, type Lease, readAll } from '../store/index.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { fetchMissingObject, neededOf } from './fetch-object.js';
 import { locate, openForWrite } from './store-open.js';
 
@@ -81,7 +82,7 @@ export async function startFetchDaemon(options: FetchDaemonOptions = {}): Promis
     });
   }
   try {
-    mkdirSync(runDir, { mode: 0o700, recursive: true });
+    makeDirs(runDir, 0o700);
     chmodSync(runDir, 0o700);
     if (lstatSync(socket, { throwIfNoEntry: false }) !== undefined) {
       if (await answering(socket)) {

@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DT_AUDIT } from '../elf/format/constants.js';
 import type { ElfFile } from '../elf/read/index.js';
@@ -20,6 +20,7 @@ import {
 } from '../runtime/index.js';
 import { digestOfFile } from '../store/index.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { locate, openFiles, withRoots } from './store-open.js';
 
 /** Whether a command name is one file name (for `--name`). */
@@ -102,7 +103,7 @@ export async function installLauncher(options: InstallOptions): Promise<InstallR
   const path = resolve(dir, name);
   if (options.force !== true) refuseForeignFile(path);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (e) {
     throw ioErrorFrom(e, 'create the directory', dir);
   }

@@ -22,6 +22,7 @@ import {
   resolveObjectRef,
 } from '../store/index.js';
 import { type FlatEntry, flattenTree, looksLikeTree, type TreeEntry, TreeError } from '../tree/index.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { openExisting, openReadOnly, type StoreSelection } from './store-open.js';
 
 /** The tree a reference names: anything `cald path` takes, or the name given at import (root tree-NAME). */
@@ -96,7 +97,7 @@ export async function checkout(options: CheckoutOptions): Promise<CheckoutReport
     const report = { linked: 0, copied: 0, links: 0, dirs: 1, bytes: 0 };
     const made: string[] = [dir];
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      makeDirs(dir, 0o755);
       for (const { path, entry } of entries) {
         const to = dir + path;
         if (entry.kind === 'tree') {

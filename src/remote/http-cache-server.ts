@@ -3,7 +3,6 @@ import {
   closeSync,
   createReadStream,
   fsyncSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -14,6 +13,7 @@ import {
 } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { makeDirs } from '../util/make-dirs.js';
 import { decodeClosureManifest, MAX_OBJECT_SIZE } from './closure-manifest.js';
 import { decodeSignatures } from './signing.js';
 
@@ -34,7 +34,7 @@ export interface ServeOptions {
 }
 
 export function createCacheServer(options: ServeOptions): Server {
-  for (const d of ['objects/sha256', 'tags', 'tmp']) mkdirSync(join(options.dir, d), { recursive: true });
+  for (const d of ['objects/sha256', 'tags', 'tmp']) makeDirs(join(options.dir, d));
   return createServer((req, res) => {
     handle(options, req, res).catch((e: unknown) => {
       if (!res.headersSent) res.writeHead(500);

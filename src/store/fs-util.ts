@@ -4,7 +4,6 @@ import {
   type Dirent,
   fchmodSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readdirSync,
   renameSync,
@@ -82,21 +81,7 @@ export function writeFileAtomic(
   fsyncDir(dirOfPath);
 }
 
-/**
- * mkdir -p that reports the real error: Node's `recursive: true` turns EROFS (and others) on the
- * last component into ENOENT, which would make "read-only file system" read "no such file".
- */
-export function makeDirs(dir: string, mode: number): void {
-  try {
-    mkdirSync(dir, { mode });
-  } catch (e) {
-    const code = errnoOf(e);
-    if (code === 'EEXIST') return;
-    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
-    makeDirs(dirname(dir), mode);
-    mkdirSync(dir, { mode });
-  }
-}
+export { makeDirs } from '../util/make-dirs.js';
 
 /** A directory's entries; none when it does not exist. Other errors become one IoError line. */
 export function readdirOrEmpty(dir: string): string[] {
