@@ -153,7 +153,12 @@ describe('what users trip over and look for', () => {
     const bin = '/proc/cald-no-such-dir/bin';
     const r = cald(['install', 'app', '--bin', bin, '--name', 'x', '--store', store], { timeoutMs: 20_000 });
     assert.equal(r.signal ?? null, null, 'cald install ended by itself');
-    assertFails(r, 5, /^cald: cannot create the directory \/proc\/cald-no-such-dir\/bin: /, 'install under /proc');
+    assertFails(
+      r,
+      5,
+      /^cald: cannot create the directory \/proc\/cald-no-such-dir\/bin: /,
+      'install under /proc',
+    );
   });
 
   test('install defaults to ~/.local/bin and says when it is not on PATH', () => {
