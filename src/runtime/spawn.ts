@@ -55,6 +55,8 @@ const EXEC_REASONS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
   ENOENT: 'no such file or directory',
   ENOEXEC: 'not an executable format',
+  ELOOP: 'too many levels of #! interpreters or symbolic links (a #! line that names the script itself?)',
+  E2BIG: 'the arguments and environment are too long for exec',
 };
 
 /**
@@ -82,13 +84,7 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
       handlers.set(sig, h);
       process.on(sig, h);
     }
-    child = spawn(options.file, [...options.args], {
-      argv0: options.argv0,
-      env: options.env,
-      stdio: 'inherit',
-    });
-    for (const sig of early.splice(0)) pass(sig);
-    child.once('error', (e: NodeJS.ErrnoException) => {
+    const failed = (e: NodeJS.ErrnoException) => {
       detach();
       reject(
         new CaldError(
@@ -98,13 +94,28 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
             hint:
               e.code === 'EACCES'
                 ? 'the file is not executable: chmod +x it, or give it to its interpreter (sh FILE); store objects are imported with mode 0555'
-                : 'check that the store has the object and is where CALD_STORE points',
+                : e.code === 'ELOOP'
+                  ? "check the file's #! line"
+                  : 'check that the store has the object and is where CALD_STORE points',
             data: { path: options.file, errno: e.code },
             cause: e,
           },
         ),
       );
-    });
+    };
+    try {
+      child = spawn(options.file, [...options.args], {
+        argv0: options.argv0,
+        env: options.env,
+        stdio: 'inherit',
+      });
+    } catch (e) {
+      // Some exec failures (ELOOP: a #! line naming the script itself) are thrown, not emitted.
+      failed(e as NodeJS.ErrnoException);
+      return;
+    }
+    for (const sig of early.splice(0)) pass(sig);
+    child.once('error', failed);
     child.once('exit', (status, signal) => {
       detach();
       resolve({ status, signal });
