@@ -8,6 +8,7 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -179,6 +180,20 @@ describe('hostile input across the CLI', () => {
       assert.equal(r.status, 0, `${cmd.join(' ')}: ${r.stderr}`);
       assert.ok(lstatSync(fifo).isFIFO(), `${cmd.join(' ')}: the FIFO was replaced by a file`);
       assert.ok(statSync(copy).size > 1000, `${cmd.join(' ')}: the reader got ${statSync(copy).size} bytes`);
+    }
+  });
+
+  test('a program for another machine, or no program at all: cannot run, one line, never fed to /bin/sh', () => {
+    const foreign = join(dir, 'foreign-machine');
+    const bytes = readFileSync('/usr/bin/true');
+    bytes.writeUInt16LE(bytes.readUInt16LE(18) === 183 ? 62 : 183, 18); // aarch64, or x86-64 on aarch64
+    writeFileSync(foreign, bytes, { mode: 0o755 });
+    const fifo = join(dir, 'run-fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const file of [foreign, fifo]) {
+      const r = cald(['run', '--store', base, file], { timeoutMs: 30_000 });
+      assertOneLine(r, `run ${file}`, /cannot (run|read) .*(not for this one|a FIFO, not a regular file)/);
+      assert.equal(r.status, 126, r.stderr);
     }
   });
 
