@@ -17,6 +17,7 @@ import {
 } from '../remote/index.js';
 import { type Env, resolveTarget } from '../runtime/index.js';
 import { acquireLease, formatCasName } from '../store/index.js';
+import { isSpecialOutput } from '../util/atomic-write.js';
 import { closureOf } from './push.js';
 import { openFiles } from './store-open.js';
 
@@ -129,6 +130,7 @@ function readKey(file: string): string {
 }
 
 async function toFile(archive: AsyncIterable<Buffer>, path: string): Promise<number> {
+  if (isSpecialOutput(path)) return intoSpecial(archive, path);
   const tmp = join(
     dirname(path),
     `.${basename(path)}.cald-${process.pid}-${randomBytes(6).toString('hex')}.tmp`,
@@ -156,6 +158,25 @@ async function toFile(archive: AsyncIterable<Buffer>, path: string): Promise<num
   } finally {
     await rm(tmp, { force: true });
   }
+}
+
+/** Into a device or FIFO as it is (/dev/null, /dev/full): a rename would replace the device node. */
+async function intoSpecial(archive: AsyncIterable<Buffer>, path: string): Promise<number> {
+  const file = await open(path, 'w').catch((e) => {
+    throw ioErrorFrom(e, 'write', path);
+  });
+  let size = 0;
+  try {
+    for await (const chunk of archive) {
+      await file.write(chunk).catch((e) => {
+        throw ioErrorFrom(e, 'write', path);
+      });
+      size += chunk.length;
+    }
+  } finally {
+    await file.close();
+  }
+  return size;
 }
 
 async function toStream(archive: AsyncIterable<Buffer>, out: Writable): Promise<number> {

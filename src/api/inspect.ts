@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { DT_FLAGS_1, DT_STRING_TAGS, PT_INTERP } from '../elf/format/constants.js';
 import {
   DF_1_BITS,
@@ -15,10 +14,11 @@ import {
 } from '../elf/format/names.js';
 import { describeNote, type GnuProperty } from '../elf/read/describe.js';
 import { ElfFile } from '../elf/read/index.js';
-import { ElfFormatError, ioErrorFrom, UsageError } from '../errors/index.js';
+import { ElfFormatError, UsageError } from '../errors/index.js';
 import { NOTE_OWNER, NT_CALD_INTERP } from '../runtime/loader.js';
 import { scriptRefs } from '../runtime/shebang.js';
 import { toText } from '../util/elf-string.js';
+import { readInputFile } from '../util/input-file.js';
 
 export interface InspectOptions {
   /** The file to read. */
@@ -188,13 +188,7 @@ export async function inspect(options: InspectOptions): Promise<InspectReport> {
   if (typeof path !== 'string' || path === '') {
     throw new UsageError('inspect: `path` must be a non-empty string');
   }
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch (e) {
-    throw ioErrorFrom(e, 'read', path);
-  }
-  return inspectBuffer(buf, path);
+  return inspectBuffer(readInputFile(path), path);
 }
 
 /** The same report for bytes already in memory; `path` is only reported. */

@@ -1,13 +1,4 @@
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  openSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-  unlink,
-} from 'node:fs';
+import { closeSync, existsSync, openSync, readlinkSync, readSync, realpathSync, unlink } from 'node:fs';
 import { dirname } from 'node:path';
 import { type EditOptions, type ElfEdit, editParsed } from '../elf/edit/index.js';
 import { DT_FLAGS_1, PT_GNU_STACK, SHT_NOBITS } from '../elf/format/constants.js';
@@ -15,6 +6,7 @@ import { ElfFile } from '../elf/read/index.js';
 import { CaldError, ElfEditError, ioErrorFrom, UsageError } from '../errors/index.js';
 import { storeContaining } from '../store/containing-store.js';
 import { type PatchedSource, replaceFilePatched, writeFileAtomic } from '../util/atomic-write.js';
+import { INPUT_OPEN_FLAGS, openInput } from '../util/input-file.js';
 import { type Holes, readTables, readWhole } from './read-tables.js';
 
 export type { ElfEdit } from '../elf/edit/index.js';
@@ -284,7 +276,7 @@ function readRest(file: ReadFile): Buffer {
   if (file.holes.length === 0) throw new Error('internal: a read was refused in a file read whole');
   let fd: number | undefined;
   try {
-    fd = openSync(file.real ?? file.path, 'r');
+    fd = openSync(file.real ?? file.path, INPUT_OPEN_FLAGS);
     readWhole(fd, file.buffer, file.buffer.length);
   } catch (e) {
     throw ioErrorFrom(e, 'read', file.path);
@@ -322,9 +314,8 @@ function realPathOf(file: ReadFile): string {
  * Synchronous: over a closure of hundreds of files, thread-pool round trips cost more than the reads.
  */
 function readWithRoom(path: string, memory: Memory, partial: boolean): ReadFile {
-  const fd = openSync(path, 'r');
+  const { fd, st } = openInput(path);
   try {
-    const st = fstatSync(fd);
     // One system call for what realpath would find with one per path component.
     let real: string | undefined;
     try {

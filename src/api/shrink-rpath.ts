@@ -1,7 +1,8 @@
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { EI_CLASS, EI_DATA, ELFDATA2LSB, ELFMAG } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
-import { ioErrorFrom, UsageError } from '../errors/index.js';
+import { UsageError } from '../errors/index.js';
+import { INPUT_OPEN_FLAGS, readInputFile } from '../util/input-file.js';
 
 export interface ShrinkRpathOptions {
   /** The ELF file whose search path is shrunk; also the base of relative library lookups' errors. */
@@ -48,11 +49,7 @@ export async function shrinkRpath(options: ShrinkRpathOptions): Promise<ShrinkRp
   if (elf === undefined) {
     let buf = options.buffer;
     if (buf === undefined) {
-      try {
-        buf = await readFile(path);
-      } catch (e) {
-        throw ioErrorFrom(e, 'read', path);
-      }
+      buf = readInputFile(path);
     }
     elf = ElfFile.parse(buf);
   }
@@ -101,7 +98,7 @@ async function elfIdentity(latin1Path: string): Promise<ElfIdentity | undefined>
   const header = Buffer.alloc(20);
   let n = 0;
   try {
-    const fh = await open(Buffer.from(latin1Path, 'latin1'), 'r');
+    const fh = await open(Buffer.from(latin1Path, 'latin1'), INPUT_OPEN_FLAGS);
     try {
       n = (await fh.read(header, 0, header.length, 0)).bytesRead;
     } finally {

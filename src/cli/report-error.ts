@@ -1,4 +1,4 @@
-import { CaldError } from '../errors/index.js';
+import { CaldError, classifyError } from '../errors/index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { CliIo } from './io.js';
 
@@ -15,7 +15,8 @@ export interface ErrorContext {
 }
 
 /** The JSON object that stands for an error in --json output. */
-export function errorJson(e: unknown, path?: string, usageHint?: string): Record<string, unknown> {
+export function errorJson(error: unknown, path?: string, usageHint?: string): Record<string, unknown> {
+  const e = classifyError(error);
   const base =
     e instanceof CaldError ? e.toJSON() : { error: 'InternalError', code: 'INTERNAL', message: messageOf(e) };
   const hint = hintOf(e, usageHint);
@@ -34,14 +35,31 @@ function messageOf(e: unknown): string {
 }
 
 /** The exit status an error stands for. */
-export function statusOf(e: unknown): number {
+export function statusOf(error: unknown): number {
+  const e = classifyError(error);
   return e instanceof CaldError ? exitCodeFor(e.code) : EXIT.INTERNAL;
+}
+
+/**
+ * Text made to stay on its line: control characters (a newline or an escape sequence in a file
+ * name, a program name or a server's answer) are shown escaped, `\n`, `\t`, `\x1b`.
+ */
+export function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    if (c === '\r') return '\\r';
+    const n = c.charCodeAt(0);
+    return n > 0xff ? `\\u${n.toString(16).padStart(4, '0')}` : `\\x${n.toString(16).padStart(2, '0')}`;
+  });
 }
 
 /** The one-line message, naming the file unless the message already starts with it or names it. */
 function lineFor(e: CaldError, path: string | undefined): string {
-  if (path === undefined || e.data.path === path || e.message.startsWith(`${path} `)) return e.message;
-  return `${path}: ${e.message}`;
+  if (path === undefined || e.data.path === path || e.message.startsWith(`${path} `))
+    return oneLine(e.message);
+  return oneLine(`${path}: ${e.message}`);
 }
 
 /**
@@ -49,7 +67,8 @@ function lineFor(e: CaldError, path: string | undefined): string {
  * (and a hint); anything else is a bug in cald: one line, exit 70. Stacks only with CALD_DEBUG=1.
  * In JSON mode the error object goes to stdout, so a consumer reads one stream.
  */
-export function reportError(io: CliIo, e: unknown, ctx: ErrorContext): number {
+export function reportError(io: CliIo, error: unknown, ctx: ErrorContext): number {
+  const e = classifyError(error);
   const debug = io.env.CALD_DEBUG === '1';
   const c = io.errColors;
   const status = statusOf(e);
@@ -58,10 +77,10 @@ export function reportError(io: CliIo, e: unknown, ctx: ErrorContext): number {
   } else if (e instanceof CaldError) {
     io.err(`${c.bold(c.red('cald:'))} ${lineFor(e, ctx.path)}\n`);
     const hint = hintOf(e, ctx.usageHint);
-    if (hint !== undefined) io.err(`${c.yellow('hint:')} ${hint}\n`);
+    if (hint !== undefined) io.err(`${c.yellow('hint:')} ${oneLine(hint)}\n`);
   } else {
-    const where = ctx.path === undefined ? '' : `${ctx.path}: `;
-    io.err(`${c.bold(c.red('cald:'))} internal error: ${where}${messageOf(e).split('\n')[0]}\n`);
+    const where = ctx.path === undefined ? '' : `${oneLine(ctx.path)}: `;
+    io.err(`${c.bold(c.red('cald:'))} internal error: ${where}${oneLine(messageOf(e).split('\n')[0]!)}\n`);
     if (!debug)
       io.err(
         `${c.yellow('hint:')} this is a bug in cald; rerun with CALD_DEBUG=1 for details and report it\n`,

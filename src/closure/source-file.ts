@@ -1,14 +1,15 @@
 // Reading a file cald does not trust: opened without blocking (a FIFO or a device never holds the
 // import), checked by fstat to be a regular file after it was opened (what was checked is what is
 // read), its size bounded before a byte is read, and re-checked after reading.
-import { type BigIntStats, close, closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
+import { type BigIntStats, close, closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { fileKind, INPUT_OPEN_FLAGS } from '../util/input-file.js';
 import { ClosureError } from './closure-error.js';
+
+export { fileKind };
 
 /** The largest file an import reads: 2 GiB (the largest real libraries are a few hundred MB). */
 export const MAX_SOURCE_SIZE = 2 ** 31;
-
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 /** One file's bytes, read once, with the identity and permissions of what was read. */
 export interface SourceFile {
@@ -23,31 +24,13 @@ export interface SourceFile {
   uid: number;
 }
 
-/** What kind of file a stat describes, for messages. */
-export function fileKind(st: {
-  isFIFO(): boolean;
-  isDirectory(): boolean;
-  isCharacterDevice(): boolean;
-  isBlockDevice(): boolean;
-  isSocket(): boolean;
-  isSymbolicLink(): boolean;
-}): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  return 'not a regular file';
-}
-
 /**
  * Opens `path` for reading without blocking and returns the descriptor with its fstat, or throws
  * ClosureError CLOSURE_NOT_REGULAR when what was opened is not a regular file (and Node's own
  * error, with its `code`, when it cannot be opened at all).
  */
 export function openRegular(path: string): { fd: number; st: BigIntStats } {
-  const fd = openSync(path, OPEN_FLAGS);
+  const fd = openSync(path, INPUT_OPEN_FLAGS);
   let st: BigIntStats;
   try {
     st = fstatSync(fd, { bigint: true });

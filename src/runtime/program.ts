@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { ElfFile } from '../elf/read/index.js';
-import { ioErrorFrom, isCaldError, StoreIntegrityError } from '../errors/index.js';
+import { isCaldError, StoreIntegrityError } from '../errors/index.js';
 // Deep imports from the store (not its index.ts): index.ts also loads the SQLite index and
 // the SQLite binding, which `cald run` never needs on its start-up path. The store itself is
 // opened by api/store-open.ts (openFiles); the runtime reads it through its LoaderView.
 import { digestOfBuffer } from '../store/digest.js';
+import { readInputFile } from '../util/input-file.js';
 import { type CasShebang, hasCasShebang, parseCasShebang } from './shebang.js';
 import type { RunTarget } from './target.js';
 
@@ -14,12 +14,9 @@ export function readProgram(target: RunTarget): {
   elf: ElfFile | undefined;
   script?: CasShebang | undefined;
 } {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(target.path);
-  } catch (e) {
-    throw ioErrorFrom(e, 'read', target.path);
-  }
+  // Not blocking on a FIFO, not reading /dev/zero for ever (a path given to run or ldd, or a
+  // store object replaced by one).
+  const bytes = readInputFile(target.path);
   if (target.digest !== undefined) {
     const actual = digestOfBuffer(bytes, target.digest.algorithm);
     if (!actual.equals(target.digest)) {

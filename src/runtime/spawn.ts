@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { CaldError } from '../errors/index.js';
+import { INPUT_OPEN_FLAGS } from '../util/input-file.js';
 
 /** How a child ended: an exit status or the signal that killed it. */
 export interface ChildOutcome {
@@ -55,7 +56,50 @@ const EXEC_REASONS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
   ENOENT: 'no such file or directory',
   ENOEXEC: 'not an executable format',
+  ELOOP: 'too many levels of #! interpreters or symbolic links (a #! line that names the script itself?)',
+  E2BIG: 'the arguments and environment are too long for exec',
 };
+
+/** e_machine of the programs this process's kernel runs natively, by Node's process.arch. */
+const HOST_MACHINE: Readonly<Record<string, { machine: number; elfClass: number }>> = {
+  x64: { machine: 62, elfClass: 2 },
+  arm64: { machine: 183, elfClass: 2 },
+  riscv64: { machine: 243, elfClass: 2 },
+  ppc64: { machine: 21, elfClass: 2 },
+  s390x: { machine: 22, elfClass: 2 },
+};
+
+/**
+ * Why the kernel would refuse `file` with ENOEXEC, or undefined. Node's spawn goes through
+ * execvp, which hands a file the kernel refused that way to /bin/sh: the bytes of a foreign or
+ * damaged ELF program were run as shell commands (garbage on stderr, exit 2). Only the first
+ * bytes are read (a FIFO or a device is opened without blocking; what cannot be read is left
+ * to exec to report).
+ */
+function notExecutableFormat(file: string): string | undefined {
+  const head = Buffer.alloc(20);
+  let n = 0;
+  try {
+    const fd = openSync(file, INPUT_OPEN_FLAGS);
+    try {
+      // Not executable: exec's own EACCES says it better.
+      if ((fstatSync(fd).mode & 0o111) === 0) return undefined;
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  if (n >= 2 && head[0] === 0x23 && head[1] === 0x21) return undefined; // #!
+  if (n < 20 || head.readUInt32BE(0) !== 0x7f454c46) return 'neither an ELF program nor a #! script';
+  const host = HOST_MACHINE[process.arch];
+  if (host === undefined || head[5] !== 1) return undefined;
+  const machine = head.readUInt16LE(18);
+  if (head[4] !== host.elfClass || machine !== host.machine)
+    return `an ELF${head[4] === 1 ? '32' : '64'} program for machine ${machine}, not for this one (${process.arch})`;
+  return undefined;
+}
 
 /**
  * Runs a program with the standard streams inherited, passes signals on (FORWARDED) and
@@ -82,29 +126,45 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
       handlers.set(sig, h);
       process.on(sig, h);
     }
-    child = spawn(options.file, [...options.args], {
-      argv0: options.argv0,
-      env: options.env,
-      stdio: 'inherit',
-    });
-    for (const sig of early.splice(0)) pass(sig);
-    child.once('error', (e: NodeJS.ErrnoException) => {
+    const failed = (e: NodeJS.ErrnoException) => {
       detach();
       reject(
         new CaldError(
           'RUN_EXEC_FAILED',
-          `cannot run ${options.file}: ${EXEC_REASONS[e.code ?? ''] ?? e.message}`,
+          `cannot run ${options.file}: ${(e as { reason?: string }).reason ?? EXEC_REASONS[e.code ?? ''] ?? e.message}`,
           {
             hint:
               e.code === 'EACCES'
                 ? 'the file is not executable: chmod +x it, or give it to its interpreter (sh FILE); store objects are imported with mode 0555'
-                : 'check that the store has the object and is where CALD_STORE points',
+                : e.code === 'ELOOP'
+                  ? "check the file's #! line"
+                  : e.code === 'ENOEXEC'
+                    ? 'run it on a machine of its kind, or check that the file is a whole program'
+                    : 'check that the store has the object and is where CALD_STORE points',
             data: { path: options.file, errno: e.code },
             cause: e,
           },
         ),
       );
-    });
+    };
+    const format = notExecutableFormat(options.file);
+    if (format !== undefined) {
+      failed(Object.assign(new Error(format), { code: 'ENOEXEC', reason: format }));
+      return;
+    }
+    try {
+      child = spawn(options.file, [...options.args], {
+        argv0: options.argv0,
+        env: options.env,
+        stdio: 'inherit',
+      });
+    } catch (e) {
+      // Some exec failures (ELOOP: a #! line naming the script itself) are thrown, not emitted.
+      failed(e as NodeJS.ErrnoException);
+      return;
+    }
+    for (const sig of early.splice(0)) pass(sig);
+    child.once('error', failed);
     child.once('exit', (status, signal) => {
       detach();
       resolve({ status, signal });

@@ -1,6 +1,7 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../errors/index.js';
+import { fileKind } from '../util/input-file.js';
 import { parseCasName } from './cas-name.js';
 import { Digest } from './digest.js';
 import type { Root, RootKind } from './roots.js';
@@ -86,6 +87,9 @@ export class IndexDb {
     }
     let db: Sqlite | undefined;
     try {
+      // A FIFO there would hold a read-only open(2) for ever; a directory is no database either.
+      const st = exists && path !== ':memory:' ? statSync(path) : undefined;
+      if (st !== undefined && !st.isFile()) throw new Error(`it is ${fileKind(st)}, not a regular file`);
       db = Sqlite.open(path, {
         readOnly: options.readOnly ?? false,
         busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000)),
@@ -151,6 +155,9 @@ export class IndexDb {
       );
     }
     if (version < SCHEMA_VERSION) throw new Error(`schema ${version} is older than ${SCHEMA_VERSION}`);
+    // The right version with other tables or columns (a hand edit, another program's file): damage.
+    const shape = schemaShape(this.db);
+    if (shape !== expectedShape()) throw new Error('its tables are not the ones of its schema version');
   }
 
   /**
@@ -383,6 +390,36 @@ export class IndexDb {
   private insertName(name: string, digest: string): void {
     this.db.run('INSERT OR REPLACE INTO names (name, digest) VALUES (?, ?)', name, digest);
   }
+}
+
+/** The tables with their columns and the indexes of a database, as one comparable string. */
+function schemaShape(db: Sqlite): string {
+  return db
+    .all<{ type: string; name: string; columns: string | null }>(
+      `SELECT m.type AS type, m.name AS name,
+         (SELECT group_concat(p.name || ' ' || p.type || ' ' || p."notnull" || ' ' || p.pk, ',')
+            FROM pragma_table_info(m.name) AS p) AS columns
+       FROM sqlite_schema AS m WHERE m.type IN ('table', 'index') AND m.name NOT LIKE 'sqlite_%'
+       ORDER BY m.type, m.name`,
+    )
+    .map((r) => `${r.type} ${r.name}(${r.columns ?? ''})`)
+    .join('; ');
+}
+
+let shapeOfSchema: string | undefined;
+
+/** schemaShape of a database made by SCHEMA_SQL (made once per process, in memory). */
+function expectedShape(): string {
+  if (shapeOfSchema === undefined) {
+    const db = Sqlite.open(':memory:', { readOnly: false, busyTimeoutMs: 0 });
+    try {
+      db.exec(SCHEMA_SQL);
+      shapeOfSchema = schemaShape(db);
+    } finally {
+      db.close();
+    }
+  }
+  return shapeOfSchema;
 }
 
 function objectRow(r: ObjectRow): ObjectRow {

@@ -73,11 +73,47 @@ export async function writeFileAtomic(
   let existing: FileOwner | undefined;
   try {
     const st = statSync(target);
+    if (isSpecial(st)) {
+      writeIntoSpecial(path, target, data);
+      return;
+    }
     existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioErrorFrom(e, 'write', path);
   }
   replaceFileAtomic(path, target, existing, data, options);
+}
+
+/** A device, a FIFO or a socket: neither a regular file nor a directory. */
+function isSpecial(st: Stats): boolean {
+  return !st.isFile() && !st.isDirectory();
+}
+
+/**
+ * Whether `path` names a device, a FIFO or a socket (/dev/null, /dev/full, /dev/stdout on a pipe):
+ * output goes into it as a shell's `>` would put it, never by a rename that would replace the
+ * device node with a regular file.
+ */
+export function isSpecialOutput(path: string): boolean {
+  try {
+    return isSpecial(statSync(path));
+  } catch {
+    return false;
+  }
+}
+
+/** Writes `data` into an existing device or FIFO; an IoError naming `path` when it fails (ENOSPC of /dev/full). */
+function writeIntoSpecial(path: string, target: string, data: Uint8Array): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(target, constants.O_WRONLY | constants.O_NOCTTY);
+    writeAll(fd, data);
+    closeSync(fd);
+    fd = undefined;
+  } catch (e) {
+    discard(fd, []);
+    throw ioErrorFrom(e, 'write', path);
+  }
 }
 
 /** Permission bits and owner of a file being replaced. */

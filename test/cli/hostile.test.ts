@@ -1,12 +1,23 @@
 // Issue 4, "bad input across the CLI": every case gets a non-zero exit with one `cald:` line (and
 // an optional hint), never a stack trace, and loses no data (the objects are still there after).
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeTmp } from '../helpers/tmp.js';
 import { assertOneLine, checkStoreFiles, importedDigest } from '../store/helpers/robust.js';
-import { cald } from './cald.js';
+import { cald, hasStackTrace } from './cald.js';
 
 const SQLITE3 = '/usr/bin/sqlite3';
 
@@ -101,9 +112,18 @@ describe('hostile input across the CLI', () => {
   });
 
   test('a corrupt or missing index.sqlite is rebuilt, the data kept', () => {
-    for (const damage of ['corrupt', 'missing', 'empty']) {
+    for (const damage of ['corrupt', 'missing', 'empty', 'other-columns', 'fifo', 'directory']) {
       const s = fresh();
       const index = join(s, 'index.sqlite');
+      // The right schema version with a table of other columns: "no such column" was a bug (70).
+      if (damage === 'other-columns')
+        execFileSync(SQLITE3, [index, 'DROP TABLE objects; CREATE TABLE objects (x);']);
+      // A read-only open(2) of a FIFO waited for ever (cald store info).
+      if (damage === 'fifo' || damage === 'directory') rmSync(index);
+      if (damage === 'fifo') execFileSync('mkfifo', [index]);
+      if (damage === 'directory') mkdirSync(index);
+      const info = cald(['store', 'info', '--store', s], { timeoutMs: 30_000 });
+      assert.equal(info.status, 0, `${damage}: store info: ${info.signal ?? ''} ${info.stderr}`);
       if (damage === 'corrupt')
         writeFileSync(index, 'SQLite format 3\u0000 garbage garbage garbage'.repeat(50));
       if (damage === 'empty') writeFileSync(index, '');
@@ -113,6 +133,86 @@ describe('hostile input across the CLI', () => {
       const run = cald(['run', '--store', s, program, ':memory:', 'select 1;']);
       assert.equal(run.status, 0, `${damage}: ${run.stderr}`);
       checkStoreFiles(s, damage);
+    }
+  });
+
+  test('a FIFO, a device or a directory where an ELF file is read: one line, never a hang', () => {
+    const fifo = join(dir, 'a-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const adir = join(dir, 'a-dir');
+    mkdirSync(adir);
+    // Killed after 30 s: a blocked open(2) of the FIFO or an endless read of /dev/zero shows as
+    // a null status, not as a slow test.
+    const opts = { timeoutMs: 30_000 };
+    for (const [file, kind] of [
+      [fifo, /a FIFO, not a regular file/],
+      ['/dev/zero', /a character device, not a regular file/],
+      [adir, /is a directory/],
+    ] as const) {
+      assertOneLine(cald(['inspect', file], opts), `inspect ${file}`, kind);
+      const json = cald(['inspect', '--json', file], opts);
+      assert.equal(json.status, 5, `inspect --json ${file}: ${json.stdout}${json.stderr}`);
+      assert.equal(JSON.parse(json.stdout).code, file === adir ? 'IO_EISDIR' : 'IO_NOT_REGULAR', json.stdout);
+      for (const edit of [['--print-needed'], ['--shrink-rpath'], ['--set-rpath', '/x']]) {
+        const r = cald(['patchelf', ...edit, file], opts);
+        assert.equal(r.status, 1, `patchelf ${edit.join(' ')} ${file}: ${r.signal ?? ''} ${r.stderr}`);
+        assert.match(r.stderr.split('\n')[0]!, kind, r.stderr);
+        assert.ok(!hasStackTrace(r.stderr), r.stderr);
+      }
+    }
+  });
+
+  test('output to a FIFO or a device goes into it, never renamed over it', async () => {
+    const fifo = join(dir, 'out-fifo');
+    const copy = join(dir, 'out-copy');
+    for (const cmd of [
+      ['export', program, '-o', fifo, '--store', base],
+      ['patchelf', '--set-rpath', '/x', '--output', fifo, SQLITE3],
+    ]) {
+      rmSync(fifo, { force: true });
+      execFileSync('mkfifo', [fifo]);
+      // A reader into a file (cald below blocks this process: a pipe to it would fill).
+      const reader = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', fifo, copy], { stdio: 'ignore' });
+      const ended = new Promise((ok) => reader.on('close', ok));
+      const r = cald(cmd, { timeoutMs: 30_000 });
+      if (!lstatSync(fifo).isFIFO()) reader.kill(); // renamed over: the reader waits for a writer
+      await ended;
+      assert.equal(r.status, 0, `${cmd.join(' ')}: ${r.stderr}`);
+      assert.ok(lstatSync(fifo).isFIFO(), `${cmd.join(' ')}: the FIFO was replaced by a file`);
+      assert.ok(statSync(copy).size > 1000, `${cmd.join(' ')}: the reader got ${statSync(copy).size} bytes`);
+    }
+  });
+
+  test('a program for another machine, or no program at all: cannot run, one line, never fed to /bin/sh', () => {
+    const foreign = join(dir, 'foreign-machine');
+    const bytes = readFileSync('/usr/bin/true');
+    bytes.writeUInt16LE(bytes.readUInt16LE(18) === 183 ? 62 : 183, 18); // aarch64, or x86-64 on aarch64
+    writeFileSync(foreign, bytes, { mode: 0o755 });
+    const fifo = join(dir, 'run-fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const file of [foreign, fifo]) {
+      const r = cald(['run', '--store', base, file], { timeoutMs: 30_000 });
+      assertOneLine(r, `run ${file}`, /cannot (run|read) .*(not for this one|a FIFO, not a regular file)/);
+      assert.equal(r.status, 126, r.stderr);
+    }
+  });
+
+  test('a script whose #! line names itself: cannot run, one line, 126', () => {
+    const script = join(dir, 'self-script');
+    writeFileSync(script, `#!${script}\n`, { mode: 0o755 });
+    const r = cald(['run', '--store', base, script]);
+    assertOneLine(r, 'run a #! loop', /cannot run .*too many levels/);
+    assert.equal(r.status, 126, r.stderr);
+  });
+
+  test('a newline in a name or a path stays on the one line', () => {
+    for (const cmd of [
+      ['path', 'a\nb'],
+      ['why-depends', program, 'a\nb'],
+      ['import', join(dir, 'no\nsuch')],
+      ['pull', 'a\nb', 'x'],
+    ]) {
+      assertOneLine(cald([...cmd, '--store', base]), JSON.stringify(cmd), /a\\nb|no\\nsuch/);
     }
   });
 

@@ -67,6 +67,41 @@ test('a CaldError is one line and a hint; anything else is an internal error, ex
   });
 });
 
+test('a system error that escaped (ENOTDIR from a mkdir) is an I/O error, exit 5, not a bug', () => {
+  const sys = Object.assign(new Error("ENOTDIR: not a directory, mkdir '/dev/null/lib'"), {
+    code: 'ENOTDIR',
+    errno: -20,
+    syscall: 'mkdir',
+    path: '/dev/null/lib',
+  });
+  const a = fakeIo();
+  assert.equal(reportError(a.io, sys, { json: false }), 5);
+  assert.equal(
+    a.err[0],
+    'cald: cannot create the directory /dev/null/lib: a component of the path is not a directory\n',
+  );
+  assert.ok(!a.err.join('').includes('internal error'), a.err.join(''));
+  const j = fakeIo();
+  assert.equal(reportError(j.io, sys, { json: true }), 5);
+  assert.equal(JSON.parse(j.out.join('')).code, 'IO_ENOTDIR');
+  // A thrown spawn error names no path: still one I/O line.
+  const spawn = Object.assign(new Error('spawn ELOOP'), { code: 'ELOOP', errno: -40, syscall: 'spawn' });
+  const b = fakeIo();
+  assert.equal(reportError(b.io, spawn, { json: false }), 5);
+  assert.match(b.err[0]!, /^cald: cannot run .*too many levels/);
+});
+
+test('control characters in a message stay escaped on its one line', () => {
+  const a = fakeIo();
+  reportError(a.io, new CaldError('NOT_FOUND_PROGRAM', 'a\nb\x1b[31m is not imported', { hint: 'x\ny' }), {
+    json: false,
+  });
+  assert.deepEqual(a.err, ['cald: a\\nb\\x1b[31m is not imported\n', 'hint: x\\ny\n']);
+  const b = fakeIo();
+  reportError(b.io, new CaldError('IO_ENOENT', 'cannot read it'), { json: false, path: 'f\rg' });
+  assert.deepEqual(b.err, ['cald: f\\rg: cannot read it\n']);
+});
+
 test('a bug inside a command ends as exit 70 with one line naming the file', async () => {
   const { io, err } = fakeIo({}, () => {
     throw new TypeError('write failed unexpectedly');

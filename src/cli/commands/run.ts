@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CaldError, classifyError } from '../../errors/index.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { STORE_OPTION } from '../options.js';
@@ -70,8 +71,8 @@ export function register(program: Command, ctx: CommandContext): void {
         outcome = await startPrepared(prepared);
       } catch (e) {
         reportError(io, e, { json: false, usageHint: "see 'cald run --help'" });
-        const code = (e as { code?: unknown }).code;
-        ctx.setStatus(startStatus(typeof code === 'string' ? code : ''));
+        const c = classifyError(e);
+        ctx.setStatus(startStatus(c instanceof CaldError ? c.code : ''));
         return;
       }
       if (outcome.signal !== null) exitLike(outcome);

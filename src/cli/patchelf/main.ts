@@ -1,5 +1,6 @@
 import { finishPatchSession, type PatchSession, patchSession } from '../../api/patch-file.js';
-import { CaldError } from '../../errors/index.js';
+import { CaldError, classifyError } from '../../errors/index.js';
+import { oneLine } from '../report-error.js';
 import { parsePatchelfArgs } from './args.js';
 import { helpText, versionText } from './help.js';
 import { type PatchelfIo, patchOne } from './run.js';
@@ -83,15 +84,18 @@ async function leftovers(io: PatchelfIo, session: PatchSession): Promise<void> {
  * One line, `patchelf: ...` as patchelf's errors start (so logs that grep for it still do),
  * with cald's wording: what went wrong and on which file; then cald's hint, if any.
  */
-function reportPatchelfError(io: PatchelfIo, e: unknown, path: string | undefined): void {
+function reportPatchelfError(io: PatchelfIo, error: unknown, path: string | undefined): void {
   const debug = io.env.CALD_DEBUG === '1';
+  const e = classifyError(error);
   if (e instanceof CaldError) {
     const named = path === undefined || e.message.includes(path) || typeof e.data.path === 'string';
-    io.err(`patchelf: ${named ? '' : `${path}: `}${e.message}\n`);
-    if (e.hint !== undefined) io.err(`patchelf: hint: ${e.hint}\n`);
+    io.err(`patchelf: ${oneLine(`${named ? '' : `${path}: `}${e.message}`)}\n`);
+    if (e.hint !== undefined) io.err(`patchelf: hint: ${oneLine(e.hint)}\n`);
   } else {
     const message = e instanceof Error ? e.message : String(e);
-    io.err(`patchelf: internal error${path === undefined ? '' : ` on ${path}`}: ${message.split('\n')[0]}\n`);
+    io.err(
+      `patchelf: internal error${path === undefined ? '' : ` on ${oneLine(path)}`}: ${oneLine(message.split('\n')[0]!)}\n`,
+    );
     io.err('patchelf: hint: this is a bug in cald; rerun with CALD_DEBUG=1 for details and report it\n');
   }
   if (debug && e instanceof Error && e.stack !== undefined) io.err(`${e.stack}\n`);

@@ -1,0 +1,81 @@
+// Opening a file a user named, for reading: without blocking (a FIFO with no writer, a terminal
+// or a device never holds the command), and refused unless fstat says it is a regular file (a
+// directory, /dev/zero or a FIFO is not an ELF file, and reading one would hang or never end).
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { IoError, ioErrorFrom } from '../errors/index.js';
+
+/** O_NONBLOCK: open(2) of a FIFO returns at once; O_NOCTTY: a terminal never becomes ours. */
+export const INPUT_OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** What kind of file a stat describes, for messages. */
+export function fileKind(st: {
+  isFIFO(): boolean;
+  isDirectory(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+  isSymbolicLink(): boolean;
+}): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/** IO_NOT_REGULAR: `path` is a FIFO, a device, a socket where a file's bytes were wanted (IO_EISDIR: a directory). */
+export function notRegularError(path: string, st: Parameters<typeof fileKind>[0]): IoError {
+  if (st.isDirectory()) return ioErrorFrom({ code: 'EISDIR' }, 'read', path); // as read(2) says
+  const kind = fileKind(st);
+  return new IoError('IO_NOT_REGULAR', `cannot read ${path}: it is ${kind}, not a regular file`, {
+    hint: 'give a regular file (a program, library or object file)',
+    data: { path, kind },
+  });
+}
+
+/**
+ * Opens a regular file for reading and returns the descriptor with its fstat (taken after the
+ * open, so what was checked is what is read). Throws IoError: IO_NOT_REGULAR for anything but a
+ * regular file, IO_<errno> when it cannot be opened.
+ */
+export function openInput(path: string): { fd: number; st: Stats } {
+  let fd: number;
+  try {
+    fd = openSync(path, INPUT_OPEN_FLAGS);
+  } catch (e) {
+    throw ioErrorFrom(e, 'read', path);
+  }
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    throw ioErrorFrom(e, 'read', path);
+  }
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw notRegularError(path, st);
+  }
+  return { fd, st };
+}
+
+/** The whole of a regular file (see openInput for what is refused). */
+export function readInputFile(path: string): Buffer {
+  const { fd, st } = openInput(path);
+  try {
+    const buf = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === buf.length ? buf : buf.subarray(0, got);
+  } catch (e) {
+    throw ioErrorFrom(e, 'read', path);
+  } finally {
+    closeSync(fd);
+  }
+}
