@@ -59,6 +59,8 @@ export interface HostListing {
  * cald does not second-guess it; with LD_AUDIT it also checks every `cas:` object again.
  */
 export function listWithLoader(loader: string, program: string, env: Record<string, string>): HostListing {
+  // A PT_INTERP of an empty string (a damaged file): no loader to ask, as the kernel would find none.
+  if (loader === '') return { paths: new Map(), error: 'its interpreter (PT_INTERP) is an empty string' };
   const r = spawnSync(loader, ['--list', program], { env: { ...env, LC_ALL: 'C' }, encoding: 'utf8' });
   const paths = new Map<string, string>();
   for (const line of (r.stdout ?? '').split('\n')) {

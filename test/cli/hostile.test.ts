@@ -205,6 +205,29 @@ describe('hostile input across the CLI', () => {
     assert.equal(r.status, 126, r.stderr);
   });
 
+  test('a program whose PT_INTERP is an empty string: ldd and graph say so, no internal error', () => {
+    const bytes = Buffer.from(readFileSync('/usr/bin/true'));
+    const phoff = Number(bytes.readBigUInt64LE(0x20));
+    const [entsize, count] = [bytes.readUInt16LE(0x36), bytes.readUInt16LE(0x38)];
+    for (let i = 0; i < count; i++) {
+      const at = phoff + i * entsize;
+      if (bytes.readUInt32LE(at) !== 3) continue; // PT_INTERP
+      const off = Number(bytes.readBigUInt64LE(at + 8));
+      bytes.fill(0, off, off + Number(bytes.readBigUInt64LE(at + 32)));
+    }
+    const file = join(dir, 'empty-interp');
+    writeFileSync(file, bytes, { mode: 0o755 });
+    for (const cmd of ['ldd', 'graph']) {
+      const r = cald([cmd, '--store', base, file], { timeoutMs: 30_000 });
+      assert.ok(
+        !hasStackTrace(r.stderr) && !/internal error/.test(r.stderr + r.stdout),
+        `${cmd}: ${r.stderr}`,
+      );
+      assert.notEqual(r.status, 70, r.stderr);
+    }
+    assert.match(cald(['ldd', '--store', base, file]).stdout, /interpreter \(PT_INTERP\) is an empty string/);
+  });
+
   test('a newline in a name or a path stays on the one line', () => {
     for (const cmd of [
       ['path', 'a\nb'],
