@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { StoreError } from '../errors/index.js';
 import {
   AUDIT_LIBRARY,
   auditLibraryPath,
@@ -66,6 +67,13 @@ export async function envScript(options: EnvOptions = {}): Promise<EnvResult> {
     mode !== 'audit' ? undefined : unset ? join(nativeDir(env), AUDIT_LIBRARY) : auditLibraryPath(env);
   const settings = modeSettings(mode, store, audit);
   const storeExists = existsSync(join(store, MARKER_FILE));
+  // A file where the store should be can never become one: refused as every command refuses it.
+  if (!unset && !storeExists && statSync(store, { throwIfNoEntry: false })?.isDirectory() === false) {
+    throw new StoreError('STORE_NOT_DIRECTORY', `store path ${store} is not a directory`, {
+      hint: 'point --store / CALD_STORE at a directory',
+      data: { store },
+    });
+  }
   const trust = mode === 'names' ? NAMES_MODE_TRUST : undefined;
   const note = trust === undefined || unset ? '' : `# cald: ${trust}\n`;
   return {

@@ -81,6 +81,8 @@ describe('hostile input across the CLI', () => {
       if (cmd[0] !== 'import')
         assertOneLine(cald([...cmd, '--store', join(dir, 'none')]), `${cmd.join(' ')} on nothing`);
     }
+    // env printed code that set CALD_STORE to the file, with a warning that it was no store "yet".
+    assertOneLine(cald(['env', '--store', file]), 'env on a file', /not a directory/);
   });
 
   test('truncated and corrupt objects, garbage in objects/ and names/: verify reports, nothing else lost', () => {
