@@ -313,8 +313,10 @@ static enum outcome verify(const char *path, const char *hex, int in_objects, ch
   if (use_cache && object_lstat(path, hex, in_objects, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0222) == 0 &&
       t_check(path, &st, me, 0, 0, &pb) == 0 && cache_hit(sig, vc_signature(sig, hex, &st)))
     return CACHED;
-  /* Open once, check that descriptor: the file it names cannot be swapped for the checks. */
-  int fd = c_open(path, O_RDONLY | O_NOCTTY | O_NOFOLLOW, 0);
+  /* Open once, check that descriptor: the file it names cannot be swapped for the checks. Without
+     blocking: a FIFO put in an object's place (no writer) would hold the program at its start for
+     good; opened, it is refused by t_check as not a regular file. */
+  int fd = c_open(path, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0);
   if (fd < 0) {
     *why = fd == -ELOOP ? "is a symbolic link, not an object" : errtext(fd);
     return fd == -ENOENT ? MISSING : fd == -ELOOP ? UNTRUSTED : FAILED;

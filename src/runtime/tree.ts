@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ElfFile } from '../elf/read/index.js';
 import { isCaldError } from '../errors/index.js';
@@ -7,6 +6,7 @@ import { auditSentinelTarget, CAS_PREFIX, tryParseCasName } from '../store/cas-n
 import { digestOfBuffer } from '../store/digest.js';
 import type { LoaderView } from '../store/local/loader-view.js';
 import { toText } from '../util/elf-string.js';
+import { readRegularFile } from '../util/input-file.js';
 
 /**
  * The state of one needed name:
@@ -113,7 +113,7 @@ export function neededTree(input: TreeInput): NeededNode[] {
       const path = input.store.pathOf(cas.digest);
       let bytes: Buffer;
       try {
-        bytes = readFileSync(path);
+        bytes = readRegularFile(path);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         return code === 'ENOENT'

@@ -1,6 +1,7 @@
-import { lstatSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioErrorFrom } from '../errors/index.js';
+import { readRegularFile } from '../util/input-file.js';
 import { tryParseCasName } from './cas-name.js';
 import { Digest } from './digest.js';
 import type { FileStore } from './file-store.js';
@@ -150,7 +151,7 @@ function mark(files: FileStore, index: IndexDb | undefined, options: GcOptions):
 function refsInBytes(files: FileStore, digest: Digest, extractRefs: ExtractRefs): readonly string[] {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(files.pathOf(digest));
+    bytes = readRegularFile(files.pathOf(digest));
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return [];
     throw ioErrorFrom(e, 'read object', files.pathOf(digest));

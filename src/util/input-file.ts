@@ -79,3 +79,26 @@ export function readInputFile(path: string): Buffer {
     closeSync(fd);
   }
 }
+
+/**
+ * readFileSync for a file that must be a regular one (a store object, say): a FIFO or a device put
+ * in its place is refused with IO_NOT_REGULAR instead of read (a FIFO with no writer would hold the
+ * command for good). Other errors are the system's, as readFileSync's are.
+ */
+export function readRegularFile(path: string): Buffer {
+  const fd = openSync(path, INPUT_OPEN_FLAGS);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw notRegularError(path, st);
+    const buf = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === buf.length ? buf : buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}

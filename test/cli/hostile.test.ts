@@ -9,6 +9,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -228,6 +229,24 @@ describe('hostile input across the CLI', () => {
       assert.notEqual(r.status, 70, r.stderr);
     }
     assert.match(cald(['ldd', '--store', base, file]).stdout, /interpreter \(PT_INTERP\) is an empty string/);
+  });
+
+  test('a FIFO in place of a library object: run, ldd, graph and gc end with one error, never a hang', () => {
+    const store = fresh();
+    const names = readdirSync(join(store, 'names')).filter((e) => e.includes('name=libsqlite3'));
+    assert.ok(names.length > 0, 'the library has a name entry');
+    const object = realpathSync(join(store, 'names', names[0]!));
+    rmSync(object, { force: true });
+    execFileSync('mkfifo', [object]);
+    for (const cmd of [['run', 'sqlite3', '--version'], ['ldd', 'sqlite3'], ['graph', 'sqlite3'], ['gc']]) {
+      const r = cald([...cmd, '--store', store], { timeoutMs: 30_000 });
+      assert.equal(r.signal ?? null, null, `${cmd.join(' ')} ended by itself`);
+      assert.notEqual(r.status, 0, `${cmd.join(' ')}: ${r.stderr}`);
+      assert.ok(
+        !hasStackTrace(r.stderr) && !/internal error/.test(r.stderr),
+        `${cmd.join(' ')}: ${r.stderr}`,
+      );
+    }
   });
 
   test('a newline in a name or a path stays on the one line', () => {

@@ -7,7 +7,6 @@ import {
   fsyncSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -18,6 +17,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ioErrorFrom, isCaldError, StoreError, StoreIntegrityError } from '../../errors/index.js';
+import { readRegularFile } from '../../util/input-file.js';
 import {
   createHasher,
   DEFAULT_ALGORITHM,
@@ -89,7 +89,7 @@ export class ObjectFiles {
     const path = this.pathOf(digest);
     let bytes: Buffer;
     try {
-      bytes = readFileSync(path);
+      bytes = readRegularFile(path);
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') throw objectMissing(this.layout.root, digest);
       throw ioErrorFrom(e, 'read object', path);
