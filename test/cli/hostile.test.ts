@@ -249,6 +249,18 @@ describe('hostile input across the CLI', () => {
     }
   });
 
+  test('patchelf on a program with no program headers: refused as corrupt, nothing written, no internal error', () => {
+    const file = join(dir, 'no-phdrs');
+    const bytes = Buffer.from(readFileSync('/usr/bin/true'));
+    bytes.writeUInt16LE(0, 0x38); // e_phnum
+    writeFileSync(file, bytes, { mode: 0o755 });
+    const r = cald(['patchelf', '--set-rpath', '/x', file]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^patchelf: .*no loadable segment/);
+    assert.doesNotMatch(r.stderr, /internal error/);
+    assert.ok(readFileSync(file).equals(bytes), 'the file is unchanged');
+  });
+
   test('a newline in a name or a path stays on the one line', () => {
     for (const cmd of [
       ['path', 'a\nb'],

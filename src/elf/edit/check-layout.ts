@@ -68,6 +68,8 @@ const MIN_PAGE = 0x1000n;
  */
 export function checkEditableLayout(elf: ElfFile): void {
   const loads = elf.programHeaders.filter((p) => p.type === PT_LOAD && (p.memsz > 0 || p.filesz > 0));
+  // ld.so: "object file has no loadable segments"; the kernel will not execute one either.
+  if (loads.length === 0) refuse('it has no loadable segment (no PT_LOAD in its program headers)', true);
   let prevEnd = -1n;
   for (const p of loads) {
     const at = `PT_LOAD ${p.index} (offset 0x${p.offset.toString(16)}, address 0x${p.vaddr.toString(16)})`;
