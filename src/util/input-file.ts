@@ -61,18 +61,11 @@ export function openInput(path: string): { fd: number; st: Stats } {
   return { fd, st };
 }
 
-/** The whole of a regular file (see openInput for what is refused). */
+/** The whole of a regular file (see openInput for what is refused); errors as IoError. */
 export function readInputFile(path: string): Buffer {
   const { fd, st } = openInput(path);
   try {
-    const buf = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === buf.length ? buf : buf.subarray(0, got);
+    return readAll(fd, st.size);
   } catch (e) {
     throw ioErrorFrom(e, 'read', path);
   } finally {
@@ -90,15 +83,20 @@ export function readRegularFile(path: string): Buffer {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw notRegularError(path, st);
-    const buf = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === buf.length ? buf : buf.subarray(0, got);
+    return readAll(fd, st.size);
   } finally {
     closeSync(fd);
   }
+}
+
+/** The `size` bytes of an open regular file (fewer if it shrank meanwhile). */
+function readAll(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === buf.length ? buf : buf.subarray(0, got);
 }
