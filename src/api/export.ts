@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -18,6 +18,7 @@ import {
 import { type Env, resolveTarget } from '../runtime/index.js';
 import { acquireLease, formatCasName } from '../store/index.js';
 import { isSpecialOutput } from '../util/atomic-write.js';
+import { readSmallFile } from '../util/input-file.js';
 import { closureOf } from './push.js';
 import { openFiles } from './store-open.js';
 
@@ -121,12 +122,11 @@ export async function exportArchive(options: ExportOptions): Promise<ExportRepor
   }
 }
 
+/** A key file is a few hundred bytes; anything past this is not one (and /dev/zero never ends). */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 function readKey(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw ioErrorFrom(e, 'read the signing key', file);
-  }
+  return readSmallFile(file, MAX_KEY_FILE_BYTES, 'read the signing key').toString('utf8');
 }
 
 async function toFile(archive: AsyncIterable<Buffer>, path: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ioErrorFrom, StoreError, UsageError } from '../errors/index.js';
+import { StoreError, UsageError } from '../errors/index.js';
 import { objectRefs } from '../importer/cald-note.js';
 import {
   type ClosureObject,
@@ -21,6 +21,7 @@ import {
 import { type Env, resolveTarget } from '../runtime/index.js';
 import { copyObject, Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
+import { readSmallFile } from '../util/input-file.js';
 import { openFiles } from './store-open.js';
 
 export interface PushOptions {
@@ -151,12 +152,8 @@ async function signPushed(
   program: string,
   manifest: Digest,
 ): Promise<string> {
-  let text: string;
-  try {
-    text = readFileSync(keyFile, 'utf8');
-  } catch (e) {
-    throw ioErrorFrom(e, 'read the signing key', keyFile);
-  }
+  // A key file is a few hundred bytes; past 64 KiB it is not one (and /dev/zero never ends).
+  const text = readSmallFile(keyFile, 64 * 1024, 'read the signing key').toString('utf8');
   const secret = parseSecretKey(text);
   const mine = signClosure(secret, program, manifest);
   const tag = signatureTag(manifest);

@@ -100,3 +100,36 @@ function readAll(fd: number, size: number): Buffer {
   }
   return got === buf.length ? buf : buf.subarray(0, got);
 }
+
+/**
+ * A small file that may also be a pipe (a key given as `<(pass show key)`), read to its end but
+ * never past `maxBytes`: a device that never ends (/dev/zero) is refused instead of read forever.
+ * Errors as IoError, `what` naming the file in them ("read the signing key").
+ */
+export function readSmallFile(path: string, maxBytes: number, what: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY);
+  } catch (e) {
+    throw ioErrorFrom(e, what, path);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(maxBytes + 1);
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) return buf.subarray(0, got);
+      got += n;
+      if (got > maxBytes) {
+        throw new IoError('IO_TOO_LARGE', `cannot ${what} ${path}: it is longer than ${maxBytes} bytes`, {
+          hint: 'give the file itself (a key file is a few hundred bytes)',
+          data: { path, maxBytes },
+        });
+      }
+    }
+  } catch (e) {
+    throw ioErrorFrom(e, what, path);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -261,6 +261,18 @@ describe('hostile input across the CLI', () => {
     assert.ok(readFileSync(file).equals(bytes), 'the file is unchanged');
   });
 
+  test('a signing key that never ends (/dev/zero) is refused, not read for good', () => {
+    const r = cald(
+      ['export', 'sqlite3', '-o', join(dir, 'k.tar.zst'), '--sign-key', '/dev/zero', '--store', base],
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    assert.equal(r.signal ?? null, null, 'export ended by itself');
+    assertOneLine(r, 'export --sign-key /dev/zero', /signing key \/dev\/zero: it is longer than/);
+    assert.equal(r.status, 5, r.stderr);
+  });
+
   test('a newline in a name or a path stays on the one line', () => {
     for (const cmd of [
       ['path', 'a\nb'],
