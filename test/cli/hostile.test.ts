@@ -273,6 +273,18 @@ describe('hostile input across the CLI', () => {
     assert.equal(r.status, 5, r.stderr);
   });
 
+  test('a program whose path holds a newline is imported with one line for it, the newline escaped', () => {
+    const sub = join(dir, 'nl');
+    mkdirSync(sub);
+    const file = join(sub, 'a\nb');
+    writeFileSync(file, readFileSync('/usr/bin/true'), { mode: 0o755 });
+    const r = cald(['import', file, '--store', fresh()]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n').length, 1, r.stdout);
+    assert.match(r.stdout.trimEnd(), /^cas:sha256:[0-9a-f]{64}\S*  .*\/a\\nb$/);
+    assert.match(r.stderr, /a\\nb has no name to run it by/);
+  });
+
   test('a newline in a name or a path stays on the one line', () => {
     for (const cmd of [
       ['path', 'a\nb'],

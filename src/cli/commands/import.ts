@@ -3,6 +3,7 @@ import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { STORE_OPTION } from '../options.js';
 import { progressBar } from '../progress.js';
+import { oneLine } from '../report-error.js';
 
 const EXAMPLES = `
 Examples:
@@ -124,9 +125,10 @@ function printImported(ctx: CommandContext, report: Report): void {
       report.imported.find((i) => i.path === p.path) ?? report.imported.find((i) => i.digest === p.digest);
     if (f === undefined) continue;
     shown.add(f.path);
-    io.out(`${p.uri}  ${p.path}\n`);
+    io.out(`${p.uri}  ${oneLine(p.path)}\n`);
   }
-  for (const f of report.imported) if (!shown.has(f.path)) io.out(`${f.uri}  ${f.path}\n`);
+  // A control character in a path (a newline) is shown escaped: one line per file, always.
+  for (const f of report.imported) if (!shown.has(f.path)) io.out(`${f.uri}  ${oneLine(f.path)}\n`);
   if (report.tree !== undefined) {
     const t = report.tree;
     io.err(
@@ -134,8 +136,12 @@ function printImported(ctx: CommandContext, report: Report): void {
     );
   }
   for (const p of report.programs) {
-    if (p.names.length > 1 || p.names[0] !== basenameOf(p.path)) {
-      io.err(`cald: note: ${p.path} runs as ${p.names.join(', ')}\n`);
+    if (p.names.length === 0) {
+      io.err(
+        `cald: note: ${oneLine(p.path)} has no name to run it by (its file name cannot be one); run it by its cas: name, or import it with --name\n`,
+      );
+    } else if (p.names.length > 1 || p.names[0] !== basenameOf(p.path)) {
+      io.err(`cald: note: ${oneLine(p.path)} runs as ${p.names.join(', ')}\n`);
     }
   }
   for (const m of report.movedNames) {
