@@ -429,7 +429,7 @@ export function assertSame(c: Case, want: Outcome[], got: Outcome[], way: string
     assert.equal(
       splitMaps(g.stdout)[0],
       splitMaps(w.stdout)[0],
-      `${what}: stdout differs; stderr: ${g.stderr}`,
+      `${what}: stdout differs (exit ${g.status}, signal ${g.signal}; the original ${w.status}, ${w.signal}); stderr: ${g.stderr}`,
     );
     assert.equal(
       g.status,
