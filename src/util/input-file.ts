@@ -41,24 +41,11 @@ export function notRegularError(path: string, st: Parameters<typeof fileKind>[0]
  * regular file, IO_<errno> when it cannot be opened.
  */
 export function openInput(path: string): { fd: number; st: Stats } {
-  let fd: number;
   try {
-    fd = openSync(path, INPUT_OPEN_FLAGS);
+    return openRegularRaw(path);
   } catch (e) {
-    throw ioErrorFrom(e, 'read', path);
+    throw ioErrorFrom(e, 'read', path); // an IoError (IO_NOT_REGULAR) stays as it is
   }
-  let st: Stats;
-  try {
-    st = fstatSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    throw ioErrorFrom(e, 'read', path);
-  }
-  if (!st.isFile()) {
-    closeSync(fd);
-    throw notRegularError(path, st);
-  }
-  return { fd, st };
 }
 
 /** The whole of a regular file (see openInput for what is refused); errors as IoError. */
@@ -79,13 +66,24 @@ export function readInputFile(path: string): Buffer {
  * command for good). Other errors are the system's, as readFileSync's are.
  */
 export function readRegularFile(path: string): Buffer {
+  const { fd, st } = openRegularRaw(path);
+  try {
+    return readAll(fd, st.size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** openInput with the system's errors left as they are (callers that tell ENOENT apart). */
+function openRegularRaw(path: string): { fd: number; st: Stats } {
   const fd = openSync(path, INPUT_OPEN_FLAGS);
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw notRegularError(path, st);
-    return readAll(fd, st.size);
-  } finally {
+    return { fd, st };
+  } catch (e) {
     closeSync(fd);
+    throw e;
   }
 }
 
