@@ -11,14 +11,13 @@ import {
   encodeSignatures,
   loadRemoteConfig,
   manifestDigest,
-  parseSecretKey,
   signClosure,
   writeArchive,
 } from '../remote/index.js';
 import { type Env, resolveTarget } from '../runtime/index.js';
 import { acquireLease, formatCasName } from '../store/index.js';
 import { isSpecialOutput } from '../util/atomic-write.js';
-import { readSmallFile } from '../util/input-file.js';
+import { secretKeyFromFile } from './keys.js';
 import { closureOf } from './push.js';
 import { openFiles } from './store-open.js';
 
@@ -62,7 +61,7 @@ export async function exportArchive(options: ExportOptions): Promise<ExportRepor
   const { store } = openFiles({ store: options.store, env, cwd });
   if (store === undefined) throw new UsageError('no store to export from');
   const keyFile = options.signKey ?? loadRemoteConfig(env).signingKeyFile;
-  const secret = keyFile === undefined ? undefined : parseSecretKey(readKey(keyFile));
+  const secret = keyFile === undefined ? undefined : secretKeyFromFile(keyFile, 'read the signing key');
 
   const closures: Array<{ manifest: Buffer; signatures?: Buffer }> = [];
   const objects = new Map<string, ClosureObject>();
@@ -120,13 +119,6 @@ export async function exportArchive(options: ExportOptions): Promise<ExportRepor
   } finally {
     lease.release();
   }
-}
-
-/** A key file is a few hundred bytes; anything past this is not one (and /dev/zero never ends). */
-const MAX_KEY_FILE_BYTES = 64 * 1024;
-
-function readKey(file: string): string {
-  return readSmallFile(file, MAX_KEY_FILE_BYTES, 'read the signing key').toString('utf8');
 }
 
 async function toFile(archive: AsyncIterable<Buffer>, path: string): Promise<number> {

@@ -1,6 +1,7 @@
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { ioErrorFrom, UsageError } from '../errors/index.js';
-import { generateKey, parseSecretKey, publicKeyOf } from '../remote/index.js';
+import { generateKey, parseSecretKey, publicKeyOf, type SecretKey } from '../remote/index.js';
+import { readSmallFile } from '../util/input-file.js';
 
 /** Writes a new secret key to `secretFile` (0600, never over an existing file); the public key. */
 export function generateKeyFiles(options: { name: string; secretFile: string }): string {
@@ -25,11 +26,16 @@ export function generateKeyFiles(options: { name: string; secretFile: string }):
 }
 
 export function publicKeyOfFile(secretFile: string): string {
-  let text: string;
-  try {
-    text = readFileSync(secretFile, 'utf8');
-  } catch (e) {
-    throw ioErrorFrom(e, 'read the secret key', secretFile);
-  }
-  return publicKeyOf(parseSecretKey(text));
+  return publicKeyOf(secretKeyFromFile(secretFile, 'read the secret key'));
+}
+
+/** A key file is a few hundred bytes; anything past this is not one (and /dev/zero never ends). */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+/**
+ * The secret key in `file` (a file, or a pipe such as `<(pass show key)`), read to its end but
+ * never past MAX_KEY_FILE_BYTES; `what` names the reading in errors ("read the signing key").
+ */
+export function secretKeyFromFile(file: string, what: string): SecretKey {
+  return parseSecretKey(readSmallFile(file, MAX_KEY_FILE_BYTES, what).toString('utf8'));
 }

@@ -14,14 +14,13 @@ import {
   loadRemoteConfig,
   manifestDigest,
   openRemote,
-  parseSecretKey,
   signatureTag,
   signClosure,
 } from '../remote/index.js';
 import { type Env, resolveTarget } from '../runtime/index.js';
 import { copyObject, Digest, type FileStore, formatCasName, tryParseCasName } from '../store/index.js';
 import { eachLimited } from '../util/each-limited.js';
-import { readSmallFile } from '../util/input-file.js';
+import { secretKeyFromFile } from './keys.js';
 import { openFiles } from './store-open.js';
 
 export interface PushOptions {
@@ -152,9 +151,7 @@ async function signPushed(
   program: string,
   manifest: Digest,
 ): Promise<string> {
-  // A key file is a few hundred bytes; past 64 KiB it is not one (and /dev/zero never ends).
-  const text = readSmallFile(keyFile, 64 * 1024, 'read the signing key').toString('utf8');
-  const secret = parseSecretKey(text);
+  const secret = secretKeyFromFile(keyFile, 'read the signing key');
   const mine = signClosure(secret, program, manifest);
   const tag = signatureTag(manifest);
   const existing = decodeSignatures((await registry.getManifest(tag))?.bytes);

@@ -30,6 +30,7 @@ export {
   generateKey,
   parseSecretKey,
   publicKeyOf,
+  type SecretKey,
   type Signature,
   signatureTag,
   signClosure,
