@@ -1,4 +1,3 @@
-import { renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ioErrorFrom } from '../../errors/index.js';
 import { formatCasName, parseCasName } from '../cas-name.js';
@@ -28,24 +27,8 @@ export class NameDir implements StoreNames {
   add(name: string): string;
   add(digest: Digest, hint?: string): string;
   add(nameOrDigest: string | Digest, hint?: string): string {
-    assertWritable(this.layout.root, this.readOnly);
     const name = typeof nameOrDigest === 'string' ? nameOrDigest : formatCasName(nameOrDigest, hint);
-    const { digest } = parseCasName(name);
-    if (this.objects.stat(digest) === undefined) throw objectMissing(this.layout.root, digest, name);
-    const entry = join(this.layout.names, name);
-    const target = nameTarget(digest.algorithm, digest.hex);
-    if (readlinkOrUndefined(entry) === target) return name;
-    // Made in tmp/ (a sibling of names/, so the relative target is the same), then renamed:
-    // the entry appears complete, and a wrong entry of the same name is replaced atomically.
-    const tmp = tempPath(this.layout.tmp, 'name');
-    try {
-      symlinkSync(target, tmp);
-      renameSync(tmp, entry);
-      fsyncDir(this.layout.names);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw ioErrorFrom(e, 'add name in', this.layout.names);
-    }
+    this.addMany([name]);
     return name;
   }
 

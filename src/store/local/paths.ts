@@ -1,4 +1,4 @@
-import { chmodSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
 import { BadNameError, ioErrorFrom } from '../../errors/index.js';
 import { Digest } from '../digest.js';
@@ -68,21 +68,8 @@ export class PathDir {
    * A later import of the same path replaces the entry. `dirMode`: see makeEntryDir.
    */
   add(original: string, digest: Digest, options: { dirMode?: (dir: string) => number } = {}): string {
-    assertWritable(this.layout.root, this.readOnly);
-    const entry = this.entryOf(original);
-    if (this.objects.stat(digest) === undefined) throw objectMissing(this.layout.root, digest, original);
-    const target = pathLinkTarget(entry, this.objects.pathOf(digest));
-    if (readlinkOrUndefined(entry) === target) return entry;
-    const tmp = tempPath(this.layout.tmp, 'path');
-    try {
-      this.makeEntryDir(dirname(entry), options.dirMode);
-      symlinkSync(target, tmp);
-      renameSync(tmp, entry);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw ioErrorFrom(e, 'record the path of an imported file in', this.layout.paths);
-    }
-    return entry;
+    this.addMany([[original, digest]], options);
+    return this.entryOf(original);
   }
 
   /** add for many files: each directory under paths/ is made and given its mode once. */
