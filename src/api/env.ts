@@ -1,6 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { StoreError } from '../errors/index.js';
 import {
   AUDIT_LIBRARY,
   auditLibraryPath,
@@ -15,7 +14,7 @@ import {
   type Shell,
   shellCode,
 } from '../runtime/index.js';
-import { checkStoreTrust, MARKER_FILE } from '../store/index.js';
+import { checkStoreTrust, MARKER_FILE, storeNotDirectory } from '../store/index.js';
 import { locate } from './store-open.js';
 
 export interface EnvOptions {
@@ -68,12 +67,8 @@ export async function envScript(options: EnvOptions = {}): Promise<EnvResult> {
   const settings = modeSettings(mode, store, audit);
   const storeExists = existsSync(join(store, MARKER_FILE));
   // A file where the store should be can never become one: refused as every command refuses it.
-  if (!unset && !storeExists && statSync(store, { throwIfNoEntry: false })?.isDirectory() === false) {
-    throw new StoreError('STORE_NOT_DIRECTORY', `store path ${store} is not a directory`, {
-      hint: 'point --store / CALD_STORE at a directory',
-      data: { store },
-    });
-  }
+  if (!unset && !storeExists && statSync(store, { throwIfNoEntry: false })?.isDirectory() === false)
+    throw storeNotDirectory(store);
   const trust = mode === 'names' ? NAMES_MODE_TRUST : undefined;
   const note = trust === undefined || unset ? '' : `# cald: ${trust}\n`;
   return {

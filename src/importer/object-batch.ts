@@ -183,9 +183,7 @@ export class ObjectBatch {
       throw e;
     }
     // Every temp file was renamed into objects/: none is left to remove.
-    this.pending.clear();
-    this.inFlight = [];
-    this.bytesInFlight = 0;
+    this.forget();
   }
 
   /** After a failure: waits for the writes in flight, then removes every temp file. */
@@ -196,6 +194,11 @@ export class ObjectBatch {
 
   private removeTemps(): void {
     for (const p of this.pending.values()) if (p.tmp !== undefined) rmSync(p.tmp, { force: true });
+    this.forget();
+  }
+
+  /** The batch empty again. */
+  private forget(): void {
     this.pending.clear();
     this.inFlight = [];
     this.bytesInFlight = 0;

@@ -48,6 +48,7 @@ export {
 export { type StoreStats, storeStats } from './info.js';
 export { MARKER_FILE, MARKER_TEXT } from './layout.js';
 export { LoaderView } from './local/loader-view.js';
+export { storeNotDirectory } from './local/marker.js';
 export {
   type IndexRecovery,
   type IndexRow,

@@ -48,12 +48,7 @@ export function openStoreDirectory(path: string, options: OpenFileStoreOptions =
     }
     st = statSync(root);
   }
-  if (!st.isDirectory()) {
-    throw new StoreError('STORE_NOT_DIRECTORY', `store path ${root} is not a directory`, {
-      hint: 'point --store / CALD_STORE at a directory',
-      data: { store: root },
-    });
-  }
+  if (!st.isDirectory()) throw storeNotDirectory(root);
   checkStoreTrust(root);
   let entries: string[];
   try {
@@ -148,4 +143,12 @@ function ensureDirectories(layout: StoreLayout): void {
       if (errnoOf(e) !== 'EEXIST') throw ioErrorFrom(e, 'create', dir);
     }
   }
+}
+
+/** STORE_NOT_DIRECTORY: a store path that names something other than a directory. */
+export function storeNotDirectory(root: string): StoreError {
+  return new StoreError('STORE_NOT_DIRECTORY', `store path ${root} is not a directory`, {
+    hint: 'point --store / CALD_STORE at a directory',
+    data: { store: root },
+  });
 }
