@@ -1,6 +1,19 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
+import {
+  EI_CLASS,
+  EI_DATA,
+  ELFCLASS32,
+  ELFCLASS64,
+  ELFDATA2LSB,
+  ELFMAG,
+  EM_AARCH64,
+  EM_PPC64,
+  EM_RISCV,
+  EM_S390,
+  EM_X86_64,
+} from '../elf/format/constants.js';
 import { CaldError } from '../errors/index.js';
 import { INPUT_OPEN_FLAGS } from '../util/input-file.js';
 
@@ -62,11 +75,11 @@ const EXEC_REASONS: Readonly<Record<string, string>> = {
 
 /** e_machine of the programs this process's kernel runs natively, by Node's process.arch. */
 const HOST_MACHINE: Readonly<Record<string, { machine: number; elfClass: number }>> = {
-  x64: { machine: 62, elfClass: 2 },
-  arm64: { machine: 183, elfClass: 2 },
-  riscv64: { machine: 243, elfClass: 2 },
-  ppc64: { machine: 21, elfClass: 2 },
-  s390x: { machine: 22, elfClass: 2 },
+  x64: { machine: EM_X86_64, elfClass: ELFCLASS64 },
+  arm64: { machine: EM_AARCH64, elfClass: ELFCLASS64 },
+  riscv64: { machine: EM_RISCV, elfClass: ELFCLASS64 },
+  ppc64: { machine: EM_PPC64, elfClass: ELFCLASS64 },
+  s390x: { machine: EM_S390, elfClass: ELFCLASS64 },
 };
 
 /**
@@ -92,12 +105,12 @@ function notExecutableFormat(file: string): string | undefined {
     return undefined;
   }
   if (n >= 2 && head[0] === 0x23 && head[1] === 0x21) return undefined; // #!
-  if (n < 20 || head.readUInt32BE(0) !== 0x7f454c46) return 'neither an ELF program nor a #! script';
+  if (n < 20 || !head.subarray(0, 4).equals(ELFMAG)) return 'neither an ELF program nor a #! script';
   const host = HOST_MACHINE[process.arch];
-  if (host === undefined || head[5] !== 1) return undefined;
+  if (host === undefined || head[EI_DATA] !== ELFDATA2LSB) return undefined;
   const machine = head.readUInt16LE(18);
-  if (head[4] !== host.elfClass || machine !== host.machine)
-    return `an ELF${head[4] === 1 ? '32' : '64'} program for machine ${machine}, not for this one (${process.arch})`;
+  if (head[EI_CLASS] !== host.elfClass || machine !== host.machine)
+    return `an ELF${head[EI_CLASS] === ELFCLASS32 ? '32' : '64'} program for machine ${machine}, not for this one (${process.arch})`;
   return undefined;
 }
 
