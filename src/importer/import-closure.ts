@@ -186,9 +186,10 @@ export async function importClosure(
     const { names, ...outcome } = await importInto(batch, input, progress);
     await batch.commit();
     // Written and synced: their pages go, so the first run maps them as it maps any library (a
-    // helper process, while the names and paths are made).
+    // helper process, while the names and paths are made). Objects written with O_DIRECT have none.
     const written = [...outcome.objects, ...(outcome.loader === undefined ? [] : [outcome.loader])];
-    const dropped = dropCachedPages([...new Set(written.map((o) => store.files.pathOf(o.digest)))]);
+    const cached = written.filter((o) => !batch.wroteDirect(o.digest));
+    const dropped = dropCachedPages([...new Set(cached.map((o) => store.files.pathOf(o.digest)))]);
     try {
       store.addNames([...names]);
       // So a dlopen of the original path (python's extension modules) reaches the object. Not for a

@@ -6,16 +6,18 @@
 // A SIGKILL at any moment leaves temp files in tmp/ (removed by a later cleanTemp) and whole
 // objects under their hash; nothing names an object before its rename is durable.
 import { randomBytes } from 'node:crypto';
-import { close, fsync, open, rmSync, write } from 'node:fs';
+import { close, constants, fsync, ftruncate, open, rmSync, write } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ioErrorFrom } from '../errors/index.js';
 import { type Digest, digestOfBuffer, type LocalStore } from '../store/index.js';
+import { pagePadded } from '../util/page-memory.js';
 
 const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
 const writeAsync = promisify(write);
+const ftruncateAsync = promisify(ftruncate);
 
 /** Temp files written and not yet synced, at most (each holds a descriptor until it is synced). */
 const MAX_IN_FLIGHT = 64;
@@ -67,28 +69,75 @@ class Limiter {
   }
 }
 
+/** How a batch writes its temp files; `direct` turns off for good at the first EINVAL. */
+interface TempWriting {
+  direct: boolean;
+}
+
+/** A new temp file for direct I/O: the bytes go from memory to the disk, never through the page cache. */
+const DIRECT_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT;
+/** Again through the page cache (a direct open that failed may have made the file already). */
+const CACHED_AGAIN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
+async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length; ) {
+    off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
+  }
+}
+
 /**
  * The one place an import writes an object's bytes, all on the thread pool: a new temp file made
  * (its mode is set when it is adopted; making it costs the file system a new inode, which need not
  * hold up the next object's rewrite), its bytes written and synced (through `syncs`), the
  * descriptor closed either way. `bytes` must not change until `wrote` settles; `synced` settles
- * once the file is synced and closed (or failed).
+ * once the file is synced and closed (or failed); `direct` tells whether the bytes went to the
+ * disk with O_DIRECT.
+ *
+ * Bytes in page-aligned memory (util/page-memory.ts: the import reads files into it) are written
+ * with O_DIRECT, padded with zeros to whole pages, and the file then cut to its length: copying
+ * them into new page-cache pages instead was the largest cost of an import on a VM whose fresh
+ * pages fault in the host (docs/benchmarks.md, "Importing ffmpeg's closure", session 8), and
+ * the pages would be dropped after the import anyway (drop-cache.ts). The sync that follows makes
+ * the file durable as it does a cached one. A file system that refuses O_DIRECT (EINVAL) gets the
+ * file written through the page cache, and the batch's later files too.
  */
 function writeTemp(
   path: string,
   bytes: Uint8Array,
   syncs: Limiter,
-): { wrote: Promise<void>; synced: Promise<void> } {
-  const opened = openAsync(path, 'wx', 0o600);
-  const wrote = opened.then(async (fd) => {
-    for (let off = 0; off < bytes.length; ) {
-      off += (await writeAsync(fd, bytes, off, bytes.length - off, off)).bytesWritten;
+  how: TempWriting,
+): { wrote: Promise<void>; synced: Promise<void>; direct: () => boolean } {
+  let fd: number | undefined;
+  let direct = false;
+  const wrote = (async () => {
+    const padded = how.direct ? pagePadded(bytes) : undefined;
+    if (padded !== undefined) {
+      try {
+        fd = await openAsync(path, DIRECT_FLAGS, 0o600);
+        // The padding is this buffer's own room (the pool lends whole buffers): zeros, not stale bytes.
+        padded.fill(0, bytes.length);
+        await writeAll(fd, padded);
+        if (padded.length !== bytes.length) await ftruncateAsync(fd, bytes.length);
+        direct = true;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        how.direct = false;
+        if (fd !== undefined) {
+          const f = fd;
+          fd = undefined;
+          await closeAsync(f);
+        }
+        fd = await openAsync(path, CACHED_AGAIN_FLAGS, 0o600);
+      }
     }
-  });
-  const synced = opened.then((fd) =>
-    wrote.then(() => syncs.run(() => fsyncAsync(fd))).finally(() => closeAsync(fd)),
-  );
-  return { wrote, synced };
+    fd ??= await openAsync(path, 'wx', 0o600);
+    await writeAll(fd, bytes);
+  })();
+  const synced = wrote
+    .then(() => syncs.run(() => fsyncAsync(fd!)))
+    .finally(() => (fd === undefined ? undefined : closeAsync(fd)));
+  return { wrote, synced, direct: () => direct };
 }
 
 export class ObjectBatch {
@@ -99,6 +148,9 @@ export class ObjectBatch {
   private bytesInFlight = 0;
 
   private readonly syncs = new Limiter(MAX_SYNCING);
+  private readonly writing: TempWriting = { direct: true };
+  /** Objects whose bytes went to the disk with O_DIRECT: they have no pages in the page cache. */
+  private readonly direct = new Set<string>();
 
   constructor(private readonly store: LocalStore) {}
 
@@ -139,7 +191,7 @@ export class ObjectBatch {
       return digest;
     }
     const tmp = join(this.store.files.layout.tmp, `import-${process.pid}-${randomBytes(8).toString('hex')}`);
-    const write = writeTemp(tmp, bytes, this.syncs);
+    const write = writeTemp(tmp, bytes, this.syncs, this.writing);
     // Awaited in commit() or discard() (a temp file that could not be made fails the commit);
     // marked handled so a failure meanwhile is not fatal.
     const written = write.synced;
@@ -152,6 +204,7 @@ export class ObjectBatch {
     };
     // A finished write gives its bytes back at once, whoever waits next.
     void entry.wrote.then(() => {
+      if (write.direct()) this.direct.add(key);
       this.bytesInFlight -= entry.size;
       entry.size = 0;
       done?.();
@@ -159,6 +212,11 @@ export class ObjectBatch {
     this.inFlight.push(entry);
     this.bytesInFlight += bytes.length;
     return digest;
+  }
+
+  /** Whether the object's bytes were written with O_DIRECT (so no page of it is cached). */
+  wroteDirect(digest: Digest): boolean {
+    return this.direct.has(digest.toString());
   }
 
   /** Every object renamed into objects/ (in the order added), objects/ synced once, then the index. */

@@ -1,3 +1,5 @@
+import { pageAlignedMemory } from './page-memory.js';
+
 /**
  * Memory for whole files, reused from one file to the next. A reader that takes a fresh buffer per
  * file makes the collector run (each new ArrayBuffer's size counts towards V8's external memory,
@@ -32,7 +34,10 @@ export class BufferPool {
       ab = this.free.splice(i, 1)[0]!;
       this.freeBytes -= ab.byteLength;
     } else {
-      ab = Buffer.allocUnsafeSlow(sizeClass(want)).buffer as ArrayBuffer;
+      // Page-aligned, so the file's object can be written from it straight to the disk
+      // (importer/object-batch.ts); ordinary memory when that cannot be had.
+      ab =
+        pageAlignedMemory(sizeClass(want)) ?? (Buffer.allocUnsafeSlow(sizeClass(want)).buffer as ArrayBuffer);
     }
     this.lent.add(ab);
     return Buffer.from(ab, 0, size);
