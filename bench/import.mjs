@@ -87,6 +87,18 @@ for (let rep = 1; rep <= reps; rep++) {
       spawnSync('sync');
       return time(process.execPath, [cald, 'import', program], { CALD_STORE: join(work, 'store') });
     };
+    // The references run after the imports in odd repetitions and before them in even ones: what
+    // one step frees (an import's memory at exit, a copy's page cache) is memory the next one takes
+    // without a first touch, which in this VM costs more than the copy itself (docs/benchmarks.md,
+    // "Importing ffmpeg's closure", session 8), so neither side always gets the other's.
+    const refsFirst = rep % 2 === 0;
+    let h;
+    let copy;
+    const runRefs = () => {
+      h = hashAll();
+      copy = time('cp', [...unique, mkdtempSync(join(work, 'copy-'))]);
+    };
+    if (refsFirst) runRefs();
     let b;
     let c;
     if (before !== undefined && rep % 2 === 1) {
@@ -96,8 +108,7 @@ for (let rep = 1; rep <= reps; rep++) {
       c = runNow();
       if (before !== undefined) b = runBefore();
     }
-    const h = hashAll();
-    const copy = time('cp', [...unique, mkdtempSync(join(work, 'copy-'))]);
+    if (!refsFirst) runRefs();
     // The copy above is written back first, so the durable copy does not pay for it.
     spawnSync('sync');
     const durableDir = mkdtempSync(join(work, 'durable-'));
@@ -109,6 +120,7 @@ for (let rep = 1; rep <= reps; rep++) {
     );
     const durable = Number(process.hrtime.bigint() - t0) / 1e6;
     rows.push({
+      refsFirst,
       cald: c.ms,
       rss: c.rssKiB,
       hash: h.ms,
@@ -127,7 +139,7 @@ for (let rep = 1; rep <= reps; rep++) {
       );
     }
     console.log(
-      `rep ${rep}: cald import ${c.ms.toFixed(0)} ms (peak ${(c.rssKiB / 1024).toFixed(0)} MiB), hash ${h.ms.toFixed(0)} ms (${(h.bytes / 1e6).toFixed(0)} MB, ${(h.bytes / 1e6 / (h.ms / 1000)).toFixed(0)} MB/s), cp ${copy.ms.toFixed(0)} ms, cp+sync ${durable.toFixed(0)} ms; cald/hash ${(c.ms / h.ms).toFixed(1)}x, cald/cp ${(c.ms / copy.ms).toFixed(1)}x, cald/(hash+cp) ${(c.ms / (h.ms + copy.ms)).toFixed(2)}x`,
+      `rep ${rep} (${refsFirst ? 'references first' : 'imports first'}): cald import ${c.ms.toFixed(0)} ms (peak ${(c.rssKiB / 1024).toFixed(0)} MiB), hash ${h.ms.toFixed(0)} ms (${(h.bytes / 1e6).toFixed(0)} MB, ${(h.bytes / 1e6 / (h.ms / 1000)).toFixed(0)} MB/s), cp ${copy.ms.toFixed(0)} ms, cp+sync ${durable.toFixed(0)} ms; cald/hash ${(c.ms / h.ms).toFixed(1)}x, cald/cp ${(c.ms / copy.ms).toFixed(1)}x, cald/(hash+cp) ${(c.ms / (h.ms + copy.ms)).toFixed(2)}x`,
     );
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -137,6 +149,14 @@ const med = (k) => [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(r
 console.log(
   `median: cald import ${med('cald').toFixed(0)} ms (target < 2000 ms), peak ${(Math.max(...rows.map((r) => r.rss)) / 1024).toFixed(0)} MiB (target < 300 MB); hash ${med('hash').toFixed(0)} ms; cp ${med('copy').toFixed(0)} ms; cp+sync ${med('durable').toFixed(0)} ms; cald/hash ${(med('cald') / med('hash')).toFixed(1)}x; median of cald/(hash+cp) per rep ${med('ratio').toFixed(2)}x (target < 3x)`,
 );
+const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const first of [false, true]) {
+  const some = rows.filter((r) => r.refsFirst === first);
+  if (some.length === 0) continue;
+  console.log(
+    `median of cald/(hash+cp) with ${first ? 'the references first' : 'the imports first'}: ${medianOf(some.map((r) => r.ratio)).toFixed(2)}x over ${some.length} repetitions (cp ${medianOf(some.map((r) => r.copy)).toFixed(0)} ms)`,
+  );
+}
 if (before !== undefined) {
   console.log(
     `median: before ${med('before').toFixed(0)} ms, peak ${(Math.max(...rows.map((r) => r.beforeRss)) / 1024).toFixed(0)} MiB; now/before ${(med('cald') / med('before')).toFixed(2)}x (median per rep ${med('nowOverBefore').toFixed(2)}x, faster in ${rows.filter((r) => r.nowOverBefore < 1).length} of ${rows.length}); median of before/(hash+cp) per rep ${med('beforeRatio').toFixed(2)}x`,
