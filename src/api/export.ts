@@ -15,7 +15,7 @@ import {
   writeArchive,
 } from '../remote/index.js';
 import { type Env, resolveTarget } from '../runtime/index.js';
-import { acquireLease, formatCasName } from '../store/index.js';
+import { formatCasName, leaseIfWritable } from '../store/index.js';
 import { isSpecialOutput } from '../util/atomic-write.js';
 import { secretKeyFromFile } from './keys.js';
 import { closureOf } from './push.js';
@@ -86,12 +86,14 @@ export async function exportArchive(options: ExportOptions): Promise<ExportRepor
     for (const o of closure) if (!objects.has(o.digest.hex)) objects.set(o.digest.hex, o);
   }
 
-  // gc waits for this lease, and keeps what it names, until the archive is written.
-  const lease = acquireLease(store.root, { purpose: `export ${programs.join(' ')}` });
+  // gc waits for this lease, and keeps what it names, until the archive is written. None on a
+  // store this user cannot write (read-only media, another user's store): an object its owner's gc
+  // removes meanwhile fails the export, and whoever imports the archive hashes every object.
+  const lease = leaseIfWritable(store.root, { purpose: `export ${programs.join(' ')}` });
   let done = 0;
   let bytes = 0;
   try {
-    lease.addTemporaryRoots([...objects.values()].map((o) => o.digest));
+    lease?.addTemporaryRoots([...objects.values()].map((o) => o.digest));
     const list = [...objects.values()].map((o) => ({
       ...o,
       read: () => {
@@ -117,7 +119,7 @@ export async function exportArchive(options: ExportOptions): Promise<ExportRepor
       signedBy: secret?.name ?? null,
     };
   } finally {
-    lease.release();
+    lease?.release();
   }
 }
 

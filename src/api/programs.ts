@@ -7,7 +7,7 @@ import {
   parseObjectRef,
   resolveObjectRef,
 } from '../store/index.js';
-import { openExisting, type StoreSelection } from './store-open.js';
+import { openForReading, type StoreSelection } from './store-open.js';
 
 /** One imported program, as `cald list` shows it (like `docker images`, `nix profile list`). */
 export interface ProgramListing {
@@ -28,7 +28,7 @@ export interface ProgramListing {
 export async function listImported(
   options: StoreSelection = {},
 ): Promise<{ store: string; programs: ProgramListing[] }> {
-  const { store } = await openExisting(options);
+  const { store } = await openForReading(options);
   try {
     const sizeOf = (d: Digest): number => {
       try {
@@ -81,7 +81,7 @@ export interface ObjectPathInfo {
 }
 
 export async function objectPath(options: ObjectInfoOptions): Promise<ObjectPathInfo> {
-  const { store } = await openExisting(options);
+  const { store } = await openForReading(options);
   try {
     const match = resolveObjectRef(store.files, parseObjectRef(options.object), {
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

@@ -12,7 +12,7 @@ import {
   resolveObjectRef,
   resolveRoot,
 } from '../store/index.js';
-import { openExisting, type StoreSelection } from './store-open.js';
+import { openExisting, openForReading, type StoreSelection } from './store-open.js';
 
 export interface RootStatus {
   readonly id: string;
@@ -60,7 +60,7 @@ export interface RootsResult {
 /** Lists, adds or removes gc roots (docs/lifecycle.md). */
 export async function roots(options: RootsOptions): Promise<RootsResult> {
   const cwd = options.cwd ?? process.cwd();
-  const { store } = await openExisting(options);
+  const { store } = options.action === 'list' ? await openForReading(options) : await openExisting(options);
   try {
     const status = (r: Root): RootStatus => {
       const resolved = resolveRoot(store.files, r);

@@ -3,9 +3,11 @@
 // resolves both and opens them the few ways the commands need. Deep imports only: `cald run`
 // comes through here, and the SQLite index is loaded only by the openers that need it.
 
-import { StoreError } from '../errors/index.js';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { isCaldError, StoreError } from '../errors/index.js';
 import { FileStore } from '../store/file-store.js';
 import type { IndexDb } from '../store/index-db.js';
+import { storeLayout } from '../store/layout.js';
 import type { LocalStore } from '../store/local-store.js';
 import { resolveStoreLocation, type StoreLocation } from '../store/location.js';
 import type { Store, StoreRoots } from '../store/store.js';
@@ -37,6 +39,48 @@ export async function openExisting(
   const { objectRefs } = await import('../importer/cald-note.js');
   const store = await LocalStore.open({ path: location.path, extractRefs: objectRefs });
   return { location, store };
+}
+
+/**
+ * Opens an existing store for a command that only reads it (verify, list, path, roots list,
+ * why-depends, referrers): as openExisting where this user can write the store; read-only where
+ * not (read-only media, or another user's shared store), with its index read as it is, or rebuilt
+ * in memory from the files when that file cannot be read or is not complete.
+ */
+export async function openForReading(
+  options: StoreSelection,
+): Promise<{ location: StoreLocation; store: LocalStore }> {
+  const location = locate(options);
+  if (canWrite(location.path)) return openExisting(options);
+  const { LocalStore } = await import('../store/local-store.js');
+  const { objectRefs } = await import('../importer/cald-note.js');
+  try {
+    return { location, store: await LocalStore.open({ path: location.path, readOnly: true }) };
+  } catch (e) {
+    const unreadable =
+      isCaldError(e) &&
+      (e.code === 'STORE_INDEX_NEEDS_REBUILD' || e.code === 'STORE_INDEX_MISSING' || e.code.startsWith('IO_'));
+    if (!unreadable) throw e;
+  }
+  const store = await LocalStore.open({
+    path: location.path,
+    readOnly: true,
+    indexInMemory: true,
+    extractRefs: objectRefs,
+  });
+  return { location, store };
+}
+
+/** Whether this process may write the store at `path` and its index (false on read-only media). */
+function canWrite(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    const index = storeLayout(path).index;
+    if (existsSync(index)) accessSync(index, constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Opens the store with its index, creating it when missing (import, pull). */

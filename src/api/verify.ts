@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Digest, type RestoreFromOriginal, type VerifyReport, verifyStore } from '../store/index.js';
 import { importFiles } from './import.js';
-import { openExisting, type StoreSelection } from './store-open.js';
+import { openExisting, openForReading, type StoreSelection } from './store-open.js';
 
 export interface VerifyApiOptions extends StoreSelection {
   /** Restore damaged objects from their original files when re-importing reproduces them, else quarantine. */
@@ -18,7 +18,8 @@ export interface VerifyResult extends VerifyReport {
 
 /** Re-hashes every object in parallel and checks names, paths/ and the index (docs/lifecycle.md). */
 export async function verify(options: VerifyApiOptions = {}): Promise<VerifyResult> {
-  const { store } = await openExisting(options);
+  // Only a repair writes: a store that this user cannot write is verified read-only.
+  const { store } = options.repair === true ? await openExisting(options) : await openForReading(options);
   const scratch: string[] = [];
   // An imported object is a rewritten copy of its original: only re-importing the original
   // (into a scratch store, so nothing in the real store changes) can reproduce its bytes.

@@ -8,7 +8,7 @@ import {
   resolveRoot,
   tryParseCasName,
 } from '../store/index.js';
-import { openExisting, type StoreSelection } from './store-open.js';
+import { openForReading, type StoreSelection } from './store-open.js';
 
 /** One object on a dependency chain, with the name it is needed by. */
 export interface ChainLink {
@@ -28,7 +28,7 @@ export interface WhyDependsOptions extends StoreSelection {
 
 /** The shortest chain of references from one object to another (`nix why-depends`); throws when there is none. */
 export async function whyDepends(options: WhyDependsOptions): Promise<{ store: string; chain: ChainLink[] }> {
-  const { store } = await openExisting(options);
+  const { store } = await openForReading(options);
   try {
     const from = find(store, options.from, options.cwd);
     // `to` may also be a library's needed name (libz.so.1), looked up in from's closure.
@@ -89,7 +89,7 @@ export interface ReferrersResult {
 
 /** What refers to an object: the objects that need it and the roots that keep it. */
 export async function referrers(options: StoreSelection & { object: string }): Promise<ReferrersResult> {
-  const { store } = await openExisting(options);
+  const { store } = await openForReading(options);
   try {
     const digest = find(store, options.object, options.cwd);
     const names = programNames(store);

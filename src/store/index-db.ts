@@ -61,6 +61,11 @@ export interface OpenIndexOptions {
   readonly busyTimeoutMs?: number;
 }
 
+/** A SQLite URI that opens the database at `path` read-only with no lock and no -shm file. */
+function immutableUri(path: string): string {
+  return `file:${path.split('/').map(encodeURIComponent).join('/')}?mode=ro&immutable=1`;
+}
+
 /**
  * The SQLite index of a store: objects, references between them, names and roots. It is a
  * cache of what the store's files say and can always be rebuilt from them (`rebuild`). WAL mode
@@ -78,6 +83,20 @@ export class IndexDb {
    * gives StoreIntegrityError INTEGRITY_INDEX_CORRUPT (openLocalStore then rebuilds it).
    */
   static open(path: string, options: OpenIndexOptions = {}): IndexDb {
+    if (options.readOnly !== true || path === ':memory:') return IndexDb.openAs(path, path, options);
+    try {
+      return IndexDb.openAs(path, path, options);
+    } catch (e) {
+      if (isCaldError(e) && e.code !== 'INTEGRITY_INDEX_CORRUPT' && !e.code.startsWith('IO_')) throw e;
+      // SQLite reads a WAL-mode database only with its -shm file, which a reader who cannot write
+      // the store's directory (read-only media, another user's store) cannot make: read the file
+      // as it is instead. (Were its owner writing it meanwhile, a query could see a torn page and
+      // fail; it never returns another store's rows.)
+      return IndexDb.openAs(path, immutableUri(path), options);
+    }
+  }
+
+  private static openAs(path: string, location: string, options: OpenIndexOptions): IndexDb {
     const exists = path === ':memory:' || existsSync(path);
     if (!exists && options.create === false) {
       throw new StoreError('STORE_INDEX_MISSING', `the store index ${path} does not exist`, {
@@ -90,7 +109,7 @@ export class IndexDb {
       // A FIFO there would hold a read-only open(2) for ever; a directory is no database either.
       const st = exists && path !== ':memory:' ? statSync(path) : undefined;
       if (st !== undefined && !st.isFile()) throw new Error(`it is ${fileKind(st)}, not a regular file`);
-      db = Sqlite.open(path, {
+      db = Sqlite.open(location, {
         readOnly: options.readOnly ?? false,
         busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000)),
       });

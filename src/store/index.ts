@@ -68,6 +68,7 @@ export {
   type Lease,
   type LeaseInfo,
   type LockOptions,
+  leaseIfWritable,
   liveLeases,
   lockExclusive,
   withExclusive,

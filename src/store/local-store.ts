@@ -22,6 +22,11 @@ export interface OpenLocalStoreOptions {
   readonly readOnly?: boolean;
   /** Needed to rebuild a missing or damaged index, and to index puts that give no refs. */
   readonly extractRefs?: ExtractRefs;
+  /**
+   * With readOnly: an index rebuilt from the files in memory (needs extractRefs), for a reader
+   * whose store's index file cannot be read as it is and cannot be rebuilt in place.
+   */
+  readonly indexInMemory?: boolean;
 }
 
 /** Why the index was rebuilt on open, if it was. */
@@ -96,6 +101,16 @@ export class LocalStore implements Store {
     });
     const path = files.layout.index;
     const readOnly = options.readOnly === true;
+    if (readOnly && options.indexInMemory === true && options.extractRefs !== undefined) {
+      const index = IndexDb.memory();
+      try {
+        await index.rebuild(files, options.extractRefs);
+      } catch (e) {
+        index.close();
+        throw e;
+      }
+      return new LocalStore(files, index, undefined, options.extractRefs);
+    }
     const cannotRebuild = (reason: string) =>
       new StoreError(
         'STORE_INDEX_NEEDS_REBUILD',

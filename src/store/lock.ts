@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ioErrorFrom, StoreError } from '../errors/index.js';
+import { ioErrorFrom, isCaldError, StoreError } from '../errors/index.js';
 import { Digest } from './digest.js';
 import { errnoOf, makeDirs, writeAll } from './fs-util.js';
 import { DIR_MODE } from './layout.js';
@@ -209,6 +209,20 @@ export function lockExclusive(storeRoot: string, options: LockOptions = {}): Hel
     throw e;
   }
   return held;
+}
+
+/**
+ * acquireLease for a reader (verify, export): undefined where the store cannot be written at all,
+ * a read-only file system (nothing can change it) or another user's store (its owner's gc could,
+ * and the reader's own checks then fail on what went missing instead of reading a wrong byte).
+ */
+export function leaseIfWritable(storeRoot: string, options: LockOptions = {}): Lease | undefined {
+  try {
+    return acquireLease(storeRoot, options);
+  } catch (e) {
+    if (isCaldError(e) && ['IO_EROFS', 'IO_EACCES', 'IO_EPERM'].includes(e.code)) return undefined;
+    throw e;
+  }
 }
 
 /**

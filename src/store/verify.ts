@@ -10,7 +10,7 @@ import { errnoOf, makeDirs, writeFileAtomic } from './fs-util.js';
 import { pathEntries } from './gc.js';
 import type { IndexDb } from './index-db.js';
 import { DIR_MODE, nameTarget } from './layout.js';
-import { acquireLease, type HeldLock, lockExclusive } from './lock.js';
+import { type HeldLock, leaseIfWritable, lockExclusive } from './lock.js';
 import type { HashJob, HashResult } from './verify-worker.js';
 
 /**
@@ -100,13 +100,7 @@ export async function verifyStore(
 function holdWhileVerifying(root: string, options: VerifyOptions): HeldLock | undefined {
   const wait = options.waitMs === undefined ? {} : { waitMs: options.waitMs };
   if (options.repair === true) return lockExclusive(root, { purpose: 'verify --repair', ...wait });
-  try {
-    return acquireLease(root, { purpose: 'verify', ...wait });
-  } catch (e) {
-    // A read-only file system (nothing can change it) or another user's store: look unlocked.
-    if (isCaldError(e) && ['IO_EROFS', 'IO_EACCES', 'IO_EPERM'].includes(e.code)) return undefined;
-    throw e;
-  }
+  return leaseIfWritable(root, { purpose: 'verify', ...wait });
 }
 
 async function verifyHeld(

@@ -57,10 +57,13 @@ export class PathDir {
       return;
     }
     // Made owner-only first, then given each source directory's mode: nothing shows meanwhile.
+    // paths/ itself mirrors / (it was left owner-only when this made it, so other users' loaders
+    // could not reach any entry of a shared store).
     makeDirs(dir, 0o700);
     for (let d = relative(this.layout.paths, dir); d !== '' && d !== '.'; d = dirname(d)) {
       chmodSync(join(this.layout.paths, d), DIR_MODE & dirMode(`/${d}`));
     }
+    chmodSync(this.layout.paths, DIR_MODE & dirMode('/'));
   }
 
   /**
