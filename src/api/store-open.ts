@@ -59,7 +59,9 @@ export async function openForReading(
   } catch (e) {
     const unreadable =
       isCaldError(e) &&
-      (e.code === 'STORE_INDEX_NEEDS_REBUILD' || e.code === 'STORE_INDEX_MISSING' || e.code.startsWith('IO_'));
+      (e.code === 'STORE_INDEX_NEEDS_REBUILD' ||
+        e.code === 'STORE_INDEX_MISSING' ||
+        e.code.startsWith('IO_'));
     if (!unreadable) throw e;
   }
   const store = await LocalStore.open({

@@ -281,7 +281,7 @@ describe('hostile input across the CLI', () => {
     const r = cald(['import', file, '--store', fresh()]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.trimEnd().split('\n').length, 1, r.stdout);
-    assert.match(r.stdout.trimEnd(), /^cas:sha256:[0-9a-f]{64}\S*  .*\/a\\nb$/);
+    assert.match(r.stdout.trimEnd(), /^cas:sha256:[0-9a-f]{64}\S* {2}.*\/a\\nb$/);
     assert.match(r.stderr, /a\\nb has no name to run it by/);
   });
 
