@@ -1,4 +1,4 @@
-import { DT_FLAGS_1, DT_STRING_TAGS, PT_INTERP } from '../elf/format/constants.js';
+import { DF_1_PIE, DT_FLAGS_1, DT_STRING_TAGS, ET_DYN, PT_INTERP } from '../elf/format/constants.js';
 import {
   DF_1_BITS,
   DF_BITS,
@@ -251,7 +251,7 @@ function buildReport(elf: ElfFile, path: string): InspectReport {
     abiVersion: h.abiversion,
     machine: named(machine, machineName(machine)),
     type: named(h.type, fileTypeName(h.type)),
-    pie: h.type === 3 && ((flags1 & 0x8000000n) !== 0n || (hasInterp && elf.soname === undefined)),
+    pie: h.type === ET_DYN && ((flags1 & DF_1_PIE) !== 0n || (hasInterp && elf.soname === undefined)),
     entry: hex(h.entry),
     flags: hex(h.flags),
     interpreter: optional(elf.interp?.value),

@@ -1,7 +1,7 @@
 import { dynamicInfoOfBuffer } from '../closure/index.js';
 import type { ElfEdit } from '../elf/edit/index.js';
 import { editElf } from '../elf/edit/index.js';
-import { DT_AUDIT } from '../elf/format/constants.js';
+import { DF_1_PIE, DT_AUDIT, DT_FLAGS_1, ET_DYN, ET_EXEC } from '../elf/format/constants.js';
 import { ElfFile } from '../elf/read/index.js';
 import { CaldError, ElfEditError, ElfFormatError } from '../errors/index.js';
 import {
@@ -137,6 +137,18 @@ function namingFile<T>(path: string, step: () => T): T {
   }
 }
 
+/**
+ * What a root is: a program (it has an interpreter), a static program (an executable without
+ * one: ET_EXEC, or ET_DYN marked DF_1_PIE, a static-pie such as ldconfig), or a library.
+ */
+function rootKind(path: string, bytes: Buffer): 'program' | 'static' | 'library' {
+  const elf = namingFile(path, () => ElfFile.parse(bytes));
+  if (elf.interp !== undefined) return 'program';
+  const type = elf.header.type;
+  const pie = type === ET_DYN && ((namingFile(path, () => elf.dynValue(DT_FLAGS_1)) ?? 0n) & DF_1_PIE) !== 0n;
+  return type === ET_EXEC || pie ? 'static' : 'library';
+}
+
 /** The rewrite's parse must see the DT_NEEDED list the closure walk resolved, entry for entry. */
 function checkSameNeeded(path: string, elf: ElfFile, node: ImportNode): void {
   const have = namingFile(path, () => elf.needed);
@@ -264,11 +276,13 @@ async function importInto(
   // Programs among the roots come last, so their path note can name every other file imported
   // with them (python's extension modules, dlopened by path). Nothing depends on a program.
   const depended = new Set([...dag.values()].flatMap((n) => n.deps));
-  const isProgram = (p: string) =>
-    input.roots.includes(p) &&
-    !depended.has(p) &&
-    namingFile(p, () => ElfFile.parse(input.readFile(p))).interp !== undefined;
-  const programs = new Set(sorted.order.filter(isProgram));
+  // A root that is a static program (no interpreter: ET_EXEC, or a static-pie) loads no library
+  // and cannot be dlopened either: it is in no program's path note.
+  const rootKinds = new Map<string, 'program' | 'static' | 'library'>();
+  for (const p of sorted.order) {
+    if (input.roots.includes(p) && !depended.has(p)) rootKinds.set(p, rootKind(p, input.readFile(p)));
+  }
+  const programs = new Set(sorted.order.filter((p) => rootKinds.get(p) === 'program'));
   const order = [...sorted.order.filter((p) => !programs.has(p)), ...programs];
   const droppedSet = new Set(dropped.map(([a, b]) => `${a}\0${b}`));
   const done = new Map<string, ImportedObject>();
@@ -346,7 +360,11 @@ async function importInto(
         desc: interpreterNoteDesc(loader.digest),
       });
     }
-    const withIt = programs.has(path) ? input.roots.filter((r) => !programs.has(r) && done.has(r)) : [];
+    const withIt = programs.has(path)
+      ? input.roots.filter(
+          (r) => rootKinds.get(r) !== 'program' && rootKinds.get(r) !== 'static' && done.has(r),
+        )
+      : [];
     let pathNote: Buffer = Buffer.alloc(0);
     if (input.tree !== undefined && programs.has(path)) {
       const { pathsOf } = input.tree;

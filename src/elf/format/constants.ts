@@ -201,6 +201,8 @@ export const DT_STRING_TAGS: ReadonlySet<bigint> = new Set([
 
 // DT_FLAGS / DT_FLAGS_1 bits cald touches
 export const DF_1_NODEFLIB = 0x800n;
+/** DT_FLAGS_1: the object is a position-independent executable (dlopen refuses it). */
+export const DF_1_PIE = 0x8000000n;
 
 // Symbol versioning
 export const VER_NEED_CURRENT = 1;
