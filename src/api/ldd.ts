@@ -103,7 +103,7 @@ export async function ldd(options: LddOptions): Promise<LddReport> {
     options.program.includes('/'),
   );
   const target = resolveTarget(options.program, store);
-  const { elf, script } = readProgram(target);
+  const { elf, script, damage } = readProgram(target);
   if (script !== undefined) {
     const inner = await ldd({ ...options, program: script.uri });
     return {
@@ -116,6 +116,12 @@ export async function ldd(options: LddOptions): Promise<LddReport> {
         args: [...script.args],
       },
     };
+  }
+  if (damage !== undefined) {
+    throw new ElfFormatError(damage.code as `ELF_${string}`, `${target.path}: ${damage.message}`, {
+      hint: damage.hint ?? 'the file is truncated or corrupt',
+      data: { ...damage.data, path: target.path },
+    });
   }
   if (elf === undefined) {
     throw new ElfFormatError('ELF_NOT_ELF', `${target.path} is not an ELF file`, {

@@ -1,5 +1,5 @@
-import { ElfFile } from '../elf/read/index.js';
-import { isCaldError, StoreIntegrityError } from '../errors/index.js';
+import { ElfFile, isElf } from '../elf/read/index.js';
+import { ElfFormatError, isCaldError, StoreIntegrityError } from '../errors/index.js';
 // Deep imports from the store (not its index.ts): index.ts also loads the SQLite index and
 // the SQLite binding, which `cald run` never needs on its start-up path. The store itself is
 // opened by api/store-open.ts (openFiles); the runtime reads it through its LoaderView.
@@ -13,6 +13,8 @@ export function readProgram(target: RunTarget): {
   bytes: Buffer;
   elf: ElfFile | undefined;
   script?: CasShebang | undefined;
+  /** For a path whose file is an ELF file the engine cannot read: why (the file is damaged). */
+  damage?: ElfFormatError;
 } {
   // Not blocking on a FIFO, not reading /dev/zero for ever (a path given to run or ldd, or a
   // store object replaced by one).
@@ -35,8 +37,10 @@ export function readProgram(target: RunTarget): {
     return { bytes, elf: ElfFile.parse(bytes) };
   } catch (e) {
     // A script or other non-ELF file given by path is run as it is.
-    if (target.digest === undefined && isCaldError(e) && e.code.startsWith('ELF_'))
-      return { bytes, elf: undefined };
+    if (target.digest === undefined && isCaldError(e) && e.code.startsWith('ELF_')) {
+      if (!isElf(bytes) || !(e instanceof ElfFormatError)) return { bytes, elf: undefined };
+      return { bytes, elf: undefined, damage: e };
+    }
     throw e;
   }
 }

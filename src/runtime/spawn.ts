@@ -14,8 +14,9 @@ import {
   EM_S390,
   EM_X86_64,
 } from '../elf/format/constants.js';
-import { CaldError } from '../errors/index.js';
-import { INPUT_OPEN_FLAGS } from '../util/input-file.js';
+import { ElfFile, isElf } from '../elf/read/index.js';
+import { CaldError, ElfFormatError } from '../errors/index.js';
+import { INPUT_OPEN_FLAGS, readInputFile } from '../util/input-file.js';
 
 /** How a child ended: an exit status or the signal that killed it. */
 export interface ChildOutcome {
@@ -114,6 +115,23 @@ function notExecutableFormat(file: string): string | undefined {
   return undefined;
 }
 
+/** What the ELF engine finds wrong with an ELF file, or undefined (not ELF, unreadable, or sound). */
+function elfDamage(file: string): string | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readInputFile(file);
+  } catch {
+    return undefined;
+  }
+  if (!isElf(bytes)) return undefined;
+  try {
+    ElfFile.parse(bytes);
+  } catch (e) {
+    if (e instanceof ElfFormatError) return e.message;
+  }
+  return undefined;
+}
+
 /**
  * Runs a program with the standard streams inherited, passes signals on (FORWARDED) and
  * resolves with how it ended. Rejects with RUN_EXEC_FAILED when it cannot be started.
@@ -141,6 +159,10 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
     }
     const failed = (e: NodeJS.ErrnoException) => {
       detach();
+      // exec's EIO for a file it could read: its program headers are damaged (PT_INTERP outside
+      // the file, say). The engine says which.
+      const damage = e.code === 'EIO' ? elfDamage(options.file) : undefined;
+      if (damage !== undefined) Object.assign(e, { reason: damage });
       reject(
         new CaldError(
           'RUN_EXEC_FAILED',
@@ -153,7 +175,11 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
                   ? "check the file's #! line"
                   : e.code === 'ENOEXEC'
                     ? 'run it on a machine of its kind, or check that the file is a whole program'
-                    : 'check that the store has the object and is where CALD_STORE points',
+                    : damage !== undefined
+                      ? 'the file is truncated or corrupt'
+                      : e.code === 'EIO'
+                        ? "the kernel could not read it: a disk or file system error, or damaged program headers (cald inspect shows the file's)"
+                        : 'check that the store has the object and is where CALD_STORE points',
             data: { path: options.file, errno: e.code },
             cause: e,
           },

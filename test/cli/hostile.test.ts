@@ -231,6 +231,26 @@ describe('hostile input across the CLI', () => {
     assert.match(cald(['ldd', '--store', base, file]).stdout, /interpreter \(PT_INTERP\) is an empty string/);
   });
 
+  test('a program whose PT_INTERP lies past its end: run, ldd and graph name that, not a vague EIO', () => {
+    const bytes = Buffer.from(readFileSync('/usr/bin/true'));
+    const phoff = Number(bytes.readBigUInt64LE(0x20));
+    const [entsize, count] = [bytes.readUInt16LE(0x36), bytes.readUInt16LE(0x38)];
+    for (let i = 0; i < count; i++) {
+      const at = phoff + i * entsize;
+      if (bytes.readUInt32LE(at) === 3) bytes.writeBigUInt64LE(BigInt(bytes.length + 1000), at + 8); // PT_INTERP
+    }
+    const file = join(dir, 'interp-past-end');
+    writeFileSync(file, bytes, { mode: 0o755 });
+    const ran = cald(['run', '--store', base, file]);
+    assertOneLine(ran, 'run', /cannot run .*PT_INTERP at offset .* lies outside the file/);
+    assert.equal(ran.status, 126, ran.stderr);
+    assert.match(ran.stderr, /hint: the file is truncated or corrupt/);
+    for (const cmd of ['ldd', 'graph']) {
+      const r = cald([cmd, '--store', base, file]);
+      assertOneLine(r, cmd, /PT_INTERP at offset .* lies outside the file/);
+    }
+  });
+
   test('a FIFO in place of a library object: run, ldd, graph and gc end with one error, never a hang', () => {
     const store = fresh();
     const names = readdirSync(join(store, 'names')).filter((e) => e.includes('name=libsqlite3'));
