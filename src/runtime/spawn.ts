@@ -13,7 +13,10 @@ import {
   EM_RISCV,
   EM_S390,
   EM_X86_64,
+  ET_DYN,
+  ET_EXEC,
 } from '../elf/format/constants.js';
+import { fileTypeName } from '../elf/format/names.js';
 import { ElfFile, isElf } from '../elf/read/index.js';
 import { CaldError, ElfFormatError } from '../errors/index.js';
 import { INPUT_OPEN_FLAGS, readInputFile } from '../util/input-file.js';
@@ -112,6 +115,12 @@ function notExecutableFormat(file: string): string | undefined {
   const machine = head.readUInt16LE(18);
   if (head[EI_CLASS] !== host.elfClass || machine !== host.machine)
     return `an ELF${head[EI_CLASS] === ELFCLASS32 ? '32' : '64'} program for machine ${machine}, not for this one (${process.arch})`;
+  // Only executables and shared objects are run (a .o, a core dump or a damaged e_type is not).
+  const type = head.readUInt16LE(16);
+  if (type !== ET_EXEC && type !== ET_DYN) {
+    const named = fileTypeName(type);
+    return `an ELF file of type ${named === undefined ? `0x${type.toString(16)}` : `${named.constant} (${named.description})`}, not a program`;
+  }
   return undefined;
 }
 

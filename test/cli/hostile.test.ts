@@ -191,11 +191,20 @@ describe('hostile input across the CLI', () => {
     const bytes = readFileSync('/usr/bin/true');
     bytes.writeUInt16LE(bytes.readUInt16LE(18) === 183 ? 62 : 183, 18); // aarch64, or x86-64 on aarch64
     writeFileSync(foreign, bytes, { mode: 0o755 });
+    // e_type damaged (neither ET_EXEC nor ET_DYN): the kernel refuses it with ENOEXEC too.
+    const badType = join(dir, 'bad-e-type');
+    const typed = readFileSync('/usr/bin/true');
+    typed.writeUInt16LE(0xfc, 16);
+    writeFileSync(badType, typed, { mode: 0o755 });
     const fifo = join(dir, 'run-fifo');
     execFileSync('mkfifo', [fifo]);
-    for (const file of [foreign, fifo]) {
+    for (const file of [foreign, badType, fifo]) {
       const r = cald(['run', '--store', base, file], { timeoutMs: 30_000 });
-      assertOneLine(r, `run ${file}`, /cannot (run|read) .*(not for this one|a FIFO, not a regular file)/);
+      assertOneLine(
+        r,
+        `run ${file}`,
+        /cannot (run|read) .*(not for this one|a FIFO, not a regular file|type 0xfc, not a program)/,
+      );
       assert.equal(r.status, 126, r.stderr);
     }
   });
