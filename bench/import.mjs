@@ -5,12 +5,22 @@
 // copies (coreutils fsyncs each file named): what making those bytes durable costs here, which an
 // import must pay (a store's objects are synced before anything names them) and `cp` alone does not.
 //
-//   npm run build && node bench/import.mjs [--program /usr/bin/ffmpeg] [--reps 3] [--before OLD/bin/cald.js]
+//   npm run build && node bench/import.mjs [--program /usr/bin/ffmpeg] [--reps 3] [--before OLD/bin/cald.js] [--delete-between]
 //
 // --before runs a previous build's cald the same way in each repetition, alternating with this one.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readSync, realpathSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readSync,
+  realpathSync,
+  rmSync,
+  truncateSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -73,6 +83,26 @@ console.log(`copy:    cp ${unique.length} files into a fresh directory`);
 console.log(`durable: cp of the same files, then sync of the copies (not part of the target)`);
 if (before !== undefined)
   console.log(`before:  node ${before} import ${program}   (the previous build, same way)`);
+// Between repetitions each file written is emptied (its bytes and pages freed) and removed only
+// at the end. On an ext4 without a journal (this machine's) a new inode is found by passing over
+// every inode deleted in the last minutes, checking each: deleting a repetition's ~1,100 files
+// made each later one dearer, the import (~630 new inodes: objects, names/, paths/) more than `cp`
+// (~215), and the repetitions ever slower (docs/benchmarks.md, "Importing ffmpeg's closure",
+// session 8). --delete-between removes them at once as before.
+const deleteBetween = process.argv.includes('--delete-between');
+const kept = [];
+function emptyFiles(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      chmodSync(p, 0o755);
+      emptyFiles(p);
+    } else if (e.isFile()) {
+      chmodSync(p, 0o600);
+      truncateSync(p, 0);
+    }
+  }
+}
 const rows = [];
 for (let rep = 1; rep <= reps; rep++) {
   const work = mkdtempSync(join(tmpdir(), 'cald-bench-import-'));
@@ -142,9 +172,14 @@ for (let rep = 1; rep <= reps; rep++) {
       `rep ${rep} (${refsFirst ? 'references first' : 'imports first'}): cald import ${c.ms.toFixed(0)} ms (peak ${(c.rssKiB / 1024).toFixed(0)} MiB), hash ${h.ms.toFixed(0)} ms (${(h.bytes / 1e6).toFixed(0)} MB, ${(h.bytes / 1e6 / (h.ms / 1000)).toFixed(0)} MB/s), cp ${copy.ms.toFixed(0)} ms, cp+sync ${durable.toFixed(0)} ms; cald/hash ${(c.ms / h.ms).toFixed(1)}x, cald/cp ${(c.ms / copy.ms).toFixed(1)}x, cald/(hash+cp) ${(c.ms / (h.ms + copy.ms)).toFixed(2)}x`,
     );
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (deleteBetween) rmSync(work, { recursive: true, force: true });
+    else {
+      emptyFiles(work);
+      kept.push(work);
+    }
   }
 }
+for (const w of kept) rmSync(w, { recursive: true, force: true });
 const med = (k) => [...rows.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(rows.length / 2)];
 console.log(
   `median: cald import ${med('cald').toFixed(0)} ms (target < 2000 ms), peak ${(Math.max(...rows.map((r) => r.rss)) / 1024).toFixed(0)} MiB (target < 300 MB); hash ${med('hash').toFixed(0)} ms; cp ${med('copy').toFixed(0)} ms; cp+sync ${med('durable').toFixed(0)} ms; cald/hash ${(med('cald') / med('hash')).toFixed(1)}x; median of cald/(hash+cp) per rep ${med('ratio').toFixed(2)}x (target < 3x)`,
