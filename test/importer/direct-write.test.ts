@@ -1,11 +1,12 @@
 // Objects written with O_DIRECT (src/importer/object-batch.ts, src/util/page-memory.ts): an import
 // of a real closure stores the same bytes whichever way they reach the disk. Compared: the direct
-// writes themselves (strace shows the temp files opened with O_DIRECT, and synced), a file system
-// that refuses O_DIRECT when the temp file is opened, and one that refuses the first direct write
-// (both simulated by an LD_PRELOAD shim compiled here), and a store on tmpfs. Each gives the same
-// digests, sha256sum agrees with every object's name, no object is padded, and tmp/ is left empty.
+// writes themselves (object-batch.test.ts sees with strace that each temp file is opened with
+// O_DIRECT), a file system that refuses O_DIRECT when the temp file is opened, and one that
+// refuses the first direct write (both simulated by an LD_PRELOAD shim compiled here), and a store
+// on tmpfs. Each gives the same digests, sha256sum agrees with every object's name, no object is
+// padded, and tmp/ is left empty.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pageAlignedMemory, pagePadded } from '../../src/util/page-memory.js';
@@ -133,39 +134,4 @@ test('objects written with O_DIRECT, or through the page cache where it is refus
     checkObjects(onTmpfs);
     assert.deepEqual(onTmpfs.digests, direct.digests, 'a store on tmpfs: the same objects');
   }
-});
-
-test('an import opens its temp files with O_DIRECT and syncs each', (t) => {
-  if (!existsSync(PROGRAM)) return t.skip(`needs ${PROGRAM} (Debian package sqlite3)`);
-  if (!hasTool('strace')) return t.skip('needs strace (Debian package strace)');
-  const dir = makeTmp(t, 'direct-strace');
-  const store = join(dir, 'store');
-  const log = join(dir, 'trace');
-  const r = run('strace', [
-    '-f',
-    '-qq',
-    '-o',
-    log,
-    '-e',
-    'trace=openat,fsync',
-    '-y',
-    process.execPath,
-    ...ENTRY_ARGS,
-    'import',
-    PROGRAM,
-    '--store',
-    store,
-  ]);
-  assert.equal(r.status, 0, r.stderr);
-  const lines = readFileSync(log, 'utf8').split('\n');
-  const tmp = join(store, 'tmp', 'import-');
-  const opens = lines.filter((l) => l.includes(`"${tmp}`) && l.includes('O_CREAT'));
-  const objects = readdirSync(join(store, 'objects', 'sha256')).length;
-  assert.equal(opens.length, objects, `one temp file per object:\n${opens.join('\n')}`);
-  const direct = opens.filter((l) => l.includes('O_DIRECT'));
-  // The program and its libraries are read into page-aligned memory; only memory V8 could not
-  // align (none here) would be written through the page cache.
-  assert.equal(direct.length, objects, `every temp file opened with O_DIRECT:\n${opens.join('\n')}`);
-  const synced = lines.filter((l) => /^\d+\s+fsync\(\d+</.test(l) && l.includes(tmp));
-  assert.equal(synced.length, objects, 'each synced');
 });

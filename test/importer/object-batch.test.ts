@@ -2,7 +2,7 @@
 // commit(), commit stores whole objects (hashed here by node:crypto) with their modes and index
 // rows, the same bytes twice make one object, an intact stored object is kept (same inode), and
 // discard() leaves no temp file. The syscalls of a real import show the batching: one data sync
-// per object, and objects/ synced once.
+// per object, each written with O_DIRECT, and objects/ synced once.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -122,7 +122,7 @@ test('discard() leaves neither objects nor temp files', async (t) => {
   assert.equal(store.files.objects.stat(Digest.parse(d.toString())), undefined);
 });
 
-test('a real import syncs each object once and objects/ once, then names/ once', (t) => {
+test('a real import writes each object with O_DIRECT, syncs it once and objects/ once, then names/ once', (t) => {
   if (!hasTool('strace')) return t.skip('needs strace (Debian package strace)');
   const dir = makeTmp(t, 'batch-strace');
   const store = join(dir, 'store');
@@ -155,4 +155,11 @@ test('a real import syncs each object once and objects/ once, then names/ once',
   assert.equal(count(join(store, 'names')), 1, 'names/ synced once');
   const temps = synced.filter((s) => s.startsWith(join(store, 'tmp', 'import-')));
   assert.equal(temps.length, objects, 'each object written and synced once, as a temp file');
+  // Read into page-aligned memory, each object goes to the disk with O_DIRECT (direct-write.test.ts).
+  const made = lines.filter((l) => l.includes(`"${join(store, 'tmp', 'import-')}`) && l.includes('O_CREAT'));
+  assert.equal(made.length, objects, `one temp file per object:\n${made.join('\n')}`);
+  assert.ok(
+    made.every((l) => l.includes('O_DIRECT')),
+    `every temp file opened with O_DIRECT:\n${made.join('\n')}`,
+  );
 });
