@@ -22,6 +22,18 @@ import { cald, hasStackTrace } from './cald.js';
 
 const SQLITE3 = '/usr/bin/sqlite3';
 
+/** /usr/bin/true (ELF64 little-endian) with `edit` applied to its PT_INTERP program header at `at`. */
+function withInterpHeader(edit: (bytes: Buffer, at: number) => void): Buffer {
+  const bytes = Buffer.from(readFileSync('/usr/bin/true'));
+  const phoff = Number(bytes.readBigUInt64LE(0x20));
+  const [entsize, count] = [bytes.readUInt16LE(0x36), bytes.readUInt16LE(0x38)];
+  for (let i = 0; i < count; i++) {
+    const at = phoff + i * entsize;
+    if (bytes.readUInt32LE(at) === 3) edit(bytes, at); // PT_INTERP
+  }
+  return bytes;
+}
+
 describe('hostile input across the CLI', () => {
   const dir = makeTmp({ after }, 'hostile');
   const base = join(dir, 'base');
@@ -218,15 +230,10 @@ describe('hostile input across the CLI', () => {
   });
 
   test('a program whose PT_INTERP is an empty string: ldd and graph say so, no internal error', () => {
-    const bytes = Buffer.from(readFileSync('/usr/bin/true'));
-    const phoff = Number(bytes.readBigUInt64LE(0x20));
-    const [entsize, count] = [bytes.readUInt16LE(0x36), bytes.readUInt16LE(0x38)];
-    for (let i = 0; i < count; i++) {
-      const at = phoff + i * entsize;
-      if (bytes.readUInt32LE(at) !== 3) continue; // PT_INTERP
-      const off = Number(bytes.readBigUInt64LE(at + 8));
-      bytes.fill(0, off, off + Number(bytes.readBigUInt64LE(at + 32)));
-    }
+    const bytes = withInterpHeader((b, at) => {
+      const off = Number(b.readBigUInt64LE(at + 8));
+      b.fill(0, off, off + Number(b.readBigUInt64LE(at + 32)));
+    });
     const file = join(dir, 'empty-interp');
     writeFileSync(file, bytes, { mode: 0o755 });
     for (const cmd of ['ldd', 'graph']) {
@@ -241,13 +248,7 @@ describe('hostile input across the CLI', () => {
   });
 
   test('a program whose PT_INTERP lies past its end: run, ldd and graph name that, not a vague EIO', () => {
-    const bytes = Buffer.from(readFileSync('/usr/bin/true'));
-    const phoff = Number(bytes.readBigUInt64LE(0x20));
-    const [entsize, count] = [bytes.readUInt16LE(0x36), bytes.readUInt16LE(0x38)];
-    for (let i = 0; i < count; i++) {
-      const at = phoff + i * entsize;
-      if (bytes.readUInt32LE(at) === 3) bytes.writeBigUInt64LE(BigInt(bytes.length + 1000), at + 8); // PT_INTERP
-    }
+    const bytes = withInterpHeader((b, at) => b.writeBigUInt64LE(BigInt(b.length + 1000), at + 8));
     const file = join(dir, 'interp-past-end');
     writeFileSync(file, bytes, { mode: 0o755 });
     const ran = cald(['run', '--store', base, file]);
