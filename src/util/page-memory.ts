@@ -8,6 +8,7 @@
 /** The alignment O_DIRECT asks for here: a page, a multiple of every logical block size in use. */
 export const PAGE_SIZE = 4096;
 const WASM_PAGE = 65536;
+const MAX_WASM_PAGES = 65536;
 
 const aligned = new WeakSet<ArrayBuffer>();
 /** Set once V8 could not map such memory (each Memory reserves gigabytes of address space). */
@@ -26,8 +27,9 @@ const wasm = (
  * memory, and writes of it go through the page cache.
  */
 export function pageAlignedMemory(size: number): ArrayBuffer | undefined {
-  if (unavailable) return undefined;
   const pages = Math.max(1, Math.ceil(size / WASM_PAGE));
+  // A Memory holds at most 4 GiB: a larger file takes ordinary memory, the next ones aligned again.
+  if (unavailable || pages > MAX_WASM_PAGES) return undefined;
   let ab: ArrayBuffer;
   try {
     ab = new wasm.Memory({ initial: pages, maximum: pages }).buffer;

@@ -135,3 +135,9 @@ test('objects written with O_DIRECT, or through the page cache where it is refus
     assert.deepEqual(onTmpfs.digests, direct.digests, 'a store on tmpfs: the same objects');
   }
 });
+
+test('more than 4 GiB cannot be page-aligned memory, and the next request still is', () => {
+  if (pageAlignedMemory(4096) === undefined) return;
+  assert.equal(pageAlignedMemory(4 * 1024 ** 3 + 1), undefined, 'past what one Memory holds');
+  assert.ok(pageAlignedMemory(4096) !== undefined, 'the next one is aligned again');
+});
