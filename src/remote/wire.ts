@@ -125,9 +125,10 @@ function forget(conn: Conn): void {
   if (i >= 0) list!.splice(i, 1);
 }
 
-function connectionTo(url: URL): Conn {
+/** A kept connection to `url`'s origin, else (or when `fresh`) a new one. */
+function connectionTo(url: URL, fresh: boolean): Conn {
   const origin = url.host;
-  const list = idle.get(origin);
+  const list = fresh ? undefined : idle.get(origin);
   for (let c = list?.pop(); c !== undefined; c = list?.pop()) {
     if (c.closed) continue;
     c.take();
@@ -246,7 +247,9 @@ export async function wireExchange(
   }
   const request = Buffer.from(`${head}\r\n`, 'latin1');
   for (let attempt = 0; ; attempt++) {
-    const conn = connectionTo(url);
+    // The second attempt on a new connection: another kept one may be as stale as the first (a
+    // server that closes idle connections closes them all).
+    const conn = connectionTo(url, attempt > 0);
     const reused = conn.used;
     const timer = setTimeout(() => conn.destroy(onTimeout()), timeoutMs);
     let got = 0;
