@@ -71,13 +71,23 @@ class HeadersTimeout extends Error {
   override readonly name = 'TimeoutError';
 }
 
-/** One HTTP exchange up to the answer's headers; its body is left to read. */
+/** Methods asked again, once, when a kept connection breaks under them before any answer. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT']);
+
+/**
+ * One HTTP exchange up to the answer's headers; its body is left to read. A kept connection that
+ * the server closed as the request went out on it (a server may close idle connections at any
+ * time, without saying so in its last answer) fails before any answer with ECONNRESET or EPIPE:
+ * an idempotent request whose body can be sent again is then asked again, once, on a new
+ * connection (not another kept one, which may be as stale), as browsers and curl do.
+ */
 function exchange(
   url: URL,
   method: string,
   headers: Record<string, string>,
   body: Uint8Array | AsyncIterable<Uint8Array> | undefined,
   timeoutMs: number,
+  fresh = false,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -85,22 +95,29 @@ function exchange(
     const req = send(url, {
       method,
       headers: { ...sized, ...headers },
-      agent: url.protocol === 'https:' ? AGENTS['https:'] : AGENTS['http:'],
+      // agent false: a connection of its own, closed after this exchange.
+      agent: fresh ? false : url.protocol === 'https:' ? AGENTS['https:'] : AGENTS['http:'],
     });
     const timer = setTimeout(() => req.destroy(new HeadersTimeout('no answer in time')), timeoutMs);
     // The connection never keeps the process alive by itself: while an answer is awaited this
     // timer does, while a body is read bodyChunks' stall timer does. So an answer left unread
     // cannot make cald hang at exit.
     req.once('socket', (socket) => socket.unref());
+    let answered = false;
     req.once('response', (res) => {
+      answered = true;
       clearTimeout(timer);
       resolve(res);
     });
+    const resendable = IDEMPOTENT.has(method) && (body === undefined || body instanceof Uint8Array);
     // Kept for the exchange's whole life: an error after the answer (the body's) is the body's
     // reader's to see, and must not be an unhandled one here.
     req.on('error', (e) => {
       clearTimeout(timer);
-      reject(e);
+      const code = (e as { code?: string }).code;
+      const stale = req.reusedSocket && !answered && (code === 'ECONNRESET' || code === 'EPIPE');
+      if (stale && !fresh && resendable) resolve(exchange(url, method, headers, body, timeoutMs, true));
+      else reject(e);
     });
     if (body === undefined) req.end();
     else if (body instanceof Uint8Array) req.end(body);

@@ -1,0 +1,56 @@
+// Requests through node:http (src/remote/http.ts): manifests, signatures, HEADs and uploads, from a
+// server that answers by hand in the ways a broken or hostile one might.
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { HttpCache } from '../../src/remote/index.js';
+
+/** A server that hands each request (its socket, its path, how many came before on that socket) to `answer`. */
+async function byHand(
+  answer: (socket: Socket, path: string, onThisSocket: number) => void,
+): Promise<{ url: string; server: Server; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    let text = '';
+    let n = 0;
+    socket.on('error', () => undefined);
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+      for (let i = text.indexOf('\r\n\r\n'); i >= 0; i = text.indexOf('\r\n\r\n')) {
+        const path = text.slice(0, i).split(' ')[1] ?? '';
+        text = text.slice(i + 4);
+        answer(socket, path, n++);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, server, connections: () => connections };
+}
+
+const answer = (body: string) =>
+  `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+describe('requests through node:http', () => {
+  const servers: Server[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+  });
+
+  test('a kept connection the server closes under the next request: asked again on a new one', async () => {
+    // As a server that closes idle connections without saying so: the second request goes out
+    // on the kept connection, and the server closes it without an answer.
+    const s = await byHand((socket, path, n) => {
+      if (n > 0) return void socket.destroy();
+      socket.write(answer(`manifest ${path}`));
+    });
+    servers.push(s.server);
+    const cache = new HttpCache(s.url, {});
+    for (const tag of ['one', 'two', 'three']) {
+      const got = await cache.getManifest(tag);
+      assert.equal(got?.bytes.toString(), `manifest /tags/${tag}`);
+    }
+    assert.equal(s.connections(), 3);
+  });
+});
