@@ -19,6 +19,8 @@ const MAX_HEAD = 64 * 1024;
 const IDLE_MS = 4_000;
 /** An unread body up to this size is read to its end on cancel, so its connection is kept. */
 const DRAIN_LIMIT = 64 * 1024;
+/** ... if it arrives within this long; else the connection is closed. */
+const DRAIN_MS = 2_000;
 
 /** An error with a code, as node's own (http.ts maps the codes to one line). */
 function failure(message: string, code: string): Error {
@@ -198,14 +200,23 @@ export class WireBody {
     for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) yield chunk;
   }
 
-  /** Releases the body unread: a small rest is read to its end (the connection kept), else the connection is closed. */
+  /**
+   * Releases the body unread: a small rest is read to its end (the connection kept), else the
+   * connection is closed. The rest is waited for DRAIN_MS at most, by a timer that also keeps the
+   * process alive meanwhile (the socket does not): without it, an error answer whose body came
+   * late ended cald with no word (node's exit 13, a promise never settled), and one whose body
+   * never came held the fetch daemon's request for ever.
+   */
   async cancel(): Promise<void> {
     if (this.done) return;
     if (!this.reusable || this.left === undefined || this.left > DRAIN_LIMIT) return this.destroy();
+    const timer = setTimeout(() => this.destroy(), DRAIN_MS);
     try {
       while ((await this.next()) !== undefined) {}
     } catch {
       this.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
 

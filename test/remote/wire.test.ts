@@ -184,6 +184,18 @@ describe('an HTTP cache read into a reused buffer (wire.ts)', () => {
     checkClean(store.root, objects);
   });
 
+  test('a 404 whose body never comes: absent, in bounded time (not waited for as long as the server holds it)', {
+    timeout: 20_000,
+  }, async () => {
+    const b = randomBytes(100);
+    const { results, store } = await fetchFrom(
+      (socket) => socket.write('HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\n'),
+      [b],
+    );
+    assert.deepEqual(results, ['absent']);
+    checkClean(store, []);
+  });
+
   test('a body up to the close, a redirect, a 404, a chunked body (node:http reads it): as node:http would', async () => {
     const objects = [randomBytes(40_000), randomBytes(60_000), randomBytes(10), randomBytes(50_000)];
     const [plain, moved, missing, chunked] = objects as [Buffer, Buffer, Buffer, Buffer];
