@@ -252,9 +252,30 @@ const CAUSES: Record<string, string> = {
   HPE_INVALID_STATUS: 'the answer is not HTTP',
 };
 
+/** Answers that are HTTP, but broken (node's parser's codes, and wire.ts's): the server was reached. */
+const MALFORMED: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: 'headers that are too large',
+  HPE_INVALID_CONTENT_LENGTH: 'an invalid Content-Length',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'an invalid Content-Length',
+  HPE_INVALID_TRANSFER_ENCODING: 'an invalid Transfer-Encoding',
+  HPE_INVALID_HEADER_TOKEN: 'a malformed header',
+  HPE_LF_EXPECTED: 'a malformed header',
+  HPE_CR_EXPECTED: 'a malformed header',
+  HPE_INVALID_CHUNK_SIZE: 'a malformed chunked body',
+};
+
 function unreachable(url: URL, e: unknown): RemoteError {
   if (e instanceof RemoteError) return e;
   const err = e as { code?: string; message?: string; name?: string } | undefined;
+  const malformed = MALFORMED[err?.code ?? ''];
+  if (malformed !== undefined) {
+    // Not "cannot reach": the server answered, and the hint to check its address would mislead.
+    return new RemoteError('REMOTE_UNREACHABLE', `${url.origin} answered with ${malformed}, refused`, {
+      hint: 'the server, or a proxy on the way, sent a broken answer; nothing was stored',
+      data: { url: url.toString() },
+      cause: e,
+    });
+  }
   const why =
     err?.name === 'TimeoutError'
       ? 'no answer in time'

@@ -69,6 +69,21 @@ describe('a hostile HTTP cache: one line, its exit status, nothing half-stored',
       },
       want: /GET sha256:[0-9a-f]{64} failed with HTTP 403/,
     },
+    // A server reached whose answer is broken: said so, not "cannot reach" with a hint to check
+    // the address.
+    {
+      name: 'headers that never end',
+      answer: (socket) => socket.end(`HTTP/1.1 200 OK\r\n${'x-a: b\r\n'.repeat(20_000)}`),
+      want: /http:\/\/127\.0\.0\.1:\d+ answered with headers that are too large, refused$/,
+    },
+    {
+      name: 'two Content-Lengths',
+      answer: (socket) =>
+        socket.end(
+          `HTTP/1.1 200 OK\r\ncontent-length: ${object.length}\r\ncontent-length: 5\r\n\r\n${object}`,
+        ),
+      want: /http:\/\/127\.0\.0\.1:\d+ answered with an invalid Content-Length, refused$/,
+    },
   ];
 
   for (const c of cases) {
