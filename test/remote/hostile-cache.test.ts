@@ -14,24 +14,27 @@ import { assertOneLine } from '../store/helpers/robust.js';
 
 const object = Buffer.from('\x7fELF pretend object bytes');
 const hex = createHash('sha256').update(object).digest('hex');
-const manifest = JSON.stringify({
-  schemaVersion: 2,
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  artifactType: 'application/vnd.cald.closure.v1',
-  config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 },
-  layers: [
-    {
-      mediaType: 'application/vnd.cald.object.v1',
-      digest: `sha256:${hex}`,
-      size: object.length,
-      annotations: { 'dev.cald.name': 'tool' },
-    },
-  ],
-  annotations: { 'dev.cald.program': `cas:sha256:${hex}?name=tool` },
+const layer = (name = 'tool') => ({
+  mediaType: 'application/vnd.cald.object.v1',
+  digest: `sha256:${hex}`,
+  size: object.length,
+  annotations: { 'dev.cald.name': name },
 });
+const manifestOf = (layers: unknown[], program = `cas:sha256:${hex}?name=tool`) =>
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    artifactType: 'application/vnd.cald.closure.v1',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 },
+    layers,
+    annotations: { 'dev.cald.program': program },
+  });
 
-/** A cache whose tags/tool is the manifest above, and whose object is answered by `answer`. */
-async function cache(answer: (socket: Socket) => void): Promise<{ url: string; server: Server }> {
+/** A cache whose tags/tool is `manifest`, and whose object is answered by `answer`. */
+async function cache(
+  answer: (socket: Socket) => void,
+  manifest = manifestOf([layer()]),
+): Promise<{ url: string; server: Server }> {
   const server = createServer((socket) => {
     let text = '';
     socket.on('error', () => undefined);
@@ -41,7 +44,9 @@ async function cache(answer: (socket: Socket) => void): Promise<{ url: string; s
         const path = text.slice(0, i).split(' ')[1] ?? '';
         text = text.slice(i + 4);
         if (path.endsWith('/tags/tool'))
-          socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${manifest.length}\r\n\r\n${manifest}`);
+          socket.write(
+            `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(manifest)}\r\n\r\n${manifest}`,
+          );
         else if (path.endsWith(`/objects/sha256/${hex}`)) answer(socket);
         else socket.write('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
       }
@@ -108,6 +113,45 @@ describe('a hostile HTTP cache: one line, its exit status, nothing half-stored',
         assert.deepEqual(readdirSync(join(store, 'objects', 'sha256')), [], store);
         assert.deepEqual(readdirSync(join(store, 'tmp')), [], store);
       }
+    });
+  }
+
+  // Refused before any object is fetched or a store made, as the remote's fault (exit 7).
+  const manifests: Array<{ name: string; manifest: string; want: RegExp }> = [
+    {
+      // Each hint passes on its own; the name it makes does not (the store refused it at the end,
+      // exit 2, after every object had been fetched).
+      name: 'a name hint that makes the name longer than a name may be',
+      manifest: manifestOf([layer('a'.repeat(300))]),
+      want: /not a cald closure manifest: layer 0: name .* over the 255-byte limit/,
+    },
+    {
+      name: 'an object listed twice',
+      manifest: manifestOf([layer(), layer()]),
+      want: /not a cald closure manifest: layer 1 repeats layer 0/,
+    },
+    {
+      // It is signed and shown: a name as the spec has it, not the digest with anything after it.
+      name: 'a program annotation with more after the digest',
+      manifest: manifestOf([layer()], `cas:sha256:${hex}${'x'.repeat(1000)}`),
+      want: /not a cald closure manifest: the program annotation does not name the first layer/,
+    },
+  ];
+
+  for (const c of manifests) {
+    test(`manifest: ${c.name}`, async () => {
+      const s = await cache((socket) => {
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${object.length}\r\n\r\n`);
+        socket.write(object);
+      }, c.manifest);
+      servers.push(s.server);
+      const store = join(dir, c.name.replace(/\W+/g, '-'));
+      const pulled = await caldAsync(['pull', s.url, 'tool', '--allow-unsigned'], {
+        env: { CALD_STORE: store },
+      });
+      assert.equal(pulled.status, 7, pulled.stderr);
+      assertOneLine(pulled, c.name, c.want);
+      assert.equal(existsSync(store), false);
     });
   }
 });
