@@ -264,9 +264,31 @@ const MALFORMED: Record<string, string> = {
   HPE_INVALID_CHUNK_SIZE: 'a malformed chunked body',
 };
 
+/** TLS failures (node's and OpenSSL's codes): the server was reached, and did not prove who it is. */
+const UNTRUSTED_TLS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its TLS certificate is signed by an authority not trusted here',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate is signed by an authority not trusted here',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its TLS certificate is signed by an authority not trusted here',
+  CERT_UNTRUSTED: 'its TLS certificate is not trusted here',
+  CERT_HAS_EXPIRED: 'its TLS certificate has expired',
+  CERT_NOT_YET_VALID: 'its TLS certificate is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate is for another host name',
+  EPROTO: 'the TLS handshake failed (is it plain HTTP?)',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the TLS handshake failed (is it plain HTTP?)',
+};
+
 function unreachable(url: URL, e: unknown): RemoteError {
   if (e instanceof RemoteError) return e;
   const err = e as { code?: string; message?: string; name?: string } | undefined;
+  const tls = UNTRUSTED_TLS[err?.code ?? ''];
+  if (tls !== undefined) {
+    return new RemoteError('REMOTE_UNREACHABLE', `cannot reach ${url.origin} safely: ${tls}`, {
+      hint: 'check the address; a private authority is trusted with NODE_EXTRA_CA_CERTS=FILE.pem',
+      data: { url: url.toString() },
+      cause: e,
+    });
+  }
   const malformed = MALFORMED[err?.code ?? ''];
   if (malformed !== undefined) {
     // Not "cannot reach": the server answered, and the hint to check its address would mislead.
