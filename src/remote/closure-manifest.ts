@@ -1,5 +1,5 @@
 import { RemoteError } from '../errors/index.js';
-import { checkHint } from '../store/cas-name.js';
+import { formatCasName, tryParseCasName } from '../store/cas-name.js';
 import { Digest, digestOfBuffer } from '../store/digest.js';
 
 // A program's closure as an OCI artifact (docs/distribution.md): an image manifest whose
@@ -111,7 +111,9 @@ export function decodeClosureManifest(bytes: Buffer, source: string): Closure {
     if (name !== undefined) {
       if (typeof name !== 'string') throw bad(source, `layer ${i} has a bad name`);
       try {
-        checkHint(name);
+        // The whole name, as the store will record it: a hint that parses but makes the name
+        // longer than a name may be failed the pull only after every object was fetched.
+        formatCasName(digest, name);
       } catch (e) {
         throw bad(source, `layer ${i}: ${(e as Error).message}`);
       }
@@ -123,8 +125,17 @@ export function decodeClosureManifest(bytes: Buffer, source: string): Closure {
       executable: l.annotations?.[EXEC_KEY] === 'true',
     };
   });
+  // Each object once: a repeated one would be fetched again by each of the pull's parallel downloads.
+  const seen = new Map<string, number>();
+  for (const [i, o] of objects.entries()) {
+    const first = seen.get(o.digest.hex);
+    if (first !== undefined) throw bad(source, `layer ${i} repeats layer ${first}`);
+    seen.set(o.digest.hex, i);
+  }
+  // Parsed as a local name is (it is signed, shown and recorded): not just any text after the digest.
   const program = m.annotations?.[PROGRAM_KEY];
-  if (typeof program !== 'string' || !program.startsWith(`cas:${objects[0]!.digest}`)) {
+  const cas = typeof program === 'string' ? tryParseCasName(program) : undefined;
+  if (typeof program !== 'string' || cas === undefined || !cas.digest.equals(objects[0]!.digest)) {
     throw bad(source, 'the program annotation does not name the first layer');
   }
   return { program, objects };

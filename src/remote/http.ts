@@ -71,13 +71,23 @@ class HeadersTimeout extends Error {
   override readonly name = 'TimeoutError';
 }
 
-/** One HTTP exchange up to the answer's headers; its body is left to read. */
+/** Methods asked again, once, when a kept connection breaks under them before any answer. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT']);
+
+/**
+ * One HTTP exchange up to the answer's headers; its body is left to read. A kept connection that
+ * the server closed as the request went out on it (a server may close idle connections at any
+ * time, without saying so in its last answer) fails before any answer with ECONNRESET or EPIPE:
+ * an idempotent request whose body can be sent again is then asked again, once, on a new
+ * connection (not another kept one, which may be as stale), as browsers and curl do.
+ */
 function exchange(
   url: URL,
   method: string,
   headers: Record<string, string>,
   body: Uint8Array | AsyncIterable<Uint8Array> | undefined,
   timeoutMs: number,
+  fresh = false,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -85,22 +95,29 @@ function exchange(
     const req = send(url, {
       method,
       headers: { ...sized, ...headers },
-      agent: url.protocol === 'https:' ? AGENTS['https:'] : AGENTS['http:'],
+      // agent false: a connection of its own, closed after this exchange.
+      agent: fresh ? false : url.protocol === 'https:' ? AGENTS['https:'] : AGENTS['http:'],
     });
     const timer = setTimeout(() => req.destroy(new HeadersTimeout('no answer in time')), timeoutMs);
     // The connection never keeps the process alive by itself: while an answer is awaited this
     // timer does, while a body is read bodyChunks' stall timer does. So an answer left unread
     // cannot make cald hang at exit.
     req.once('socket', (socket) => socket.unref());
+    let answered = false;
     req.once('response', (res) => {
+      answered = true;
       clearTimeout(timer);
       resolve(res);
     });
+    const resendable = IDEMPOTENT.has(method) && (body === undefined || body instanceof Uint8Array);
     // Kept for the exchange's whole life: an error after the answer (the body's) is the body's
     // reader's to see, and must not be an unhandled one here.
     req.on('error', (e) => {
       clearTimeout(timer);
-      reject(e);
+      const code = (e as { code?: string }).code;
+      const stale = req.reusedSocket && !answered && (code === 'ECONNRESET' || code === 'EPIPE');
+      if (stale && !fresh && resendable) resolve(exchange(url, method, headers, body, timeoutMs, true));
+      else reject(e);
     });
     if (body === undefined) req.end();
     else if (body instanceof Uint8Array) req.end(body);
@@ -235,9 +252,52 @@ const CAUSES: Record<string, string> = {
   HPE_INVALID_STATUS: 'the answer is not HTTP',
 };
 
+/** Answers that are HTTP, but broken (node's parser's codes, and wire.ts's): the server was reached. */
+const MALFORMED: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: 'headers that are too large',
+  HPE_INVALID_CONTENT_LENGTH: 'an invalid Content-Length',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'an invalid Content-Length',
+  HPE_INVALID_TRANSFER_ENCODING: 'an invalid Transfer-Encoding',
+  HPE_INVALID_HEADER_TOKEN: 'a malformed header',
+  HPE_LF_EXPECTED: 'a malformed header',
+  HPE_CR_EXPECTED: 'a malformed header',
+  HPE_INVALID_CHUNK_SIZE: 'a malformed chunked body',
+};
+
+/** TLS failures (node's and OpenSSL's codes): the server was reached, and did not prove who it is. */
+const UNTRUSTED_TLS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its TLS certificate is signed by an authority not trusted here',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate is signed by an authority not trusted here',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its TLS certificate is signed by an authority not trusted here',
+  CERT_UNTRUSTED: 'its TLS certificate is not trusted here',
+  CERT_HAS_EXPIRED: 'its TLS certificate has expired',
+  CERT_NOT_YET_VALID: 'its TLS certificate is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its TLS certificate is for another host name',
+  EPROTO: 'the TLS handshake failed (is it plain HTTP?)',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the TLS handshake failed (is it plain HTTP?)',
+};
+
 function unreachable(url: URL, e: unknown): RemoteError {
   if (e instanceof RemoteError) return e;
   const err = e as { code?: string; message?: string; name?: string } | undefined;
+  const tls = UNTRUSTED_TLS[err?.code ?? ''];
+  if (tls !== undefined) {
+    return new RemoteError('REMOTE_UNREACHABLE', `cannot reach ${url.origin} safely: ${tls}`, {
+      hint: 'check the address; a private authority is trusted with NODE_EXTRA_CA_CERTS=FILE.pem',
+      data: { url: url.toString() },
+      cause: e,
+    });
+  }
+  const malformed = MALFORMED[err?.code ?? ''];
+  if (malformed !== undefined) {
+    // Not "cannot reach": the server answered, and the hint to check its address would mislead.
+    return new RemoteError('REMOTE_UNREACHABLE', `${url.origin} answered with ${malformed}, refused`, {
+      hint: 'the server, or a proxy on the way, sent a broken answer; nothing was stored',
+      data: { url: url.toString() },
+      cause: e,
+    });
+  }
   const why =
     err?.name === 'TimeoutError'
       ? 'no answer in time'

@@ -19,6 +19,8 @@ const MAX_HEAD = 64 * 1024;
 const IDLE_MS = 4_000;
 /** An unread body up to this size is read to its end on cancel, so its connection is kept. */
 const DRAIN_LIMIT = 64 * 1024;
+/** ... if it arrives within this long; else the connection is closed. */
+const DRAIN_MS = 2_000;
 
 /** An error with a code, as node's own (http.ts maps the codes to one line). */
 function failure(message: string, code: string): Error {
@@ -125,9 +127,10 @@ function forget(conn: Conn): void {
   if (i >= 0) list!.splice(i, 1);
 }
 
-function connectionTo(url: URL): Conn {
+/** A kept connection to `url`'s origin, else (or when `fresh`) a new one. */
+function connectionTo(url: URL, fresh: boolean): Conn {
   const origin = url.host;
-  const list = idle.get(origin);
+  const list = fresh ? undefined : idle.get(origin);
   for (let c = list?.pop(); c !== undefined; c = list?.pop()) {
     if (c.closed) continue;
     c.take();
@@ -197,14 +200,23 @@ export class WireBody {
     for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) yield chunk;
   }
 
-  /** Releases the body unread: a small rest is read to its end (the connection kept), else the connection is closed. */
+  /**
+   * Releases the body unread: a small rest is read to its end (the connection kept), else the
+   * connection is closed. The rest is waited for DRAIN_MS at most, by a timer that also keeps the
+   * process alive meanwhile (the socket does not): without it, an error answer whose body came
+   * late ended cald with no word (node's exit 13, a promise never settled), and one whose body
+   * never came held the fetch daemon's request for ever.
+   */
   async cancel(): Promise<void> {
     if (this.done) return;
     if (!this.reusable || this.left === undefined || this.left > DRAIN_LIMIT) return this.destroy();
+    const timer = setTimeout(() => this.destroy(), DRAIN_MS);
     try {
       while ((await this.next()) !== undefined) {}
     } catch {
       this.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -246,7 +258,9 @@ export async function wireExchange(
   }
   const request = Buffer.from(`${head}\r\n`, 'latin1');
   for (let attempt = 0; ; attempt++) {
-    const conn = connectionTo(url);
+    // The second attempt on a new connection: another kept one may be as stale as the first (a
+    // server that closes idle connections closes them all).
+    const conn = connectionTo(url, attempt > 0);
     const reused = conn.used;
     const timer = setTimeout(() => conn.destroy(onTimeout()), timeoutMs);
     let got = 0;

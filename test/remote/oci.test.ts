@@ -370,6 +370,26 @@ describe('a hostile registry: nothing stored, one line, exit 7', () => {
     });
   }
 
+  test('a token realm that is not an http(s) URL: one line, exit 7, no store made', async () => {
+    for (const realm of ['::not a url', 'file:///etc/passwd']) {
+      const server = await hostile((_req, res) => {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="x"` });
+        res.end('{}');
+      });
+      try {
+        const store = join(dir, 'realm', 'store');
+        const r = await caldAsync(['pull', `oci://${server.address}/x`, 'tool', '--allow-unsigned'], {
+          env: { CALD_STORE: store },
+        });
+        assert.equal(r.status, 7, r.stderr);
+        assertOneLine(r, realm, /names a token server that is not an http\(s\) URL/);
+        assert.equal(existsSync(store), false);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
   test('a registry that stops halfway: nothing half-stored; the next pull completes it', async (t) => {
     if (registryUnavailable() !== null) return t.skip(registryUnavailable()!);
     const source = join(dir, 'halfway-source');

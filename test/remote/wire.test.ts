@@ -158,6 +158,44 @@ describe('an HTTP cache read into a reused buffer (wire.ts)', () => {
     checkClean(store, objects);
   });
 
+  test('every kept connection closed by the server under the next request: the second try is on a new one', async () => {
+    // Two answered at once leave two kept connections; the server closes each as its next
+    // request comes, so a second try on the other kept connection would fail the same way.
+    const objects = [randomBytes(10_000), randomBytes(20_000), randomBytes(30_000)];
+    const byHex = new Map(objects.map((b) => [digestOf(b).hex, b]));
+    const seen = new Set<Socket>();
+    const s = await byHand((socket, path) => {
+      if (seen.has(socket)) return void socket.destroy();
+      seen.add(socket);
+      const b = byHex.get(path.split('/').pop()!)!;
+      socket.write(Buffer.concat([Buffer.from(ok(b)), b]));
+    });
+    servers.push(s.server);
+    const { store } = await openForWrite({ store: join(dir, `store-${stores++}`), env: {} });
+    const remote = new HttpCache(s.url, {});
+    try {
+      const fetch = (b: Buffer) => fetchObjectInto(store, remote, digestOf(b), { syncDir: true });
+      await Promise.all([fetch(objects[0]!), fetch(objects[1]!)]);
+      assert.equal(s.connections(), 2);
+      await fetch(objects[2]!);
+    } finally {
+      store.close();
+    }
+    checkClean(store.root, objects);
+  });
+
+  test('a 404 whose body never comes: absent, in bounded time (not waited for as long as the server holds it)', {
+    timeout: 20_000,
+  }, async () => {
+    const b = randomBytes(100);
+    const { results, store } = await fetchFrom(
+      (socket) => socket.write('HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\n'),
+      [b],
+    );
+    assert.deepEqual(results, ['absent']);
+    checkClean(store, []);
+  });
+
   test('a body up to the close, a redirect, a 404, a chunked body (node:http reads it): as node:http would', async () => {
     const objects = [randomBytes(40_000), randomBytes(60_000), randomBytes(10), randomBytes(50_000)];
     const [plain, moved, missing, chunked] = objects as [Buffer, Buffer, Buffer, Buffer];

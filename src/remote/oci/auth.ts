@@ -79,7 +79,16 @@ export async function answerChallenge(
       data: { remote: registry },
     });
   }
-  const url = new URL(params.realm);
+  // The realm comes from the registry's answer: an http(s) URL, or no token is asked for (a
+  // malformed one ended cald as an internal error, a file: one as "cannot reach null").
+  const url = URL.canParse(params.realm) ? new URL(params.realm) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new RemoteError(
+      'REMOTE_AUTH',
+      `${registry} names a token server that is not an http(s) URL: ${params.realm.slice(0, 100)}`,
+      { data: { remote: registry } },
+    );
+  }
   if (params.service !== undefined) url.searchParams.set('service', params.service);
   if (params.scope !== undefined) url.searchParams.set('scope', params.scope);
   const answer = await request(url.toString(), {

@@ -1,0 +1,105 @@
+// Requests through node:http (src/remote/http.ts): manifests, signatures, HEADs and uploads, from a
+// server that answers by hand in the ways a broken or hostile one might.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { RemoteError } from '../../src/errors/index.js';
+import { HttpCache } from '../../src/remote/index.js';
+import { hasTool, run } from '../helpers/run.js';
+import { makeTmp } from '../helpers/tmp.js';
+
+/** A server that hands each request (its socket, its path, how many came before on that socket) to `answer`. */
+async function byHand(
+  answer: (socket: Socket, path: string, onThisSocket: number) => void,
+): Promise<{ url: string; server: Server; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    let text = '';
+    let n = 0;
+    socket.on('error', () => undefined);
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+      for (let i = text.indexOf('\r\n\r\n'); i >= 0; i = text.indexOf('\r\n\r\n')) {
+        const path = text.slice(0, i).split(' ')[1] ?? '';
+        text = text.slice(i + 4);
+        answer(socket, path, n++);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, server, connections: () => connections };
+}
+
+const answer = (body: string) =>
+  `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+describe('requests through node:http', () => {
+  const servers: Server[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+  });
+
+  test('a kept connection the server closes under the next request: asked again on a new one', async () => {
+    // As a server that closes idle connections without saying so: the second request goes out
+    // on the kept connection, and the server closes it without an answer.
+    const s = await byHand((socket, path, n) => {
+      if (n > 0) return void socket.destroy();
+      socket.write(answer(`manifest ${path}`));
+    });
+    servers.push(s.server);
+    const cache = new HttpCache(s.url, {});
+    for (const tag of ['one', 'two', 'three']) {
+      const got = await cache.getManifest(tag);
+      assert.equal(got?.bytes.toString(), `manifest /tags/${tag}`);
+    }
+    assert.equal(s.connections(), 3);
+  });
+
+  test('a TLS certificate not trusted here, or plain HTTP on an https: URL: said so in one line', async (t) => {
+    if (!hasTool('openssl')) return t.skip('no openssl to make a certificate');
+    const dir = makeTmp({ after }, 'http-tls');
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    const made = run('openssl', [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=example.org'],
+      ...['-keyout', key, '-out', cert],
+    ]);
+    assert.equal(made.status, 0, made.stderr);
+    const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_q, r) =>
+      r.end('{}'),
+    );
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', () => r()));
+    // Plain HTTP answering the TLS hello (as any HTTP server does: 400).
+    const plain = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n'));
+    });
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
+    servers.push(plain);
+    try {
+      const cases: Array<[string, RegExp]> = [
+        [
+          `https://127.0.0.1:${(tls.address() as { port: number }).port}`,
+          /its TLS certificate is self-signed/,
+        ],
+        [`https://127.0.0.1:${(plain.address() as { port: number }).port}`, /the TLS handshake failed/],
+      ];
+      for (const [url, want] of cases) {
+        await assert.rejects(new HttpCache(url, {}).getManifest('one'), (e: unknown) => {
+          assert.ok(e instanceof RemoteError);
+          assert.equal(e.code, 'REMOTE_UNREACHABLE');
+          assert.match(e.message, /^cannot reach https:\/\/127\.0\.0\.1:\d+ safely: /);
+          assert.match(e.message, want);
+          assert.match(e.hint ?? '', /NODE_EXTRA_CA_CERTS/);
+          return true;
+        });
+      }
+    } finally {
+      tls.close();
+    }
+  });
+});
