@@ -54,6 +54,11 @@ const MAX_REDIRECTS = 5;
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** No byte for this long while a body streams: the server is stalled. */
 export const STALL_MS = 30_000;
+/**
+ * Slower than this over a whole STALL_MS is stalled too: a server sending a byte a second kept a
+ * pull of one 312 KB object going for days. 1 KiB/s is a tenth of a 2G mobile link's.
+ */
+const MIN_BYTES_PER_S = 1024;
 /** An unread body up to this size is drained on cancel (its connection kept); a larger one is cut. */
 const DRAIN_LIMIT = 64 * 1024;
 
@@ -311,7 +316,8 @@ function unreachable(url: URL, e: unknown): RemoteError {
 
 /**
  * A body chunk by chunk, at most `maxBytes` (more is REMOTE_TOO_LARGE), failing with
- * REMOTE_STALLED when no byte arrives for `stallMs`. The body is released however the reading ends.
+ * REMOTE_STALLED when fewer than MIN_BYTES_PER_S a second arrive over `stallMs` (no byte at all,
+ * or a trickle). The body is released however the reading ends.
  */
 export async function* bodyChunks(
   answer: Answer,
@@ -320,10 +326,16 @@ export async function* bodyChunks(
 ): AsyncGenerator<Uint8Array> {
   if (answer.body === null) return;
   const res = answer.body.stream;
-  // One timer, pushed back at each chunk (not a timer and a promise per chunk).
+  // One timer, pushed back each time enough bytes came (not a timer and a promise per chunk).
+  const enough = Math.max(1, Math.floor((MIN_BYTES_PER_S * stallMs) / 1000));
+  let sinceRefresh = 0;
   const timer = setTimeout(() => {
+    const what =
+      sinceRefresh === 0
+        ? `no data for ${stallMs / 1000} s`
+        : `${sinceRefresh} bytes in ${stallMs / 1000} s, slower than ${MIN_BYTES_PER_S} bytes a second`;
     res.destroy(
-      new RemoteError('REMOTE_STALLED', `${answer.url}: no data for ${stallMs / 1000} s`, {
+      new RemoteError('REMOTE_STALLED', `${answer.url}: ${what}`, {
         hint: 'the server stalled; try again',
         data: { url: answer.url },
       }),
@@ -334,7 +346,11 @@ export async function* bodyChunks(
     try {
       // node:http's answer or wire.ts's (whose chunks are views valid until the next one).
       for await (const chunk of res as AsyncIterable<Uint8Array>) {
-        timer.refresh();
+        sinceRefresh += chunk.byteLength;
+        if (sinceRefresh >= enough) {
+          timer.refresh();
+          sinceRefresh = 0;
+        }
         total += chunk.byteLength;
         if (total > maxBytes) {
           throw new RemoteError('REMOTE_TOO_LARGE', `${answer.url}: more than ${maxBytes} bytes`, {

@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { RemoteError } from '../../src/errors/index.js';
+import { readBody, request } from '../../src/remote/http.js';
 import { HttpCache } from '../../src/remote/index.js';
 import { hasTool, run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
@@ -42,6 +43,34 @@ describe('requests through node:http', () => {
   const servers: Server[] = [];
   after(() => {
     for (const s of servers) s.close();
+  });
+
+  test('a body that trickles (slower than 1 KiB/s over the stall time) is stalled; a steady one is read', async () => {
+    // 10 bytes every 20 ms (500 bytes a second), or the whole body at once.
+    const size = 20_000;
+    const s = await byHand((socket, path) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`);
+      if (path === '/fast') return void socket.write(Buffer.alloc(size, 0x61));
+      let sent = 0;
+      const tick = setInterval(() => {
+        if (socket.destroyed || sent >= size) return void clearInterval(tick);
+        socket.write(Buffer.alloc(10, 0x61));
+        sent += 10;
+      }, 20);
+    });
+    servers.push(s.server);
+    // 400 ms of stall time asks for 409 bytes in each 400 ms: the trickle brings ~200.
+    const slow = await request(`${s.url}/slow`);
+    await assert.rejects(
+      readBody(slow, size, () => {}, 400),
+      (e: unknown) => {
+        assert.ok(e instanceof RemoteError && e.code === 'REMOTE_STALLED', String(e));
+        assert.match((e as Error).message, /bytes in 0\.4 s, slower than 1024 bytes a second/);
+        return true;
+      },
+    );
+    const fast = await request(`${s.url}/fast`);
+    assert.equal(await readBody(fast, size, () => {}, 400), size);
   });
 
   test('a kept connection the server closes under the next request: asked again on a new one', async () => {
