@@ -100,6 +100,7 @@ export async function fetchMissingObject(
     });
   }
   const failures: string[] = [];
+  const errors: unknown[] = [];
   for (const remote of remotes) {
     try {
       // The file is synced before its rename; the directory is not: nothing names the object,
@@ -112,9 +113,14 @@ export async function fetchMissingObject(
       return { from: remote.name, needed: got.needed };
     } catch (e) {
       failures.push(isCaldError(e) || e instanceof Error ? e.message : String(e));
+      errors.push(e);
     }
   }
+  // One remote that failed: its own error, with its code and hint (a stalled or refused answer).
+  if (remotes.length === 1 && errors.length === 1 && isCaldError(errors[0])) throw errors[0];
+  const hint = errors.map((e) => (isCaldError(e) ? e.hint : undefined)).find((h) => h !== undefined);
   throw new RemoteError('REMOTE_NOT_FOUND', `cannot fetch ${digest}: ${failures.join('; ')}`, {
+    hint: hint ?? 'check the substituters (cald.conf or CALD_SUBSTITUTERS), or import the program here',
     data: { digest: digest.toString() },
   });
 }

@@ -116,6 +116,15 @@ describe('a hostile HTTP cache: one line, its exit status, nothing half-stored',
     });
   }
 
+  test('run with one substituter that cannot be reached: its own line and hint', async () => {
+    const ran = await caldAsync(['run', `cas:sha256:${hex}`], {
+      env: { CALD_STORE: join(dir, 'unreachable-run'), CALD_SUBSTITUTERS: 'http://127.0.0.1:1' },
+    });
+    assert.equal(ran.status, 126, ran.stderr);
+    assert.match(ran.stderr, /^cald: cannot reach http:\/\/127\.0\.0\.1:1: connection refused\n/);
+    assert.match(ran.stderr, /^hint: check the address and that the server is running$/m);
+  });
+
   // Refused before any object is fetched or a store made, as the remote's fault (exit 7).
   const manifests: Array<{ name: string; manifest: string; want: RegExp }> = [
     {
