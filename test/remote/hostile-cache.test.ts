@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { caldAsync } from '../cli/cald.js';
+import { byHand, closureManifestJson } from '../helpers/hostile-server.js';
 import { makeTmp } from '../helpers/tmp.js';
 import { assertOneLine } from '../store/helpers/robust.js';
 
@@ -21,39 +22,19 @@ const layer = (name = 'tool') => ({
   annotations: { 'dev.cald.name': name },
 });
 const manifestOf = (layers: unknown[], program = `cas:sha256:${hex}?name=tool`) =>
-  JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    artifactType: 'application/vnd.cald.closure.v1',
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 },
-    layers,
-    annotations: { 'dev.cald.program': program },
-  });
+  closureManifestJson(layers, { 'dev.cald.program': program });
 
 /** A cache whose tags/tool is `manifest`, and whose object is answered by `answer`. */
 async function cache(
   answer: (socket: Socket) => void,
   manifest = manifestOf([layer()]),
 ): Promise<{ url: string; server: Server }> {
-  const server = createServer((socket) => {
-    let text = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (d) => {
-      text += d.toString('latin1');
-      for (let i = text.indexOf('\r\n\r\n'); i >= 0; i = text.indexOf('\r\n\r\n')) {
-        const path = text.slice(0, i).split(' ')[1] ?? '';
-        text = text.slice(i + 4);
-        if (path.endsWith('/tags/tool'))
-          socket.write(
-            `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(manifest)}\r\n\r\n${manifest}`,
-          );
-        else if (path.endsWith(`/objects/sha256/${hex}`)) answer(socket);
-        else socket.write('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
-      }
-    });
+  return byHand((socket, path) => {
+    if (path.endsWith('/tags/tool'))
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(manifest)}\r\n\r\n${manifest}`);
+    else if (path.endsWith(`/objects/sha256/${hex}`)) answer(socket);
+    else socket.write('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
 }
 
 describe('a hostile HTTP cache: one line, its exit status, nothing half-stored', () => {

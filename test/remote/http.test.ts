@@ -3,38 +3,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { RemoteError } from '../../src/errors/index.js';
 import { readBody, request } from '../../src/remote/http.js';
 import { HttpCache } from '../../src/remote/index.js';
+import { byHand } from '../helpers/hostile-server.js';
 import { hasTool, run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
-
-/** A server that hands each request (its socket, its path, how many came before on that socket) to `answer`. */
-async function byHand(
-  answer: (socket: Socket, path: string, onThisSocket: number) => void,
-): Promise<{ url: string; server: Server; connections: () => number }> {
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    let text = '';
-    let n = 0;
-    socket.on('error', () => undefined);
-    socket.on('data', (d) => {
-      text += d.toString('latin1');
-      for (let i = text.indexOf('\r\n\r\n'); i >= 0; i = text.indexOf('\r\n\r\n')) {
-        const path = text.slice(0, i).split(' ')[1] ?? '';
-        text = text.slice(i + 4);
-        answer(socket, path, n++);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, server, connections: () => connections };
-}
 
 const answer = (body: string) =>
   `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;

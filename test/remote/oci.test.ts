@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cald, caldAsync } from '../cli/cald.js';
+import { closureManifestJson } from '../helpers/hostile-server.js';
 import { freePort, type Registry, registryUnavailable, startRegistry } from '../helpers/registry.js';
 import { hasTool, run } from '../helpers/run.js';
 import { makeTmp } from '../helpers/tmp.js';
@@ -257,15 +258,7 @@ describe('a hostile registry: nothing stored, one line, exit 7', () => {
   const manifest = (
     layers: unknown[],
     annotations: Record<string, string> = { 'dev.cald.program': program },
-  ) =>
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      artifactType: 'application/vnd.cald.closure.v1',
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 },
-      layers,
-      annotations,
-    });
+  ) => closureManifestJson(layers, annotations);
   const layer = (extra: Record<string, unknown> = {}) => ({
     mediaType: 'application/vnd.cald.object.v1',
     digest: `sha256:${libHex}`,

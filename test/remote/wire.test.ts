@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fetchObjectInto } from '../../src/api/fetch-object.js';
@@ -12,34 +12,11 @@ import { openForWrite } from '../../src/api/store-open.js';
 import { RemoteError } from '../../src/errors/index.js';
 import { HttpCache } from '../../src/remote/index.js';
 import { Digest } from '../../src/store/index.js';
+import { byHand } from '../helpers/hostile-server.js';
 import { makeTmp } from '../helpers/tmp.js';
 
 const digestOf = (b: Buffer) => Digest.parse(`sha256:${createHash('sha256').update(b).digest('hex')}`);
 const ok = (b: Buffer, extra = '') => `HTTP/1.1 200 OK\r\ncontent-length: ${b.length}\r\n${extra}\r\n`;
-
-/** A server that hands each request (its path, and how many came before on any connection) to `answer`. */
-async function byHand(
-  answer: (socket: Socket, path: string, n: number) => void,
-): Promise<{ url: string; server: Server; requests: () => number; connections: () => number }> {
-  let n = 0;
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    let text = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (d) => {
-      text += d.toString('latin1');
-      for (let i = text.indexOf('\r\n\r\n'); i >= 0; i = text.indexOf('\r\n\r\n')) {
-        const path = text.slice(0, i).split(' ')[1] ?? '';
-        text = text.slice(i + 4);
-        answer(socket, path, n++);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, server, requests: () => n, connections: () => connections };
-}
 
 describe('an HTTP cache read into a reused buffer (wire.ts)', () => {
   const dir = makeTmp({ after }, 'wire');
