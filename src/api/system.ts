@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmdirSync,
   rmSync,
   statSync,
@@ -21,7 +21,7 @@ import {
   fillScriptHandler,
   nativeArtifact,
 } from '../runtime/index.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { replaceFileAtomic, writeFileAtomic } from '../util/atomic-write.js';
 
 /**
  * `cald system install` and `cald system uninstall` (docs/scripts.md, "System integration"): the
@@ -366,8 +366,19 @@ function undo(state: SystemState, stateDir: string): string[] {
     }
     if (saved === undefined) rmSync(path, { force: true });
     else {
-      writeFileSync(path, readFileSync(join(stateDir, saved)));
-      if (mode !== undefined) chmodSync(path, mode);
+      // Put back by a rename, never rewritten in place: every program that starts maps
+      // /etc/ld.so.cache, and audited ones the audit library; one mapping a file truncated under it
+      // dies of SIGBUS (an e2e run of ffmpeg did, beside a test of this uninstall).
+      const st = statSync(path, { throwIfNoEntry: false });
+      const owner = st === undefined ? undefined : { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      const restored = mode ?? owner?.mode;
+      replaceFileAtomic(
+        path,
+        st === undefined ? path : realpathSync(path),
+        owner,
+        readFileSync(join(stateDir, saved)),
+        restored === undefined ? {} : { mode: restored },
+      );
     }
     return true;
   };

@@ -9,9 +9,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  closeSync,
   existsSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   utimesSync,
@@ -198,9 +201,20 @@ describe('binfmt_misc and cald system install', { skip: skip ?? false }, () => {
       assert.match(again.stderr, /installed system-wide already/);
       assert.ok(!hasStackTrace(again.stderr));
     } finally {
+      // The installed cache as a program starting now holds it: uninstall must put the old one
+      // back by a rename, not rewrite this file under it (a mapping of it would die of SIGBUS).
+      const held = openSync('/etc/ld.so.cache', 'r');
+      const heldBytes = readFileSync(held);
       const un = cald(['system', 'uninstall'], { env });
-      assert.equal(un.status, 0, un.stderr);
-      assert.equal(un.stderr, '', 'nothing left unrestored');
+      try {
+        assert.equal(un.status, 0, un.stderr);
+        assert.equal(un.stderr, '', 'nothing left unrestored');
+        const now = Buffer.alloc(heldBytes.length + 1);
+        assert.equal(readSync(held, now, 0, now.length, 0), heldBytes.length, 'not cut under its reader');
+        assert.ok(now.subarray(0, heldBytes.length).equals(heldBytes), 'not rewritten under its reader');
+      } finally {
+        closeSync(held);
+      }
     }
     assert.deepEqual(snapshot(), before);
     assert.notEqual(run(scriptFile, [], { env }).status, 0, 'the handler is gone');

@@ -16,6 +16,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmdirSync,
   statSync,
   writeFileSync,
@@ -104,7 +105,9 @@ if (skip) {
   after(() => {
     try {
       if (previous) {
-        writeFileSync(INSTALLED, previous);
+        // By a rename: audited programs of other suites may have it mapped (in place: SIGBUS).
+        writeFileSync(`${INSTALLED}.restore`, previous);
+        renameSync(`${INSTALLED}.restore`, INSTALLED);
         run('ldconfig', [], { env });
       } else {
         const r = caldCli(['install-audit', '--uninstall'], env);
