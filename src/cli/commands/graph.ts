@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import picocolors from 'picocolors';
 import type { GraphReport } from '../../api/graph.js';
-import { ioErrorFrom, UsageError } from '../../errors/index.js';
+import { UsageError } from '../../errors/index.js';
+import { writeFileAtomic } from '../../util/atomic-write.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { Colors } from '../io.js';
@@ -78,13 +78,8 @@ export function register(program: Command, ctx: CommandContext): void {
       else if (format === 'html') text = (await import('../format/graph-html.js')).formatHtml(g);
       else text = formatText(g, flags.output === undefined ? io.outColors : plain, layout.formatSize);
       if (flags.output === undefined) io.out(text);
-      else {
-        try {
-          writeFileSync(flags.output, text);
-        } catch (e) {
-          throw ioErrorFrom(e, 'write the graph', flags.output);
-        }
-      }
+      // Whole or not at all (a full disk leaves the old file, not half a graph); into a device or FIFO as given.
+      else await writeFileAtomic(flags.output, Buffer.from(text), { durable: false });
       ctx.setStatus(g.ok ? EXIT.OK : EXIT.FAILURE);
     });
 }
