@@ -61,6 +61,8 @@ export interface PreparedRun {
   readonly env: Record<string, string>;
   /** One line for CALD_DEBUG saying how it starts. */
   readonly debugLine: string;
+  /** For a path to an ELF file the engine could not read: why (said if exec refuses it). */
+  readonly damage?: string;
 }
 
 /** Resolves the program and works out how to start it, without starting it. */
@@ -78,7 +80,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     options.program.includes('/'),
   );
   const target = resolveTarget(options.program, store);
-  const { elf, script } = readProgram(target);
+  const { elf, script, damage } = readProgram(target);
   if (script !== undefined) {
     // A #!cas: script: its interpreter object runs it, as the kernel would run a #! line's
     // interpreter (docs/scripts.md). The script's bytes were verified above when stored.
@@ -111,6 +113,7 @@ export async function prepareRun(options: RunOptions): Promise<PreparedRun> {
     argv0: cmd.argv0,
     env: runEnvironment(env, settings),
     debugLine: `${describePlan(plan, target.path)}\ncald: argv[0] ${selfExec?.note ?? JSON.stringify(argv0)}`,
+    ...(damage === undefined ? {} : { damage: damage.message }),
   };
 }
 
@@ -183,6 +186,7 @@ export function startPrepared(prepared: PreparedRun): Promise<ChildOutcome> {
     args: prepared.args,
     argv0: prepared.argv0,
     env: prepared.env,
+    ...(prepared.damage === undefined ? {} : { damage: prepared.damage }),
   });
 }
 

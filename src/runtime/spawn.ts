@@ -17,9 +17,8 @@ import {
   ET_EXEC,
 } from '../elf/format/constants.js';
 import { fileTypeName } from '../elf/format/names.js';
-import { ElfFile, isElf } from '../elf/read/index.js';
-import { CaldError, ElfFormatError } from '../errors/index.js';
-import { INPUT_OPEN_FLAGS, readInputFile } from '../util/input-file.js';
+import { CaldError } from '../errors/index.js';
+import { INPUT_OPEN_FLAGS } from '../util/input-file.js';
 
 /** How a child ended: an exit status or the signal that killed it. */
 export interface ChildOutcome {
@@ -66,6 +65,11 @@ export interface SpawnOptions {
   readonly args: readonly string[];
   readonly argv0: string;
   readonly env: Record<string, string>;
+  /**
+   * What the ELF engine found wrong with the file, when it could not read it (readProgram's
+   * `damage`): said instead of exec's bare EIO, which is how the kernel refuses such a file.
+   */
+  readonly damage?: string;
 }
 
 /** Why an exec failed, in words (node's own message is `spawn FILE EACCES`). */
@@ -124,21 +128,16 @@ function notExecutableFormat(file: string): string | undefined {
   return undefined;
 }
 
-/** What the ELF engine finds wrong with an ELF file, or undefined (not ELF, unreadable, or sound). */
-function elfDamage(file: string): string | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = readInputFile(file);
-  } catch {
-    return undefined;
-  }
-  if (!isElf(bytes)) return undefined;
-  try {
-    ElfFile.parse(bytes);
-  } catch (e) {
-    if (e instanceof ElfFormatError) return e.message;
-  }
-  return undefined;
+/** The hint for an exec that failed with `code` (`damaged`: the engine found the file damaged). */
+function execHint(code: string | undefined, damaged: boolean): string {
+  if (code === 'EACCES')
+    return 'the file is not executable: chmod +x it, or give it to its interpreter (sh FILE); store objects are imported with mode 0555';
+  if (code === 'ELOOP') return "check the file's #! line";
+  if (code === 'ENOEXEC') return 'run it on a machine of its kind, or check that the file is a whole program';
+  if (damaged) return 'the file is truncated or corrupt';
+  if (code === 'EIO')
+    return "the kernel could not read it: a disk or file system error, or damaged program headers (cald inspect shows the file's)";
+  return 'check that the store has the object and is where CALD_STORE points';
 }
 
 /**
@@ -166,29 +165,18 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
       handlers.set(sig, h);
       process.on(sig, h);
     }
-    const failed = (e: NodeJS.ErrnoException) => {
+    // `reason`: why, in words, when exec's code does not say it well enough.
+    const failed = (e: NodeJS.ErrnoException, reason?: string) => {
       detach();
       // exec's EIO for a file it could read: its program headers are damaged (PT_INTERP outside
-      // the file, say). The engine says which.
-      const damage = e.code === 'EIO' ? elfDamage(options.file) : undefined;
-      if (damage !== undefined) Object.assign(e, { reason: damage });
+      // the file, say), as the engine found.
+      const damage = e.code === 'EIO' ? options.damage : undefined;
       reject(
         new CaldError(
           'RUN_EXEC_FAILED',
-          `cannot run ${options.file}: ${(e as { reason?: string }).reason ?? EXEC_REASONS[e.code ?? ''] ?? e.message}`,
+          `cannot run ${options.file}: ${reason ?? damage ?? EXEC_REASONS[e.code ?? ''] ?? e.message}`,
           {
-            hint:
-              e.code === 'EACCES'
-                ? 'the file is not executable: chmod +x it, or give it to its interpreter (sh FILE); store objects are imported with mode 0555'
-                : e.code === 'ELOOP'
-                  ? "check the file's #! line"
-                  : e.code === 'ENOEXEC'
-                    ? 'run it on a machine of its kind, or check that the file is a whole program'
-                    : damage !== undefined
-                      ? 'the file is truncated or corrupt'
-                      : e.code === 'EIO'
-                        ? "the kernel could not read it: a disk or file system error, or damaged program headers (cald inspect shows the file's)"
-                        : 'check that the store has the object and is where CALD_STORE points',
+            hint: execHint(e.code, damage !== undefined),
             data: { path: options.file, errno: e.code },
             cause: e,
           },
@@ -197,7 +185,7 @@ export function spawnForeground(options: SpawnOptions): Promise<ChildOutcome> {
     };
     const format = notExecutableFormat(options.file);
     if (format !== undefined) {
-      failed(Object.assign(new Error(format), { code: 'ENOEXEC', reason: format }));
+      failed(Object.assign(new Error(format), { code: 'ENOEXEC' }), format);
       return;
     }
     try {
